@@ -1,0 +1,451 @@
+"""The NumPy-facing ``Network``: the tutorial's step API and ``fit`` over the Rust core.
+
+Rows are samples. Layer ``k`` (0-based) computes ``z = a_prev @ W + b`` and
+``a = f(z)``; ``backward`` fills ``dz``, ``dW``, ``db`` and ``da`` (the gradient of
+the mean loss with respect to the layer's output ``a``) of every layer. See
+``ferroprop.reference`` for the same computation in plain NumPy.
+"""
+
+from __future__ import annotations
+
+import numbers
+import secrets
+from collections.abc import Callable, Sequence
+from typing import Any, Optional, Union
+
+import numpy as np
+
+from ferroprop import _core
+
+ACTIVATIONS = ("identity", "relu", "leaky_relu", "sigmoid", "tanh", "softmax")
+LOSSES = ("binary_cross_entropy", "cross_entropy", "mean_squared_error")
+OPTIMIZERS = ("sgd", "adam")
+DTYPES = ("float32", "float64")
+
+# The output activation each loss implies, and the loss each output implies.
+_OUTPUT_FOR_LOSS = {
+    "binary_cross_entropy": "sigmoid",
+    "cross_entropy": "softmax",
+    "mean_squared_error": "identity",
+}
+_LOSS_FOR_OUTPUT = {"sigmoid": "binary_cross_entropy", "softmax": "cross_entropy"}
+
+ArrayLike = Any
+
+
+def _check_int(name: str, value: Any, minimum: int, maximum: Optional[int] = None) -> int:
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an integer, got {type(value).__name__} {value!r}")
+    value = int(value)
+    if value < minimum or (maximum is not None and value > maximum):
+        bound = f">= {minimum}" if maximum is None else f"in [{minimum}, {maximum}]"
+        raise ValueError(f"{name} must be {bound}, got {value}")
+    return value
+
+
+def _check_float(name: str, value: Any, *, positive: bool = False, below_one: bool = False) -> float:
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number, got {type(value).__name__} {value!r}")
+    value = float(value)
+    if not np.isfinite(value):
+        raise ValueError(f"{name} must be finite, got {value}")
+    if positive and value <= 0:
+        raise ValueError(f"{name} must be positive, got {value}")
+    if below_one and not 0 <= value < 1:
+        raise ValueError(f"{name} must be in [0, 1), got {value}")
+    return value
+
+
+def _check_name(name: str, value: Any, allowed: Sequence[str]) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"{name} must be a string, one of {list(allowed)}; got {value!r}")
+    if value not in allowed:
+        raise ValueError(f"unknown {name} {value!r}; expected one of {list(allowed)}")
+    return value
+
+
+def _numeric(name: str, value: ArrayLike) -> np.ndarray:
+    """``value`` as a NumPy array of booleans, integers or floats (never a copy we modify)."""
+    if value is None or isinstance(value, (str, bytes)):
+        raise TypeError(f"{name} must be an array of numbers, got {type(value).__name__}")
+    try:
+        arr = np.asarray(value)
+    except (ValueError, TypeError) as err:  # ragged nested lists
+        raise ValueError(f"{name} could not be read as an array: {err}") from None
+    if arr.dtype.kind not in "biuf":
+        raise TypeError(f"{name} must hold real numbers, got an array of dtype {arr.dtype}")
+    return arr
+
+
+class Layer:
+    """A view of layer ``k`` of a :class:`Network`.
+
+    ``W`` (``(n_in, n_out)``) and ``b`` (``(n_out,)``) can be read and assigned. The
+    values of the last pass — ``z``, ``a`` from ``forward``; ``dz``, ``dW``, ``db``,
+    ``da`` from ``backward`` — are read-only copies (``None`` before the first
+    ``forward``); ``da`` is ``dL/da`` for this layer's output ``a``.
+    """
+
+    def __init__(self, network: Network, index: int) -> None:
+        self._network = network
+        self.index = index
+
+    def _get(self, name: str) -> Optional[np.ndarray]:
+        arr = self._network._core.layer_array(self.index, name)
+        if arr is not None:
+            arr.flags.writeable = False
+        return arr
+
+    def _set(self, name: str, value: ArrayLike) -> None:
+        weights = self._network.get_weights()
+        W, b = weights[self.index]
+        weights[self.index] = (value, b) if name == "W" else (W, value)
+        self._network.set_weights(weights)
+
+    @property
+    def W(self) -> np.ndarray:  # noqa: N802 (the tutorial's name)
+        """Weights, shape ``(n_in, n_out)``."""
+        return self._get("W")
+
+    @W.setter
+    def W(self, value: ArrayLike) -> None:  # noqa: N802
+        self._set("W", value)
+
+    @property
+    def b(self) -> np.ndarray:
+        """Biases, shape ``(n_out,)``."""
+        return self._get("b")
+
+    @b.setter
+    def b(self, value: ArrayLike) -> None:
+        self._set("b", value)
+
+    z = property(lambda self: self._get("z"), doc="``a_prev @ W + b`` of the last forward.")
+    a = property(lambda self: self._get("a"), doc="``f(z)`` of the last forward.")
+    dz = property(lambda self: self._get("dz"), doc="``dL/dz`` of the last backward.")
+    dW = property(lambda self: self._get("dW"), doc="``a_prev.T @ dz`` of the last backward.")  # noqa: N815
+    db = property(lambda self: self._get("db"), doc="``dz.sum(axis=0)`` of the last backward.")
+    da = property(lambda self: self._get("da"), doc="``dL/da`` of the last backward.")
+
+    def __repr__(self) -> str:
+        n_in, n_out = self._network.layer_sizes[self.index : self.index + 2]
+        act = self._network.activations[self.index]
+        return f"Layer({self.index}: {n_in} -> {n_out}, {act})"
+
+
+class Network:
+    """A multilayer perceptron trained by backpropagation, computed in Rust.
+
+    Parameters
+    ----------
+    layer_sizes : sequence of int
+        Units per layer, input first: ``[n_inputs, hidden..., n_outputs]``.
+    activations : sequence of str or str, optional
+        One name per layer after the input, from ``"identity"``, ``"relu"``,
+        ``"leaky_relu"``, ``"sigmoid"``, ``"tanh"``, ``"softmax"`` (output only). A single
+        name applies to every hidden layer and the output follows the loss. By default
+        hidden layers are ``"relu"``.
+    loss : str, optional
+        ``"binary_cross_entropy"`` (sigmoid output), ``"cross_entropy"`` (softmax output)
+        or ``"mean_squared_error"``. By default it follows the output activation
+        (sigmoid → binary cross-entropy, softmax → cross-entropy, otherwise MSE).
+    dtype : {"float64", "float32"}
+        The dtype of the weights and of every computation.
+    seed : int, optional
+        Seed of the initialisation (He for relu/leaky_relu layers, Glorot otherwise,
+        zero biases). The same seed gives the same network, bit for bit.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from ferroprop import Network
+    >>> net = Network([2, 4, 3, 1], activations=["relu", "relu", "sigmoid"],
+    ...               loss="binary_cross_entropy", seed=0)
+    >>> X = np.array([[0.0, 1.0], [1.0, 0.0]]); y = np.array([1.0, 0.0])
+    >>> yhat = net.forward(X)
+    >>> net.backward(y)
+    >>> net.layers[0].dW.shape
+    (2, 4)
+    >>> net.update(0.1)
+    """
+
+    def __init__(
+        self,
+        layer_sizes: Sequence[int],
+        activations: Union[Sequence[str], str, None] = None,
+        loss: Optional[str] = None,
+        dtype: str = "float64",
+        seed: Optional[int] = None,
+    ) -> None:
+        if isinstance(layer_sizes, (str, bytes)) or not isinstance(layer_sizes, Sequence):
+            if not isinstance(layer_sizes, np.ndarray):
+                raise TypeError(f"layer_sizes must be a sequence of ints, got {layer_sizes!r}")
+        sizes = [_check_int(f"layer_sizes[{i}]", n, 1) for i, n in enumerate(layer_sizes)]
+        if len(sizes) < 2:
+            raise ValueError(
+                f"layer_sizes needs at least 2 entries (inputs and outputs), got {sizes}"
+            )
+        if loss is not None:
+            _check_name("loss", loss, LOSSES)
+        if activations is None or isinstance(activations, str):
+            hidden = "relu" if activations is None else activations
+            _check_name("activations", hidden, ACTIVATIONS)
+            output = _OUTPUT_FOR_LOSS[loss or "mean_squared_error"]
+            activations = [hidden] * (len(sizes) - 2) + [output]
+        else:
+            activations = [_check_name("activations", a, ACTIVATIONS) for a in activations]
+        if loss is None and activations:
+            loss = _LOSS_FOR_OUTPUT.get(activations[-1], "mean_squared_error")
+        dtype = _check_name("dtype", str(np.dtype(dtype)) if _is_dtype(dtype) else dtype, DTYPES)
+        if seed is None:
+            seed = secrets.randbits(63)
+        seed = _check_int("seed", seed, 0, 2**64 - 1)
+        self._core = _core.CoreNetwork(sizes, list(activations), loss, dtype, seed)
+
+    # -- description -------------------------------------------------------------
+
+    @property
+    def layer_sizes(self) -> list[int]:
+        """Units per layer, input first."""
+        return list(self._core.layer_sizes)
+
+    @property
+    def activations(self) -> list[str]:
+        """Activation name of each layer after the input."""
+        return list(self._core.activations)
+
+    @property
+    def loss_name(self) -> str:
+        """The loss function's name."""
+        return self._core.loss_name
+
+    @property
+    def dtype(self) -> np.dtype:
+        """The dtype of the weights and computations."""
+        return np.dtype(self._core.dtype)
+
+    @property
+    def layers(self) -> list[Layer]:
+        """The layers after the input, each exposing ``W, b, z, a, dz, dW, db, da``."""
+        return [Layer(self, k) for k in range(len(self.layer_sizes) - 1)]
+
+    def __repr__(self) -> str:
+        return (
+            f"Network({self.layer_sizes}, activations={self.activations}, "
+            f"loss={self.loss_name!r}, dtype={self.dtype.name!r})"
+        )
+
+    # -- input conversion (validation of values happens in the core) --------------
+
+    def _x(self, X: ArrayLike) -> np.ndarray:
+        arr = _numeric("X", X)
+        if arr.ndim != 2:
+            hint = " (use X.reshape(1, -1) for a single sample)" if arr.ndim == 1 else ""
+            raise ValueError(
+                f"X must be 2-D (n_samples, n_features), got {arr.ndim}-D shape {arr.shape}{hint}"
+            )
+        return np.ascontiguousarray(arr, dtype=self.dtype)
+
+    def _y(self, y: ArrayLike) -> np.ndarray:
+        arr = _numeric("y", y)
+        n_out = self.layer_sizes[-1]
+        if arr.ndim == 1 and self.loss_name == "cross_entropy":
+            if arr.dtype.kind == "f" and not np.all(np.isfinite(arr) & (arr == np.round(arr))):
+                raise ValueError(
+                    "y: 1-D cross_entropy targets are class labels and must be integers"
+                )
+            return np.ascontiguousarray(arr, dtype=np.int64)
+        if arr.ndim == 1:
+            if n_out != 1:
+                raise ValueError(
+                    f"y must be 2-D (n_samples, {n_out}) for a network with {n_out} outputs, "
+                    f"got 1-D shape {arr.shape}"
+                )
+            arr = arr.reshape(-1, 1)
+        if arr.ndim != 2:
+            raise ValueError(f"y must be 1-D or 2-D, got {arr.ndim}-D shape {arr.shape}")
+        return np.ascontiguousarray(arr, dtype=self.dtype)
+
+    # -- the step API ---------------------------------------------------------------
+
+    def forward(self, X: ArrayLike) -> np.ndarray:
+        """Forward pass of a batch; keeps ``z`` and ``a`` of every layer for ``backward``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_inputs)
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_outputs)
+            The output ``a`` of the last layer.
+        """
+        return self._core.forward(self._x(X))
+
+    def backward(self, y: ArrayLike) -> None:
+        """Gradients of the mean loss of the last ``forward`` against targets ``y``.
+
+        Fills ``dz``, ``dW``, ``db`` and ``da`` of every layer. ``y`` has shape
+        ``(n_samples, n_outputs)`` (or ``(n_samples,)`` for one output); for
+        ``cross_entropy`` it may also be integer class labels of shape ``(n_samples,)``.
+        """
+        self._core.backward(self._y(y))
+
+    def update(self, learning_rate: float) -> None:
+        """Gradient-descent step ``W -= learning_rate * dW``, ``b -= learning_rate * db``."""
+        self._core.update(_check_float("learning_rate", learning_rate, positive=True))
+
+    def predict(self, X: ArrayLike) -> np.ndarray:
+        """The network's output for ``X``; the values of the last step are left alone."""
+        return self._core.predict(self._x(X))
+
+    def loss(self, X: ArrayLike, y: ArrayLike) -> float:
+        """The mean loss of ``X`` against ``y`` (leaves the last step's values alone)."""
+        return self._core.loss(self._x(X), self._y(y))
+
+    def gradient_check(self, X: ArrayLike, y: ArrayLike, eps: Optional[float] = None) -> float:
+        """The largest relative error of the backpropagated gradient against central
+        finite differences, over every weight and bias.
+
+        ``rel = |g - g_fd| / max(|g|, |g_fd|, floor)`` with the step ``eps`` and ``floor``
+        both ``machine_eps ** (1/3)`` of the dtype by default (about 6e-6 in float64).
+        Expect ~1e-8 or less in float64 away from ReLU kinks.
+        """
+        if eps is not None:
+            eps = _check_float("eps", eps, positive=True)
+        return self._core.gradient_check(self._x(X), self._y(y), eps)
+
+    # -- weights ------------------------------------------------------------------
+
+    def get_weights(self) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Copies of ``[(W, b), ...]``, one pair per layer."""
+        return [(W, b) for W, b in self._core.get_weights()]
+
+    def set_weights(self, weights: Sequence[tuple[ArrayLike, ArrayLike]]) -> None:
+        """Replace every ``(W, b)``; shapes must match. The arrays are copied."""
+        if isinstance(weights, (str, bytes)) or not isinstance(weights, (Sequence, np.ndarray)):
+            raise TypeError(f"weights must be a list of (W, b) pairs, got {type(weights).__name__}")
+        pairs = []
+        for k, pair in enumerate(weights):
+            if not isinstance(pair, (tuple, list)) or len(pair) != 2:
+                raise TypeError(f"weights[{k}] must be a (W, b) pair, got {type(pair).__name__}")
+            W, b = _numeric(f"weights[{k}][0] (W)", pair[0]), _numeric(f"weights[{k}][1] (b)", pair[1])
+            if W.ndim != 2 or b.ndim != 1:
+                raise ValueError(
+                    f"weights[{k}]: W must be 2-D and b 1-D, got shapes {W.shape} and {b.shape}"
+                )
+            pairs.append(
+                (np.ascontiguousarray(W, dtype=self.dtype), np.ascontiguousarray(b, dtype=self.dtype))
+            )
+        self._core.set_weights(pairs)
+
+    # -- training -------------------------------------------------------------------
+
+    def fit(
+        self,
+        X: ArrayLike,
+        y: ArrayLike,
+        epochs: int = 100,
+        learning_rate: float = 0.01,
+        batch_size: Optional[int] = None,
+        shuffle: bool = True,
+        optimizer: str = "sgd",
+        seed: Optional[int] = None,
+        *,
+        momentum: float = 0.0,
+        nesterov: bool = False,
+        beta_1: float = 0.9,
+        beta_2: float = 0.999,
+        epsilon: float = 1e-8,
+        callback: Optional[Callable[[int, float], Optional[bool]]] = None,
+    ) -> list[float]:
+        """Train by minibatch gradient descent; the whole loop runs in Rust.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_inputs)
+        y : array-like
+            Targets, as for :meth:`backward`.
+        epochs : int
+            Passes over the data.
+        learning_rate : float
+            Step size.
+        batch_size : int, optional
+            Rows per minibatch; ``None`` (default) is the full batch.
+        shuffle : bool
+            Shuffle the rows at the start of every epoch (minibatches only).
+        optimizer : {"sgd", "adam"}
+            ``"sgd"`` with optional ``momentum``/``nesterov``, or ``"adam"`` with
+            ``beta_1``, ``beta_2``, ``epsilon``. The optimizer's state is kept: a later
+            ``fit`` with the same optimizer settings continues from it.
+        seed : int, optional
+            Seed of the shuffling.
+        callback : callable, optional
+            ``callback(epoch, loss)`` after each epoch (1-based); returning ``True``
+            stops training. An exception it raises ends training and propagates.
+
+        Returns
+        -------
+        list of float
+            The mean training loss of each epoch (each batch's loss taken in its forward
+            pass, before its update).
+
+        Raises
+        ------
+        ValueError
+            For invalid data or settings, or if the loss becomes non-finite (the weights
+            of the start of that epoch are then restored).
+        KeyboardInterrupt
+            On Ctrl-C, between two batches; the weights are those of the last step.
+        """
+        epochs = _check_int("epochs", epochs, 1)
+        learning_rate = _check_float("learning_rate", learning_rate, positive=True)
+        if batch_size is not None:
+            batch_size = _check_int("batch_size", batch_size, 1)
+        optimizer = _check_name("optimizer", optimizer, OPTIMIZERS)
+        if seed is None:
+            seed = secrets.randbits(63)
+        seed = _check_int("seed", seed, 0, 2**64 - 1)
+        if callback is not None and not callable(callback):
+            raise TypeError(f"callback must be callable, got {type(callback).__name__}")
+        return self._core.fit(
+            self._x(X),
+            self._y(y),
+            epochs=epochs,
+            learning_rate=learning_rate,
+            batch_size=batch_size,
+            shuffle=bool(shuffle),
+            seed=seed,
+            optimizer=optimizer,
+            momentum=_check_float("momentum", momentum, below_one=True),
+            nesterov=bool(nesterov),
+            beta_1=_check_float("beta_1", beta_1, below_one=True),
+            beta_2=_check_float("beta_2", beta_2, below_one=True),
+            epsilon=_check_float("epsilon", epsilon, positive=True),
+            callback=callback,
+        )
+
+    # -- pickling and copying ---------------------------------------------------------
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {
+            "layer_sizes": self.layer_sizes,
+            "activations": self.activations,
+            "loss": self.loss_name,
+            "dtype": self.dtype.name,
+            "weights": self.get_weights(),
+        }
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(state["layer_sizes"], state["activations"], state["loss"], state["dtype"], 0)
+        self.set_weights(state["weights"])
+
+
+def _is_dtype(value: Any) -> bool:
+    if isinstance(value, str):
+        return False
+    try:
+        np.dtype(value)
+    except TypeError:
+        return False
+    return True

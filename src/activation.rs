@@ -1,0 +1,237 @@
+//! Activation functions `a = f(z)`, each with its derivative next to it.
+//!
+//! | name         | f(z)                          | backward: dz = da ⊙ f'(z)          |
+//! |--------------|-------------------------------|------------------------------------|
+//! | `identity`   | z                             | da                                 |
+//! | `relu`       | max(z, 0)                     | da · [z > 0]   (ReLU'(0) = 0)      |
+//! | `leaky_relu` | z if z > 0 else 0.01 z        | da · (1 if z > 0 else 0.01)        |
+//! | `sigmoid`    | 1 / (1 + e^(−clip(z, ±500)))  | da · a (1 − a)                     |
+//! | `tanh`       | tanh z                        | da · (1 − a²)                      |
+//! | `softmax`    | e^(z_i) / Σ_j e^(z_j), by row | a ⊙ (da − Σ_j da_j a_j), by row    |
+//!
+//! Softmax couples the units of a row, so it is allowed on the output layer only.
+
+use crate::{Error, Float, Result};
+use ndarray::{ArrayView2, ArrayViewMut2, Axis, Zip};
+
+/// Slope of `leaky_relu` for negative inputs.
+pub const LEAKY_RELU_SLOPE: f64 = 0.01;
+/// Sigmoid clips its input to `[-SIGMOID_CLIP, SIGMOID_CLIP]` (as the tutorial does).
+pub const SIGMOID_CLIP: f64 = 500.0;
+
+/// An elementwise (or, for softmax, row-wise) activation function.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Activation {
+    Identity,
+    Relu,
+    LeakyRelu,
+    Sigmoid,
+    Tanh,
+    Softmax,
+}
+
+impl Activation {
+    /// Every activation, in the order of the names list in error messages.
+    pub const ALL: [Activation; 6] = [
+        Activation::Identity,
+        Activation::Relu,
+        Activation::LeakyRelu,
+        Activation::Sigmoid,
+        Activation::Tanh,
+        Activation::Softmax,
+    ];
+    const NAMES: &'static str = "identity, relu, leaky_relu, sigmoid, tanh, softmax";
+
+    /// The activation's API name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Activation::Identity => "identity",
+            Activation::Relu => "relu",
+            Activation::LeakyRelu => "leaky_relu",
+            Activation::Sigmoid => "sigmoid",
+            Activation::Tanh => "tanh",
+            Activation::Softmax => "softmax",
+        }
+    }
+
+    /// Parses an API name (`"relu"`, ...).
+    pub fn from_name(name: &str) -> Result<Self> {
+        Self::ALL
+            .into_iter()
+            .find(|a| a.name() == name)
+            .ok_or_else(|| Error::UnknownName {
+                kind: "activation",
+                name: name.to_owned(),
+                expected: Self::NAMES,
+            })
+    }
+
+    /// `a = f(z)`. `z` and `a` have the same shape.
+    pub fn forward<T: Float>(self, z: ArrayView2<T>, mut a: ArrayViewMut2<T>) {
+        let zip = Zip::from(&mut a).and(&z);
+        match self {
+            Activation::Identity => a.assign(&z),
+            Activation::Relu => {
+                zip.for_each(|a, &z| *a = if z > T::zero() { z } else { T::zero() })
+            }
+            Activation::LeakyRelu => {
+                let slope = T::c(LEAKY_RELU_SLOPE);
+                zip.for_each(|a, &z| *a = if z > T::zero() { z } else { slope * z })
+            }
+            Activation::Sigmoid => {
+                let clip = T::c(SIGMOID_CLIP);
+                zip.for_each(|a, &z| *a = T::one() / (T::one() + (-z.max(-clip).min(clip)).exp()))
+            }
+            Activation::Tanh => zip.for_each(|a, &z| *a = z.tanh()),
+            Activation::Softmax => {
+                a.assign(&z);
+                for mut row in a.axis_iter_mut(Axis(0)) {
+                    let max = row.fold(T::neg_infinity(), |m, &v| m.max(v));
+                    row.mapv_inplace(|v| (v - max).exp());
+                    let sum = row.sum();
+                    row.mapv_inplace(|v| v / sum);
+                }
+            }
+        }
+    }
+
+    /// `dz = da ⊙ f'(z)` (for softmax, the Jacobian-vector product), from the cached `z`
+    /// and `a = f(z)` of the forward pass.
+    pub fn backward<T: Float>(
+        self,
+        z: ArrayView2<T>,
+        a: ArrayView2<T>,
+        da: ArrayView2<T>,
+        mut dz: ArrayViewMut2<T>,
+    ) {
+        let zip = Zip::from(&mut dz).and(&da);
+        match self {
+            Activation::Identity => dz.assign(&da),
+            Activation::Relu => zip
+                .and(&z)
+                .for_each(|dz, &da, &z| *dz = if z > T::zero() { da } else { T::zero() }),
+            Activation::LeakyRelu => {
+                let slope = T::c(LEAKY_RELU_SLOPE);
+                zip.and(&z)
+                    .for_each(|dz, &da, &z| *dz = if z > T::zero() { da } else { slope * da })
+            }
+            Activation::Sigmoid => zip
+                .and(&a)
+                .for_each(|dz, &da, &a| *dz = da * a * (T::one() - a)),
+            Activation::Tanh => zip
+                .and(&a)
+                .for_each(|dz, &da, &a| *dz = da * (T::one() - a * a)),
+            Activation::Softmax => {
+                Zip::from(dz.rows_mut())
+                    .and(da.rows())
+                    .and(a.rows())
+                    .for_each(|mut dz, da, a| {
+                        let dot = da.dot(&a);
+                        Zip::from(&mut dz)
+                            .and(&da)
+                            .and(&a)
+                            .for_each(|dz, &da, &a| *dz = a * (da - dot));
+                    });
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::{array, Array2};
+
+    fn fwd(act: Activation, z: &Array2<f64>) -> Array2<f64> {
+        let mut a = Array2::zeros(z.raw_dim());
+        act.forward(z.view(), a.view_mut());
+        a
+    }
+
+    fn bwd(act: Activation, z: &Array2<f64>, da: &Array2<f64>) -> Array2<f64> {
+        let a = fwd(act, z);
+        let mut dz = Array2::zeros(z.raw_dim());
+        act.backward(z.view(), a.view(), da.view(), dz.view_mut());
+        dz
+    }
+
+    #[test]
+    fn names_round_trip_and_unknown_is_refused() {
+        for act in Activation::ALL {
+            assert_eq!(Activation::from_name(act.name()).unwrap(), act);
+        }
+        let err = Activation::from_name("gelu").unwrap_err().to_string();
+        assert!(
+            err.contains("\"gelu\"") && err.contains("leaky_relu"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn relu_family_by_hand() {
+        let z = array![[-2.0, 0.0, 3.0]];
+        let da = array![[5.0, 5.0, 5.0]];
+        assert_eq!(fwd(Activation::Relu, &z), array![[0.0, 0.0, 3.0]]);
+        assert_eq!(bwd(Activation::Relu, &z, &da), array![[0.0, 0.0, 5.0]]);
+        assert_eq!(fwd(Activation::LeakyRelu, &z), array![[-0.02, 0.0, 3.0]]);
+        assert_eq!(
+            bwd(Activation::LeakyRelu, &z, &da),
+            array![[0.05, 0.05, 5.0]]
+        );
+        assert_eq!(fwd(Activation::Identity, &z), z);
+        assert_eq!(bwd(Activation::Identity, &z, &da), da);
+    }
+
+    #[test]
+    fn sigmoid_and_tanh_by_hand() {
+        let z = array![[0.0, 1000.0, -1000.0]];
+        let a = fwd(Activation::Sigmoid, &z);
+        assert_eq!(a[[0, 0]], 0.5);
+        assert_eq!(a[[0, 1]], 1.0);
+        // e^(-500) is the clipped value, not an underflow to 0.
+        assert_eq!(a[[0, 2]], 1.0 / (1.0 + 500f64.exp()));
+        let dz = bwd(Activation::Sigmoid, &array![[0.0]], &array![[2.0]]);
+        assert_eq!(dz[[0, 0]], 0.5); // 2 · 0.5 · 0.5: no spurious factor 2
+        let t = fwd(Activation::Tanh, &array![[0.5]]);
+        assert_eq!(t[[0, 0]], 0.5f64.tanh());
+        let dz = bwd(Activation::Tanh, &array![[0.5]], &array![[1.0]]);
+        assert_eq!(dz[[0, 0]], 1.0 - 0.5f64.tanh().powi(2));
+    }
+
+    #[test]
+    fn softmax_rows_sum_to_one_and_resist_overflow() {
+        let z = array![[1.0, 2.0, 3.0], [1000.0, 1000.0, -1000.0]];
+        let a = fwd(Activation::Softmax, &z);
+        let e = [1f64.exp(), 2f64.exp(), 3f64.exp()];
+        let s: f64 = e.iter().sum();
+        for j in 0..3 {
+            assert!((a[[0, j]] - e[j] / s).abs() < 1e-15);
+        }
+        assert_eq!(a.row(1).to_vec(), vec![0.5, 0.5, 0.0]);
+    }
+
+    #[test]
+    fn softmax_backward_is_the_jacobian_product() {
+        let z = array![[0.3, -1.2, 0.7]];
+        let da = array![[1.0, -2.0, 0.5]];
+        let a = fwd(Activation::Softmax, &z);
+        let dz = bwd(Activation::Softmax, &z, &da);
+        // J_ij = a_i (δ_ij − a_j); dz_j = Σ_i da_i J_ij
+        for j in 0..3 {
+            let mut want = 0.0;
+            for i in 0..3 {
+                let delta = if i == j { 1.0 } else { 0.0 };
+                want += da[[0, i]] * a[[0, i]] * (delta - a[[0, j]]);
+            }
+            assert!((dz[[0, j]] - want).abs() < 1e-15);
+        }
+    }
+
+    #[test]
+    fn f32_is_supported() {
+        let z = array![[0.0f32, -1.0]];
+        let mut a = Array2::<f32>::zeros((1, 2));
+        Activation::Sigmoid.forward(z.view(), a.view_mut());
+        assert_eq!(a[[0, 0]], 0.5f32);
+    }
+}

@@ -1,0 +1,65 @@
+//! The one error type of the core. The binding maps `Error::Type` to `TypeError` and every
+//! other variant to `ValueError`; each message names the argument, what was received and
+//! what was expected.
+
+/// Everything that can go wrong in the core, before or during a computation.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum Error {
+    /// An argument has the wrong shape or size.
+    #[error("{arg}: expected {expected}, got {got}")]
+    Shape {
+        arg: &'static str,
+        expected: String,
+        got: String,
+    },
+    /// An argument has an invalid value (empty, out of range, not finite, ...).
+    #[error("{arg}: {msg}")]
+    Value { arg: &'static str, msg: String },
+    /// A name (activation, loss, optimizer, dtype) is not known.
+    #[error("unknown {kind} {name:?}; expected one of {expected}")]
+    UnknownName {
+        kind: &'static str,
+        name: String,
+        expected: &'static str,
+    },
+    /// An argument has the wrong type.
+    #[error("{arg}: expected {expected}, got {got}")]
+    Type {
+        arg: &'static str,
+        expected: String,
+        got: String,
+    },
+    /// A method was called in the wrong order (e.g. `backward` before `forward`).
+    #[error("{0}")]
+    State(String),
+    /// Training produced a non-finite loss; the weights were restored.
+    #[error("{0}")]
+    NonFinite(String),
+    /// Training was interrupted (Ctrl-C); the weights are consistent.
+    #[error("training interrupted")]
+    Interrupted,
+}
+
+/// The core's result type.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    pub(crate) fn shape(
+        arg: &'static str,
+        expected: impl Into<String>,
+        got: impl Into<String>,
+    ) -> Self {
+        Error::Shape {
+            arg,
+            expected: expected.into(),
+            got: got.into(),
+        }
+    }
+
+    pub(crate) fn value(arg: &'static str, msg: impl Into<String>) -> Self {
+        Error::Value {
+            arg,
+            msg: msg.into(),
+        }
+    }
+}

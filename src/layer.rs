@@ -1,0 +1,197 @@
+//! A dense layer in matrix form, rows are samples.
+//!
+//! ```text
+//! forward:   z = a_prev · W + b          a = f(z)
+//! backward:  dz = da ⊙ f'(z)             (the activation's part, see activation.rs)
+//!            dW = a_prevᵀ · dz           db = Σ_rows dz          da_prev = dz · Wᵀ
+//! ```
+//!
+//! # Shapes
+//! `a_prev: (n, n_in)`, `W: (n_in, n_out)`, `b: (n_out,)`, `z, a, dz, da: (n, n_out)`.
+//!
+//! The layer holds parameters only; what a pass computes lives in a [`LayerCache`], whose
+//! buffers are allocated once for a number of rows and reused: a batch of `n` rows uses the
+//! first `n` rows of each buffer.
+
+use crate::{Activation, Error, Float, Result};
+use ndarray::linalg::general_mat_mul;
+use ndarray::{s, Array1, Array2, ArrayView2, ArrayViewMut2, Axis};
+
+/// Parameters of a dense layer: `z = a_prev · W + b`, `a = activation(z)`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Dense<T> {
+    /// Weights, `(n_in, n_out)`.
+    pub w: Array2<T>,
+    /// Biases, `(n_out,)`.
+    pub b: Array1<T>,
+    pub activation: Activation,
+}
+
+/// The values of one pass through a layer: forward `z`, `a`; backward `dz`, `dW`, `db` and
+/// `da = ∂L/∂a` (the gradient with respect to this layer's output).
+#[derive(Debug, Clone, PartialEq)]
+pub struct LayerCache<T> {
+    pub z: Array2<T>,
+    pub a: Array2<T>,
+    pub dz: Array2<T>,
+    pub da: Array2<T>,
+    pub dw: Array2<T>,
+    pub db: Array1<T>,
+}
+
+impl<T: Float> LayerCache<T> {
+    /// Buffers for up to `rows` rows through a layer of shape `(n_in, n_out)`; an error,
+    /// not an abort, if they cannot be allocated.
+    pub fn new(rows: usize, n_in: usize, n_out: usize) -> Result<Self> {
+        Ok(LayerCache {
+            z: try_zeros(rows, n_out)?,
+            a: try_zeros(rows, n_out)?,
+            dz: try_zeros(rows, n_out)?,
+            da: try_zeros(rows, n_out)?,
+            dw: try_zeros(n_in, n_out)?,
+            db: Array1::zeros(n_out),
+        })
+    }
+
+    /// The number of rows the buffers hold.
+    pub fn rows(&self) -> usize {
+        self.z.nrows()
+    }
+
+    /// The first `n` rows of the output `a`.
+    pub fn a(&self, n: usize) -> ArrayView2<'_, T> {
+        self.a.slice(s![..n, ..])
+    }
+
+    /// The first `n` rows of `da`, for the next layer's backward to write into.
+    pub fn da_mut(&mut self, n: usize) -> ArrayViewMut2<'_, T> {
+        self.da.slice_mut(s![..n, ..])
+    }
+}
+
+/// A zero `(rows, cols)` array, allocated fallibly: sizes that overflow or do not fit in
+/// memory are an error, not an abort.
+pub fn try_zeros<T: Float>(rows: usize, cols: usize) -> Result<Array2<T>> {
+    let too_large = || {
+        Error::value(
+            "layer_sizes",
+            format!("an array of shape ({rows}, {cols}) is too large to allocate"),
+        )
+    };
+    let len = rows.checked_mul(cols).ok_or_else(too_large)?;
+    len.checked_mul(std::mem::size_of::<T>())
+        .filter(|&bytes| bytes <= isize::MAX as usize)
+        .ok_or_else(too_large)?;
+    let mut v = Vec::new();
+    v.try_reserve_exact(len).map_err(|_| too_large())?;
+    v.resize(len, T::zero());
+    Array2::from_shape_vec((rows, cols), v).map_err(|_| too_large())
+}
+
+impl<T: Float> Dense<T> {
+    /// Number of inputs.
+    pub fn n_in(&self) -> usize {
+        self.w.nrows()
+    }
+
+    /// Number of outputs (units).
+    pub fn n_out(&self) -> usize {
+        self.w.ncols()
+    }
+
+    /// `z = a_prev · W + b`, `a = f(z)` into the first `n = a_prev.nrows()` rows of `cache`.
+    pub fn forward(&self, a_prev: ArrayView2<T>, cache: &mut LayerCache<T>) {
+        let n = a_prev.nrows();
+        let mut z = cache.z.slice_mut(s![..n, ..]);
+        // The bias is written first and the product accumulated onto it (β = 1).
+        z.assign(&self.b);
+        general_mat_mul(T::one(), &a_prev, &self.w, T::one(), &mut z);
+        self.activation
+            .forward(z.view(), cache.a.slice_mut(s![..n, ..]));
+    }
+
+    /// `dz = da ⊙ f'(z)` from the cached forward values (not used at a fused output).
+    pub fn activation_backward(&self, n: usize, cache: &mut LayerCache<T>) {
+        let LayerCache { z, a, dz, da, .. } = cache;
+        self.activation.backward(
+            z.slice(s![..n, ..]),
+            a.slice(s![..n, ..]),
+            da.slice(s![..n, ..]),
+            dz.slice_mut(s![..n, ..]),
+        );
+    }
+
+    /// `dW = a_prevᵀ · dz`, `db = Σ_rows dz` and, if asked, `da_prev = dz · Wᵀ`, from the
+    /// first `n = a_prev.nrows()` rows of `cache.dz`.
+    pub fn param_backward(
+        &self,
+        a_prev: ArrayView2<T>,
+        cache: &mut LayerCache<T>,
+        da_prev: Option<ArrayViewMut2<T>>,
+    ) {
+        let n = a_prev.nrows();
+        let dz = cache.dz.slice(s![..n, ..]);
+        general_mat_mul(T::one(), &a_prev.t(), &dz, T::zero(), &mut cache.dw);
+        cache.db.fill(T::zero());
+        for row in dz.axis_iter(Axis(0)) {
+            cache.db += &row;
+        }
+        if let Some(mut da_prev) = da_prev {
+            general_mat_mul(T::one(), &dz, &self.w.t(), T::zero(), &mut da_prev);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::array;
+
+    fn layer() -> Dense<f64> {
+        Dense {
+            w: array![[1.0, -1.0, 0.5], [2.0, 0.0, -0.5]],
+            b: array![0.5, 0.25, -1.0],
+            activation: Activation::Relu,
+        }
+    }
+
+    #[test]
+    fn huge_buffers_are_an_error_not_an_abort() {
+        assert!(try_zeros::<f64>(usize::MAX, 2).is_err());
+        assert!(try_zeros::<f64>(1 << 40, 1 << 20).is_err());
+        assert!(LayerCache::<f32>::new(1 << 31, 1, 1 << 31).is_err());
+    }
+
+    #[test]
+    fn forward_by_hand() {
+        let l = layer();
+        let x = array![[1.0, 2.0], [-1.0, 0.0]];
+        let mut c = LayerCache::new(2, 2, 3).unwrap();
+        l.forward(x.view(), &mut c);
+        assert_eq!(c.z, array![[5.5, -0.75, -1.5], [-0.5, 1.25, -1.5]]);
+        assert_eq!(c.a, array![[5.5, 0.0, 0.0], [0.0, 1.25, 0.0]]);
+    }
+
+    #[test]
+    fn backward_by_hand_and_on_a_partial_batch() {
+        let l = layer();
+        let x = array![[1.0, 2.0], [-1.0, 0.0]];
+        // Room for 4 rows, used for 2: the extra rows must not leak into the gradients.
+        let mut c = LayerCache::new(4, 2, 3).unwrap();
+        c.z.fill(7.0);
+        c.da.fill(9.0);
+        l.forward(x.view(), &mut c);
+        c.da.slice_mut(s![..2, ..])
+            .assign(&array![[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]]);
+        l.activation_backward(2, &mut c);
+        assert_eq!(
+            c.dz.slice(s![..2, ..]),
+            array![[1.0, 0.0, 0.0], [0.0, 5.0, 0.0]]
+        );
+        let mut da_prev = Array2::zeros((2, 2));
+        l.param_backward(x.view(), &mut c, Some(da_prev.view_mut()));
+        assert_eq!(c.dw, array![[1.0, -5.0, 0.0], [2.0, 0.0, 0.0]]);
+        assert_eq!(c.db, array![1.0, 5.0, 0.0]);
+        assert_eq!(da_prev, array![[1.0, 2.0], [-5.0, 0.0]]);
+    }
+}

@@ -1,0 +1,102 @@
+//! ferroprop: multilayer perceptrons trained by backpropagation.
+//!
+//! Rows are samples. A dense layer computes `z = a_prev · W + b` and `a = f(z)`;
+//! backpropagation applies the chain rule layer by layer, from the loss back to the input:
+//!
+//! ```text
+//! dz_k     = da_k ⊙ f_k'(z_k)        (fused to (ŷ − y)/n at a sigmoid+BCE or softmax+CE output)
+//! dW_k     = a_{k−1}ᵀ · dz_k
+//! db_k     = Σ_rows dz_k
+//! da_{k−1} = dz_k · W_kᵀ
+//! ```
+//!
+//! The core is pure Rust (no Python); `python.rs` is the only binding module.
+//!
+//! ```
+//! use ferroprop::{Activation, Loss, Network, NetworkConfig, Target};
+//! use ndarray::array;
+//!
+//! let config = NetworkConfig::new(vec![2, 3, 1], vec![Activation::Tanh, Activation::Sigmoid],
+//!                                 Loss::BinaryCrossEntropy);
+//! let mut net = Network::<f64>::new(&config, 0).unwrap();
+//! let x = array![[0.0, 1.0], [1.0, 0.0]];
+//! let y = array![[1.0], [0.0]];
+//! let before = net.loss(x.view(), Target::Dense(y.view())).unwrap();
+//! for _ in 0..100 {
+//!     net.forward(x.view()).unwrap();
+//!     net.backward(Target::Dense(y.view())).unwrap();
+//!     net.update(0.5).unwrap();
+//! }
+//! assert!(net.loss(x.view(), Target::Dense(y.view())).unwrap() < before);
+//! ```
+
+pub mod activation;
+pub mod error;
+pub mod init;
+pub mod layer;
+pub mod loss;
+pub mod network;
+pub mod optim;
+pub mod train;
+
+#[cfg(feature = "python")]
+mod python;
+
+pub use activation::Activation;
+pub use error::{Error, Result};
+pub use layer::{Dense, LayerCache};
+pub use loss::{Loss, Target};
+pub use network::{Network, NetworkConfig};
+pub use optim::{Optimizer, OptimizerConfig};
+pub use train::{fit, EpochControl, FitConfig};
+
+use std::fmt::{Debug, Display};
+
+/// The floating-point types the core is generic over: `f32` and `f64`.
+pub trait Float:
+    num_traits::Float
+    + ndarray::LinalgScalar
+    + ndarray::ScalarOperand
+    + num_traits::FromPrimitive
+    + std::iter::Sum
+    + std::ops::AddAssign
+    + std::ops::SubAssign
+    + std::ops::MulAssign
+    + Send
+    + Sync
+    + Debug
+    + Display
+    + Default
+    + 'static
+{
+    /// The dtype's name as NumPy spells it.
+    const NAME: &'static str;
+    /// Converts an `f64` constant (rounding to nearest for `f32`).
+    fn c(x: f64) -> Self;
+    /// Widens to `f64` (exact).
+    fn f64(self) -> f64;
+}
+
+impl Float for f32 {
+    const NAME: &'static str = "float32";
+    #[inline]
+    fn c(x: f64) -> Self {
+        x as f32
+    }
+    #[inline]
+    fn f64(self) -> f64 {
+        self as f64
+    }
+}
+
+impl Float for f64 {
+    const NAME: &'static str = "float64";
+    #[inline]
+    fn c(x: f64) -> Self {
+        x
+    }
+    #[inline]
+    fn f64(self) -> f64 {
+        self
+    }
+}

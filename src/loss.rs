@@ -1,0 +1,367 @@
+//! Losses, each the MEAN over the batch, with the exact gradient of that mean.
+//!
+//! With `ŷ` the output `a_L` of shape `(n, k)`, `p = clip(ŷ, ε, 1 − ε)` (ε the dtype's
+//! machine epsilon) and `N = n · k`:
+//!
+//! | name                   | L                                      | dL/dŷ                   |
+//! |------------------------|----------------------------------------|-------------------------|
+//! | `binary_cross_entropy` | −Σ [y ln p + (1 − y) ln(1 − p)] / N    | (p − y) / (p (1 − p) N) |
+//! | `cross_entropy`        | −Σ y ln p / n   (y one-hot or labels)  | −y / (p n)              |
+//! | `mean_squared_error`   | Σ (ŷ − y)² / N                         | 2 (ŷ − y) / N           |
+//!
+//! At a sigmoid output with binary cross-entropy, and a softmax output with cross-entropy,
+//! the output delta collapses to `dz_L = (ŷ − y) / N` (resp. `/ n`): computed that way, it is
+//! exact and stable. Binary cross-entropy requires a sigmoid output, cross-entropy a softmax
+//! output; mean squared error accepts any output activation.
+
+use crate::{Activation, Error, Float, Result};
+use ndarray::{ArrayView1, ArrayView2, ArrayViewMut2, Zip};
+
+/// A loss function, mean-reduced over the batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Loss {
+    BinaryCrossEntropy,
+    CrossEntropy,
+    MeanSquaredError,
+}
+
+/// The targets of a batch: dense `(n, k)` values, or integer class labels `(n,)` (for
+/// `cross_entropy` only).
+#[derive(Debug, Clone, Copy)]
+pub enum Target<'a, T> {
+    Dense(ArrayView2<'a, T>),
+    Labels(ArrayView1<'a, usize>),
+}
+
+impl<'a, T: Float> Target<'a, T> {
+    /// Number of samples (rows).
+    pub fn len(&self) -> usize {
+        match self {
+            Target::Dense(y) => y.nrows(),
+            Target::Labels(l) => l.len(),
+        }
+    }
+
+    /// True if there are no samples.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl Loss {
+    /// Every loss.
+    pub const ALL: [Loss; 3] = [
+        Loss::BinaryCrossEntropy,
+        Loss::CrossEntropy,
+        Loss::MeanSquaredError,
+    ];
+    const NAMES: &'static str = "binary_cross_entropy, cross_entropy, mean_squared_error";
+
+    /// The loss's API name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Loss::BinaryCrossEntropy => "binary_cross_entropy",
+            Loss::CrossEntropy => "cross_entropy",
+            Loss::MeanSquaredError => "mean_squared_error",
+        }
+    }
+
+    /// Parses an API name.
+    pub fn from_name(name: &str) -> Result<Self> {
+        Self::ALL
+            .into_iter()
+            .find(|l| l.name() == name)
+            .ok_or_else(|| Error::UnknownName {
+                kind: "loss",
+                name: name.to_owned(),
+                expected: Self::NAMES,
+            })
+    }
+
+    /// Refuses an output activation this loss is not defined for.
+    pub fn check_output(self, output: Activation) -> Result<()> {
+        let needed = match self {
+            Loss::BinaryCrossEntropy => Activation::Sigmoid,
+            Loss::CrossEntropy => Activation::Softmax,
+            Loss::MeanSquaredError => return Ok(()),
+        };
+        if output == needed {
+            Ok(())
+        } else {
+            Err(Error::value(
+                "activations",
+                format!(
+                    "loss {:?} needs a {:?} output layer, got {:?}",
+                    self.name(),
+                    needed.name(),
+                    output.name()
+                ),
+            ))
+        }
+    }
+
+    /// True where the output delta is fused to `(ŷ − y) / N`.
+    pub fn is_fused(self, output: Activation) -> bool {
+        matches!(
+            (self, output),
+            (Loss::BinaryCrossEntropy, Activation::Sigmoid)
+                | (Loss::CrossEntropy, Activation::Softmax)
+        )
+    }
+
+    /// Validates targets against an output of `n` rows and `k` columns: shape, finiteness
+    /// and the range the loss needs. Runs before any kernel.
+    pub fn check_target<T: Float>(self, y: &Target<T>, n: usize, k: usize) -> Result<()> {
+        match *y {
+            Target::Labels(labels) => {
+                if self != Loss::CrossEntropy {
+                    return Err(Error::Type {
+                        arg: "y",
+                        expected: format!(
+                            "float targets of shape ({n}, {k}) for {:?}",
+                            self.name()
+                        ),
+                        got: "integer class labels".into(),
+                    });
+                }
+                if labels.len() != n {
+                    return Err(Error::shape(
+                        "y",
+                        format!("{n} labels (one per row of X)"),
+                        format!("{}", labels.len()),
+                    ));
+                }
+                if let Some(bad) = labels.iter().find(|&&c| c >= k) {
+                    return Err(Error::value("y", format!("class label {bad} out of range: the output layer has {k} units, labels must be in [0, {k})")));
+                }
+            }
+            Target::Dense(y) => {
+                if y.dim() != (n, k) {
+                    return Err(Error::shape(
+                        "y",
+                        format!("shape ({n}, {k})"),
+                        format!("shape {:?}", y.dim()),
+                    ));
+                }
+                if y.iter().any(|v| !v.is_finite()) {
+                    return Err(Error::value("y", "contains NaN or infinity"));
+                }
+                match self {
+                    Loss::BinaryCrossEntropy | Loss::CrossEntropy => {
+                        if y.iter().any(|&v| v < T::zero() || v > T::one()) {
+                            return Err(Error::value(
+                                "y",
+                                format!("{:?} targets must lie in [0, 1]", self.name()),
+                            ));
+                        }
+                    }
+                    Loss::MeanSquaredError => {}
+                }
+                if self == Loss::CrossEntropy {
+                    let tol = T::epsilon().sqrt();
+                    if let Some(i) = y
+                        .rows()
+                        .into_iter()
+                        .position(|r| (r.sum() - T::one()).abs() > tol)
+                    {
+                        return Err(Error::value("y", format!("cross_entropy targets must be one-hot or probability rows summing to 1; row {i} sums to {}", y.row(i).sum())));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The mean loss of predictions `yhat` against `y` (accumulated in f64).
+    pub fn value<T: Float>(self, yhat: ArrayView2<T>, y: Target<T>) -> f64 {
+        let (n, k) = yhat.dim();
+        let eps = T::epsilon();
+        let one = T::one();
+        let sum: f64 = match (self, y) {
+            (Loss::CrossEntropy, Target::Labels(labels)) => labels
+                .iter()
+                .enumerate()
+                .map(|(i, &c)| -yhat[[i, c]].max(eps).min(one).ln().f64())
+                .sum(),
+            (Loss::CrossEntropy, Target::Dense(y)) => Zip::from(&yhat)
+                .and(&y)
+                .fold(0.0, |s, &p, &y| s - (y * p.max(eps).min(one).ln()).f64()),
+            (Loss::BinaryCrossEntropy, Target::Dense(y)) => {
+                Zip::from(&yhat).and(&y).fold(0.0, |s, &p, &y| {
+                    let p = p.max(eps).min(one - eps);
+                    s - (y * p.ln() + (one - y) * (one - p).ln()).f64()
+                })
+            }
+            (Loss::MeanSquaredError, Target::Dense(y)) => Zip::from(&yhat)
+                .and(&y)
+                .fold(0.0, |s, &p, &y| s + ((p - y) * (p - y)).f64()),
+            (_, Target::Labels(_)) => unreachable!("labels are refused by check_target"),
+        };
+        let count = if self == Loss::CrossEntropy { n } else { n * k };
+        sum / count as f64
+    }
+
+    /// `da = dL/dŷ` of the mean loss.
+    pub fn gradient<T: Float>(self, yhat: ArrayView2<T>, y: Target<T>, mut da: ArrayViewMut2<T>) {
+        let (n, k) = yhat.dim();
+        let eps = T::epsilon();
+        let one = T::one();
+        match (self, y) {
+            (Loss::CrossEntropy, Target::Labels(labels)) => {
+                let scale = T::c(1.0 / n as f64);
+                da.fill(T::zero());
+                for (i, &c) in labels.iter().enumerate() {
+                    da[[i, c]] = -scale / yhat[[i, c]].max(eps).min(one);
+                }
+            }
+            (Loss::CrossEntropy, Target::Dense(y)) => {
+                let scale = T::c(1.0 / n as f64);
+                Zip::from(&mut da)
+                    .and(&yhat)
+                    .and(&y)
+                    .for_each(|da, &p, &y| {
+                        *da = -y * scale / p.max(eps).min(one);
+                    });
+            }
+            (Loss::BinaryCrossEntropy, Target::Dense(y)) => {
+                let scale = T::c(1.0 / (n * k) as f64);
+                Zip::from(&mut da)
+                    .and(&yhat)
+                    .and(&y)
+                    .for_each(|da, &p, &y| {
+                        let p = p.max(eps).min(one - eps);
+                        *da = (p - y) / (p * (one - p)) * scale;
+                    });
+            }
+            (Loss::MeanSquaredError, Target::Dense(y)) => {
+                let scale = T::c(2.0 / (n * k) as f64);
+                Zip::from(&mut da)
+                    .and(&yhat)
+                    .and(&y)
+                    .for_each(|da, &p, &y| *da = (p - y) * scale);
+            }
+            (_, Target::Labels(_)) => unreachable!("labels are refused by check_target"),
+        }
+    }
+
+    /// The fused output delta `dz_L = (ŷ − y) / N` of a sigmoid+BCE or softmax+CE output.
+    pub fn fused_delta<T: Float>(
+        self,
+        yhat: ArrayView2<T>,
+        y: Target<T>,
+        mut dz: ArrayViewMut2<T>,
+    ) {
+        let (n, k) = yhat.dim();
+        let count = if self == Loss::CrossEntropy { n } else { n * k };
+        let scale = T::c(1.0 / count as f64);
+        match y {
+            Target::Dense(y) => Zip::from(&mut dz)
+                .and(&yhat)
+                .and(&y)
+                .for_each(|dz, &p, &y| *dz = (p - y) * scale),
+            Target::Labels(labels) => {
+                Zip::from(&mut dz)
+                    .and(&yhat)
+                    .for_each(|dz, &p| *dz = p * scale);
+                for (i, &c) in labels.iter().enumerate() {
+                    dz[[i, c]] -= scale;
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::{array, Array2};
+
+    #[test]
+    fn bce_by_hand() {
+        let yhat = array![[0.5, 0.25]];
+        let y = array![[1.0, 0.0]];
+        let l = Loss::BinaryCrossEntropy.value(yhat.view(), Target::Dense(y.view()));
+        assert!((l - (-(0.5f64.ln()) - 0.75f64.ln()) / 2.0).abs() < 1e-16);
+        let mut da = Array2::zeros((1, 2));
+        Loss::BinaryCrossEntropy.gradient(yhat.view(), Target::Dense(y.view()), da.view_mut());
+        assert_eq!(da, array![[-1.0, 2.0 / 3.0]]); // (p−y)/(p(1−p))/2
+        let mut dz = Array2::zeros((1, 2));
+        Loss::BinaryCrossEntropy.fused_delta(yhat.view(), Target::Dense(y.view()), dz.view_mut());
+        assert_eq!(dz, array![[-0.25, 0.125]]);
+    }
+
+    #[test]
+    fn bce_clips_at_machine_epsilon() {
+        let yhat = array![[0.0f64]];
+        let y = array![[1.0f64]];
+        let l = Loss::BinaryCrossEntropy.value(yhat.view(), Target::Dense(y.view()));
+        assert_eq!(l, -(f64::EPSILON.ln()));
+    }
+
+    #[test]
+    fn cross_entropy_labels_equal_one_hot() {
+        let yhat = array![[0.2, 0.5, 0.3], [0.1, 0.1, 0.8]];
+        let onehot = array![[0.0, 1.0, 0.0], [0.0, 0.0, 1.0]];
+        let labels = array![1usize, 2];
+        let ce = Loss::CrossEntropy;
+        let a = ce.value(yhat.view(), Target::Dense(onehot.view()));
+        let b = ce.value(yhat.view(), Target::Labels(labels.view()));
+        assert_eq!(a, b);
+        assert!((a - (-(0.5f64.ln()) - 0.8f64.ln()) / 2.0).abs() < 1e-16);
+        let (mut d1, mut d2) = (Array2::zeros((2, 3)), Array2::zeros((2, 3)));
+        ce.fused_delta(yhat.view(), Target::Dense(onehot.view()), d1.view_mut());
+        ce.fused_delta(yhat.view(), Target::Labels(labels.view()), d2.view_mut());
+        assert_eq!(d1, d2);
+        let want = array![[0.1, -0.25, 0.15], [0.05, 0.05, -0.1]];
+        assert!(
+            d1.iter()
+                .zip(&want)
+                .all(|(a, b): (&f64, &f64)| (a - b).abs() < 1e-16),
+            "{d1}"
+        );
+        ce.gradient(yhat.view(), Target::Dense(onehot.view()), d1.view_mut());
+        ce.gradient(yhat.view(), Target::Labels(labels.view()), d2.view_mut());
+        assert_eq!(d1, d2);
+        assert_eq!(d1[[0, 1]], -1.0 / 0.5 / 2.0);
+    }
+
+    #[test]
+    fn mse_by_hand_with_correct_sign() {
+        let yhat = array![[1.0, 3.0]];
+        let y = array![[0.0, 0.0]];
+        let mse = Loss::MeanSquaredError;
+        assert_eq!(mse.value(yhat.view(), Target::Dense(y.view())), 5.0);
+        let mut da = Array2::zeros((1, 2));
+        mse.gradient(yhat.view(), Target::Dense(y.view()), da.view_mut());
+        assert_eq!(da, array![[1.0, 3.0]]); // 2(ŷ − y)/N: positive when ŷ > y
+    }
+
+    #[test]
+    fn pairs_and_targets_are_validated() {
+        assert!(Loss::BinaryCrossEntropy
+            .check_output(Activation::Relu)
+            .is_err());
+        assert!(Loss::CrossEntropy
+            .check_output(Activation::Sigmoid)
+            .is_err());
+        assert!(Loss::MeanSquaredError
+            .check_output(Activation::Softmax)
+            .is_ok());
+        let y = array![[0.5, 2.0]];
+        let e = Loss::BinaryCrossEntropy.check_target(&Target::Dense(y.view()), 1, 2);
+        assert!(e.unwrap_err().to_string().contains("[0, 1]"));
+        let e = Loss::MeanSquaredError.check_target(&Target::Dense(y.view()), 2, 2);
+        assert!(e.unwrap_err().to_string().contains("(2, 2)"));
+        let labels = array![3usize];
+        let e = Loss::CrossEntropy.check_target::<f64>(&Target::Labels(labels.view()), 1, 3);
+        assert!(e.unwrap_err().to_string().contains("out of range"));
+        let nan = array![[f64::NAN]];
+        assert!(Loss::MeanSquaredError
+            .check_target(&Target::Dense(nan.view()), 1, 1)
+            .is_err());
+        let unnormalised = array![[0.5, 0.2]];
+        assert!(Loss::CrossEntropy
+            .check_target(&Target::Dense(unnormalised.view()), 1, 2)
+            .is_err());
+    }
+}

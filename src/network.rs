@@ -1,0 +1,645 @@
+//! A multilayer perceptron: dense layers, a loss, and the tutorial's step API.
+//!
+//! ```text
+//! forward(X):   a_0 = X;  z_k = a_{k−1} W_k + b_k;  a_k = f_k(z_k)       → ŷ = a_L
+//! backward(y):  da_L = dL/dŷ;  dz_L = (ŷ − y)/N where fused, else da_L ⊙ f_L'(z_L)
+//!               for k = L … 1:  dW_k = a_{k−1}ᵀ dz_k;  db_k = Σ_rows dz_k;
+//!                               da_{k−1} = dz_k W_kᵀ;  dz_{k−1} = da_{k−1} ⊙ f'(z_{k−1})
+//! update(η):    W_k −= η dW_k;  b_k −= η db_k
+//! ```
+//!
+//! The step API keeps the values of the last pass (`z, a, dz, da, dW, db` of every layer)
+//! for inspection. `predict`, `loss` and `gradient_check` leave them untouched.
+
+use crate::layer::try_zeros;
+use crate::{init, Activation, Dense, Error, Float, LayerCache, Loss, Optimizer, Result, Target};
+use ndarray::{s, Array1, Array2, ArrayView2};
+
+/// The architecture of a network: what `Network::new` builds from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NetworkConfig {
+    /// Units per layer, input first: `[n_0, n_1, …, n_L]`.
+    pub layer_sizes: Vec<usize>,
+    /// One activation per layer after the input (`L` of them).
+    pub activations: Vec<Activation>,
+    pub loss: Loss,
+}
+
+impl NetworkConfig {
+    pub fn new(layer_sizes: Vec<usize>, activations: Vec<Activation>, loss: Loss) -> Self {
+        NetworkConfig {
+            layer_sizes,
+            activations,
+            loss,
+        }
+    }
+
+    /// Refuses an architecture that cannot be built (before anything is allocated).
+    pub fn validate(&self) -> Result<()> {
+        let sizes = &self.layer_sizes;
+        if sizes.len() < 2 {
+            return Err(Error::value(
+                "layer_sizes",
+                format!(
+                    "needs at least 2 entries (inputs and outputs), got {}",
+                    sizes.len()
+                ),
+            ));
+        }
+        if let Some(i) = sizes.iter().position(|&n| n == 0) {
+            return Err(Error::value(
+                "layer_sizes",
+                format!("every size must be at least 1, got 0 at position {i}"),
+            ));
+        }
+        if self.activations.len() != sizes.len() - 1 {
+            return Err(Error::shape(
+                "activations",
+                format!("{} names (one per layer after the input)", sizes.len() - 1),
+                format!("{}", self.activations.len()),
+            ));
+        }
+        let last = self.activations.len() - 1;
+        if let Some(i) = self.activations[..last]
+            .iter()
+            .position(|&a| a == Activation::Softmax)
+        {
+            return Err(Error::value(
+                "activations",
+                format!("softmax is allowed on the output layer only, got it at position {i}"),
+            ));
+        }
+        self.loss.check_output(self.activations[last])?;
+        // Overflow-safe count of parameters; the allocation itself is fallible too.
+        sizes
+            .windows(2)
+            .try_fold(0usize, |total, w| {
+                w[0].checked_mul(w[1])?
+                    .checked_add(w[1])?
+                    .checked_add(total)
+            })
+            .ok_or_else(|| {
+                Error::value(
+                    "layer_sizes",
+                    format!("{sizes:?} has too many parameters to allocate"),
+                )
+            })?;
+        Ok(())
+    }
+}
+
+/// A multilayer perceptron with the buffers of its last step-API pass.
+#[derive(Debug, Clone)]
+pub struct Network<T> {
+    layers: Vec<Dense<T>>,
+    loss: Loss,
+    /// The values of the last `forward`/`backward` (exactly `rows` rows).
+    cache: Vec<LayerCache<T>>,
+    /// `a_0`: the input of the last `forward`.
+    x: Array2<T>,
+    state: StepState,
+    /// The optimizer of the last `fit`, kept so that the next `fit` with the same optimizer
+    /// settings continues from its state (momentum, Adam's moments and step count).
+    pub(crate) optimizer: Option<Optimizer<T>>,
+}
+
+/// Where the step API stands: which calls are valid next.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum StepState {
+    /// No forward pass since the weights last changed.
+    Fresh,
+    Forwarded,
+    Backwarded,
+}
+
+impl<T: Float> Network<T> {
+    /// A network with freshly initialised weights (He for relu/leaky_relu layers, Glorot
+    /// otherwise, zero biases) drawn from `seed`.
+    pub fn new(config: &NetworkConfig, seed: u64) -> Result<Self> {
+        config.validate()?;
+        let mut rng = init::rng(seed);
+        let layers = config
+            .layer_sizes
+            .windows(2)
+            .zip(&config.activations)
+            .map(|(n, &activation)| {
+                let (w, b) = init::layer(n[0], n[1], activation, &mut rng)?;
+                Ok(Dense { w, b, activation })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Network {
+            layers,
+            loss: config.loss,
+            cache: Vec::new(),
+            x: Array2::zeros((0, 0)),
+            state: StepState::Fresh,
+            optimizer: None,
+        })
+    }
+
+    /// The architecture.
+    pub fn config(&self) -> NetworkConfig {
+        let mut layer_sizes = vec![self.layers[0].n_in()];
+        layer_sizes.extend(self.layers.iter().map(|l| l.n_out()));
+        NetworkConfig {
+            layer_sizes,
+            activations: self.layers.iter().map(|l| l.activation).collect(),
+            loss: self.loss,
+        }
+    }
+
+    pub fn layers(&self) -> &[Dense<T>] {
+        &self.layers
+    }
+
+    pub(crate) fn layers_mut(&mut self) -> &mut [Dense<T>] {
+        // Whoever changes the weights makes the cached pass stale.
+        self.state = StepState::Fresh;
+        &mut self.layers
+    }
+
+    pub fn loss_fn(&self) -> Loss {
+        self.loss
+    }
+
+    pub fn n_inputs(&self) -> usize {
+        self.layers[0].n_in()
+    }
+
+    pub fn n_outputs(&self) -> usize {
+        self.layers[self.layers.len() - 1].n_out()
+    }
+
+    /// The values of the last step-API pass, one cache per layer (empty before the first
+    /// `forward`). Gradients are meaningful after `backward`.
+    pub fn cache(&self) -> &[LayerCache<T>] {
+        &self.cache
+    }
+
+    /// The input of the last `forward`.
+    pub fn last_input(&self) -> ArrayView2<'_, T> {
+        self.x.view()
+    }
+
+    /// `[(W, b), …]`, copied.
+    pub fn get_weights(&self) -> Vec<(Array2<T>, Array1<T>)> {
+        self.layers
+            .iter()
+            .map(|l| (l.w.clone(), l.b.clone()))
+            .collect()
+    }
+
+    /// Replaces every `(W, b)` after checking shapes and finiteness (all or nothing).
+    pub fn set_weights(
+        &mut self,
+        weights: &[(ArrayView2<T>, ndarray::ArrayView1<T>)],
+    ) -> Result<()> {
+        if weights.len() != self.layers.len() {
+            return Err(Error::shape(
+                "weights",
+                format!("{} (W, b) pairs", self.layers.len()),
+                format!("{}", weights.len()),
+            ));
+        }
+        for (k, (l, (w, b))) in self.layers.iter().zip(weights).enumerate() {
+            if w.dim() != l.w.dim() {
+                return Err(Error::shape(
+                    "weights",
+                    format!("W of layer {k} with shape {:?}", l.w.dim()),
+                    format!("shape {:?}", w.dim()),
+                ));
+            }
+            if b.len() != l.b.len() {
+                return Err(Error::shape(
+                    "weights",
+                    format!("b of layer {k} with shape ({},)", l.b.len()),
+                    format!("shape ({},)", b.len()),
+                ));
+            }
+            if w.iter().chain(b.iter()).any(|v| !v.is_finite()) {
+                return Err(Error::value(
+                    "weights",
+                    format!("layer {k} contains NaN or infinity"),
+                ));
+            }
+        }
+        for (l, (w, b)) in self.layers_mut().iter_mut().zip(weights) {
+            l.w.assign(w);
+            l.b.assign(b);
+        }
+        // New weights, new trajectory: the optimizer's state does not carry over.
+        self.optimizer = None;
+        Ok(())
+    }
+
+    /// Checks an input batch: 2-D, at least one row, `n_inputs` columns, finite.
+    pub fn check_input(&self, x: &ArrayView2<T>) -> Result<()> {
+        if x.nrows() == 0 {
+            return Err(Error::value(
+                "X",
+                "is empty: it needs at least one row (sample)",
+            ));
+        }
+        if x.ncols() != self.n_inputs() {
+            return Err(Error::shape(
+                "X",
+                format!("{} features (columns)", self.n_inputs()),
+                format!("shape {:?}", x.dim()),
+            ));
+        }
+        if x.iter().any(|v| !v.is_finite()) {
+            return Err(Error::value("X", "contains NaN or infinity"));
+        }
+        Ok(())
+    }
+
+    /// `ŷ = a_L`, keeping `z` and `a` of every layer for `backward`.
+    pub fn forward(&mut self, x: ArrayView2<T>) -> Result<ArrayView2<'_, T>> {
+        self.check_input(&x)?;
+        let n = x.nrows();
+        if self.cache.first().map(|c| c.rows()) != Some(n) {
+            self.cache = workspace(&self.layers, n)?;
+            self.x = try_zeros(n, self.n_inputs())?;
+        }
+        self.x.assign(&x);
+        forward_pass(&self.layers, &mut self.cache, self.x.view());
+        self.state = StepState::Forwarded;
+        Ok(self.cache[self.cache.len() - 1].a.view())
+    }
+
+    /// The gradients of the mean loss of the last `forward` against targets `y`: fills
+    /// `da, dz, dW, db` of every layer.
+    pub fn backward(&mut self, y: Target<T>) -> Result<()> {
+        if self.state == StepState::Fresh {
+            return Err(Error::State(
+                "backward needs a forward pass with the current weights first: call forward(X)"
+                    .into(),
+            ));
+        }
+        self.loss
+            .check_target(&y, self.x.nrows(), self.n_outputs())?;
+        backward_pass(
+            &self.layers,
+            &mut self.cache,
+            self.loss,
+            self.x.view(),
+            y,
+            true,
+        );
+        self.state = StepState::Backwarded;
+        Ok(())
+    }
+
+    /// One gradient-descent step: `W −= η dW`, `b −= η db`.
+    pub fn update(&mut self, learning_rate: T) -> Result<()> {
+        check_learning_rate(learning_rate)?;
+        if self.state != StepState::Backwarded {
+            return Err(Error::State(
+                "update needs gradients: call forward(X) and backward(y) first".into(),
+            ));
+        }
+        for (l, c) in self.layers.iter_mut().zip(&self.cache) {
+            l.w.scaled_add(-learning_rate, &c.dw);
+            l.b.scaled_add(-learning_rate, &c.db);
+        }
+        // z and a no longer match the weights: another backward would mix the two.
+        self.state = StepState::Fresh;
+        Ok(())
+    }
+
+    /// `ŷ` for `x`, in fresh buffers: the step API's cache is left alone.
+    pub fn predict(&self, x: ArrayView2<T>) -> Result<Array2<T>> {
+        self.check_input(&x)?;
+        let mut ws = workspace(&self.layers, x.nrows())?;
+        forward_pass(&self.layers, &mut ws, x);
+        let last = ws.pop().expect("a network has at least one layer");
+        Ok(last.a)
+    }
+
+    /// The mean loss of `x` against `y` (the step API's cache is left alone).
+    pub fn loss(&self, x: ArrayView2<T>, y: Target<T>) -> Result<f64> {
+        self.check_input(&x)?;
+        self.loss.check_target(&y, x.nrows(), self.n_outputs())?;
+        let mut ws = workspace(&self.layers, x.nrows())?;
+        forward_pass(&self.layers, &mut ws, x);
+        Ok(self.loss.value(ws[ws.len() - 1].a.view(), y))
+    }
+
+    /// The largest relative error between the backpropagated gradient and central finite
+    /// differences `(L(θ + h) − L(θ − h)) / 2h`, over every weight and bias:
+    /// `max |g − g_fd| / max(|g|, |g_fd|, floor)`. `h` defaults to ε^(1/3) of the dtype and
+    /// `floor` (which keeps near-zero gradients from dividing by nothing) to ε^(1/3) too.
+    pub fn gradient_check(&self, x: ArrayView2<T>, y: Target<T>, h: Option<f64>) -> Result<f64> {
+        self.check_input(&x)?;
+        self.loss.check_target(&y, x.nrows(), self.n_outputs())?;
+        let cbrt_eps = T::epsilon().f64().cbrt();
+        let h = h.unwrap_or(cbrt_eps);
+        if !(h.is_finite() && h > 0.0) {
+            return Err(Error::value(
+                "eps",
+                format!("must be a positive finite step, got {h}"),
+            ));
+        }
+        let mut ws = workspace(&self.layers, x.nrows())?;
+        forward_pass(&self.layers, &mut ws, x);
+        backward_pass(&self.layers, &mut ws, self.loss, x, y, false);
+        // Backpropagated gradients, in the order of `param_mut`'s index: W row-major, then b.
+        let grads: Vec<f64> = ws
+            .iter()
+            .flat_map(|c| c.dw.iter().chain(c.db.iter()).map(|g| g.f64()))
+            .collect();
+        let mut probe = self.layers.clone();
+        let loss_at = |layers: &[Dense<T>], ws: &mut [LayerCache<T>]| {
+            forward_pass(layers, ws, x);
+            self.loss.value(ws[ws.len() - 1].a.view(), y)
+        };
+        let mut worst = 0.0f64;
+        let mut grads = grads.into_iter();
+        for k in 0..probe.len() {
+            for i in 0..probe[k].w.len() + probe[k].b.len() {
+                let g = grads.next().expect("one gradient per parameter");
+                let original = *param_mut(&mut probe[k], i);
+                *param_mut(&mut probe[k], i) = original + T::c(h);
+                let up = loss_at(&probe, &mut ws);
+                *param_mut(&mut probe[k], i) = original - T::c(h);
+                let down = loss_at(&probe, &mut ws);
+                *param_mut(&mut probe[k], i) = original;
+                // The step actually taken, after rounding θ ± h to the dtype.
+                let step = (original + T::c(h)).f64() - (original - T::c(h)).f64();
+                let fd = (up - down) / step;
+                let err = (g - fd).abs() / g.abs().max(fd.abs()).max(cbrt_eps);
+                worst = worst.max(err);
+            }
+        }
+        Ok(worst)
+    }
+}
+
+/// Parameter `i` of a layer: `W` in row-major order, then `b`.
+fn param_mut<T: Float>(layer: &mut Dense<T>, i: usize) -> &mut T {
+    let n_w = layer.w.len();
+    if i < n_w {
+        &mut layer.w.as_slice_mut().expect("W is in standard layout")[i]
+    } else {
+        &mut layer.b[i - n_w]
+    }
+}
+
+pub(crate) fn check_learning_rate<T: Float>(learning_rate: T) -> Result<()> {
+    if learning_rate.is_finite() && learning_rate > T::zero() {
+        Ok(())
+    } else {
+        Err(Error::value(
+            "learning_rate",
+            format!("must be positive and finite, got {learning_rate}"),
+        ))
+    }
+}
+
+/// One cache per layer, with room for `rows` rows.
+pub fn workspace<T: Float>(layers: &[Dense<T>], rows: usize) -> Result<Vec<LayerCache<T>>> {
+    layers
+        .iter()
+        .map(|l| LayerCache::new(rows, l.n_in(), l.n_out()))
+        .collect()
+}
+
+/// The forward pass of `x` (its `n` rows) through every layer, into the first `n` rows of
+/// each cache.
+pub fn forward_pass<T: Float>(layers: &[Dense<T>], caches: &mut [LayerCache<T>], x: ArrayView2<T>) {
+    let n = x.nrows();
+    for k in 0..layers.len() {
+        let (before, after) = caches.split_at_mut(k);
+        let a_prev = match before.last() {
+            Some(prev) => prev.a(n),
+            None => x,
+        };
+        layers[k].forward(a_prev, &mut after[0]);
+    }
+}
+
+/// The backward pass after `forward_pass(x)`: `dz, dW, db` of every layer and `da` of every
+/// layer but the output's, which is filled only if `output_da` (the fused delta does not
+/// need it).
+pub fn backward_pass<T: Float>(
+    layers: &[Dense<T>],
+    caches: &mut [LayerCache<T>],
+    loss: Loss,
+    x: ArrayView2<T>,
+    y: Target<T>,
+    output_da: bool,
+) {
+    let n = x.nrows();
+    let last = layers.len() - 1;
+    {
+        let out = &layers[last];
+        let LayerCache { a, dz, da, .. } = &mut caches[last];
+        let yhat = a.slice(s![..n, ..]);
+        if loss.is_fused(out.activation) {
+            loss.fused_delta(yhat, y, dz.slice_mut(s![..n, ..]));
+            if output_da {
+                loss.gradient(yhat, y, da.slice_mut(s![..n, ..]));
+            }
+        } else {
+            loss.gradient(yhat, y, da.slice_mut(s![..n, ..]));
+            out.activation_backward(n, &mut caches[last]);
+        }
+    }
+    for k in (0..=last).rev() {
+        if k < last {
+            layers[k].activation_backward(n, &mut caches[k]);
+        }
+        let (before, after) = caches.split_at_mut(k);
+        match before.last_mut() {
+            Some(prev) => {
+                let LayerCache { a, da, .. } = prev;
+                layers[k].param_backward(
+                    a.slice(s![..n, ..]),
+                    &mut after[0],
+                    Some(da.slice_mut(s![..n, ..])),
+                );
+            }
+            None => layers[k].param_backward(x, &mut after[0], None),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::array;
+
+    fn tiny() -> Network<f64> {
+        let config = NetworkConfig::new(
+            vec![2, 2, 1],
+            vec![Activation::Identity, Activation::Sigmoid],
+            Loss::BinaryCrossEntropy,
+        );
+        let mut net = Network::new(&config, 0).unwrap();
+        let (w1, b1) = (array![[1.0, 0.0], [0.0, 1.0]], array![0.0, 0.0]);
+        let (w2, b2) = (array![[1.0], [-1.0]], array![1.0]);
+        net.set_weights(&[(w1.view(), b1.view()), (w2.view(), b2.view())])
+            .unwrap();
+        net
+    }
+
+    #[test]
+    fn step_api_by_hand() {
+        let mut net = tiny();
+        let x = array![[1.0, 2.0]];
+        let y = array![[1.0]];
+        // z1 = a1 = [1, 2]; z2 = 1 − 2 + 1 = 0; ŷ = 0.5; L = ln 2.
+        assert_eq!(net.forward(x.view()).unwrap(), array![[0.5]]);
+        assert_eq!(
+            net.loss(x.view(), Target::Dense(y.view())).unwrap(),
+            2f64.ln()
+        );
+        net.backward(Target::Dense(y.view())).unwrap();
+        let c = net.cache();
+        assert_eq!(c[0].z, array![[1.0, 2.0]]);
+        assert_eq!(c[1].da, array![[-2.0]]); // dL/dŷ = (ŷ − y)/(ŷ(1 − ŷ))
+        assert_eq!(c[1].dz, array![[-0.5]]); // fused (ŷ − y)/N
+        assert_eq!(c[1].dw, array![[-0.5], [-1.0]]);
+        assert_eq!(c[1].db, array![-0.5]);
+        assert_eq!(c[0].da, array![[-0.5, 0.5]]);
+        assert_eq!(c[0].dz, array![[-0.5, 0.5]]);
+        assert_eq!(c[0].dw, array![[-0.5, 0.5], [-1.0, 1.0]]);
+        assert_eq!(c[0].db, array![-0.5, 0.5]);
+        net.update(0.5).unwrap();
+        assert_eq!(net.layers()[1].w, array![[1.25], [-0.5]]);
+        assert_eq!(net.layers()[1].b, array![1.25]);
+        assert_eq!(net.layers()[0].w, array![[1.25, -0.25], [0.5, 0.5]]);
+    }
+
+    #[test]
+    fn step_api_refuses_calls_out_of_order() {
+        let mut net = tiny();
+        let x = array![[1.0, 2.0]];
+        let y = array![[1.0]];
+        assert!(matches!(
+            net.backward(Target::Dense(y.view())),
+            Err(Error::State(_))
+        ));
+        net.forward(x.view()).unwrap();
+        assert!(matches!(net.update(0.1), Err(Error::State(_))));
+        net.backward(Target::Dense(y.view())).unwrap();
+        net.update(0.1).unwrap();
+        // The weights moved: z and a are stale, a second backward would mix the two.
+        assert!(matches!(
+            net.backward(Target::Dense(y.view())),
+            Err(Error::State(_))
+        ));
+        assert!(net
+            .update(-1.0)
+            .unwrap_err()
+            .to_string()
+            .contains("learning_rate"));
+    }
+
+    #[test]
+    fn predict_leaves_the_step_cache_alone() {
+        let mut net = tiny();
+        let x = array![[1.0, 2.0], [0.0, -1.0]];
+        let yhat = net.forward(x.view()).unwrap().to_owned();
+        let cache = net.cache().to_vec();
+        assert_eq!(
+            net.predict(x.slice(s![..1, ..])).unwrap(),
+            yhat.slice(s![..1, ..])
+        );
+        assert_eq!(net.cache(), &cache[..]);
+        assert_eq!(net.predict(x.view()).unwrap(), yhat);
+    }
+
+    #[test]
+    fn gradients_match_finite_differences() {
+        let config = NetworkConfig::new(
+            vec![3, 5, 4, 3],
+            vec![Activation::Tanh, Activation::LeakyRelu, Activation::Softmax],
+            Loss::CrossEntropy,
+        );
+        let net = Network::<f64>::new(&config, 3).unwrap();
+        let x = array![
+            [0.1, -0.7, 1.3],
+            [2.0, 0.3, -0.4],
+            [-1.1, 0.9, 0.5],
+            [0.6, 0.6, -1.8]
+        ];
+        let labels = array![0usize, 2, 1, 2];
+        let err = net
+            .gradient_check(x.view(), Target::Labels(labels.view()), None)
+            .unwrap();
+        assert!(err < 1e-7, "{err}");
+        // A wrong gradient is caught: the check can fail.
+        let mut broken = net.clone();
+        broken.loss = Loss::MeanSquaredError;
+        let y = array![
+            [1.0, 0.0, 0.0],
+            [0.0, 0.0, 1.0],
+            [0.0, 1.0, 0.0],
+            [0.0, 0.0, 1.0]
+        ];
+        let ok = broken
+            .gradient_check(x.view(), Target::Dense(y.view()), None)
+            .unwrap();
+        assert!(ok < 1e-7, "{ok}");
+    }
+
+    #[test]
+    fn bad_configs_and_inputs_are_refused() {
+        use Activation::*;
+        let bad = [
+            (vec![3], vec![], Loss::MeanSquaredError, "at least 2"),
+            (
+                vec![3, 0, 1],
+                vec![Relu, Identity],
+                Loss::MeanSquaredError,
+                "at least 1",
+            ),
+            (
+                vec![3, 1],
+                vec![Relu, Relu],
+                Loss::MeanSquaredError,
+                "1 names",
+            ),
+            (
+                vec![3, 2, 2],
+                vec![Softmax, Softmax],
+                Loss::CrossEntropy,
+                "output layer only",
+            ),
+            (vec![3, 1], vec![Relu], Loss::BinaryCrossEntropy, "sigmoid"),
+            (
+                vec![usize::MAX, 2, 1],
+                vec![Relu, Identity],
+                Loss::MeanSquaredError,
+                "too many",
+            ),
+        ];
+        for (sizes, acts, loss, msg) in bad {
+            let err = Network::<f64>::new(&NetworkConfig::new(sizes, acts, loss), 0).unwrap_err();
+            assert!(err.to_string().contains(msg), "{err} lacks {msg:?}");
+        }
+        let mut net = tiny();
+        let wrong = array![[1.0, 2.0, 3.0]];
+        assert!(net
+            .forward(wrong.view())
+            .unwrap_err()
+            .to_string()
+            .contains("2 features"));
+        let nan = array![[1.0, f64::NAN]];
+        assert!(net
+            .predict(nan.view())
+            .unwrap_err()
+            .to_string()
+            .contains("NaN"));
+        let empty = Array2::<f64>::zeros((0, 2));
+        assert!(net
+            .predict(empty.view())
+            .unwrap_err()
+            .to_string()
+            .contains("empty"));
+        let w = array![[1.0]];
+        let b = array![1.0];
+        assert!(net.set_weights(&[(w.view(), b.view())]).is_err());
+    }
+}

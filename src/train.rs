@@ -1,0 +1,413 @@
+//! The training loop: epochs of (optionally shuffled) minibatches, each a forward pass, a
+//! backward pass and an optimizer step, all in one call.
+//!
+//! ```text
+//! for epoch in 1..=epochs:
+//!     order = shuffle(0..n) if shuffle else 0..n        (one seeded stream per fit)
+//!     for batch in chunks(order, batch_size):
+//!         ŷ = forward(X[batch]);  loss_b = L(ŷ, y[batch])
+//!         backward(y[batch]);  optimizer.step(η)
+//!     history[epoch] = Σ_b loss_b · |b| / n
+//! ```
+//!
+//! Buffers (layer caches, the gathered batch, a weight snapshot) are allocated once per
+//! fit; the steady state allocates nothing. The loss of each batch is checked: if it is not
+//! finite, the weights of the start of the epoch are restored and training stops with an
+//! error.
+
+use crate::layer::try_zeros;
+use crate::network::{backward_pass, forward_pass, workspace};
+use crate::{Error, Float, Network, Optimizer, OptimizerConfig, Result, Target};
+use ndarray::{s, Array1, Array2, ArrayView2, Axis, Zip};
+use rand::seq::SliceRandom;
+
+/// What `fit` does.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct FitConfig {
+    pub epochs: usize,
+    pub learning_rate: f64,
+    /// Rows per minibatch; `None` for the full batch. Larger than `n` means `n`.
+    pub batch_size: Option<usize>,
+    /// Shuffle the rows at the start of each epoch (minibatches only).
+    pub shuffle: bool,
+    /// Seed of the shuffling stream.
+    pub seed: u64,
+    pub optimizer: OptimizerConfig,
+}
+
+impl Default for FitConfig {
+    fn default() -> Self {
+        FitConfig {
+            epochs: 100,
+            learning_rate: 0.01,
+            batch_size: None,
+            shuffle: true,
+            seed: 0,
+            optimizer: OptimizerConfig::default(),
+        }
+    }
+}
+
+impl FitConfig {
+    pub fn validate(&self) -> Result<()> {
+        if self.epochs == 0 {
+            return Err(Error::value("epochs", "must be at least 1, got 0"));
+        }
+        crate::network::check_learning_rate(self.learning_rate)?;
+        if self.batch_size == Some(0) {
+            return Err(Error::value("batch_size", "must be at least 1, got 0"));
+        }
+        self.optimizer.validate()
+    }
+}
+
+/// What the caller says after each epoch (and between batches).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EpochControl {
+    Continue,
+    Stop,
+}
+
+/// Hooks the loop calls: between batches (to notice Ctrl-C) and after each epoch with its
+/// mean loss. An error from either ends training with the weights of the last full step.
+pub trait Monitor {
+    fn between_batches(&mut self) -> Result<()> {
+        Ok(())
+    }
+    fn epoch_end(&mut self, _epoch: usize, _loss: f64) -> Result<EpochControl> {
+        Ok(EpochControl::Continue)
+    }
+}
+
+/// A monitor that lets training run to the end.
+pub struct NoMonitor;
+impl Monitor for NoMonitor {}
+
+/// Trains `net` on `(x, y)`; returns the mean training loss of each epoch (each batch's loss
+/// measured in its forward pass, before its update). The optimizer's state is kept in the
+/// network: a later `fit` with the same optimizer settings continues from it.
+pub fn fit<T: Float>(
+    net: &mut Network<T>,
+    x: ArrayView2<T>,
+    y: Target<T>,
+    config: &FitConfig,
+    monitor: &mut dyn Monitor,
+) -> Result<Vec<f64>> {
+    config.validate()?;
+    net.check_input(&x)?;
+    net.loss_fn().check_target(&y, x.nrows(), net.n_outputs())?;
+    let mut optimizer = match net.optimizer.take() {
+        Some(o) if o.config() == config.optimizer => o,
+        _ => Optimizer::new(config.optimizer, net.layers())?,
+    };
+    let result = run(net, x, y, config, monitor, &mut optimizer);
+    // Keep the optimizer's state for the next fit, unless training blew up.
+    if !matches!(result, Err(Error::NonFinite(_))) {
+        net.optimizer = Some(optimizer);
+    }
+    result
+}
+
+fn run<T: Float>(
+    net: &mut Network<T>,
+    x: ArrayView2<T>,
+    y: Target<T>,
+    config: &FitConfig,
+    monitor: &mut dyn Monitor,
+    optimizer: &mut Optimizer<T>,
+) -> Result<Vec<f64>> {
+    let loss = net.loss_fn();
+    let n = x.nrows();
+    let batch = config.batch_size.unwrap_or(n).min(n);
+    let mut caches = workspace(net.layers(), batch)?;
+    let shuffling = config.shuffle && batch < n;
+    // Gathered batches (only when shuffling; otherwise batches are views of x and y).
+    let mut xb = try_zeros::<T>(if shuffling { batch } else { 0 }, x.ncols())?;
+    let mut yb = match y {
+        Target::Dense(y) => {
+            BatchTarget::Dense(try_zeros(if shuffling { batch } else { 0 }, y.ncols())?)
+        }
+        Target::Labels(_) => BatchTarget::Labels(Array1::zeros(if shuffling { batch } else { 0 })),
+    };
+    let mut order: Vec<usize> = (0..n).collect();
+    let mut rng = crate::init::rng(config.seed);
+    let mut snapshot = net.get_weights();
+    let mut history = Vec::with_capacity(config.epochs);
+
+    for epoch in 0..config.epochs {
+        for ((w, b), l) in snapshot.iter_mut().zip(net.layers()) {
+            w.assign(&l.w);
+            b.assign(&l.b);
+        }
+        if shuffling {
+            order.shuffle(&mut rng);
+        }
+        let mut total = 0.0;
+        for (i, rows) in order.chunks(batch).enumerate() {
+            if i > 0 {
+                monitor.between_batches()?;
+            }
+            let (xv, yv) = if shuffling {
+                gather(x, y, rows, &mut xb, &mut yb)
+            } else {
+                let r = rows[0]..rows[0] + rows.len();
+                (x.slice(s![r.clone(), ..]), slice_target(&y, r))
+            };
+            let layers = net.layers_mut();
+            forward_pass(layers, &mut caches, xv);
+            let out = &caches[caches.len() - 1];
+            let batch_loss = loss.value(out.a(rows.len()), yv);
+            if !batch_loss.is_finite() {
+                restore(net, &snapshot);
+                return Err(Error::NonFinite(format!(
+                    "the training loss became {batch_loss} at epoch {} (batch {}); the weights \
+                     from the start of that epoch were restored: lower the learning_rate",
+                    epoch + 1,
+                    i + 1
+                )));
+            }
+            total += batch_loss * rows.len() as f64;
+            backward_pass(layers, &mut caches, loss, xv, yv, false);
+            optimizer.step(layers, &caches, config.learning_rate);
+        }
+        if net
+            .layers()
+            .iter()
+            .any(|l| l.w.iter().chain(&l.b).any(|v| !v.is_finite()))
+        {
+            restore(net, &snapshot);
+            return Err(Error::NonFinite(format!(
+                "the weights became non-finite during epoch {}; the weights from the start of \
+                 that epoch were restored: lower the learning_rate",
+                epoch + 1
+            )));
+        }
+        let epoch_loss = total / n as f64;
+        history.push(epoch_loss);
+        if monitor.epoch_end(epoch + 1, epoch_loss)? == EpochControl::Stop {
+            break;
+        }
+    }
+    Ok(history)
+}
+
+/// Owned buffers for a gathered batch of targets.
+enum BatchTarget<T> {
+    Dense(Array2<T>),
+    Labels(Array1<usize>),
+}
+
+/// Copies rows `rows` of `x` and `y` into the first rows of the batch buffers.
+fn gather<'b, T: Float>(
+    x: ArrayView2<T>,
+    y: Target<T>,
+    rows: &[usize],
+    xb: &'b mut Array2<T>,
+    yb: &'b mut BatchTarget<T>,
+) -> (ArrayView2<'b, T>, Target<'b, T>) {
+    let m = rows.len();
+    Zip::from(xb.slice_mut(s![..m, ..]).rows_mut())
+        .and(rows)
+        .for_each(|mut dst, &r| dst.assign(&x.row(r)));
+    let yv = match (y, &mut *yb) {
+        (Target::Dense(y), BatchTarget::Dense(buf)) => {
+            Zip::from(buf.slice_mut(s![..m, ..]).rows_mut())
+                .and(rows)
+                .for_each(|mut dst, &r| dst.assign(&y.row(r)));
+            Target::Dense(buf.slice(s![..m, ..]))
+        }
+        (Target::Labels(labels), BatchTarget::Labels(buf)) => {
+            Zip::from(buf.slice_mut(s![..m]))
+                .and(rows)
+                .for_each(|dst, &r| *dst = labels[r]);
+            Target::Labels(buf.slice(s![..m]))
+        }
+        _ => unreachable!("batch buffers are made for the kind of target"),
+    };
+    (xb.slice(s![..m, ..]), yv)
+}
+
+fn slice_target<'s, T: Float>(y: &'s Target<'_, T>, r: std::ops::Range<usize>) -> Target<'s, T> {
+    match y {
+        Target::Dense(y) => Target::Dense(y.slice_axis(Axis(0), r.into())),
+        Target::Labels(l) => Target::Labels(l.slice_axis(Axis(0), r.into())),
+    }
+}
+
+fn restore<T: Float>(net: &mut Network<T>, snapshot: &[(Array2<T>, Array1<T>)]) {
+    for (l, (w, b)) in net.layers_mut().iter_mut().zip(snapshot) {
+        l.w.assign(w);
+        l.b.assign(b);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Activation, Loss, NetworkConfig};
+    use ndarray::array;
+
+    fn xor() -> (Network<f64>, Array2<f64>, Array2<f64>) {
+        let config = NetworkConfig::new(
+            vec![2, 8, 1],
+            vec![Activation::Tanh, Activation::Sigmoid],
+            Loss::BinaryCrossEntropy,
+        );
+        let x = array![[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]];
+        let y = array![[0.0], [1.0], [1.0], [0.0]];
+        (Network::new(&config, 1).unwrap(), x, y)
+    }
+
+    #[test]
+    fn full_batch_sgd_is_the_step_api_repeated() {
+        let (mut a, x, y) = xor();
+        let mut b = a.clone();
+        let config = FitConfig {
+            epochs: 5,
+            learning_rate: 0.5,
+            ..FitConfig::default()
+        };
+        let history = fit(
+            &mut a,
+            x.view(),
+            Target::Dense(y.view()),
+            &config,
+            &mut NoMonitor,
+        )
+        .unwrap();
+        for epoch in 0..5 {
+            let loss = b.loss(x.view(), Target::Dense(y.view())).unwrap();
+            assert_eq!(history[epoch], loss);
+            b.forward(x.view()).unwrap();
+            b.backward(Target::Dense(y.view())).unwrap();
+            b.update(0.5).unwrap();
+        }
+        assert_eq!(a.get_weights(), b.get_weights());
+    }
+
+    #[test]
+    fn adam_learns_xor_and_same_seed_is_bit_identical() {
+        let run = |seed| {
+            let (mut net, x, y) = xor();
+            let config = FitConfig {
+                epochs: 300,
+                learning_rate: 0.05,
+                batch_size: Some(2),
+                seed,
+                optimizer: OptimizerConfig::adam(),
+                ..FitConfig::default()
+            };
+            let h = fit(
+                &mut net,
+                x.view(),
+                Target::Dense(y.view()),
+                &config,
+                &mut NoMonitor,
+            )
+            .unwrap();
+            (h, net.get_weights())
+        };
+        let (h1, w1) = run(4);
+        let (h2, w2) = run(4);
+        let (_, w3) = run(5);
+        assert_eq!((h1.clone(), w1.clone()), (h2, w2));
+        assert_ne!(w1, w3);
+        assert!(h1[299] < 0.05, "{}", h1[299]);
+    }
+
+    #[test]
+    fn divergence_stops_with_the_epoch_start_weights() {
+        let config = NetworkConfig::new(
+            vec![1, 4, 1],
+            vec![Activation::Identity, Activation::Identity],
+            Loss::MeanSquaredError,
+        );
+        let mut net = Network::<f64>::new(&config, 0).unwrap();
+        let x = array![[1e3], [-2e3], [3e3]];
+        let y = array![[1.0], [2.0], [3.0]];
+        let cfg = FitConfig {
+            epochs: 1000,
+            learning_rate: 10.0,
+            batch_size: Some(1),
+            ..FitConfig::default()
+        };
+        let err = fit(
+            &mut net,
+            x.view(),
+            Target::Dense(y.view()),
+            &cfg,
+            &mut NoMonitor,
+        )
+        .unwrap_err();
+        assert!(matches!(err, Error::NonFinite(_)), "{err}");
+        assert!(err.to_string().contains("restored"), "{err}");
+        let finite = |l: &crate::Dense<f64>| l.w.iter().chain(&l.b).all(|v| v.is_finite());
+        assert!(net.layers().iter().all(finite));
+    }
+
+    #[test]
+    fn a_monitor_can_stop_training() {
+        struct StopAt(usize);
+        impl Monitor for StopAt {
+            fn epoch_end(&mut self, epoch: usize, _: f64) -> Result<EpochControl> {
+                Ok(if epoch == self.0 {
+                    EpochControl::Stop
+                } else {
+                    EpochControl::Continue
+                })
+            }
+        }
+        let (mut net, x, y) = xor();
+        let labels_net = fit(
+            &mut net,
+            x.view(),
+            Target::Dense(y.view()),
+            &FitConfig::default(),
+            &mut StopAt(3),
+        );
+        assert_eq!(labels_net.unwrap().len(), 3);
+    }
+
+    #[test]
+    fn shuffled_minibatches_of_labels() {
+        let config = NetworkConfig::new(
+            vec![2, 8, 2],
+            vec![Activation::Relu, Activation::Softmax],
+            Loss::CrossEntropy,
+        );
+        let mut net = Network::<f32>::new(&config, 0).unwrap();
+        let x = array![
+            [0.0f32, 0.0],
+            [0.0, 1.0],
+            [1.0, 0.0],
+            [1.0, 1.0],
+            [0.9, 0.1]
+        ];
+        let labels = array![0usize, 1, 1, 0, 1];
+        let cfg = FitConfig {
+            epochs: 400,
+            learning_rate: 0.05,
+            batch_size: Some(2),
+            optimizer: OptimizerConfig::adam(),
+            ..FitConfig::default()
+        };
+        let h = fit(
+            &mut net,
+            x.view(),
+            Target::Labels(labels.view()),
+            &cfg,
+            &mut NoMonitor,
+        )
+        .unwrap();
+        assert!(h[399] < 0.1 * h[0], "{h:?}");
+        let bad = array![0usize, 1, 2, 0, 1];
+        let err = fit(
+            &mut net,
+            x.view(),
+            Target::Labels(bad.view()),
+            &cfg,
+            &mut NoMonitor,
+        );
+        assert!(err.unwrap_err().to_string().contains("out of range"));
+    }
+}
