@@ -1,0 +1,59 @@
+"""Type stub of the compiled extension ``ferroprop._core`` (see ``src/python.rs``).
+
+Arrays must already have the network's dtype; ``ferroprop.Network`` converts them.
+"""
+
+from collections.abc import Callable, Sequence
+
+import numpy as np
+import numpy.typing as npt
+
+__version__: str
+
+_Array = npt.NDArray[np.floating]
+_Targets = npt.NDArray[np.floating] | npt.NDArray[np.int64]
+
+class CoreNetwork:
+    def __init__(
+        self,
+        layer_sizes: Sequence[int],
+        activations: Sequence[str],
+        loss: str,
+        dtype: str,
+        seed: int,
+    ) -> None: ...
+    @property
+    def dtype(self) -> str: ...
+    @property
+    def layer_sizes(self) -> list[int]: ...
+    @property
+    def activations(self) -> list[str]: ...
+    @property
+    def loss_name(self) -> str: ...
+    def forward(self, x: _Array) -> _Array: ...
+    def backward(self, y: _Targets) -> None: ...
+    def update(self, learning_rate: float) -> None: ...
+    def predict(self, x: _Array) -> _Array: ...
+    def loss(self, x: _Array, y: _Targets) -> float: ...
+    def gradient_check(self, x: _Array, y: _Targets, eps: float | None = None) -> float: ...
+    def get_weights(self) -> list[tuple[_Array, _Array]]: ...
+    def set_weights(self, weights: Sequence[tuple[_Array, _Array]]) -> None: ...
+    def layer_array(self, k: int, name: str) -> _Array | None: ...
+    def fit(
+        self,
+        x: _Array,
+        y: _Targets,
+        *,
+        epochs: int,
+        learning_rate: float,
+        batch_size: int | None,
+        shuffle: bool,
+        seed: int,
+        optimizer: str,
+        momentum: float,
+        nesterov: bool,
+        beta_1: float,
+        beta_2: float,
+        epsilon: float,
+        callback: Callable[[int, float], object] | None = None,
+    ) -> list[float]: ...
