@@ -104,10 +104,10 @@ fn bench_dtype<T: Float>(c: &mut Criterion) {
     group.finish();
 }
 
-fn benches(c: &mut Criterion) {
+fn all(c: &mut Criterion) {
     bench_dtype::<f64>(c);
     bench_dtype::<f32>(c);
 }
 
-criterion_group!(benches, benches);
+criterion_group!(benches, all);
 criterion_main!(benches);

@@ -413,13 +413,13 @@ pub fn workspace<T: Float>(layers: &[Dense<T>], rows: usize) -> Result<Vec<Layer
 /// each cache.
 pub fn forward_pass<T: Float>(layers: &[Dense<T>], caches: &mut [LayerCache<T>], x: ArrayView2<T>) {
     let n = x.nrows();
-    for k in 0..layers.len() {
+    for (k, layer) in layers.iter().enumerate() {
         let (before, after) = caches.split_at_mut(k);
         let a_prev = match before.last() {
             Some(prev) => prev.a(n),
             None => x,
         };
-        layers[k].forward(a_prev, &mut after[0]);
+        layer.forward(a_prev, &mut after[0]);
     }
 }
 

@@ -99,7 +99,7 @@ impl<T: Float> Optimizer<T> {
                 .collect()
         };
         let (first, second) = match config {
-            OptimizerConfig::Sgd { momentum, .. } if momentum == 0.0 => (vec![], vec![]),
+            OptimizerConfig::Sgd { momentum: 0.0, .. } => (vec![], vec![]),
             OptimizerConfig::Sgd { .. } => (zeros(), vec![]),
             OptimizerConfig::Adam { .. } => (zeros(), zeros()),
         };
@@ -124,7 +124,7 @@ impl<T: Float> Optimizer<T> {
     pub fn step(&mut self, layers: &mut [Dense<T>], grads: &[LayerCache<T>], learning_rate: f64) {
         self.t += 1;
         match self.config {
-            OptimizerConfig::Sgd { momentum, .. } if momentum == 0.0 => {
+            OptimizerConfig::Sgd { momentum: 0.0, .. } => {
                 let lr = T::c(-learning_rate);
                 for (l, g) in layers.iter_mut().zip(grads) {
                     l.w.scaled_add(lr, &g.dw);

@@ -275,9 +275,10 @@ mod tests {
             &mut NoMonitor,
         )
         .unwrap();
-        for epoch in 0..5 {
+        assert_eq!(history.len(), 5);
+        for &epoch_loss in &history {
             let loss = b.loss(x.view(), Target::Dense(y.view())).unwrap();
-            assert_eq!(history[epoch], loss);
+            assert_eq!(epoch_loss, loss);
             b.forward(x.view()).unwrap();
             b.backward(Target::Dense(y.view())).unwrap();
             b.update(0.5).unwrap();
