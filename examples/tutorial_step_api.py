@@ -28,10 +28,11 @@ ref.set_weights(net.get_weights())
 ref.backward(yb.reshape(-1, 1), ref.forward(xb))
 worst = max(np.abs(layer.dW - ref.dW[k]).max() for k, layer in enumerate(net.layers, 1))
 print(f"largest difference from the NumPy reference: {worst:.1e}")
-print(f"gradient check (max relative error vs finite differences): {net.gradient_check(xb, yb):.1e}")
+error = net.gradient_check(xb, yb)
+print(f"gradient check (max relative error vs finite differences): {error:.1e}")
 
 # Plain gradient descent with the step API, then the same thing in one Rust call.
-for step in range(200):
+for _epoch in range(200):
     for start in range(0, len(X), 16):
         net.forward(X[start : start + 16])
         net.backward(y[start : start + 16])
@@ -40,4 +41,5 @@ print(f"step API, 200 epochs: accuracy {np.mean((net.predict(X)[:, 0] > 0.5) == 
 
 net2 = Network([2, 4, 3, 1], ["relu", "relu", "sigmoid"], "binary_cross_entropy", seed=0)
 history = net2.fit(X, y, epochs=200, learning_rate=0.03, batch_size=16, seed=0)
-print(f"fit, 200 epochs: loss {history[-1]:.4f}, accuracy {np.mean((net2.predict(X)[:, 0] > 0.5) == y):.3f}")
+accuracy = np.mean((net2.predict(X)[:, 0] > 0.5) == y)
+print(f"fit, 200 epochs: loss {history[-1]:.4f}, accuracy {accuracy:.3f}")
