@@ -13,9 +13,8 @@
 //! buffers are allocated once for a number of rows and reused: a batch of `n` rows uses the
 //! first `n` rows of each buffer.
 
-use crate::{Activation, Error, Float, Result};
-use ndarray::linalg::general_mat_mul;
-use ndarray::{s, Array1, Array2, ArrayView2, ArrayViewMut2, Axis};
+use crate::{linalg, Activation, Error, Float, Result};
+use ndarray::{s, Array1, Array2, ArrayView2, ArrayViewMut2};
 
 /// Parameters of a dense layer: `z = a_prev · W + b`, `a = activation(z)`.
 #[derive(Debug, Clone, PartialEq)]
@@ -103,9 +102,7 @@ impl<T: Float> Dense<T> {
     pub fn forward(&self, a_prev: ArrayView2<T>, cache: &mut LayerCache<T>) {
         let n = a_prev.nrows();
         let mut z = cache.z.slice_mut(s![..n, ..]);
-        // The bias is written first and the product accumulated onto it (β = 1).
-        z.assign(&self.b);
-        general_mat_mul(T::one(), &a_prev, &self.w, T::one(), &mut z);
+        linalg::affine(a_prev, self.w.view(), self.b.view(), z.view_mut());
         self.activation
             .forward(z.view(), cache.a.slice_mut(s![..n, ..]));
     }
@@ -131,13 +128,10 @@ impl<T: Float> Dense<T> {
     ) {
         let n = a_prev.nrows();
         let dz = cache.dz.slice(s![..n, ..]);
-        general_mat_mul(T::one(), &a_prev.t(), &dz, T::zero(), &mut cache.dw);
-        cache.db.fill(T::zero());
-        for row in dz.axis_iter(Axis(0)) {
-            cache.db += &row;
-        }
-        if let Some(mut da_prev) = da_prev {
-            general_mat_mul(T::one(), &dz, &self.w.t(), T::zero(), &mut da_prev);
+        linalg::at_b(a_prev, dz, cache.dw.view_mut());
+        linalg::column_sums(dz, &mut cache.db);
+        if let Some(da_prev) = da_prev {
+            linalg::a_bt(dz, self.w.view(), da_prev);
         }
     }
 }

@@ -34,6 +34,7 @@ pub mod activation;
 pub mod error;
 pub mod init;
 pub mod layer;
+pub mod linalg;
 pub mod loss;
 pub mod network;
 pub mod optim;

@@ -189,7 +189,15 @@ impl Loss {
             (Loss::BinaryCrossEntropy, Target::Dense(y)) => {
                 Zip::from(&yhat).and(&y).fold(0.0, |s, &p, &y| {
                     let p = p.max(eps).min(one - eps);
-                    s - (y * p.ln() + (one - y) * (one - p).ln()).f64()
+                    // One logarithm for 0/1 targets (the other term is exactly 0).
+                    let term = if y == one {
+                        p.ln()
+                    } else if y == T::zero() {
+                        (one - p).ln()
+                    } else {
+                        y * p.ln() + (one - y) * (one - p).ln()
+                    };
+                    s - term.f64()
                 })
             }
             (Loss::MeanSquaredError, Target::Dense(y)) => Zip::from(&yhat)
