@@ -35,6 +35,12 @@ pub enum Error {
     /// Training produced a non-finite loss; the weights were restored.
     #[error("{0}")]
     NonFinite(String),
+    /// Reading or writing a file failed.
+    #[error("{msg}")]
+    Io {
+        kind: std::io::ErrorKind,
+        msg: String,
+    },
     /// Training was interrupted (Ctrl-C); the weights are consistent.
     #[error("training interrupted")]
     Interrupted,

@@ -33,6 +33,7 @@
 pub mod activation;
 pub mod error;
 pub mod init;
+pub mod io;
 pub mod layer;
 pub mod linalg;
 pub mod loss;

@@ -181,6 +181,27 @@ impl<T: Float> Network<T> {
         self.x.view()
     }
 
+    /// A copy of the parameters, the loss and the optimizer state, without the values of
+    /// the last step-API pass.
+    pub fn clone_params(&self) -> Self {
+        Network {
+            layers: self.layers.clone(),
+            loss: self.loss,
+            cache: Vec::new(),
+            x: Array2::zeros((0, 0)),
+            state: StepState::Fresh,
+            optimizer: self.optimizer.clone(),
+        }
+    }
+
+    /// Copies the weights of `other`, a network of the same architecture.
+    pub fn assign_weights(&mut self, other: &Network<T>) {
+        for (l, o) in self.layers_mut().iter_mut().zip(&other.layers) {
+            l.w.assign(&o.w);
+            l.b.assign(&o.b);
+        }
+    }
+
     /// `[(W, b), …]`, copied.
     pub fn get_weights(&self) -> Vec<(Array2<T>, Array1<T>)> {
         self.layers

@@ -1,49 +1,87 @@
 //! The Python binding: `ferroprop._core`. Thin wrappers around the core, which never sees
 //! Python. Arrays come in already converted to the network's dtype by the Python package;
-//! shapes and values are validated by the core. Long work runs with the GIL released.
+//! shapes and values are validated by the core.
+//!
+//! Threads: the network sits behind a read-write lock, and every call takes it with the
+//! GIL released, so that calls from many threads (or a free-threaded interpreter) are safe
+//! and never deadlock with the GIL. `fit` trains a private copy and publishes its weights
+//! after every epoch: a `predict` running meanwhile sees the weights of an epoch boundary,
+//! never a half-updated set.
 
+use crate::io::{self, AnyNetwork, StoredFloat};
 use crate::train::{EpochControl, Monitor};
 use crate::{
-    fit, Activation, Error, FitConfig, Float, Loss, Network, NetworkConfig, OptimizerConfig, Target,
+    fit, Activation, Error, FitConfig, Loss, Network, NetworkConfig, OptimizerConfig, Target,
 };
-use ndarray::{Array1, ArrayView1, ArrayView2};
+use ndarray::{Array1, Array2, ArrayView1, ArrayView2};
 use numpy::{
-    Element, IntoPyArray, PyArray1, PyArray2, PyReadonlyArray1, PyReadonlyArray2,
-    PyUntypedArrayMethods,
+    Element, IntoPyArray, PyReadonlyArray1, PyReadonlyArray2, PyUntypedArray, PyUntypedArrayMethods,
 };
-use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::exceptions::{
+    PyFileExistsError, PyFileNotFoundError, PyIsADirectoryError, PyOSError, PyPermissionError,
+    PyRuntimeError, PyTypeError, PyValueError,
+};
 use pyo3::prelude::*;
-use pyo3::types::{PyList, PyTuple};
+use pyo3::types::{PyBytes, PyList, PyTuple};
+use std::io::ErrorKind;
+use std::path::PathBuf;
+use std::sync::{Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::{Duration, Instant};
 
 impl From<Error> for PyErr {
     fn from(err: Error) -> PyErr {
         match err {
             Error::Type { .. } => PyTypeError::new_err(err.to_string()),
+            Error::Io { kind, .. } => {
+                let msg = err.to_string();
+                match kind {
+                    ErrorKind::NotFound => PyFileNotFoundError::new_err(msg),
+                    ErrorKind::PermissionDenied => PyPermissionError::new_err(msg),
+                    ErrorKind::IsADirectory => PyIsADirectoryError::new_err(msg),
+                    ErrorKind::AlreadyExists => PyFileExistsError::new_err(msg),
+                    _ => PyOSError::new_err(msg),
+                }
+            }
             _ => PyValueError::new_err(err.to_string()),
         }
     }
 }
 
-enum Inner {
-    F32(Network<f32>),
-    F64(Network<f64>),
-}
-
 /// Runs `$body` with `$net` bound to the network, whatever its dtype.
 macro_rules! dispatch {
-    ($inner:expr, $net:ident => $body:expr) => {
-        match $inner {
-            Inner::F32($net) => $body,
-            Inner::F64($net) => $body,
+    ($any:expr, $net:ident => $body:expr) => {
+        match $any {
+            AnyNetwork::F32($net) => $body,
+            AnyNetwork::F64($net) => $body,
         }
     };
 }
 
 /// The compiled network; `ferroprop.Network` wraps it.
-#[pyclass(module = "ferroprop._core", name = "CoreNetwork")]
+#[pyclass(module = "ferroprop._core", name = "CoreNetwork", frozen)]
 struct PyNetwork {
-    inner: Inner,
+    net: RwLock<AnyNetwork>,
+    /// Held by a running `fit`: a second one on the same network is refused.
+    fitting: Mutex<()>,
+}
+
+impl PyNetwork {
+    fn wrap(net: AnyNetwork) -> Self {
+        PyNetwork {
+            net: RwLock::new(net),
+            fitting: Mutex::new(()),
+        }
+    }
+
+    // A panic is a bug and never happens while the lock is held by ferroprop's own code;
+    // if one did, the weights are still whole arrays, so the lock is taken regardless.
+    fn read(&self) -> RwLockReadGuard<'_, AnyNetwork> {
+        self.net.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn write(&self) -> RwLockWriteGuard<'_, AnyNetwork> {
+        self.net.write().unwrap_or_else(|e| e.into_inner())
+    }
 }
 
 fn array2<'py, T: Element>(
@@ -60,7 +98,7 @@ fn array2<'py, T: Element>(
 }
 
 fn describe(obj: &Bound<'_, PyAny>) -> String {
-    match obj.cast::<numpy::PyUntypedArray>() {
+    match obj.cast::<PyUntypedArray>() {
         Ok(a) => format!("a {}-D array of dtype {}", a.ndim(), a.dtype()),
         Err(_) => obj
             .get_type()
@@ -76,7 +114,7 @@ enum PyTarget<'py, T: Element> {
     Labels(Array1<usize>),
 }
 
-impl<'py, T: Element + Float> PyTarget<'py, T> {
+impl<'py, T: Element + StoredFloat> PyTarget<'py, T> {
     fn extract(obj: &Bound<'py, PyAny>) -> PyResult<Self> {
         if let Ok(labels) = obj.extract::<PyReadonlyArray1<i64>>() {
             let labels = labels.as_array();
@@ -98,93 +136,28 @@ impl<'py, T: Element + Float> PyTarget<'py, T> {
     }
 }
 
-fn weights_to_py<'py, T: Element + Float>(
-    py: Python<'py>,
-    net: &Network<T>,
-) -> PyResult<Bound<'py, PyList>> {
-    let pairs = net.get_weights().into_iter().map(|(w, b)| {
-        PyTuple::new(
-            py,
-            [w.into_pyarray(py).into_any(), b.into_pyarray(py).into_any()],
-        )
-    });
-    PyList::new(py, pairs.collect::<PyResult<Vec<_>>>()?)
+fn is_f32(this: &PyNetwork) -> bool {
+    matches!(*this.read(), AnyNetwork::F32(_))
 }
 
-fn set_weights_from_py<T: Element + Float>(
-    net: &mut Network<T>,
-    weights: &Bound<'_, PyAny>,
-) -> PyResult<()> {
-    let mut arrays = Vec::new();
-    for pair in weights.try_iter()? {
-        let (w, b): (Bound<PyAny>, Bound<PyAny>) = pair?
-            .extract()
-            .map_err(|_| PyTypeError::new_err("weights: expected a list of (W, b) pairs"))?;
-        let w = array2::<T>("weights", &w)?;
-        let b = b.extract::<PyReadonlyArray1<T>>().map_err(|_| {
-            PyTypeError::new_err(format!(
-                "weights: expected b as a 1-D array, got {}",
-                describe(&b)
-            ))
-        })?;
-        arrays.push((w, b));
-    }
-    let views: Vec<(ArrayView2<T>, ArrayView1<T>)> = arrays
-        .iter()
-        .map(|(w, b)| (w.as_array(), b.as_array()))
-        .collect();
-    Ok(net.set_weights(&views)?)
-}
-
-fn layer_array<'py, T: Element + Float>(
-    py: Python<'py>,
-    net: &Network<T>,
-    k: usize,
-    name: &str,
-) -> PyResult<Option<Bound<'py, PyAny>>> {
-    let layer = net
-        .layers()
-        .get(k)
-        .ok_or_else(|| PyValueError::new_err(format!("layer index {k} out of range")))?;
-    match name {
-        "W" => return Ok(Some(PyArray2::from_array(py, &layer.w).into_any())),
-        "b" => return Ok(Some(PyArray1::from_array(py, &layer.b).into_any())),
-        _ => {}
-    }
-    let Some(cache) = net.cache().get(k) else {
-        return Ok(None);
-    };
-    Ok(Some(match name {
-        "z" => PyArray2::from_array(py, &cache.z).into_any(),
-        "a" => PyArray2::from_array(py, &cache.a).into_any(),
-        "dz" => PyArray2::from_array(py, &cache.dz).into_any(),
-        "da" => PyArray2::from_array(py, &cache.da).into_any(),
-        "dW" => PyArray2::from_array(py, &cache.dw).into_any(),
-        "db" => PyArray1::from_array(py, &cache.db).into_any(),
-        _ => {
-            return Err(PyValueError::new_err(format!(
-                "unknown layer array {name:?}; expected one of W, b, z, a, dz, dW, db, da"
-            )))
-        }
-    }))
-}
-
-/// Calls the optional Python callback after each epoch and checks for Ctrl-C between
-/// batches (at most every 50 ms), re-attaching to the interpreter only for that.
-struct PyMonitor {
+/// Calls the optional Python callback after each epoch, publishes the epoch's weights to
+/// the shared network, and checks for Ctrl-C between batches (at most every 50 ms),
+/// re-attaching to the interpreter only for that.
+struct PyMonitor<'a> {
+    shared: &'a PyNetwork,
     callback: Option<Py<PyAny>>,
     last_check: Instant,
     error: Option<PyErr>,
 }
 
-impl PyMonitor {
+impl PyMonitor<'_> {
     fn interrupt(&mut self, err: PyErr) -> Error {
         self.error = Some(err);
         Error::Interrupted
     }
 }
 
-impl Monitor for PyMonitor {
+impl<T: StoredFloat> Monitor<T> for PyMonitor<'_> {
     fn between_batches(&mut self) -> crate::Result<()> {
         if self.last_check.elapsed() < Duration::from_millis(50) {
             return Ok(());
@@ -196,7 +169,15 @@ impl Monitor for PyMonitor {
         }
     }
 
-    fn epoch_end(&mut self, epoch: usize, loss: f64) -> crate::Result<EpochControl> {
+    fn epoch_end(
+        &mut self,
+        epoch: usize,
+        loss: f64,
+        net: &Network<T>,
+    ) -> crate::Result<EpochControl> {
+        if let Some(shared) = T::of(&mut self.shared.write()) {
+            shared.assign_weights(net);
+        }
         self.last_check = Instant::now();
         let result = Python::attach(|py| -> PyResult<EpochControl> {
             py.check_signals()?;
@@ -216,10 +197,9 @@ impl Monitor for PyMonitor {
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-fn fit_py<T: Element + Float>(
+fn fit_py<T: Element + StoredFloat>(
     py: Python<'_>,
-    net: &mut Network<T>,
+    this: &PyNetwork,
     x: &Bound<'_, PyAny>,
     y: &Bound<'_, PyAny>,
     config: FitConfig,
@@ -228,16 +208,82 @@ fn fit_py<T: Element + Float>(
     let x = array2::<T>("X", x)?;
     let y = PyTarget::<T>::extract(y)?;
     let (xv, yv) = (x.as_array(), y.view());
+    let mut trainee = match py.detach(|| T::of_ref(&this.read()).map(|n| n.clone_params())) {
+        Some(net) => net,
+        None => {
+            return Err(PyRuntimeError::new_err(
+                "the network's dtype changed during fit",
+            ))
+        }
+    };
     let mut monitor = PyMonitor {
+        shared: this,
         callback,
         last_check: Instant::now(),
         error: None,
     };
-    let result = py.detach(|| fit(net, xv, yv, &config, &mut monitor));
+    let result = py.detach(|| {
+        let result = fit(&mut trainee, xv, yv, &config, &mut monitor);
+        // Whatever happened, the trainee's weights are consistent: they become the network's.
+        *monitor.shared.write() = T::wrap(trainee);
+        result
+    });
     match (result, monitor.error) {
         (Err(Error::Interrupted), Some(err)) => Err(err),
         (result, _) => Ok(result?),
     }
+}
+
+fn weights_of<T: StoredFloat>(net: &Network<T>) -> Vec<(Array2<T>, Array1<T>)> {
+    net.get_weights()
+}
+
+/// One array of layer `k` (`W, b, z, a, dz, dW, db, da`), copied, as a 2-D or 1-D array.
+enum LayerArray<T> {
+    Two(Array2<T>),
+    One(Array1<T>),
+}
+
+fn layer_array<T: StoredFloat>(
+    net: &Network<T>,
+    k: usize,
+    name: &str,
+) -> PyResult<Option<LayerArray<T>>> {
+    let layer = net
+        .layers()
+        .get(k)
+        .ok_or_else(|| PyValueError::new_err(format!("layer index {k} out of range")))?;
+    match name {
+        "W" => return Ok(Some(LayerArray::Two(layer.w.clone()))),
+        "b" => return Ok(Some(LayerArray::One(layer.b.clone()))),
+        _ => {}
+    }
+    let Some(cache) = net.cache().get(k) else {
+        return Ok(None);
+    };
+    Ok(Some(match name {
+        "z" => LayerArray::Two(cache.z.clone()),
+        "a" => LayerArray::Two(cache.a.clone()),
+        "dz" => LayerArray::Two(cache.dz.clone()),
+        "da" => LayerArray::Two(cache.da.clone()),
+        "dW" => LayerArray::Two(cache.dw.clone()),
+        "db" => LayerArray::One(cache.db.clone()),
+        _ => {
+            return Err(PyValueError::new_err(format!(
+                "unknown layer array {name:?}; expected one of W, b, z, a, dz, dW, db, da"
+            )))
+        }
+    }))
+}
+
+fn to_py<'py, T: Element>(
+    py: Python<'py>,
+    arr: Option<LayerArray<T>>,
+) -> Option<Bound<'py, PyAny>> {
+    arr.map(|a| match a {
+        LayerArray::Two(a) => a.into_pyarray(py).into_any(),
+        LayerArray::One(a) => a.into_pyarray(py).into_any(),
+    })
 }
 
 #[pymethods]
@@ -255,9 +301,9 @@ impl PyNetwork {
             .map(|a| Activation::from_name(a))
             .collect::<crate::Result<Vec<_>>>()?;
         let config = NetworkConfig::new(layer_sizes, activations, Loss::from_name(loss)?);
-        let inner = match dtype {
-            "float32" => Inner::F32(Network::new(&config, seed)?),
-            "float64" => Inner::F64(Network::new(&config, seed)?),
+        let net = match dtype {
+            "float32" => AnyNetwork::F32(Network::new(&config, seed)?),
+            "float64" => AnyNetwork::F64(Network::new(&config, seed)?),
             _ => {
                 return Err(Error::UnknownName {
                     kind: "dtype",
@@ -267,65 +313,112 @@ impl PyNetwork {
                 .into())
             }
         };
-        Ok(PyNetwork { inner })
+        Ok(PyNetwork::wrap(net))
     }
 
     #[getter]
     fn dtype(&self) -> &'static str {
-        dispatch!(&self.inner, net => dtype_name(net))
+        dispatch!(&*self.read(), net => dtype_name(net))
     }
 
     #[getter]
     fn layer_sizes(&self) -> Vec<usize> {
-        dispatch!(&self.inner, net => net.config().layer_sizes)
+        dispatch!(&*self.read(), net => net.config().layer_sizes)
     }
 
     #[getter]
     fn activations(&self) -> Vec<&'static str> {
-        dispatch!(&self.inner, net => net.layers().iter().map(|l| l.activation.name()).collect())
+        dispatch!(&*self.read(), net => net.layers().iter().map(|l| l.activation.name()).collect())
     }
 
     #[getter]
     fn loss_name(&self) -> &'static str {
-        dispatch!(&self.inner, net => net.loss_fn().name())
+        dispatch!(&*self.read(), net => net.loss_fn().name())
     }
 
-    fn forward<'py>(
-        &mut self,
-        py: Python<'py>,
-        x: &Bound<'py, PyAny>,
-    ) -> PyResult<Bound<'py, PyAny>> {
-        dispatch!(&mut self.inner, net => {
-            let x = array2("X", x)?;
-            let yhat = net.forward(x.as_array())?;
-            Ok(PyArray2::from_array(py, &yhat).into_any())
-        })
+    fn forward<'py>(&self, py: Python<'py>, x: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+        fn run<'py, T: Element + StoredFloat>(
+            py: Python<'py>,
+            this: &PyNetwork,
+            x: &Bound<'py, PyAny>,
+        ) -> PyResult<Bound<'py, PyAny>> {
+            let x = array2::<T>("X", x)?;
+            let xv = x.as_array();
+            let yhat = py.detach(|| -> crate::Result<Array2<T>> {
+                let mut guard = this.write();
+                let net = T::of(&mut guard).expect("dtype checked");
+                Ok(net.forward(xv)?.to_owned())
+            })?;
+            Ok(yhat.into_pyarray(py).into_any())
+        }
+        if is_f32(self) {
+            run::<f32>(py, self, x)
+        } else {
+            run::<f64>(py, self, x)
+        }
     }
 
-    fn backward(&mut self, y: &Bound<'_, PyAny>) -> PyResult<()> {
-        dispatch!(&mut self.inner, net => {
-            let y = PyTarget::extract(y)?;
-            Ok(net.backward(y.view())?)
-        })
+    fn backward(&self, py: Python<'_>, y: &Bound<'_, PyAny>) -> PyResult<()> {
+        fn run<T: Element + StoredFloat>(
+            py: Python<'_>,
+            this: &PyNetwork,
+            y: &Bound<'_, PyAny>,
+        ) -> PyResult<()> {
+            let y = PyTarget::<T>::extract(y)?;
+            let yv = y.view();
+            Ok(py.detach(|| {
+                T::of(&mut this.write())
+                    .expect("dtype checked")
+                    .backward(yv)
+            })?)
+        }
+        if is_f32(self) {
+            run::<f32>(py, self, y)
+        } else {
+            run::<f64>(py, self, y)
+        }
     }
 
-    fn update(&mut self, learning_rate: f64) -> PyResult<()> {
-        dispatch!(&mut self.inner, net => Ok(net.update(Float::c(learning_rate))?))
+    fn update(&self, py: Python<'_>, learning_rate: f64) -> PyResult<()> {
+        Ok(py.detach(
+            || dispatch!(&mut *self.write(), net => net.update(crate::Float::c(learning_rate))),
+        )?)
     }
 
     fn predict<'py>(&self, py: Python<'py>, x: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
-        dispatch!(&self.inner, net => {
-            let x = array2("X", x)?;
-            Ok(net.predict(x.as_array())?.into_pyarray(py).into_any())
-        })
+        fn run<'py, T: Element + StoredFloat>(
+            py: Python<'py>,
+            this: &PyNetwork,
+            x: &Bound<'py, PyAny>,
+        ) -> PyResult<Bound<'py, PyAny>> {
+            let x = array2::<T>("X", x)?;
+            let xv = x.as_array();
+            let yhat = py.detach(|| T::of_ref(&this.read()).expect("dtype checked").predict(xv))?;
+            Ok(yhat.into_pyarray(py).into_any())
+        }
+        if is_f32(self) {
+            run::<f32>(py, self, x)
+        } else {
+            run::<f64>(py, self, x)
+        }
     }
 
-    fn loss(&self, x: &Bound<'_, PyAny>, y: &Bound<'_, PyAny>) -> PyResult<f64> {
-        dispatch!(&self.inner, net => {
-            let x = array2("X", x)?;
-            let y = PyTarget::extract(y)?;
-            Ok(net.loss(x.as_array(), y.view())?)
-        })
+    fn loss(&self, py: Python<'_>, x: &Bound<'_, PyAny>, y: &Bound<'_, PyAny>) -> PyResult<f64> {
+        fn run<T: Element + StoredFloat>(
+            py: Python<'_>,
+            this: &PyNetwork,
+            x: &Bound<'_, PyAny>,
+            y: &Bound<'_, PyAny>,
+        ) -> PyResult<f64> {
+            let (x, y) = (array2::<T>("X", x)?, PyTarget::<T>::extract(y)?);
+            let (xv, yv) = (x.as_array(), y.view());
+            Ok(py.detach(|| T::of_ref(&this.read()).expect("dtype checked").loss(xv, yv))?)
+        }
+        if is_f32(self) {
+            run::<f32>(py, self, x, y)
+        } else {
+            run::<f64>(py, self, x, y)
+        }
     }
 
     #[pyo3(signature = (x, y, eps=None))]
@@ -336,20 +429,83 @@ impl PyNetwork {
         y: &Bound<'_, PyAny>,
         eps: Option<f64>,
     ) -> PyResult<f64> {
-        dispatch!(&self.inner, net => {
-            let x = array2("X", x)?;
-            let y = PyTarget::extract(y)?;
+        fn run<T: Element + StoredFloat>(
+            py: Python<'_>,
+            this: &PyNetwork,
+            x: &Bound<'_, PyAny>,
+            y: &Bound<'_, PyAny>,
+            eps: Option<f64>,
+        ) -> PyResult<f64> {
+            let (x, y) = (array2::<T>("X", x)?, PyTarget::<T>::extract(y)?);
             let (xv, yv) = (x.as_array(), y.view());
+            // A copy, so that a long check does not hold the lock.
+            let net = py.detach(|| T::of_ref(&this.read()).map(|n| n.clone_params()));
+            let net = net.expect("dtype checked");
             Ok(py.detach(|| net.gradient_check(xv, yv, eps))?)
-        })
+        }
+        if is_f32(self) {
+            run::<f32>(py, self, x, y, eps)
+        } else {
+            run::<f64>(py, self, x, y, eps)
+        }
     }
 
     fn get_weights<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
-        dispatch!(&self.inner, net => weights_to_py(py, net))
+        fn run<'py, T: Element + StoredFloat>(
+            py: Python<'py>,
+            weights: Vec<(Array2<T>, Array1<T>)>,
+        ) -> PyResult<Bound<'py, PyList>> {
+            let pairs = weights.into_iter().map(|(w, b)| {
+                PyTuple::new(
+                    py,
+                    [w.into_pyarray(py).into_any(), b.into_pyarray(py).into_any()],
+                )
+            });
+            PyList::new(py, pairs.collect::<PyResult<Vec<_>>>()?)
+        }
+        // Cheap reads lock with the GIL held: writers never wait for the GIL while they
+        // hold the lock, so this cannot deadlock.
+        match &*self.read() {
+            AnyNetwork::F32(net) => run(py, weights_of(net)),
+            AnyNetwork::F64(net) => run(py, weights_of(net)),
+        }
     }
 
-    fn set_weights(&mut self, weights: &Bound<'_, PyAny>) -> PyResult<()> {
-        dispatch!(&mut self.inner, net => set_weights_from_py(net, weights))
+    fn set_weights(&self, py: Python<'_>, weights: &Bound<'_, PyAny>) -> PyResult<()> {
+        fn run<T: Element + StoredFloat>(
+            py: Python<'_>,
+            this: &PyNetwork,
+            weights: &Bound<'_, PyAny>,
+        ) -> PyResult<()> {
+            let mut arrays = Vec::new();
+            for pair in weights.try_iter()? {
+                let (w, b): (Bound<PyAny>, Bound<PyAny>) = pair?.extract().map_err(|_| {
+                    PyTypeError::new_err("weights: expected a list of (W, b) pairs")
+                })?;
+                let w = array2::<T>("weights", &w)?;
+                let b = b.extract::<PyReadonlyArray1<T>>().map_err(|_| {
+                    PyTypeError::new_err(format!(
+                        "weights: expected b as a 1-D array, got {}",
+                        describe(&b)
+                    ))
+                })?;
+                arrays.push((w, b));
+            }
+            let views: Vec<(ArrayView2<T>, ArrayView1<T>)> = arrays
+                .iter()
+                .map(|(w, b)| (w.as_array(), b.as_array()))
+                .collect();
+            Ok(py.detach(|| {
+                T::of(&mut this.write())
+                    .expect("dtype checked")
+                    .set_weights(&views)
+            })?)
+        }
+        if is_f32(self) {
+            run::<f32>(py, self, weights)
+        } else {
+            run::<f64>(py, self, weights)
+        }
     }
 
     /// One array of layer `k` (`W, b, z, a, dz, dW, db, da`), copied; `None` for the pass
@@ -360,14 +516,38 @@ impl PyNetwork {
         k: usize,
         name: &str,
     ) -> PyResult<Option<Bound<'py, PyAny>>> {
-        dispatch!(&self.inner, net => layer_array(py, net, k, name))
+        Ok(match &*self.read() {
+            AnyNetwork::F32(net) => to_py(py, layer_array(net, k, name)?),
+            AnyNetwork::F64(net) => to_py(py, layer_array(net, k, name)?),
+        })
+    }
+
+    /// The network as the bytes of a safetensors file.
+    fn to_bytes<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
+        let bytes = py.detach(|| dispatch!(&*self.read(), net => io::to_bytes(net)))?;
+        Ok(PyBytes::new(py, &bytes))
+    }
+
+    #[staticmethod]
+    fn from_bytes(py: Python<'_>, data: &[u8]) -> PyResult<Self> {
+        Ok(PyNetwork::wrap(py.detach(|| io::from_bytes(data))?))
+    }
+
+    /// Saves atomically in the safetensors format.
+    fn save(&self, py: Python<'_>, path: PathBuf) -> PyResult<()> {
+        Ok(py.detach(|| dispatch!(&*self.read(), net => io::save(net, &path)))?)
+    }
+
+    #[staticmethod]
+    fn load(py: Python<'_>, path: PathBuf) -> PyResult<Self> {
+        Ok(PyNetwork::wrap(py.detach(|| io::load(&path))?))
     }
 
     #[allow(clippy::too_many_arguments)]
     #[pyo3(signature = (x, y, *, epochs, learning_rate, batch_size, shuffle, seed, optimizer,
                         momentum, nesterov, beta_1, beta_2, epsilon, callback=None))]
     fn fit(
-        &mut self,
+        &self,
         py: Python<'_>,
         x: &Bound<'_, PyAny>,
         y: &Bound<'_, PyAny>,
@@ -408,15 +588,24 @@ impl PyNetwork {
             seed,
             optimizer,
         };
-        dispatch!(&mut self.inner, net => fit_py(py, net, x, y, config, callback))
+        let _running = self.fitting.try_lock().map_err(|_| {
+            PyRuntimeError::new_err(
+                "fit is already running on this network (in another thread or from its callback)",
+            )
+        })?;
+        if is_f32(self) {
+            fit_py::<f32>(py, self, x, y, config, callback)
+        } else {
+            fit_py::<f64>(py, self, x, y, config, callback)
+        }
     }
 }
 
-fn dtype_name<T: Float>(_: &Network<T>) -> &'static str {
+fn dtype_name<T: StoredFloat>(_: &Network<T>) -> &'static str {
     T::NAME
 }
 
-#[pymodule]
+#[pymodule(gil_used = false)]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyNetwork>()?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;

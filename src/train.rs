@@ -69,19 +69,20 @@ pub enum EpochControl {
 }
 
 /// Hooks the loop calls: between batches (to notice Ctrl-C) and after each epoch with its
-/// mean loss. An error from either ends training with the weights of the last full step.
-pub trait Monitor {
+/// mean loss and the network as it stands. An error from either ends training with the
+/// weights of the last full step.
+pub trait Monitor<T> {
     fn between_batches(&mut self) -> Result<()> {
         Ok(())
     }
-    fn epoch_end(&mut self, _epoch: usize, _loss: f64) -> Result<EpochControl> {
+    fn epoch_end(&mut self, _epoch: usize, _loss: f64, _net: &Network<T>) -> Result<EpochControl> {
         Ok(EpochControl::Continue)
     }
 }
 
 /// A monitor that lets training run to the end.
 pub struct NoMonitor;
-impl Monitor for NoMonitor {}
+impl<T> Monitor<T> for NoMonitor {}
 
 /// Trains `net` on `(x, y)`; returns the mean training loss of each epoch (each batch's loss
 /// measured in its forward pass, before its update). The optimizer's state is kept in the
@@ -91,7 +92,7 @@ pub fn fit<T: Float>(
     x: ArrayView2<T>,
     y: Target<T>,
     config: &FitConfig,
-    monitor: &mut dyn Monitor,
+    monitor: &mut dyn Monitor<T>,
 ) -> Result<Vec<f64>> {
     config.validate()?;
     net.check_input(&x)?;
@@ -113,7 +114,7 @@ fn run<T: Float>(
     x: ArrayView2<T>,
     y: Target<T>,
     config: &FitConfig,
-    monitor: &mut dyn Monitor,
+    monitor: &mut dyn Monitor<T>,
     optimizer: &mut Optimizer<T>,
 ) -> Result<Vec<f64>> {
     let loss = net.loss_fn();
@@ -184,7 +185,7 @@ fn run<T: Float>(
         }
         let epoch_loss = total / n as f64;
         history.push(epoch_loss);
-        if monitor.epoch_end(epoch + 1, epoch_loss)? == EpochControl::Stop {
+        if monitor.epoch_end(epoch + 1, epoch_loss, net)? == EpochControl::Stop {
             break;
         }
     }
@@ -349,8 +350,13 @@ mod tests {
     #[test]
     fn a_monitor_can_stop_training() {
         struct StopAt(usize);
-        impl Monitor for StopAt {
-            fn epoch_end(&mut self, epoch: usize, _: f64) -> Result<EpochControl> {
+        impl Monitor<f64> for StopAt {
+            fn epoch_end(
+                &mut self,
+                epoch: usize,
+                _: f64,
+                _: &Network<f64>,
+            ) -> Result<EpochControl> {
                 Ok(if epoch == self.0 {
                     EpochControl::Stop
                 } else {

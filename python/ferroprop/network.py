@@ -9,6 +9,7 @@ the mean loss with respect to the layer's output ``a``) of every layer. See
 from __future__ import annotations
 
 import numbers
+import os
 import secrets
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -438,20 +439,57 @@ class Network:
             callback=callback,
         )
 
-    # -- pickling and copying ---------------------------------------------------------
+    # -- persistence, pickling and copying ----------------------------------------------
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Save to ``path`` in the safetensors format, atomically.
+
+        The file holds ``layers.{k}.weight`` (``W.T``, shape ``(n_out, n_in)``, the layout
+        of PyTorch's ``nn.Linear``) and ``layers.{k}.bias`` for each layer, and the
+        architecture, dtype and loss in its metadata. It is written to a temporary file in
+        the same folder and renamed over ``path``: a failed save leaves any previous file
+        intact. The optimizer's state is not saved.
+        """
+        self._core.save(_path(path))
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> Network:
+        """Load a network saved by :meth:`save`.
+
+        Everything is checked before the weights are read: header, metadata, the file's
+        size against its architecture, every tensor's name, dtype, shape and values.
+        A file that is not a valid ferroprop file raises ``ValueError`` saying why.
+        """
+        return cls._from_core(_core.CoreNetwork.load(_path(path)))
+
+    def to_bytes(self) -> bytes:
+        """The bytes :meth:`save` would write."""
+        return self._core.to_bytes()
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> Network:
+        """A network from the bytes of :meth:`to_bytes` (checked as :meth:`load` does)."""
+        if not isinstance(data, (bytes, bytearray, memoryview)):
+            raise TypeError(f"data must be bytes, got {type(data).__name__}")
+        return cls._from_core(_core.CoreNetwork.from_bytes(bytes(data)))
+
+    @classmethod
+    def _from_core(cls, core: _core.CoreNetwork) -> Network:
+        net = cls.__new__(cls)
+        net._core = core
+        return net
 
     def __getstate__(self) -> dict[str, Any]:
-        return {
-            "layer_sizes": self.layer_sizes,
-            "activations": self.activations,
-            "loss": self.loss_name,
-            "dtype": self.dtype.name,
-            "weights": self.get_weights(),
-        }
+        return {"safetensors": self.to_bytes()}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__init__(state["layer_sizes"], state["activations"], state["loss"], state["dtype"], 0)
-        self.set_weights(state["weights"])
+        self._core = _core.CoreNetwork.from_bytes(state["safetensors"])
+
+
+def _path(path: Any) -> str:
+    if isinstance(path, bytes) or not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"path must be a str or os.PathLike, got {type(path).__name__}")
+    return os.fspath(path)
 
 
 def _is_dtype(value: Any) -> bool:
