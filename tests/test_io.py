@@ -166,7 +166,9 @@ def test_foreign_safetensors_file_is_refused(tmp_path):
             Network.load(path)
 
 
-@settings(max_examples=300, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
+@settings(
+    max_examples=300, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck)
+)
 @given(st.data())
 def test_mutated_files_never_crash(data):
     """Truncations, byte flips and insertions of a valid file: either a ValueError, or a
