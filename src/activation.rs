@@ -11,7 +11,7 @@
 //!
 //! Softmax couples the units of a row, so it is allowed on the output layer only.
 
-use crate::{Error, Float, Result};
+use crate::{clamp, Error, Float, Result};
 use ndarray::{ArrayView2, ArrayViewMut2, Axis, Zip};
 
 /// Slope of `leaky_relu` for negative inputs.
@@ -80,7 +80,7 @@ impl Activation {
             }
             Activation::Sigmoid => {
                 let clip = T::c(SIGMOID_CLIP);
-                zip.for_each(|a, &z| *a = T::one() / (T::one() + (-z.max(-clip).min(clip)).exp()))
+                zip.for_each(|a, &z| *a = T::one() / (T::one() + (-clamp(z, -clip, clip)).exp()))
             }
             Activation::Tanh => zip.for_each(|a, &z| *a = z.tanh()),
             Activation::Softmax => {
@@ -190,6 +190,8 @@ mod tests {
         assert_eq!(a[[0, 1]], 1.0);
         // e^(-500) is the clipped value, not an underflow to 0.
         assert_eq!(a[[0, 2]], 1.0 / (1.0 + 500f64.exp()));
+        // NaN stays NaN: clipping must not turn an upstream overflow into a prediction.
+        assert!(fwd(Activation::Sigmoid, &array![[f64::NAN]])[[0, 0]].is_nan());
         let dz = bwd(Activation::Sigmoid, &array![[0.0]], &array![[2.0]]);
         assert_eq!(dz[[0, 0]], 0.5); // 2 · 0.5 · 0.5: no spurious factor 2
         let t = fwd(Activation::Tanh, &array![[0.5]]);

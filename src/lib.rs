@@ -54,6 +54,19 @@ pub use train::{fit, EpochControl, FitConfig};
 
 use std::fmt::{Debug, Display};
 
+/// `x` clamped to `[lo, hi]`, with NaN kept as NaN (`max`/`min` would turn it into a bound
+/// and hide an overflow upstream).
+#[inline]
+pub(crate) fn clamp<T: Float>(x: T, lo: T, hi: T) -> T {
+    if x < lo {
+        lo
+    } else if x > hi {
+        hi
+    } else {
+        x
+    }
+}
+
 /// The floating-point types the core is generic over: `f32` and `f64`.
 pub trait Float:
     num_traits::Float

@@ -14,7 +14,7 @@
 //! exact and stable. Binary cross-entropy requires a sigmoid output, cross-entropy a softmax
 //! output; mean squared error accepts any output activation.
 
-use crate::{Activation, Error, Float, Result};
+use crate::{clamp, Activation, Error, Float, Result};
 use ndarray::{ArrayView1, ArrayView2, ArrayViewMut2, Zip};
 
 /// A loss function, mean-reduced over the batch.
@@ -181,14 +181,14 @@ impl Loss {
             (Loss::CrossEntropy, Target::Labels(labels)) => labels
                 .iter()
                 .enumerate()
-                .map(|(i, &c)| -yhat[[i, c]].max(eps).min(one).ln().f64())
+                .map(|(i, &c)| -clamp(yhat[[i, c]], eps, one).ln().f64())
                 .sum(),
             (Loss::CrossEntropy, Target::Dense(y)) => Zip::from(&yhat)
                 .and(&y)
-                .fold(0.0, |s, &p, &y| s - (y * p.max(eps).min(one).ln()).f64()),
+                .fold(0.0, |s, &p, &y| s - (y * clamp(p, eps, one).ln()).f64()),
             (Loss::BinaryCrossEntropy, Target::Dense(y)) => {
                 Zip::from(&yhat).and(&y).fold(0.0, |s, &p, &y| {
-                    let p = p.max(eps).min(one - eps);
+                    let p = clamp(p, eps, one - eps);
                     // One logarithm for 0/1 targets (the other term is exactly 0).
                     let term = if y == one {
                         p.ln()
@@ -219,7 +219,7 @@ impl Loss {
                 let scale = T::c(1.0 / n as f64);
                 da.fill(T::zero());
                 for (i, &c) in labels.iter().enumerate() {
-                    da[[i, c]] = -scale / yhat[[i, c]].max(eps).min(one);
+                    da[[i, c]] = -scale / clamp(yhat[[i, c]], eps, one);
                 }
             }
             (Loss::CrossEntropy, Target::Dense(y)) => {
@@ -228,7 +228,7 @@ impl Loss {
                     .and(&yhat)
                     .and(&y)
                     .for_each(|da, &p, &y| {
-                        *da = -y * scale / p.max(eps).min(one);
+                        *da = -y * scale / clamp(p, eps, one);
                     });
             }
             (Loss::BinaryCrossEntropy, Target::Dense(y)) => {
@@ -237,7 +237,7 @@ impl Loss {
                     .and(&yhat)
                     .and(&y)
                     .for_each(|da, &p, &y| {
-                        let p = p.max(eps).min(one - eps);
+                        let p = clamp(p, eps, one - eps);
                         *da = (p - y) / (p * (one - p)) * scale;
                     });
             }

@@ -284,6 +284,8 @@ impl<T: Float> Network<T> {
         }
         self.x.assign(&x);
         forward_pass(&self.layers, &mut self.cache, self.x.view());
+        self.state = StepState::Fresh;
+        check_output(self.cache[self.cache.len() - 1].a.view())?;
         self.state = StepState::Forwarded;
         Ok(self.cache[self.cache.len() - 1].a.view())
     }
@@ -319,6 +321,20 @@ impl<T: Float> Network<T> {
                 "update needs gradients: call forward(X) and backward(y) first".into(),
             ));
         }
+        // All or nothing: a step that would overflow any weight is refused whole.
+        let lr = learning_rate;
+        let stays_finite = self.layers.iter().zip(&self.cache).all(|(l, c)| {
+            let ok = |p: &T, g: &T| (*p - lr * *g).is_finite();
+            l.w.iter().zip(&c.dw).all(|(p, g)| ok(p, g))
+                && l.b.iter().zip(&c.db).all(|(p, g)| ok(p, g))
+        });
+        if !stays_finite {
+            return Err(Error::NonFinite(
+                "this step would make weights non-finite (gradients or learning_rate too \
+                 large); the weights were left unchanged"
+                    .into(),
+            ));
+        }
         for (l, c) in self.layers.iter_mut().zip(&self.cache) {
             l.w.scaled_add(-learning_rate, &c.dw);
             l.b.scaled_add(-learning_rate, &c.db);
@@ -334,6 +350,7 @@ impl<T: Float> Network<T> {
         let mut ws = workspace(&self.layers, x.nrows())?;
         forward_pass(&self.layers, &mut ws, x);
         let last = ws.pop().expect("a network has at least one layer");
+        check_output(last.a.view())?;
         Ok(last.a)
     }
 
@@ -343,7 +360,14 @@ impl<T: Float> Network<T> {
         self.loss.check_target(&y, x.nrows(), self.n_outputs())?;
         let mut ws = workspace(&self.layers, x.nrows())?;
         forward_pass(&self.layers, &mut ws, x);
-        Ok(self.loss.value(ws[ws.len() - 1].a.view(), y))
+        check_output(ws[ws.len() - 1].a.view())?;
+        let value = self.loss.value(ws[ws.len() - 1].a.view(), y);
+        if !value.is_finite() {
+            return Err(Error::NonFinite(format!(
+                "the loss is {value}: it overflowed (outputs or targets too large)"
+            )));
+        }
+        Ok(value)
     }
 
     /// The largest relative error between the backpropagated gradient (in the network's
@@ -430,6 +454,20 @@ fn param_mut<T: Float>(layer: &mut Dense<T>, i: usize) -> &mut T {
         &mut layer.w.as_slice_mut().expect("W is in standard layout")[i]
     } else {
         &mut layer.b[i - n_w]
+    }
+}
+
+/// Refuses a non-finite network output: some layer overflowed, and a NaN or infinity
+/// passed off as a prediction would be silent garbage.
+fn check_output<T: Float>(a: ArrayView2<T>) -> Result<()> {
+    match a.iter().position(|v| !v.is_finite()) {
+        None => Ok(()),
+        Some(i) => Err(Error::NonFinite(format!(
+            "the network's output is not finite ({} at row {}): a layer overflowed; \
+             scale the inputs or the weights down",
+            a.iter().nth(i).expect("found above"),
+            i / a.ncols().max(1)
+        ))),
     }
 }
 
@@ -557,6 +595,30 @@ mod tests {
         assert_eq!(net.layers()[1].w, array![[1.25], [-0.5]]);
         assert_eq!(net.layers()[1].b, array![1.25]);
         assert_eq!(net.layers()[0].w, array![[1.25, -0.25], [0.5, 0.5]]);
+    }
+
+    #[test]
+    fn overflow_is_an_error_not_a_prediction() {
+        let config = NetworkConfig::new(
+            vec![2, 3, 1],
+            vec![Activation::Identity, Activation::Sigmoid],
+            Loss::BinaryCrossEntropy,
+        );
+        let mut net = Network::<f64>::new(&config, 0).unwrap();
+        let w1 = array![[1.0, -1.0, 1.0], [1.0, -1.0, 1.0]];
+        let b1 = array![0.0, 0.0, 0.0];
+        let (w2, b2) = (array![[1.0], [1.0], [1.0]], array![0.0]);
+        net.set_weights(&[(w1.view(), b1.view()), (w2.view(), b2.view())])
+            .unwrap();
+        // z1 = [inf, -inf, inf]: z2 = inf − inf = NaN, which sigmoid's clip must not hide.
+        let x = array![[1e308, 1e308]];
+        assert!(matches!(net.predict(x.view()), Err(Error::NonFinite(_))));
+        assert!(matches!(net.forward(x.view()), Err(Error::NonFinite(_))));
+        let y = array![[1.0]];
+        assert!(matches!(
+            net.backward(Target::Dense(y.view())),
+            Err(Error::State(_))
+        ));
     }
 
     #[test]

@@ -276,7 +276,7 @@ def test_layouts_and_integer_inputs_give_the_same_results_and_are_not_modified()
 
 BAD_INIT = [
     (dict(layer_sizes=[2]), ValueError, "at least 2"),
-    (dict(layer_sizes=[2, 0, 1]), ValueError, "layer_sizes\\[1\\] must be >= 1"),
+    (dict(layer_sizes=[2, 0, 1]), ValueError, "layer_sizes\\[1\\] must be in \\[1, "),
     (dict(layer_sizes=[2, -3, 1]), ValueError, "layer_sizes\\[1\\]"),
     (dict(layer_sizes=[2, 2.5, 1]), TypeError, "integer"),
     (dict(layer_sizes="21"), TypeError, "layer_sizes"),
@@ -368,7 +368,7 @@ def test_bad_class_labels():
     net = Network([2, 3], ["softmax"], "cross_entropy", seed=0)
     for y, match in [
         (np.array([0, 1, 3, 0]), "out of range"),
-        (np.array([0, -1, 1, 0]), "non-negative"),
+        (np.array([0, -1, 1, 0]), "out of range"),
         (np.array([0.5, 1, 1, 0]), "integers"),
         (np.full((4, 3), 0.5), "sum to 1|summing to 1"),
     ]:

@@ -34,13 +34,15 @@ _LOSS_FOR_OUTPUT = {"sigmoid": "binary_cross_entropy", "softmax": "cross_entropy
 ArrayLike = Any
 
 
-def _check_int(name: str, value: Any, minimum: int, maximum: int | None = None) -> int:
+_MAX_INDEX = 2**63 - 1  # what the core's sizes (usize) hold on every 64-bit platform
+
+
+def _check_int(name: str, value: Any, minimum: int, maximum: int = _MAX_INDEX) -> int:
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
         raise TypeError(f"{name} must be an integer, got {type(value).__name__} {value!r}")
     value = int(value)
-    if value < minimum or (maximum is not None and value > maximum):
-        bound = f">= {minimum}" if maximum is None else f"in [{minimum}, {maximum}]"
-        raise ValueError(f"{name} must be {bound}, got {value}")
+    if not minimum <= value <= maximum:
+        raise ValueError(f"{name} must be in [{minimum}, {maximum}], got {value}")
     return value
 
 
@@ -248,7 +250,16 @@ class Network:
             raise ValueError(
                 f"X must be 2-D (n_samples, n_features), got {arr.ndim}-D shape {arr.shape}{hint}"
             )
-        return np.ascontiguousarray(arr, dtype=self.dtype)
+        return self._cast("X", arr)
+
+    def _cast(self, name: str, arr: np.ndarray) -> np.ndarray:
+        """``arr`` as a C-contiguous array of the network's dtype (copied only if needed)."""
+        with np.errstate(over="ignore"):
+            out = np.ascontiguousarray(arr, dtype=self.dtype)
+        if arr.dtype.kind == "f" and arr.dtype.itemsize > out.dtype.itemsize:
+            if not np.isfinite(out).all() and np.isfinite(arr).all():
+                raise ValueError(f"{name} has values beyond the range of {self.dtype.name}")
+        return out
 
     def _y(self, y: ArrayLike) -> np.ndarray:
         arr = _numeric("y", y)
@@ -257,6 +268,11 @@ class Network:
             if arr.dtype.kind == "f" and not np.all(np.isfinite(arr) & (arr == np.round(arr))):
                 raise ValueError(
                     "y: 1-D cross_entropy targets are class labels and must be integers"
+                )
+            if arr.size and (arr.min() < 0 or arr.max() >= n_out):
+                raise ValueError(
+                    f"y: class label out of range: the output layer has {n_out} units, "
+                    f"labels must be in [0, {n_out}); got labels in [{arr.min()}, {arr.max()}]"
                 )
             return np.ascontiguousarray(arr, dtype=np.int64)
         if arr.ndim == 1:
@@ -268,7 +284,7 @@ class Network:
             arr = arr.reshape(-1, 1)
         if arr.ndim != 2:
             raise ValueError(f"y must be 1-D or 2-D, got {arr.ndim}-D shape {arr.shape}")
-        return np.ascontiguousarray(arr, dtype=self.dtype)
+        return self._cast("y", arr)
 
     # -- the step API ---------------------------------------------------------------
 
@@ -345,12 +361,7 @@ class Network:
                 raise ValueError(
                     f"weights[{k}]: W must be 2-D and b 1-D, got shapes {W.shape} and {b.shape}"
                 )
-            pairs.append(
-                (
-                    np.ascontiguousarray(W, dtype=self.dtype),
-                    np.ascontiguousarray(b, dtype=self.dtype),
-                )
-            )
+            pairs.append((self._cast(f"weights[{k}] W", W), self._cast(f"weights[{k}] b", b)))
         self._core.set_weights(pairs)
 
     # -- training -------------------------------------------------------------------
