@@ -52,6 +52,18 @@ impl<T: Float> LayerCache<T> {
         })
     }
 
+    /// Buffers for a forward pass only (`z` and `a`); the backward buffers are empty.
+    pub fn forward_only(rows: usize, n_out: usize) -> Result<Self> {
+        Ok(LayerCache {
+            z: try_zeros(rows, n_out)?,
+            a: try_zeros(rows, n_out)?,
+            dz: Array2::zeros((0, 0)),
+            da: Array2::zeros((0, 0)),
+            dw: Array2::zeros((0, 0)),
+            db: Array1::zeros(0),
+        })
+    }
+
     /// The number of rows the buffers hold.
     pub fn rows(&self) -> usize {
         self.z.nrows()

@@ -17,13 +17,34 @@ use crate::Float;
 use ndarray::linalg::general_mat_mul;
 use ndarray::{ArrayView1, ArrayView2, ArrayViewMut2};
 
+/// Batches of at most this many rows skip matrixmultiply in `affine` (see there).
+pub const FEW_ROWS: usize = 4;
+
 /// `z = a · W + b`.
+///
+/// For a few rows (predicting one sample, say) packing `W` — what matrixmultiply does on
+/// every call — costs more than the product itself, so each row of `z` is accumulated as
+/// `b + Σ_k a_k W[k, :]` over the contiguous rows of `W`.
 pub fn affine<T: Float>(
     a: ArrayView2<T>,
     w: ArrayView2<T>,
     b: ArrayView1<T>,
     mut z: ArrayViewMut2<T>,
 ) {
+    let m = w.ncols();
+    let few = a.nrows() <= FEW_ROWS && m > 0 && z.strides()[1] == 1;
+    if let (true, Some(w_s), Some(b_s)) = (few, w.as_slice(), b.as_slice()) {
+        for (mut z_row, a_row) in z.rows_mut().into_iter().zip(a.rows()) {
+            let z_row = z_row.as_slice_mut().expect("unit column stride");
+            z_row.copy_from_slice(b_s);
+            for (&a_k, w_row) in a_row.iter().zip(w_s.chunks_exact(m)) {
+                for (z_j, &w_kj) in z_row.iter_mut().zip(w_row) {
+                    *z_j += a_k * w_kj;
+                }
+            }
+        }
+        return;
+    }
     // The bias is written first and the product accumulated onto it (β = 1).
     z.assign(&b);
     general_mat_mul(T::one(), &a, &w, T::one(), &mut z);
@@ -74,7 +95,14 @@ mod tests {
     /// quarter-integers), for contiguous and strided operands.
     #[test]
     fn kernels_agree_with_general_mat_mul() {
-        for (n, k, m) in [(5, 2, 4), (3, 4, 3), (7, 16, 16), (4, 40, 30), (1, 1, 1)] {
+        for (n, k, m) in [
+            (5, 2, 4),
+            (3, 4, 3),
+            (7, 16, 16),
+            (4, 40, 30),
+            (1, 1, 1),
+            (1, 9, 33),
+        ] {
             let a = seq(n, k, 1.0);
             let w = seq(k, m, 0.5);
             let b = Array1::from_shape_fn(m, |j| j as f64);

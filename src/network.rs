@@ -347,7 +347,7 @@ impl<T: Float> Network<T> {
     /// `ŷ` for `x`, in fresh buffers: the step API's cache is left alone.
     pub fn predict(&self, x: ArrayView2<T>) -> Result<Array2<T>> {
         self.check_input(&x)?;
-        let mut ws = workspace(&self.layers, x.nrows())?;
+        let mut ws = forward_workspace(&self.layers, x.nrows())?;
         forward_pass(&self.layers, &mut ws, x);
         let last = ws.pop().expect("a network has at least one layer");
         check_output(last.a.view())?;
@@ -358,7 +358,7 @@ impl<T: Float> Network<T> {
     pub fn loss(&self, x: ArrayView2<T>, y: Target<T>) -> Result<f64> {
         self.check_input(&x)?;
         self.loss.check_target(&y, x.nrows(), self.n_outputs())?;
-        let mut ws = workspace(&self.layers, x.nrows())?;
+        let mut ws = forward_workspace(&self.layers, x.nrows())?;
         forward_pass(&self.layers, &mut ws, x);
         check_output(ws[ws.len() - 1].a.view())?;
         let value = self.loss.value(ws[ws.len() - 1].a.view(), y);
@@ -422,7 +422,7 @@ impl<T: Float> Network<T> {
             (None, Target::Labels(l)) => Target::Labels(l),
             (None, Target::Dense(_)) => unreachable!("dense targets were converted"),
         };
-        let mut ws64 = workspace(&probe, x.nrows())?;
+        let mut ws64 = forward_workspace(&probe, x.nrows())?;
         let mut loss_at = |layers: &[Dense<f64>]| {
             forward_pass(layers, &mut ws64, x64.view());
             self.loss.value(ws64[ws64.len() - 1].a.view(), y64)
@@ -480,6 +480,14 @@ pub(crate) fn check_learning_rate<T: Float>(learning_rate: T) -> Result<()> {
             format!("must be positive and finite, got {learning_rate}"),
         ))
     }
+}
+
+/// Forward-only caches (`z` and `a`), for `predict` and `loss`.
+fn forward_workspace<T: Float>(layers: &[Dense<T>], rows: usize) -> Result<Vec<LayerCache<T>>> {
+    layers
+        .iter()
+        .map(|l| LayerCache::forward_only(rows, l.n_out()))
+        .collect()
 }
 
 /// One cache per layer, with room for `rows` rows.

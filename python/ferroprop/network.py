@@ -254,11 +254,15 @@ class Network:
 
     def _cast(self, name: str, arr: np.ndarray) -> np.ndarray:
         """``arr`` as a C-contiguous array of the network's dtype (copied only if needed)."""
-        with np.errstate(over="ignore"):
-            out = np.ascontiguousarray(arr, dtype=self.dtype)
-        if arr.dtype.kind == "f" and arr.dtype.itemsize > out.dtype.itemsize:
-            if not np.isfinite(out).all() and np.isfinite(arr).all():
-                raise ValueError(f"{name} has values beyond the range of {self.dtype.name}")
+        dtype = self.dtype
+        if arr.dtype == dtype:
+            return arr if arr.flags.c_contiguous else np.ascontiguousarray(arr)
+        if arr.dtype.kind != "f" or arr.dtype.itemsize <= dtype.itemsize:
+            return np.ascontiguousarray(arr, dtype=dtype)
+        with np.errstate(over="ignore"):  # narrowing: say so if values overflow
+            out = np.ascontiguousarray(arr, dtype=dtype)
+        if not np.isfinite(out).all() and np.isfinite(arr).all():
+            raise ValueError(f"{name} has values beyond the range of {dtype.name}")
         return out
 
     def _y(self, y: ArrayLike) -> np.ndarray:
