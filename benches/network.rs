@@ -68,6 +68,7 @@ fn bench_dtype<T: Float>(c: &mut Criterion) {
                     xb,
                     Target::Dense(yb),
                     false,
+                    None,
                 )
             })
         });
@@ -80,7 +81,7 @@ fn bench_dtype<T: Float>(c: &mut Criterion) {
         };
         group.bench_function(BenchmarkId::new("step", name), |b| {
             let mut net = net.clone();
-            b.iter(|| fit(&mut net, xb, Target::Dense(yb), &step, &mut NoMonitor).unwrap())
+            b.iter(|| fit(&mut net, xb, Target::Dense(yb), None, &step, &mut NoMonitor).unwrap())
         });
         group.throughput(Throughput::Elements((flops / batch * n) as u64));
         let epoch = FitConfig {
@@ -94,6 +95,7 @@ fn bench_dtype<T: Float>(c: &mut Criterion) {
                     &mut net,
                     x.view(),
                     Target::Dense(y.view()),
+                    None,
                     &epoch,
                     &mut NoMonitor,
                 )

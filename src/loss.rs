@@ -174,20 +174,25 @@ impl Loss {
 
     /// The mean loss of predictions `yhat` against `y` (accumulated in f64).
     pub fn value<T: Float>(self, yhat: ArrayView2<T>, y: Target<T>) -> f64 {
+        self.value_weighted(yhat, y, None)
+    }
+
+    /// The loss with row `i`'s share multiplied by `row_scale[i]` (all ones, or `None`, is
+    /// the plain mean; `w_i · n / Σw` makes it the `w`-weighted mean).
+    pub fn value_weighted<T: Float>(
+        self,
+        yhat: ArrayView2<T>,
+        y: Target<T>,
+        row_scale: Option<ArrayView1<T>>,
+    ) -> f64 {
         let (n, k) = yhat.dim();
         let eps = T::epsilon();
         let one = T::one();
-        let sum: f64 = match (self, y) {
-            (Loss::CrossEntropy, Target::Labels(labels)) => labels
-                .iter()
-                .enumerate()
-                .map(|(i, &c)| -clamp(yhat[[i, c]], eps, one).ln().f64())
-                .sum(),
-            (Loss::CrossEntropy, Target::Dense(y)) => Zip::from(&yhat)
-                .and(&y)
-                .fold(0.0, |s, &p, &y| s - (y * clamp(p, eps, one).ln()).f64()),
-            (Loss::BinaryCrossEntropy, Target::Dense(y)) => {
-                Zip::from(&yhat).and(&y).fold(0.0, |s, &p, &y| {
+        // The loss of one element (dense targets), positive.
+        let element = |p: T, y: T| -> f64 {
+            match self {
+                Loss::CrossEntropy => -(y * clamp(p, eps, one).ln()).f64(),
+                Loss::BinaryCrossEntropy => {
                     let p = clamp(p, eps, one - eps);
                     // One logarithm for 0/1 targets (the other term is exactly 0).
                     let term = if y == one {
@@ -197,13 +202,22 @@ impl Loss {
                     } else {
                         y * p.ln() + (one - y) * (one - p).ln()
                     };
-                    s - term.f64()
-                })
+                    -term.f64()
+                }
+                Loss::MeanSquaredError => ((p - y) * (p - y)).f64(),
             }
-            (Loss::MeanSquaredError, Target::Dense(y)) => Zip::from(&yhat)
-                .and(&y)
-                .fold(0.0, |s, &p, &y| s + ((p - y) * (p - y)).f64()),
-            (_, Target::Labels(_)) => unreachable!("labels are refused by check_target"),
+        };
+        let row = |i: usize| -> f64 {
+            match y {
+                Target::Labels(labels) => -clamp(yhat[[i, labels[i]]], eps, one).ln().f64(),
+                Target::Dense(y) => Zip::from(yhat.row(i))
+                    .and(y.row(i))
+                    .fold(0.0, |s, &p, &y| s + element(p, y)),
+            }
+        };
+        let sum: f64 = match row_scale {
+            None => (0..n).map(row).sum(),
+            Some(scale) => (0..n).map(|i| row(i) * scale[i].f64()).sum(),
         };
         let count = if self == Loss::CrossEntropy { n } else { n * k };
         sum / count as f64

@@ -13,7 +13,7 @@
 
 use crate::layer::try_zeros;
 use crate::{init, Activation, Dense, Error, Float, LayerCache, Loss, Optimizer, Result, Target};
-use ndarray::{s, Array1, Array2, ArrayView2};
+use ndarray::{s, Array1, Array2, ArrayView1, ArrayView2, ArrayViewMut2};
 
 /// The architecture of a network: what `Network::new` builds from.
 #[derive(Debug, Clone, PartialEq)]
@@ -308,6 +308,7 @@ impl<T: Float> Network<T> {
             self.x.view(),
             y,
             true,
+            None,
         );
         self.state = StepState::Backwarded;
         Ok(())
@@ -396,7 +397,7 @@ impl<T: Float> Network<T> {
         let floor = f64::EPSILON.sqrt().sqrt().max(T::epsilon().f64().sqrt());
         let mut ws = workspace(&self.layers, x.nrows())?;
         forward_pass(&self.layers, &mut ws, x);
-        backward_pass(&self.layers, &mut ws, self.loss, x, y, false);
+        backward_pass(&self.layers, &mut ws, self.loss, x, y, false, None);
         // Backpropagated gradients, in the order of `param_mut`'s index: W row-major, then b.
         let grads = ws
             .iter()
@@ -514,7 +515,8 @@ pub fn forward_pass<T: Float>(layers: &[Dense<T>], caches: &mut [LayerCache<T>],
 
 /// The backward pass after `forward_pass(x)`: `dz, dW, db` of every layer and `da` of every
 /// layer but the output's, which is filled only if `output_da` (the fused delta does not
-/// need it).
+/// need it). With `row_scale`, row `i` of the output gradient is multiplied by
+/// `row_scale[i]` (sample weights: `w_i · n / Σw`).
 pub fn backward_pass<T: Float>(
     layers: &[Dense<T>],
     caches: &mut [LayerCache<T>],
@@ -522,20 +524,31 @@ pub fn backward_pass<T: Float>(
     x: ArrayView2<T>,
     y: Target<T>,
     output_da: bool,
+    row_scale: Option<ArrayView1<T>>,
 ) {
     let n = x.nrows();
     let last = layers.len() - 1;
+    let scale_rows = |mut m: ArrayViewMut2<T>| {
+        if let Some(scale) = row_scale {
+            for (mut row, &s) in m.rows_mut().into_iter().zip(scale) {
+                row *= s;
+            }
+        }
+    };
     {
         let out = &layers[last];
         let LayerCache { a, dz, da, .. } = &mut caches[last];
         let yhat = a.slice(s![..n, ..]);
         if loss.is_fused(out.activation) {
             loss.fused_delta(yhat, y, dz.slice_mut(s![..n, ..]));
+            scale_rows(dz.slice_mut(s![..n, ..]));
             if output_da {
                 loss.gradient(yhat, y, da.slice_mut(s![..n, ..]));
+                scale_rows(da.slice_mut(s![..n, ..]));
             }
         } else {
             loss.gradient(yhat, y, da.slice_mut(s![..n, ..]));
+            scale_rows(da.slice_mut(s![..n, ..]));
             out.activation_backward(n, &mut caches[last]);
         }
     }

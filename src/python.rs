@@ -200,14 +200,27 @@ impl<T: StoredFloat> Monitor<T> for PyMonitor<'_> {
 fn fit_py<T: Element + StoredFloat>(
     py: Python<'_>,
     this: &PyNetwork,
-    x: &Bound<'_, PyAny>,
-    y: &Bound<'_, PyAny>,
+    (x, y, sample_weight): (
+        &Bound<'_, PyAny>,
+        &Bound<'_, PyAny>,
+        Option<&Bound<'_, PyAny>>,
+    ),
     config: FitConfig,
     callback: Option<Py<PyAny>>,
 ) -> PyResult<Vec<f64>> {
     let x = array2::<T>("X", x)?;
     let y = PyTarget::<T>::extract(y)?;
-    let (xv, yv) = (x.as_array(), y.view());
+    let w = sample_weight
+        .map(|w| {
+            w.extract::<PyReadonlyArray1<T>>().map_err(|_| {
+                PyTypeError::new_err(format!(
+                    "sample_weight: expected a 1-D array of the network's dtype, got {}",
+                    describe(w)
+                ))
+            })
+        })
+        .transpose()?;
+    let (xv, yv, wv) = (x.as_array(), y.view(), w.as_ref().map(|w| w.as_array()));
     let mut trainee = match py.detach(|| T::of_ref(&this.read()).map(|n| n.clone_params())) {
         Some(net) => net,
         None => {
@@ -223,7 +236,7 @@ fn fit_py<T: Element + StoredFloat>(
         error: None,
     };
     let result = py.detach(|| {
-        let result = fit(&mut trainee, xv, yv, &config, &mut monitor);
+        let result = fit(&mut trainee, xv, yv, wv, &config, &mut monitor);
         // Whatever happened, the trainee's weights are consistent: they become the network's.
         *monitor.shared.write() = T::wrap(trainee);
         result
@@ -545,7 +558,8 @@ impl PyNetwork {
 
     #[allow(clippy::too_many_arguments)]
     #[pyo3(signature = (x, y, *, epochs, learning_rate, batch_size, shuffle, seed, optimizer,
-                        momentum, nesterov, beta_1, beta_2, epsilon, callback=None))]
+                        momentum, nesterov, beta_1, beta_2, epsilon, alpha=0.0,
+                        sample_weight=None, callback=None))]
     fn fit(
         &self,
         py: Python<'_>,
@@ -562,6 +576,8 @@ impl PyNetwork {
         beta_1: f64,
         beta_2: f64,
         epsilon: f64,
+        alpha: f64,
+        sample_weight: Option<&Bound<'_, PyAny>>,
         callback: Option<Py<PyAny>>,
     ) -> PyResult<Vec<f64>> {
         let optimizer = match optimizer {
@@ -587,16 +603,18 @@ impl PyNetwork {
             shuffle,
             seed,
             optimizer,
+            alpha,
         };
         let _running = self.fitting.try_lock().map_err(|_| {
             PyRuntimeError::new_err(
                 "fit is already running on this network (in another thread or from its callback)",
             )
         })?;
+        let data = (x, y, sample_weight);
         if is_f32(self) {
-            fit_py::<f32>(py, self, x, y, config, callback)
+            fit_py::<f32>(py, self, data, config, callback)
         } else {
-            fit_py::<f64>(py, self, x, y, config, callback)
+            fit_py::<f64>(py, self, data, config, callback)
         }
     }
 }

@@ -18,7 +18,7 @@
 use crate::layer::try_zeros;
 use crate::network::{backward_pass, forward_pass, workspace};
 use crate::{Error, Float, Network, Optimizer, OptimizerConfig, Result, Target};
-use ndarray::{s, Array1, Array2, ArrayView2, Axis, Zip};
+use ndarray::{s, Array1, Array2, ArrayView1, ArrayView2, Axis, Zip};
 use rand::seq::SliceRandom;
 
 /// What `fit` does.
@@ -33,6 +33,9 @@ pub struct FitConfig {
     /// Seed of the shuffling stream.
     pub seed: u64,
     pub optimizer: OptimizerConfig,
+    /// L2 penalty: each batch's loss gains `α/2 · Σ‖W‖² / Σw` (biases are not penalized),
+    /// with `Σw` the batch's total sample weight (its row count without weights).
+    pub alpha: f64,
 }
 
 impl Default for FitConfig {
@@ -44,6 +47,7 @@ impl Default for FitConfig {
             shuffle: true,
             seed: 0,
             optimizer: OptimizerConfig::default(),
+            alpha: 0.0,
         }
     }
 }
@@ -56,6 +60,12 @@ impl FitConfig {
         crate::network::check_learning_rate(self.learning_rate)?;
         if self.batch_size == Some(0) {
             return Err(Error::value("batch_size", "must be at least 1, got 0"));
+        }
+        if !(self.alpha.is_finite() && self.alpha >= 0.0) {
+            return Err(Error::value(
+                "alpha",
+                format!("must be non-negative and finite, got {}", self.alpha),
+            ));
         }
         self.optimizer.validate()
     }
@@ -85,23 +95,32 @@ pub struct NoMonitor;
 impl<T> Monitor<T> for NoMonitor {}
 
 /// Trains `net` on `(x, y)`; returns the mean training loss of each epoch (each batch's loss
-/// measured in its forward pass, before its update). The optimizer's state is kept in the
-/// network: a later `fit` with the same optimizer settings continues from it.
+/// measured in its forward pass, before its update, penalty included; batches weighted by
+/// their row counts). The optimizer's state is kept in the network: a later `fit` with the
+/// same optimizer settings continues from it.
+///
+/// With `sample_weight`, each batch's loss is the `w`-weighted mean of its rows' losses, and
+/// its gradient that of this weighted mean: a weight of 2 counts a row twice. A batch whose
+/// weights are all zero is skipped.
 pub fn fit<T: Float>(
     net: &mut Network<T>,
     x: ArrayView2<T>,
     y: Target<T>,
+    sample_weight: Option<ArrayView1<T>>,
     config: &FitConfig,
     monitor: &mut dyn Monitor<T>,
 ) -> Result<Vec<f64>> {
     config.validate()?;
     net.check_input(&x)?;
     net.loss_fn().check_target(&y, x.nrows(), net.n_outputs())?;
+    if let Some(w) = sample_weight {
+        check_sample_weight(w, x.nrows())?;
+    }
     let mut optimizer = match net.optimizer.take() {
         Some(o) if o.config() == config.optimizer => o,
         _ => Optimizer::new(config.optimizer, net.layers())?,
     };
-    let result = run(net, x, y, config, monitor, &mut optimizer);
+    let result = run(net, x, y, sample_weight, config, monitor, &mut optimizer);
     // Keep the optimizer's state for the next fit, unless training blew up.
     if !matches!(result, Err(Error::NonFinite(_))) {
         net.optimizer = Some(optimizer);
@@ -109,10 +128,33 @@ pub fn fit<T: Float>(
     result
 }
 
+/// Sample weights: one per row, finite, non-negative, not all zero.
+fn check_sample_weight<T: Float>(w: ArrayView1<T>, n: usize) -> Result<()> {
+    if w.len() != n {
+        return Err(Error::shape(
+            "sample_weight",
+            format!("{n} weights (one per row of X)"),
+            format!("{}", w.len()),
+        ));
+    }
+    if let Some(bad) = w.iter().find(|v| !(v.is_finite() && **v >= T::zero())) {
+        return Err(Error::value(
+            "sample_weight",
+            format!("weights must be finite and non-negative, got {bad}"),
+        ));
+    }
+    if w.iter().all(|v| *v == T::zero()) {
+        return Err(Error::value("sample_weight", "all weights are zero"));
+    }
+    Ok(())
+}
+
+#[allow(clippy::too_many_arguments)]
 fn run<T: Float>(
     net: &mut Network<T>,
     x: ArrayView2<T>,
     y: Target<T>,
+    sample_weight: Option<ArrayView1<T>>,
     config: &FitConfig,
     monitor: &mut dyn Monitor<T>,
     optimizer: &mut Optimizer<T>,
@@ -130,6 +172,8 @@ fn run<T: Float>(
         }
         Target::Labels(_) => BatchTarget::Labels(Array1::zeros(if shuffling { batch } else { 0 })),
     };
+    // Per-row gradient scales w_i · n_b / Σw of the current batch.
+    let mut scale = Array1::<T>::zeros(if sample_weight.is_some() { batch } else { 0 });
     let mut order: Vec<usize> = (0..n).collect();
     let mut rng = crate::init::rng(config.seed);
     let mut snapshot = net.get_weights();
@@ -154,10 +198,34 @@ fn run<T: Float>(
                 let r = rows[0]..rows[0] + rows.len();
                 (x.slice(s![r.clone(), ..]), slice_target(&y, r))
             };
+            let m = rows.len();
+            // Σw of the batch, and the rows' gradient scales.
+            let (weight_sum, row_scale) = match sample_weight {
+                None => (m as f64, None),
+                Some(w) => {
+                    let sum: f64 = rows.iter().map(|&r| w[r].f64()).sum();
+                    if sum == 0.0 {
+                        continue; // nothing to learn from this batch
+                    }
+                    let k = m as f64 / sum;
+                    for (s, &r) in scale.iter_mut().zip(rows) {
+                        *s = T::c(w[r].f64() * k);
+                    }
+                    (sum, Some(scale.slice(s![..m])))
+                }
+            };
             let layers = net.layers_mut();
             forward_pass(layers, &mut caches, xv);
             let out = &caches[caches.len() - 1];
-            let batch_loss = loss.value(out.a(rows.len()), yv);
+            let mut batch_loss = loss.value_weighted(out.a(m), yv, row_scale);
+            if config.alpha > 0.0 {
+                let squares: f64 = layers
+                    .iter()
+                    .flat_map(|l| l.w.iter())
+                    .map(|w| (*w * *w).f64())
+                    .sum();
+                batch_loss += 0.5 * config.alpha * squares / weight_sum;
+            }
             if !batch_loss.is_finite() {
                 restore(net, &snapshot);
                 return Err(Error::NonFinite(format!(
@@ -167,8 +235,14 @@ fn run<T: Float>(
                     i + 1
                 )));
             }
-            total += batch_loss * rows.len() as f64;
-            backward_pass(layers, &mut caches, loss, xv, yv, false);
+            total += batch_loss * m as f64;
+            backward_pass(layers, &mut caches, loss, xv, yv, false, row_scale);
+            if config.alpha > 0.0 {
+                let a = T::c(config.alpha / weight_sum);
+                for (l, c) in layers.iter().zip(caches.iter_mut()) {
+                    c.dw.scaled_add(a, &l.w);
+                }
+            }
             optimizer.step(layers, &caches, config.learning_rate);
         }
         if net
@@ -272,6 +346,7 @@ mod tests {
             &mut a,
             x.view(),
             Target::Dense(y.view()),
+            None,
             &config,
             &mut NoMonitor,
         )
@@ -303,6 +378,7 @@ mod tests {
                 &mut net,
                 x.view(),
                 Target::Dense(y.view()),
+                None,
                 &config,
                 &mut NoMonitor,
             )
@@ -337,6 +413,7 @@ mod tests {
             &mut net,
             x.view(),
             Target::Dense(y.view()),
+            None,
             &cfg,
             &mut NoMonitor,
         )
@@ -369,6 +446,7 @@ mod tests {
             &mut net,
             x.view(),
             Target::Dense(y.view()),
+            None,
             &FitConfig::default(),
             &mut StopAt(3),
         );
@@ -402,6 +480,7 @@ mod tests {
             &mut net,
             x.view(),
             Target::Labels(labels.view()),
+            None,
             &cfg,
             &mut NoMonitor,
         )
@@ -412,6 +491,7 @@ mod tests {
             &mut net,
             x.view(),
             Target::Labels(bad.view()),
+            None,
             &cfg,
             &mut NoMonitor,
         );

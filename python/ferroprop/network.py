@@ -290,6 +290,12 @@ class Network:
             raise ValueError(f"y must be 1-D or 2-D, got {arr.ndim}-D shape {arr.shape}")
         return self._cast("y", arr)
 
+    def _weights(self, sample_weight: ArrayLike) -> np.ndarray:
+        arr = _numeric("sample_weight", sample_weight)
+        if arr.ndim != 1:
+            raise ValueError(f"sample_weight must be 1-D, got {arr.ndim}-D shape {arr.shape}")
+        return self._cast("sample_weight", arr)
+
     # -- the step API ---------------------------------------------------------------
 
     def forward(self, X: ArrayLike) -> np.ndarray:
@@ -386,6 +392,8 @@ class Network:
         beta_1: float = 0.9,
         beta_2: float = 0.999,
         epsilon: float = 1e-8,
+        alpha: float = 0.0,
+        sample_weight: ArrayLike | None = None,
         callback: Callable[[int, float], bool | None] | None = None,
     ) -> list[float]:
         """Train by minibatch gradient descent; the whole loop runs in Rust.
@@ -409,6 +417,13 @@ class Network:
             ``fit`` with the same optimizer settings continues from it.
         seed : int, optional
             Seed of the shuffling.
+        alpha : float
+            L2 penalty: each batch's loss gains ``alpha / 2 * sum(W**2) / sum(w)``, with
+            ``sum(w)`` the batch's total sample weight (its size without weights);
+            biases are not penalized.
+        sample_weight : array-like of shape (n_samples,), optional
+            Non-negative weights: each batch's loss is the weighted mean of its rows'
+            losses (a weight of 2 counts a row twice). A batch of zero weights is skipped.
         callback : callable, optional
             ``callback(epoch, loss)`` after each epoch (1-based); returning ``True``
             stops training. An exception it raises ends training and propagates.
@@ -451,6 +466,8 @@ class Network:
             beta_1=_check_float("beta_1", beta_1, below_one=True),
             beta_2=_check_float("beta_2", beta_2, below_one=True),
             epsilon=_check_float("epsilon", epsilon, positive=True),
+            alpha=_check_float("alpha", alpha),
+            sample_weight=None if sample_weight is None else self._weights(sample_weight),
             callback=callback,
         )
 

@@ -1,0 +1,129 @@
+"""Sample weights and the L2 penalty of fit, against independent oracles: integer weights
+are repeated rows, zero weights are dropped rows, and one penalized step is written out."""
+
+import copy
+
+import numpy as np
+import pytest
+
+from ferroprop import Network
+
+
+def problem(loss, n=30, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, 3))
+    if loss == "cross_entropy":
+        return X, rng.integers(0, 4, n), Network([3, 6, 4], ["tanh", "softmax"], loss, seed=seed)
+    if loss == "binary_cross_entropy":
+        y = rng.integers(0, 2, (n, 2)).astype(float)
+        return X, y, Network([3, 6, 2], ["relu", "sigmoid"], loss, seed=seed)
+    y = rng.normal(size=(n, 2))
+    return X, y, Network([3, 6, 2], ["leaky_relu", "identity"], loss, seed=seed)
+
+
+def assert_same_weights(a, b, rtol=1e-12):
+    for (Wa, ba), (Wb, bb) in zip(a.get_weights(), b.get_weights()):
+        np.testing.assert_allclose(Wa, Wb, rtol=rtol, atol=rtol * np.abs(Wb).max())
+        np.testing.assert_allclose(ba, bb, rtol=rtol, atol=rtol * max(np.abs(Wb).max(), 1e-300))
+
+
+LOSSES = ["binary_cross_entropy", "cross_entropy", "mean_squared_error"]
+OPTIMIZERS = ["sgd", "adam"]
+
+
+@pytest.mark.parametrize("loss", LOSSES)
+@pytest.mark.parametrize("optimizer", OPTIMIZERS)
+def test_integer_weights_are_repeated_rows(loss, optimizer):
+    X, y, net = problem(loss)
+    w = np.random.default_rng(1).integers(1, 4, len(X))
+    weighted, repeated = copy.deepcopy(net), copy.deepcopy(net)
+    h1 = weighted.fit(X, y, epochs=5, learning_rate=0.1, optimizer=optimizer, sample_weight=w)
+    repeated.fit(
+        np.repeat(X, w, axis=0),
+        np.repeat(y, w, axis=0),
+        epochs=5,
+        learning_rate=0.1,
+        optimizer=optimizer,
+    )
+    assert_same_weights(weighted, repeated)
+    assert np.isfinite(h1).all()
+
+
+@pytest.mark.parametrize("loss", LOSSES)
+def test_zero_weights_drop_rows_and_scale_does_not_matter(loss):
+    X, y, net = problem(loss)
+    w = np.ones(len(X))
+    w[::3] = 0.0
+    a, b, c = copy.deepcopy(net), copy.deepcopy(net), copy.deepcopy(net)
+    a.fit(X, y, epochs=4, learning_rate=0.2, sample_weight=w)
+    b.fit(X[w > 0], y[w > 0], epochs=4, learning_rate=0.2)
+    c.fit(X, y, epochs=4, learning_rate=0.2, sample_weight=7.5 * w)
+    assert_same_weights(a, b)
+    assert_same_weights(a, c)
+
+
+def test_minibatches_of_zero_weight_are_skipped():
+    X, y, net = problem("mean_squared_error", n=8)
+    w = np.array([0, 0, 0, 0, 1, 1, 1, 1.0])
+    a, b = copy.deepcopy(net), copy.deepcopy(net)
+    a.fit(X, y, epochs=3, learning_rate=0.1, batch_size=4, shuffle=False, sample_weight=w)
+    b.fit(X[4:], y[4:], epochs=3, learning_rate=0.1, batch_size=4, shuffle=False)
+    assert_same_weights(a, b)
+
+
+@pytest.mark.parametrize("loss", LOSSES)
+def test_one_penalized_step_written_out(loss):
+    X, y, net = problem(loss)
+    alpha, lr, n = 0.3, 0.05, len(X)
+    manual = copy.deepcopy(net)
+    manual.forward(X)
+    manual.backward(y)
+    expected = [
+        (W - lr * (layer.dW + alpha * W / n), b - lr * layer.db)
+        for (W, b), layer in zip(net.get_weights(), manual.layers)
+    ]
+    squares = sum((W**2).sum() for W, _ in net.get_weights())
+    history = net.fit(X, y, epochs=1, learning_rate=lr, alpha=alpha)
+    assert history[0] == pytest.approx(manual.loss(X, y) + 0.5 * alpha * squares / n, rel=1e-12)
+    for (W, b), (We, be) in zip(net.get_weights(), expected):
+        np.testing.assert_allclose(W, We, rtol=1e-13, atol=1e-15)
+        np.testing.assert_allclose(b, be, rtol=1e-13, atol=1e-15)
+
+
+def test_weighted_penalty_divides_by_the_weight_sum():
+    X, y, net = problem("mean_squared_error")
+    w = np.full(len(X), 2.0)
+    a, b = copy.deepcopy(net), copy.deepcopy(net)
+    # Doubling every weight doubles Σw: the same as halving alpha.
+    a.fit(X, y, epochs=3, learning_rate=0.1, alpha=0.4, sample_weight=w)
+    b.fit(X, y, epochs=3, learning_rate=0.1, alpha=0.2)
+    assert_same_weights(a, b)
+
+
+@pytest.mark.parametrize(
+    ("w", "error", "match"),
+    [
+        (np.ones(29), ValueError, "30 weights"),
+        (-np.ones(30), ValueError, "non-negative"),
+        (np.r_[np.nan, np.ones(29)], ValueError, "finite"),
+        (np.zeros(30), ValueError, "all weights are zero"),
+        (np.ones((30, 1)), ValueError, "1-D"),
+        (np.ones(30, dtype=complex), TypeError, "complex"),
+        ("heavy", TypeError, "sample_weight"),
+    ],
+)
+def test_bad_sample_weight(w, error, match):
+    X, y, net = problem("mean_squared_error")
+    before = net.get_weights()
+    with pytest.raises(error, match=match):
+        net.fit(X, y, epochs=1, sample_weight=w)
+    for (W, _), (W0, _) in zip(net.get_weights(), before):
+        np.testing.assert_array_equal(W, W0)
+
+
+def test_bad_alpha():
+    X, y, net = problem("mean_squared_error")
+    with pytest.raises(ValueError, match="alpha"):
+        net.fit(X, y, alpha=-1.0)
+    with pytest.raises(ValueError, match="alpha"):
+        net.fit(X, y, alpha=float("inf"))
