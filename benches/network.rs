@@ -81,7 +81,18 @@ fn bench_dtype<T: Float>(c: &mut Criterion) {
         };
         group.bench_function(BenchmarkId::new("step", name), |b| {
             let mut net = net.clone();
-            b.iter(|| fit(&mut net, xb, Target::Dense(yb), None, &step, &mut NoMonitor).unwrap())
+            b.iter(|| {
+                fit(
+                    &mut net,
+                    xb,
+                    Target::Dense(yb),
+                    None,
+                    None,
+                    &step,
+                    &mut NoMonitor,
+                )
+                .unwrap()
+            })
         });
         group.throughput(Throughput::Elements((flops / batch * n) as u64));
         let epoch = FitConfig {
@@ -95,6 +106,7 @@ fn bench_dtype<T: Float>(c: &mut Criterion) {
                     &mut net,
                     x.view(),
                     Target::Dense(y.view()),
+                    None,
                     None,
                     &epoch,
                     &mut NoMonitor,

@@ -39,6 +39,7 @@ pub mod linalg;
 pub mod loss;
 pub mod network;
 pub mod optim;
+pub mod stopping;
 pub mod train;
 
 #[cfg(feature = "python")]

@@ -484,7 +484,10 @@ pub(crate) fn check_learning_rate<T: Float>(learning_rate: T) -> Result<()> {
 }
 
 /// Forward-only caches (`z` and `a`), for `predict` and `loss`.
-fn forward_workspace<T: Float>(layers: &[Dense<T>], rows: usize) -> Result<Vec<LayerCache<T>>> {
+pub(crate) fn forward_workspace<T: Float>(
+    layers: &[Dense<T>],
+    rows: usize,
+) -> Result<Vec<LayerCache<T>>> {
     layers
         .iter()
         .map(|l| LayerCache::forward_only(rows, l.n_out()))

@@ -9,7 +9,8 @@
 //! never a half-updated set.
 
 use crate::io::{self, AnyNetwork, StoredFloat};
-use crate::train::{EpochControl, Monitor};
+use crate::stopping::{Metric, Schedule, Stopping};
+use crate::train::{EpochControl, Monitor, Validation};
 use crate::{
     fit, Activation, Error, FitConfig, Loss, Network, NetworkConfig, OptimizerConfig, Target,
 };
@@ -22,7 +23,7 @@ use pyo3::exceptions::{
     PyRuntimeError, PyTypeError, PyValueError,
 };
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyList, PyTuple};
+use pyo3::types::{PyBytes, PyDict, PyList, PyTuple};
 use std::io::ErrorKind;
 use std::path::PathBuf;
 use std::sync::{Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
@@ -197,17 +198,21 @@ impl<T: StoredFloat> Monitor<T> for PyMonitor<'_> {
     }
 }
 
-fn fit_py<T: Element + StoredFloat>(
-    py: Python<'_>,
+/// The arrays of a fit call: X, y, sample weights, validation X and y.
+type FitData<'a, 'py> = (
+    &'a Bound<'py, PyAny>,
+    &'a Bound<'py, PyAny>,
+    Option<&'a Bound<'py, PyAny>>,
+    Option<(Bound<'py, PyAny>, Bound<'py, PyAny>)>,
+);
+
+fn fit_py<'py, T: Element + StoredFloat>(
+    py: Python<'py>,
     this: &PyNetwork,
-    (x, y, sample_weight): (
-        &Bound<'_, PyAny>,
-        &Bound<'_, PyAny>,
-        Option<&Bound<'_, PyAny>>,
-    ),
-    config: FitConfig,
+    (x, y, sample_weight, validation): FitData<'_, 'py>,
+    (config, metric): (FitConfig, Metric),
     callback: Option<Py<PyAny>>,
-) -> PyResult<Vec<f64>> {
+) -> PyResult<Bound<'py, PyDict>> {
     let x = array2::<T>("X", x)?;
     let y = PyTarget::<T>::extract(y)?;
     let w = sample_weight
@@ -221,6 +226,18 @@ fn fit_py<T: Element + StoredFloat>(
         })
         .transpose()?;
     let (xv, yv, wv) = (x.as_array(), y.view(), w.as_ref().map(|w| w.as_array()));
+    let val = match &validation {
+        Some((vx, vy)) => Some((
+            array2::<T>("validation_data X", vx)?,
+            PyTarget::<T>::extract(vy)?,
+        )),
+        None => None,
+    };
+    let val = val.as_ref().map(|(vx, vy)| Validation {
+        x: vx.as_array(),
+        y: vy.view(),
+        metric,
+    });
     let mut trainee = match py.detach(|| T::of_ref(&this.read()).map(|n| n.clone_params())) {
         Some(net) => net,
         None => {
@@ -236,15 +253,25 @@ fn fit_py<T: Element + StoredFloat>(
         error: None,
     };
     let result = py.detach(|| {
-        let result = fit(&mut trainee, xv, yv, wv, &config, &mut monitor);
+        let result = fit(&mut trainee, xv, yv, wv, val, &config, &mut monitor);
         // Whatever happened, the trainee's weights are consistent: they become the network's.
         *monitor.shared.write() = T::wrap(trainee);
         result
     });
-    match (result, monitor.error) {
-        (Err(Error::Interrupted), Some(err)) => Err(err),
-        (result, _) => Ok(result?),
-    }
+    let history = match (result, monitor.error) {
+        (Err(Error::Interrupted), Some(err)) => return Err(err),
+        (result, _) => result?,
+    };
+    let dict = PyDict::new(py);
+    dict.set_item("loss", history.loss)?;
+    dict.set_item("val_loss", history.val_loss)?;
+    dict.set_item("val_score", history.val_score)?;
+    dict.set_item("learning_rate", history.learning_rate)?;
+    dict.set_item("t", history.samples_seen)?;
+    dict.set_item("best_loss", history.best_loss)?;
+    dict.set_item("best_val_score", history.best_val_score)?;
+    dict.set_item("stopped", history.stopped.name())?;
+    Ok(dict)
 }
 
 fn weights_of<T: StoredFloat>(net: &Network<T>) -> Vec<(Array2<T>, Array1<T>)> {
@@ -559,12 +586,15 @@ impl PyNetwork {
     #[allow(clippy::too_many_arguments)]
     #[pyo3(signature = (x, y, *, epochs, learning_rate, batch_size, shuffle, seed, optimizer,
                         momentum, nesterov, beta_1, beta_2, epsilon, alpha=0.0,
-                        sample_weight=None, callback=None))]
-    fn fit(
+                        sample_weight=None, schedule="constant", power_t=0.5,
+                        validation_data=None, validation_metric="loss",
+                        n_iter_no_change=None, tol=1e-4, early_stopping=false,
+                        callback=None))]
+    fn fit<'py>(
         &self,
-        py: Python<'_>,
-        x: &Bound<'_, PyAny>,
-        y: &Bound<'_, PyAny>,
+        py: Python<'py>,
+        x: &Bound<'py, PyAny>,
+        y: &Bound<'py, PyAny>,
         epochs: usize,
         learning_rate: f64,
         batch_size: Option<usize>,
@@ -577,9 +607,42 @@ impl PyNetwork {
         beta_2: f64,
         epsilon: f64,
         alpha: f64,
-        sample_weight: Option<&Bound<'_, PyAny>>,
+        sample_weight: Option<&Bound<'py, PyAny>>,
+        schedule: &str,
+        power_t: f64,
+        validation_data: Option<(Bound<'py, PyAny>, Bound<'py, PyAny>)>,
+        validation_metric: &str,
+        n_iter_no_change: Option<usize>,
+        tol: f64,
+        early_stopping: bool,
         callback: Option<Py<PyAny>>,
-    ) -> PyResult<Vec<f64>> {
+    ) -> PyResult<Bound<'py, PyDict>> {
+        let schedule = match schedule {
+            "constant" => Schedule::Constant,
+            "invscaling" => Schedule::InvScaling { power_t },
+            "adaptive" => Schedule::Adaptive,
+            _ => {
+                return Err(Error::UnknownName {
+                    kind: "schedule",
+                    name: schedule.to_owned(),
+                    expected: "constant, invscaling, adaptive",
+                }
+                .into())
+            }
+        };
+        let metric = match validation_metric {
+            "loss" => Metric::Loss,
+            "accuracy" => Metric::Accuracy,
+            "r2" => Metric::R2,
+            _ => {
+                return Err(Error::UnknownName {
+                    kind: "validation_metric",
+                    name: validation_metric.to_owned(),
+                    expected: "loss, accuracy, r2",
+                }
+                .into())
+            }
+        };
         let optimizer = match optimizer {
             "sgd" => OptimizerConfig::Sgd { momentum, nesterov },
             "adam" => OptimizerConfig::Adam {
@@ -604,17 +667,23 @@ impl PyNetwork {
             seed,
             optimizer,
             alpha,
+            schedule,
+            stopping: Stopping {
+                n_iter_no_change,
+                tol,
+                early_stopping,
+            },
         };
         let _running = self.fitting.try_lock().map_err(|_| {
             PyRuntimeError::new_err(
                 "fit is already running on this network (in another thread or from its callback)",
             )
         })?;
-        let data = (x, y, sample_weight);
+        let data = (x, y, sample_weight, validation_data);
         if is_f32(self) {
-            fit_py::<f32>(py, self, data, config, callback)
+            fit_py::<f32>(py, self, data, (config, metric), callback)
         } else {
-            fit_py::<f64>(py, self, data, config, callback)
+            fit_py::<f64>(py, self, data, (config, metric), callback)
         }
     }
 }

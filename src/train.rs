@@ -16,7 +16,8 @@
 //! error.
 
 use crate::layer::try_zeros;
-use crate::network::{backward_pass, forward_pass, workspace};
+use crate::network::{backward_pass, forward_pass, forward_workspace, workspace};
+use crate::stopping::{self, Metric, Schedule, Stop, Stopping, Tracker};
 use crate::{Error, Float, Network, Optimizer, OptimizerConfig, Result, Target};
 use ndarray::{s, Array1, Array2, ArrayView1, ArrayView2, Axis, Zip};
 use rand::seq::SliceRandom;
@@ -36,6 +37,35 @@ pub struct FitConfig {
     /// L2 penalty: each batch's loss gains `α/2 · Σ‖W‖² / Σw` (biases are not penalized),
     /// with `Σw` the batch's total sample weight (its row count without weights).
     pub alpha: f64,
+    /// How the step size evolves (constant unless plain SGD).
+    pub schedule: Schedule,
+    /// When to stop before `epochs`.
+    pub stopping: Stopping,
+}
+
+/// Data held out to score the network after each epoch.
+#[derive(Debug, Clone, Copy)]
+pub struct Validation<'a, T> {
+    pub x: ArrayView2<'a, T>,
+    pub y: Target<'a, T>,
+    pub metric: Metric,
+}
+
+/// What a fit did, epoch by epoch.
+#[derive(Debug, Clone, PartialEq)]
+pub struct History {
+    /// Mean training loss of each epoch (penalty included).
+    pub loss: Vec<f64>,
+    /// Loss and score on the validation data after each epoch (empty without it).
+    pub val_loss: Vec<f64>,
+    pub val_score: Vec<f64>,
+    /// The step size used in each epoch.
+    pub learning_rate: Vec<f64>,
+    /// Samples seen (rows × epochs).
+    pub samples_seen: u64,
+    pub best_loss: f64,
+    pub best_val_score: Option<f64>,
+    pub stopped: Stop,
 }
 
 impl Default for FitConfig {
@@ -48,6 +78,8 @@ impl Default for FitConfig {
             seed: 0,
             optimizer: OptimizerConfig::default(),
             alpha: 0.0,
+            schedule: Schedule::Constant,
+            stopping: Stopping::default(),
         }
     }
 }
@@ -65,6 +97,34 @@ impl FitConfig {
             return Err(Error::value(
                 "alpha",
                 format!("must be non-negative and finite, got {}", self.alpha),
+            ));
+        }
+        if let Schedule::InvScaling { power_t } = self.schedule {
+            if !(power_t.is_finite() && power_t >= 0.0) {
+                return Err(Error::value(
+                    "power_t",
+                    format!("must be non-negative and finite, got {power_t}"),
+                ));
+            }
+        }
+        let sgd = matches!(self.optimizer, OptimizerConfig::Sgd { .. });
+        if self.schedule != Schedule::Constant && !sgd {
+            return Err(Error::value(
+                "schedule",
+                "learning-rate schedules apply to optimizer=\"sgd\" only (Adam adapts its own steps)",
+            ));
+        }
+        let tol = self.stopping.tol;
+        if !(tol.is_finite() && tol >= 0.0) {
+            return Err(Error::value(
+                "tol",
+                format!("must be non-negative and finite, got {tol}"),
+            ));
+        }
+        if self.stopping.n_iter_no_change == Some(0) {
+            return Err(Error::value(
+                "n_iter_no_change",
+                "must be at least 1, got 0",
             ));
         }
         self.optimizer.validate()
@@ -107,20 +167,46 @@ pub fn fit<T: Float>(
     x: ArrayView2<T>,
     y: Target<T>,
     sample_weight: Option<ArrayView1<T>>,
+    validation: Option<Validation<T>>,
     config: &FitConfig,
     monitor: &mut dyn Monitor<T>,
-) -> Result<Vec<f64>> {
+) -> Result<History> {
     config.validate()?;
     net.check_input(&x)?;
     net.loss_fn().check_target(&y, x.nrows(), net.n_outputs())?;
     if let Some(w) = sample_weight {
         check_sample_weight(w, x.nrows())?;
     }
+    match validation {
+        Some(v) => {
+            net.check_input(&v.x)
+                .map_err(|e| rename(e, "validation_data X"))?;
+            net.loss_fn()
+                .check_target(&v.y, v.x.nrows(), net.n_outputs())
+                .map_err(|e| rename(e, "validation_data y"))?;
+        }
+        None if config.stopping.early_stopping => {
+            return Err(Error::value(
+                "early_stopping",
+                "needs validation data to judge by",
+            ))
+        }
+        None => {}
+    }
     let mut optimizer = match net.optimizer.take() {
         Some(o) if o.config() == config.optimizer => o,
         _ => Optimizer::new(config.optimizer, net.layers())?,
     };
-    let result = run(net, x, y, sample_weight, config, monitor, &mut optimizer);
+    let result = run(
+        net,
+        x,
+        y,
+        sample_weight,
+        validation,
+        config,
+        monitor,
+        &mut optimizer,
+    );
     // Keep the optimizer's state for the next fit, unless training blew up.
     if !matches!(result, Err(Error::NonFinite(_))) {
         net.optimizer = Some(optimizer);
@@ -149,16 +235,27 @@ fn check_sample_weight<T: Float>(w: ArrayView1<T>, n: usize) -> Result<()> {
     Ok(())
 }
 
+/// The same error, about another argument.
+fn rename(err: Error, arg: &'static str) -> Error {
+    match err {
+        Error::Shape { expected, got, .. } => Error::Shape { arg, expected, got },
+        Error::Value { msg, .. } => Error::Value { arg, msg },
+        Error::Type { expected, got, .. } => Error::Type { arg, expected, got },
+        other => other,
+    }
+}
+
 #[allow(clippy::too_many_arguments)]
 fn run<T: Float>(
     net: &mut Network<T>,
     x: ArrayView2<T>,
     y: Target<T>,
     sample_weight: Option<ArrayView1<T>>,
+    validation: Option<Validation<T>>,
     config: &FitConfig,
     monitor: &mut dyn Monitor<T>,
     optimizer: &mut Optimizer<T>,
-) -> Result<Vec<f64>> {
+) -> Result<History> {
     let loss = net.loss_fn();
     let n = x.nrows();
     let batch = config.batch_size.unwrap_or(n).min(n);
@@ -177,7 +274,24 @@ fn run<T: Float>(
     let mut order: Vec<usize> = (0..n).collect();
     let mut rng = crate::init::rng(config.seed);
     let mut snapshot = net.get_weights();
-    let mut history = Vec::with_capacity(config.epochs);
+    // The weights of the best validation score (early stopping); the initial ones to start.
+    let mut best = net.get_weights();
+    let mut val_ws = match validation {
+        Some(v) => forward_workspace(net.layers(), v.x.nrows())?,
+        None => Vec::new(),
+    };
+    let mut tracker = Tracker::new();
+    let mut lr = config.learning_rate;
+    let mut history = History {
+        loss: Vec::with_capacity(config.epochs),
+        val_loss: Vec::new(),
+        val_score: Vec::new(),
+        learning_rate: Vec::with_capacity(config.epochs),
+        samples_seen: 0,
+        best_loss: f64::INFINITY,
+        best_val_score: None,
+        stopped: Stop::MaxEpochs,
+    };
 
     for epoch in 0..config.epochs {
         for ((w, b), l) in snapshot.iter_mut().zip(net.layers()) {
@@ -243,7 +357,7 @@ fn run<T: Float>(
                     c.dw.scaled_add(a, &l.w);
                 }
             }
-            optimizer.step(layers, &caches, config.learning_rate);
+            optimizer.step(layers, &caches, lr);
         }
         if net
             .layers()
@@ -258,10 +372,56 @@ fn run<T: Float>(
             )));
         }
         let epoch_loss = total / n as f64;
-        history.push(epoch_loss);
-        if monitor.epoch_end(epoch + 1, epoch_loss, net)? == EpochControl::Stop {
+        history.loss.push(epoch_loss);
+        history.learning_rate.push(lr);
+        history.samples_seen += n as u64;
+        let score = match validation {
+            Some(v) => {
+                forward_pass(net.layers(), &mut val_ws, v.x);
+                let yhat = val_ws[val_ws.len() - 1].a.view();
+                let output = net.layers()[net.layers().len() - 1].activation;
+                let val_loss = loss.value(yhat, v.y);
+                let s = stopping::score(v.metric, loss, output, yhat, v.y)?;
+                history.val_loss.push(val_loss);
+                history.val_score.push(s);
+                Some(s)
+            }
+            None => None,
+        };
+        if tracker.observe(&config.stopping, epoch_loss, score) && config.stopping.early_stopping {
+            for ((w, b), l) in best.iter_mut().zip(net.layers()) {
+                w.assign(&l.w);
+                b.assign(&l.b);
+            }
+        }
+        if let Schedule::InvScaling { power_t } = config.schedule {
+            lr = config.learning_rate / (history.samples_seen as f64 + 1.0).powf(power_t);
+        }
+        if tracker.exhausted(&config.stopping) {
+            if config.schedule != Schedule::Adaptive {
+                history.stopped = Stop::NoImprovement;
+            } else if lr <= 1e-6 {
+                history.stopped = Stop::LearningRate;
+            } else {
+                lr /= 5.0;
+                tracker.reset_count();
+            }
+        }
+        // The monitor sees every epoch, the last one too.
+        let control = monitor.epoch_end(epoch + 1, epoch_loss, net)?;
+        if history.stopped == Stop::MaxEpochs && control == EpochControl::Stop {
+            history.stopped = Stop::Callback;
+        }
+        if history.stopped != Stop::MaxEpochs {
             break;
         }
+    }
+    history.best_loss = tracker.best_loss;
+    if validation.is_some() {
+        history.best_val_score = Some(tracker.best_score);
+    }
+    if config.stopping.early_stopping {
+        restore(net, &best);
     }
     Ok(history)
 }
@@ -347,12 +507,13 @@ mod tests {
             x.view(),
             Target::Dense(y.view()),
             None,
+            None,
             &config,
             &mut NoMonitor,
         )
         .unwrap();
-        assert_eq!(history.len(), 5);
-        for &epoch_loss in &history {
+        assert_eq!(history.loss.len(), 5);
+        for &epoch_loss in &history.loss {
             let loss = b.loss(x.view(), Target::Dense(y.view())).unwrap();
             assert_eq!(epoch_loss, loss);
             b.forward(x.view()).unwrap();
@@ -379,6 +540,7 @@ mod tests {
                 x.view(),
                 Target::Dense(y.view()),
                 None,
+                None,
                 &config,
                 &mut NoMonitor,
             )
@@ -390,7 +552,7 @@ mod tests {
         let (_, w3) = run(5);
         assert_eq!((h1.clone(), w1.clone()), (h2, w2));
         assert_ne!(w1, w3);
-        assert!(h1[299] < 0.05, "{}", h1[299]);
+        assert!(h1.loss[299] < 0.05, "{}", h1.loss[299]);
     }
 
     #[test]
@@ -413,6 +575,7 @@ mod tests {
             &mut net,
             x.view(),
             Target::Dense(y.view()),
+            None,
             None,
             &cfg,
             &mut NoMonitor,
@@ -447,10 +610,12 @@ mod tests {
             x.view(),
             Target::Dense(y.view()),
             None,
+            None,
             &FitConfig::default(),
             &mut StopAt(3),
         );
-        assert_eq!(labels_net.unwrap().len(), 3);
+        let h = labels_net.unwrap();
+        assert_eq!((h.loss.len(), h.stopped), (3, Stop::Callback));
     }
 
     #[test]
@@ -481,20 +646,181 @@ mod tests {
             x.view(),
             Target::Labels(labels.view()),
             None,
+            None,
             &cfg,
             &mut NoMonitor,
         )
         .unwrap();
-        assert!(h[399] < 0.1 * h[0], "{h:?}");
+        assert!(h.loss[399] < 0.1 * h.loss[0], "{h:?}");
         let bad = array![0usize, 1, 2, 0, 1];
         let err = fit(
             &mut net,
             x.view(),
             Target::Labels(bad.view()),
             None,
+            None,
             &cfg,
             &mut NoMonitor,
         );
         assert!(err.unwrap_err().to_string().contains("out of range"));
+    }
+
+    fn regression() -> (Network<f64>, Array2<f64>, Array2<f64>) {
+        let config = NetworkConfig::new(
+            vec![2, 6, 1],
+            vec![Activation::Tanh, Activation::Identity],
+            Loss::MeanSquaredError,
+        );
+        let x = Array2::from_shape_fn((40, 2), |(i, j)| ((i * 7 + j * 3) % 11) as f64 / 5.0 - 1.0);
+        let y = Array2::from_shape_fn((40, 1), |(i, _)| (x[[i, 0]] * 2.0 - x[[i, 1]]).sin());
+        (Network::new(&config, 2).unwrap(), x, y)
+    }
+
+    #[test]
+    fn invscaling_follows_the_samples_seen() {
+        let (mut net, x, y) = regression();
+        let cfg = FitConfig {
+            epochs: 4,
+            learning_rate: 0.1,
+            schedule: Schedule::InvScaling { power_t: 0.5 },
+            ..FitConfig::default()
+        };
+        let h = fit(
+            &mut net,
+            x.view(),
+            Target::Dense(y.view()),
+            None,
+            None,
+            &cfg,
+            &mut NoMonitor,
+        )
+        .unwrap();
+        let want: Vec<f64> = (0..4)
+            .map(|e| {
+                if e == 0 {
+                    0.1
+                } else {
+                    0.1 / ((40 * e) as f64 + 1.0).sqrt()
+                }
+            })
+            .collect();
+        assert_eq!(h.learning_rate, want);
+        assert_eq!(h.samples_seen, 160);
+    }
+
+    #[test]
+    fn no_improvement_stops_and_adaptive_divides_by_five() {
+        let (net, x, y) = regression();
+        // A tolerance no epoch can beat: every epoch after the first counts as no change.
+        let stopping = Stopping {
+            n_iter_no_change: Some(2),
+            tol: 1e9,
+            early_stopping: false,
+        };
+        let cfg = FitConfig {
+            epochs: 50,
+            learning_rate: 0.01,
+            stopping,
+            ..FitConfig::default()
+        };
+        let h = fit(
+            &mut net.clone(),
+            x.view(),
+            Target::Dense(y.view()),
+            None,
+            None,
+            &cfg,
+            &mut NoMonitor,
+        )
+        .unwrap();
+        assert_eq!((h.loss.len(), h.stopped), (4, Stop::NoImprovement));
+        let cfg = FitConfig {
+            schedule: Schedule::Adaptive,
+            epochs: 100,
+            ..cfg
+        };
+        let h = fit(
+            &mut net.clone(),
+            x.view(),
+            Target::Dense(y.view()),
+            None,
+            None,
+            &cfg,
+            &mut NoMonitor,
+        )
+        .unwrap();
+        assert_eq!(h.stopped, Stop::LearningRate);
+        assert_eq!(
+            &h.learning_rate[..6],
+            &[0.01, 0.01, 0.01, 0.01, 0.002, 0.002]
+        );
+        assert!(*h.learning_rate.last().unwrap() <= 1e-6);
+    }
+
+    #[test]
+    fn early_stopping_restores_the_best_validation_weights() {
+        let (mut net, x, y) = regression();
+        let (xv, yv) = (x.slice(s![30.., ..]), y.slice(s![30.., ..]));
+        let validation = Validation {
+            x: xv,
+            y: Target::Dense(yv),
+            metric: Metric::R2,
+        };
+        let stopping = Stopping {
+            n_iter_no_change: Some(3),
+            tol: 0.0,
+            early_stopping: true,
+        };
+        // A step size large enough to make the validation score wander.
+        let cfg = FitConfig {
+            epochs: 60,
+            learning_rate: 0.5,
+            batch_size: Some(4),
+            stopping,
+            ..FitConfig::default()
+        };
+        let h = fit(
+            &mut net,
+            x.slice(s![..30, ..]),
+            Target::Dense(y.slice(s![..30, ..])),
+            None,
+            Some(validation),
+            &cfg,
+            &mut NoMonitor,
+        )
+        .unwrap();
+        let best = h.best_val_score.unwrap();
+        assert_eq!(
+            best,
+            h.val_score
+                .iter()
+                .cloned()
+                .fold(f64::NEG_INFINITY, f64::max)
+        );
+        let output = Activation::Identity;
+        let now = stopping::score(
+            Metric::R2,
+            Loss::MeanSquaredError,
+            output,
+            net.predict(xv).unwrap().view(),
+            Target::Dense(yv),
+        )
+        .unwrap();
+        assert_eq!(now, best);
+        assert!(matches!(
+            fit(
+                &mut net,
+                x.view(),
+                Target::Dense(y.view()),
+                None,
+                None,
+                &cfg,
+                &mut NoMonitor
+            ),
+            Err(Error::Value {
+                arg: "early_stopping",
+                ..
+            })
+        ));
     }
 }

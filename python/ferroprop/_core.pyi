@@ -4,6 +4,7 @@ Arrays must already have the network's dtype; ``ferroprop.Network`` converts the
 """
 
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -61,5 +62,14 @@ class CoreNetwork:
         beta_1: float,
         beta_2: float,
         epsilon: float,
+        alpha: float = 0.0,
+        sample_weight: _Array | None = None,
+        schedule: str = "constant",
+        power_t: float = 0.5,
+        validation_data: tuple[_Array, _Targets] | None = None,
+        validation_metric: str = "loss",
+        n_iter_no_change: int | None = None,
+        tol: float = 1e-4,
+        early_stopping: bool = False,
         callback: Callable[[int, float], object] | None = None,
-    ) -> list[float]: ...
+    ) -> dict[str, Any]: ...

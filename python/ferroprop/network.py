@@ -21,6 +21,8 @@ from ferroprop import _core
 ACTIVATIONS = ("identity", "relu", "leaky_relu", "sigmoid", "tanh", "softmax")
 LOSSES = ("binary_cross_entropy", "cross_entropy", "mean_squared_error")
 OPTIMIZERS = ("sgd", "adam")
+SCHEDULES = ("constant", "invscaling", "adaptive")
+METRICS = ("loss", "accuracy", "r2")
 DTYPES = ("float32", "float64")
 
 # The output activation each loss implies, and the loss each output implies.
@@ -394,6 +396,13 @@ class Network:
         epsilon: float = 1e-8,
         alpha: float = 0.0,
         sample_weight: ArrayLike | None = None,
+        schedule: str = "constant",
+        power_t: float = 0.5,
+        validation_data: tuple[ArrayLike, ArrayLike] | None = None,
+        validation_metric: str = "loss",
+        n_iter_no_change: int | None = None,
+        tol: float = 1e-4,
+        early_stopping: bool = False,
         callback: Callable[[int, float], bool | None] | None = None,
     ) -> list[float]:
         """Train by minibatch gradient descent; the whole loop runs in Rust.
@@ -424,6 +433,27 @@ class Network:
         sample_weight : array-like of shape (n_samples,), optional
             Non-negative weights: each batch's loss is the weighted mean of its rows'
             losses (a weight of 2 counts a row twice). A batch of zero weights is skipped.
+        schedule : {"constant", "invscaling", "adaptive"}
+            How the step size evolves, for ``optimizer="sgd"``: ``invscaling`` uses
+            ``learning_rate / (t + 1) ** power_t`` after each epoch (``t`` the samples
+            seen); ``adaptive`` divides it by 5 whenever ``n_iter_no_change`` epochs pass
+            without improvement, and stops once it is at most 1e-6.
+        power_t : float
+            The exponent of ``invscaling``.
+        validation_data : (X_val, y_val), optional
+            Scored after every epoch (``history_["val_loss"]``, ``["val_score"]``).
+        validation_metric : {"loss", "accuracy", "r2"}
+            The validation score, higher is better: ``-loss``, accuracy (argmax for
+            softmax, ``> 0.5`` per output otherwise), or R² averaged over outputs.
+        n_iter_no_change : int, optional
+            Stop after more than this many epochs in a row without an improvement of at
+            least ``tol`` (of the training loss, or with ``early_stopping`` of the
+            validation score), as scikit-learn's MLPs do. ``None`` never stops early.
+        tol : float
+            The improvement that counts.
+        early_stopping : bool
+            Judge improvement by the validation score and restore, at the end, the
+            weights of the best score. Needs ``validation_data``.
         callback : callable, optional
             ``callback(epoch, loss)`` after each epoch (1-based); returning ``True``
             stops training. An exception it raises ends training and propagates.
@@ -432,7 +462,10 @@ class Network:
         -------
         list of float
             The mean training loss of each epoch (each batch's loss taken in its forward
-            pass, before its update).
+            pass, before its update). ``history_`` holds more: ``loss``, ``val_loss``,
+            ``val_score``, ``learning_rate`` (per epoch), ``t`` (samples seen),
+            ``best_loss``, ``best_val_score`` and ``stopped`` (why training ended:
+            ``"max_epochs"``, ``"no_improvement"``, ``"learning_rate"`` or ``"callback"``).
 
         Raises
         ------
@@ -452,7 +485,13 @@ class Network:
         seed = _check_int("seed", seed, 0, 2**64 - 1)
         if callback is not None and not callable(callback):
             raise TypeError(f"callback must be callable, got {type(callback).__name__}")
-        return self._core.fit(
+        if validation_data is not None:
+            if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
+                raise TypeError("validation_data must be a pair (X_val, y_val)")
+            validation_data = (self._x(validation_data[0]), self._y(validation_data[1]))
+        if n_iter_no_change is not None:
+            n_iter_no_change = _check_int("n_iter_no_change", n_iter_no_change, 1)
+        history = self._core.fit(
             self._x(X),
             self._y(y),
             epochs=epochs,
@@ -468,8 +507,17 @@ class Network:
             epsilon=_check_float("epsilon", epsilon, positive=True),
             alpha=_check_float("alpha", alpha),
             sample_weight=None if sample_weight is None else self._weights(sample_weight),
+            schedule=_check_name("schedule", schedule, SCHEDULES),
+            power_t=_check_float("power_t", power_t),
+            validation_data=validation_data,
+            validation_metric=_check_name("validation_metric", validation_metric, METRICS),
+            n_iter_no_change=n_iter_no_change,
+            tol=_check_float("tol", tol),
+            early_stopping=bool(early_stopping),
             callback=callback,
         )
+        self.history_: dict[str, Any] = history
+        return list(history["loss"])
 
     # -- persistence, pickling and copying ----------------------------------------------
 
