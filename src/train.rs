@@ -274,8 +274,13 @@ fn run<T: Float>(
     let mut order: Vec<usize> = (0..n).collect();
     let mut rng = crate::init::rng(config.seed);
     let mut snapshot = net.get_weights();
-    // The weights of the best validation score (early stopping); the initial ones to start.
-    let mut best = net.get_weights();
+    // The weights of the best validation score (early stopping only); the initial ones to
+    // start, as scikit-learn does.
+    let mut best = if config.stopping.early_stopping {
+        net.get_weights()
+    } else {
+        Vec::new()
+    };
     let mut val_ws = match validation {
         Some(v) => forward_workspace(net.layers(), v.x.nrows())?,
         None => Vec::new(),

@@ -3,6 +3,10 @@
 >>> from ferroprop import Network
 >>> net = Network([2, 4, 3, 1], activations=["relu", "relu", "sigmoid"],
 ...               loss="binary_cross_entropy", seed=0)
+
+scikit-learn's estimators, over the same core (needs scikit-learn and SciPy):
+
+>>> from ferroprop.sklearn import MLPClassifier, MLPRegressor
 """
 
 from ferroprop._core import __version__
