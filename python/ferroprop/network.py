@@ -344,7 +344,7 @@ class Network:
         copy of the network. The step ``eps`` defaults to ``2.2e-16 ** (1/3)`` (6e-6),
         which makes the difference accurate to about 1e-10; ``floor`` (1.2e-4 for
         float64 networks, 3.5e-4 for float32) keeps gradients too small to resolve from
-        counting as large relative errors. Expect below ~1e-6 for float64 and ~1e-4 for
+        counting as large relative errors. Expect below ~1e-6 for float64 and a few 1e-4 for
         float32, away from ReLU kinks (an input to a ReLU within ``eps`` of 0).
         """
         if eps is not None:
