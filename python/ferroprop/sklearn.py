@@ -1,0 +1,1022 @@
+"""scikit-learn's ``MLPClassifier`` and ``MLPRegressor``, trained by ferroprop's Rust core.
+
+Drop-in replacements for ``sklearn.neural_network.MLPClassifier`` / ``MLPRegressor``
+(behaviour of scikit-learn 1.9.1): same parameters, defaults, fitted attributes, RNG use
+and stopping rules. The weights live in a :class:`ferroprop.Network` (``_network``);
+``coefs_`` and ``intercepts_`` are read-only copies of its weights (assigning a whole
+list sets the network's weights). Pickles hold the network as its safetensors bytes.
+
+How the estimators map onto ``Network.fit``
+-------------------------------------------
+ferroprop's losses are means over every element (binary cross-entropy, MSE without the
+1/2) or over rows (cross-entropy); scikit-learn's gradient is that of ``g`` times
+ferroprop's mean, with ``g = 1`` (binary, multiclass), ``k`` (``k`` labels of a
+multilabel problem) and ``k / 2`` (regression with ``k`` outputs: scikit-learn's output
+delta is ``ŷ − y`` over the rows only). The adapter runs ferroprop with
+``learning_rate·g`` (SGD), ``alpha / g`` and, for Adam, ``epsilon / g``, which gives the
+same steps as scikit-learn's from the same weights, and reports ``loss_``/``loss_curve_``
+in scikit-learn's convention (ferroprop's loss times ``g``; times 1/2 for regression, plus,
+for several outputs, the part of the penalty scikit-learn's reported loss counts
+differently). Initialisation is scikit-learn's Glorot-uniform draw from ``random_state``;
+the shuffling seed of ferroprop is drawn from the same ``RandomState`` afterwards.
+
+A fresh ``fit`` with SGD or Adam is one Rust call (schedules, the no-improvement rule,
+early stopping and the restoring of the best weights run in Rust). ``partial_fit``,
+warm-started fits, ``verbose``, early stopping with sample weights (weighted validation
+scores) and multi-output regression with ``alpha > 0`` (the loss convention above) run
+one Rust ``fit`` per epoch and apply the same rules in Python. ``solver="lbfgs"`` drives
+``scipy.optimize.minimize(method="L-BFGS-B")``; each evaluation is one ``set_weights``,
+one ``forward`` and one ``backward`` call into Rust plus the L2 term added in NumPy.
+
+Known differences from scikit-learn: the shuffling order (ferroprop's RNG); a minibatch
+whose sample weights are all zero is skipped (scikit-learn raises ZeroDivisionError);
+negative sample weights and ``momentum=1`` are refused; the optimizer's state (momentum,
+Adam's moments) is not pickled, so ``partial_fit`` after unpickling restarts it; a
+float32 model computes in float32 whatever the dtype of the ``X`` it predicts on; and
+``MLPRegressor(loss="poisson")`` is refused (ferroprop has no exponential output).
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from abc import ABC, abstractmethod
+from numbers import Integral, Real
+
+import numpy as np
+import scipy.optimize
+import scipy.sparse as sp
+from scipy.special import xlogy
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, _fit_context
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.metrics import accuracy_score, r2_score
+from sklearn.model_selection import train_test_split
+from sklearn.preprocessing import LabelBinarizer
+from sklearn.utils import check_random_state, column_or_1d
+from sklearn.utils._param_validation import Interval, Options, StrOptions
+from sklearn.utils.class_weight import compute_sample_weight
+from sklearn.utils.metaestimators import available_if
+from sklearn.utils.multiclass import _check_partial_fit_first_call, type_of_target, unique_labels
+from sklearn.utils.optimize import _check_optimize_result
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
+
+from ferroprop.network import Network
+
+__all__ = ["MLPClassifier", "MLPRegressor"]
+
+_STOCHASTIC_SOLVERS = ("sgd", "adam")
+_HIDDEN = {"identity": "identity", "logistic": "sigmoid", "tanh": "tanh", "relu": "relu"}
+# scikit-learn's output activation -> ferroprop's output activation and loss.
+_OUTPUT = {
+    "logistic": ("sigmoid", "binary_cross_entropy"),
+    "softmax": ("softmax", "cross_entropy"),
+    "identity": ("identity", "mean_squared_error"),
+}
+
+
+def _readonly(arr: np.ndarray) -> np.ndarray:
+    arr.flags.writeable = False
+    return arr
+
+
+def _pack(weights) -> np.ndarray:
+    """scikit-learn's packing: every coefficient matrix (C order), then every intercept."""
+    return np.hstack([W.ravel() for W, _ in weights] + [b.ravel() for _, b in weights])
+
+
+def _unpack(theta: np.ndarray, shapes) -> list[tuple[np.ndarray, np.ndarray]]:
+    coefs, start = [], 0
+    for n_in, n_out in shapes:
+        coefs.append(theta[start : start + n_in * n_out].reshape(n_in, n_out))
+        start += n_in * n_out
+    intercepts = []
+    for _, n_out in shapes:
+        intercepts.append(theta[start : start + n_out])
+        start += n_out
+    return list(zip(coefs, intercepts))
+
+
+def _network_like(net: Network, weights) -> Network:
+    """A new network with ``net``'s architecture and ``weights``."""
+    copy = Network(net.layer_sizes, net.activations, net.loss_name, net.dtype.name, seed=0)
+    copy.set_weights(weights)
+    return copy
+
+
+def _squares(net: Network) -> float:
+    """``Σ‖W‖²`` over the layers (biases excluded), as the L2 penalty counts it."""
+    return sum(float(np.dot(W.ravel(), W.ravel())) for W, _ in net.get_weights())
+
+
+def _data_loss(out_activation: str, Y: np.ndarray, yhat: np.ndarray, sw) -> float:
+    """scikit-learn's loss of ``yhat`` against ``Y`` (``_base.LOSS_FUNCTIONS``), no penalty."""
+    if out_activation == "identity":  # half the squared error, averaged over outputs too
+        return 0.5 * np.average((Y - yhat) ** 2, weights=sw, axis=0).mean()
+    eps = np.finfo(yhat.dtype).eps
+    p = np.clip(yhat, eps, 1 - eps)
+    if out_activation == "softmax":
+        return -np.average(xlogy(Y, p), weights=sw, axis=0).sum()
+    return -np.average(xlogy(Y, p) + xlogy(1 - Y, 1 - p), weights=sw, axis=0).sum()
+
+
+class _BaseMLP(BaseEstimator, ABC):
+    """What MLPClassifier and MLPRegressor share (scikit-learn's BaseMultilayerPerceptron)."""
+
+    _parameter_constraints: dict = {
+        "hidden_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left")],
+        "activation": [StrOptions({"identity", "logistic", "tanh", "relu"})],
+        "solver": [StrOptions({"lbfgs", "sgd", "adam"})],
+        "alpha": [Interval(Real, 0, None, closed="left")],
+        "batch_size": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
+        "learning_rate": [StrOptions({"constant", "invscaling", "adaptive"})],
+        "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
+        "power_t": [Interval(Real, 0, None, closed="left")],
+        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "shuffle": ["boolean"],
+        "random_state": ["random_state"],
+        "tol": [Interval(Real, 0, None, closed="left")],
+        "verbose": ["verbose"],
+        "warm_start": ["boolean"],
+        "momentum": [Interval(Real, 0, 1, closed="both")],
+        "nesterovs_momentum": ["boolean"],
+        "early_stopping": ["boolean"],
+        "validation_fraction": [Interval(Real, 0, 1, closed="left")],
+        "beta_1": [Interval(Real, 0, 1, closed="left")],
+        "beta_2": [Interval(Real, 0, 1, closed="left")],
+        "epsilon": [Interval(Real, 0, None, closed="neither")],
+        "n_iter_no_change": [Interval(Integral, 1, None, closed="left"), Options(Real, {np.inf})],
+        "max_fun": [Interval(Integral, 1, None, closed="left")],
+        "dtype": [None, StrOptions({"float32", "float64"}), type, np.dtype],
+    }
+
+    @abstractmethod
+    def __init__(
+        self,
+        hidden_layer_sizes,
+        activation,
+        solver,
+        alpha,
+        batch_size,
+        learning_rate,
+        learning_rate_init,
+        power_t,
+        max_iter,
+        loss,
+        shuffle,
+        random_state,
+        tol,
+        verbose,
+        warm_start,
+        momentum,
+        nesterovs_momentum,
+        early_stopping,
+        validation_fraction,
+        beta_1,
+        beta_2,
+        epsilon,
+        n_iter_no_change,
+        max_fun,
+        dtype,
+    ):
+        self.activation = activation
+        self.solver = solver
+        self.alpha = alpha
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.learning_rate_init = learning_rate_init
+        self.power_t = power_t
+        self.max_iter = max_iter
+        self.loss = loss
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.shuffle = shuffle
+        self.random_state = random_state
+        self.tol = tol
+        self.verbose = verbose
+        self.warm_start = warm_start
+        self.momentum = momentum
+        self.nesterovs_momentum = nesterovs_momentum
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+        self.n_iter_no_change = n_iter_no_change
+        self.max_fun = max_fun
+        self.dtype = dtype
+
+    # -- weights, as scikit-learn exposes them ---------------------------------------------
+
+    @property
+    def coefs_(self) -> list[np.ndarray]:
+        """Weight matrices ``(fan_in, fan_out)`` of each layer (read-only copies)."""
+        return [_readonly(W) for W, _ in self._network.get_weights()]
+
+    @coefs_.setter
+    def coefs_(self, value) -> None:
+        weights = self._network.get_weights()
+        if len(value) != len(weights):
+            raise ValueError(f"coefs_ needs {len(weights)} matrices, got {len(value)}")
+        self._network.set_weights([(W, b) for W, (_, b) in zip(value, weights)])
+
+    @property
+    def intercepts_(self) -> list[np.ndarray]:
+        """Bias vectors of each layer (read-only copies)."""
+        return [_readonly(b) for _, b in self._network.get_weights()]
+
+    @intercepts_.setter
+    def intercepts_(self, value) -> None:
+        weights = self._network.get_weights()
+        if len(value) != len(weights):
+            raise ValueError(f"intercepts_ needs {len(weights)} vectors, got {len(value)}")
+        self._network.set_weights([(W, b) for (W, _), b in zip(weights, value)])
+
+    # -- conventions ---------------------------------------------------------------------
+
+    def _scales(self) -> tuple[float, float]:
+        """``(g, s)``: scikit-learn's gradient is ``g`` times ferroprop's, and its reported
+        loss ``s`` times ferroprop's (exactly, when ``g == s`` or without penalty)."""
+        k = self.n_outputs_
+        if self.out_activation_ == "identity":
+            return k / 2.0, 0.5
+        if self.out_activation_ == "logistic":
+            return float(k), float(k)
+        return 1.0, 1.0
+
+    def _net_dtype(self, x_dtype: np.dtype) -> str:
+        if self.dtype is None:
+            # As scikit-learn: lbfgs works in float64 (scipy's), SGD and Adam in X's dtype.
+            return "float64" if self.solver == "lbfgs" else np.dtype(x_dtype).name
+        name = np.dtype(self.dtype).name
+        if name not in ("float32", "float64"):
+            raise ValueError(f"dtype must be None, 'float32' or 'float64', got {self.dtype!r}")
+        return name
+
+    def _targets(self, Y: np.ndarray) -> np.ndarray:
+        """The 2-D targets ``Y`` in the form ferroprop's loss takes."""
+        if self.out_activation_ == "softmax":
+            return Y.argmax(axis=1).astype(np.int64)
+        return np.ascontiguousarray(Y, dtype=self._network.dtype)
+
+    # -- fitting ------------------------------------------------------------------------
+
+    def _fit(self, X, y, sample_weight=None, incremental=False):
+        hidden = self.hidden_layer_sizes
+        if not hasattr(hidden, "__iter__"):
+            hidden = [hidden]
+        hidden = list(hidden)
+        if np.any(np.array(hidden) <= 0):
+            raise ValueError(f"hidden_layer_sizes must be > 0, got {hidden}.")
+        if getattr(self, "loss", None) == "poisson":
+            raise ValueError(
+                "loss='poisson' is not supported by ferroprop (it has no exponential output "
+                "activation); use loss='squared_error'"
+            )
+        first_pass = not hasattr(self, "_network") or (not self.warm_start and not incremental)
+
+        X, Y, y_raw = self._validate_input(X, y, incremental, reset=first_pass)
+        if sp.issparse(X):
+            X = X.toarray()
+        if sample_weight is not None:
+            sample_weight = _check_sample_weight(sample_weight, X)
+        sample_weight = self._class_sample_weight(sample_weight, y_raw, incremental)
+        if Y.ndim == 1:
+            Y = Y.reshape(-1, 1)
+        if not first_pass and Y.shape[1] != self.n_outputs_:
+            raise ValueError(
+                f"y has {Y.shape[1]} outputs but the fitted network has {self.n_outputs_}"
+            )
+        self.n_outputs_ = Y.shape[1]
+        layer_units = [X.shape[1], *hidden, self.n_outputs_]
+        random_state = check_random_state(self.random_state)
+        if first_pass:
+            self._initialize(layer_units, X.dtype, random_state)
+        elif self._network.layer_sizes != layer_units:
+            raise ValueError(
+                f"warm_start/partial_fit: the network has layers {self._network.layer_sizes}, "
+                f"the data and hidden_layer_sizes ask for {layer_units}"
+            )
+        X = np.ascontiguousarray(X, dtype=self._network.dtype)
+
+        if self.solver in _STOCHASTIC_SOLVERS:
+            self._fit_stochastic(X, Y, sample_weight, incremental, first_pass, random_state)
+        else:
+            self._fit_lbfgs(X, Y, sample_weight)
+
+        if not all(np.isfinite(W).all() and np.isfinite(b).all() for W, b in self._weights()):
+            raise ValueError(
+                "Solver produced non-finite parameter weights. The input data may"
+                " contain large values and need to be preprocessed."
+            )
+        return self
+
+    def _class_sample_weight(self, sample_weight, y, incremental):
+        return sample_weight
+
+    def _weights(self):
+        return self._network.get_weights()
+
+    def _initialize(self, layer_units, x_dtype, random_state):
+        self.n_iter_ = 0
+        self.t_ = 0
+        self.n_layers_ = len(layer_units)
+        self.out_activation_ = self._output_activation()
+        # scikit-learn's Glorot-uniform draw, W then b per layer, in X's dtype.
+        factor = 2.0 if self.activation == "logistic" else 6.0
+        weights = []
+        for fan_in, fan_out in zip(layer_units[:-1], layer_units[1:]):
+            bound = np.sqrt(factor / (fan_in + fan_out))
+            W = random_state.uniform(-bound, bound, (fan_in, fan_out)).astype(x_dtype, copy=False)
+            b = random_state.uniform(-bound, bound, fan_out).astype(x_dtype, copy=False)
+            weights.append((W, b))
+        out, loss = _OUTPUT[self.out_activation_]
+        activations = [_HIDDEN[self.activation]] * (len(layer_units) - 2) + [out]
+        net = Network(layer_units, activations, loss, self._net_dtype(x_dtype), seed=0)
+        net.set_weights(weights)
+        self._network = net
+        self._best_network = None
+        if self.solver in _STOCHASTIC_SOLVERS:
+            self.loss_curve_ = []
+            self._no_improvement_count = 0
+            if self.early_stopping:
+                self.validation_scores_ = []
+                self.best_validation_score_ = -np.inf
+                self.best_loss_ = None
+            else:
+                self.best_loss_ = np.inf
+                self.validation_scores_ = None
+                self.best_validation_score_ = None
+
+    def _fit_stochastic(self, X, Y, sample_weight, incremental, first_pass, random_state):
+        net = self._network
+        sgd = self.solver == "sgd"
+        if not incremental:
+            net.set_weights(net.get_weights())  # a new optimizer, as each sklearn fit has
+            self._learning_rate = float(self.learning_rate_init)
+        elif not hasattr(self, "_learning_rate"):
+            self._learning_rate = float(self.learning_rate_init)
+        if self.early_stopping and incremental:
+            raise ValueError("partial_fit does not support early_stopping=True")
+
+        es = self.early_stopping
+        X_val = y_val = sw_val = Y_val = None
+        if es:
+            # scikit-learn stratifies only single-output (binary) classification.
+            stratify = Y if (self._is_classifier() and self.n_outputs_ == 1) else None
+            arrays = (X, Y) if sample_weight is None else (X, Y, sample_weight)
+            parts = train_test_split(
+                *arrays,
+                random_state=random_state,
+                test_size=self.validation_fraction,
+                stratify=stratify,
+            )
+            X_tr, X_val, Y_tr, Y_val = parts[:4]
+            sw_tr, sw_val = (parts[4], parts[5]) if sample_weight is not None else (None, None)
+            if X_val.shape[0] < 2:
+                raise ValueError(
+                    "The validation set is too small. Increase 'validation_fraction' "
+                    "or the size of your dataset."
+                )
+            y_val = self._original_targets(Y_val)
+        else:
+            X_tr, Y_tr, sw_tr = X, Y, sample_weight
+
+        n = X_tr.shape[0]
+        if self.batch_size == "auto":
+            batch_size = min(200, n)
+        else:
+            if self.batch_size > n:
+                warnings.warn(
+                    "Got `batch_size` less than 1 or larger than "
+                    "sample size. It is going to be clipped",
+                    stacklevel=3,
+                )
+            batch_size = int(np.clip(self.batch_size, 1, n))
+
+        g, s = self._scales()
+        common = dict(
+            batch_size=batch_size,
+            shuffle=bool(self.shuffle),
+            optimizer=self.solver,
+            momentum=float(self.momentum) if sgd else 0.0,
+            nesterov=bool(self.nesterovs_momentum),
+            beta_1=float(self.beta_1),
+            beta_2=float(self.beta_2),
+            epsilon=float(self.epsilon) / g,
+            alpha=float(self.alpha) / g,
+            sample_weight=sw_tr,
+        )
+        T_tr = self._targets(Y_tr)
+        penalty_mismatch = g != s and self.alpha > 0  # multi-output regression
+        in_python = (
+            incremental
+            or not first_pass  # warm start: counters and best values carry over
+            or bool(self.verbose)
+            or (es and sample_weight is not None)  # weighted validation scores
+            or penalty_mismatch
+            or (self._is_classifier() and len(self.classes_) == 1 and es)
+        )
+        self.n_iter_ = 0
+        if in_python:
+            self._stochastic_in_python(
+                X_tr, T_tr, sw_tr, (X_val, y_val, sw_val), common, incremental, random_state
+            )
+        else:
+            self._stochastic_in_rust(X_tr, T_tr, (X_val, Y_val), common, random_state)
+
+    def _stochastic_in_rust(self, X, T, validation, common, random_state):
+        """One ``Network.fit`` call does the whole fit, stopping rules included."""
+        net = self._network
+        g, s = self._scales()
+        sgd = self.solver == "sgd"
+        es = self.early_stopping
+        X_val, Y_val = validation
+        seed = int(random_state.randint(2**31)) if self.shuffle else 0
+        n_no_change = None if math.isinf(self.n_iter_no_change) else int(self.n_iter_no_change)
+        seen = []
+
+        def record(epoch, loss):  # keeps the losses if Ctrl-C ends the fit
+            seen.append(loss)
+
+        try:
+            net.fit(
+                X,
+                T,
+                epochs=self.max_iter,
+                learning_rate=self._learning_rate * g if sgd else self.learning_rate_init,
+                seed=seed,
+                schedule=self.learning_rate if sgd else "constant",
+                power_t=float(self.power_t),
+                validation_data=None if not es else (X_val, self._targets(Y_val)),
+                validation_metric="accuracy" if self._is_classifier() else "r2",
+                n_iter_no_change=n_no_change,
+                # The rule compares losses in ferroprop's convention, scores as they are.
+                tol=float(self.tol) if es else float(self.tol) / s,
+                early_stopping=es,
+                callback=record,
+                **common,
+            )
+            history = net.history_
+            losses, scores, stopped = history["loss"], history["val_score"], history["stopped"]
+        except KeyboardInterrupt:
+            warnings.warn("Training interrupted by user.", stacklevel=4)
+            losses, scores, stopped = seen, [], "interrupted"
+        for i, loss in enumerate(losses):
+            # Replays scikit-learn's bookkeeping (counters, best values, the SGD step size).
+            self._end_epoch(s * loss, X.shape[0], scores[i] if i < len(scores) else np.nan)
+        if stopped == "max_epochs" and self.n_iter_ == self.max_iter:
+            self._warn_max_iter()
+        if es:
+            self._best_network = _network_like(net, net.get_weights())
+
+    def _stochastic_in_python(self, X, T, sw, validation, common, incremental, random_state):
+        """One ``Network.fit`` call per epoch; scikit-learn's rules applied here."""
+        net = self._network
+        g, s = self._scales()
+        sgd = self.solver == "sgd"
+        es = self.early_stopping
+        X_val, y_val, sw_val = validation
+        best = None
+        if es:
+            source = self._best_network if self._best_network is not None else net
+            best = source.get_weights()
+        # Multi-output regression with alpha > 0: scikit-learn reports half the squared error
+        # averaged over all outputs plus alpha/2·‖W‖²/Σw, and ferroprop's loss weighs the two
+        # parts differently, so the penalty is added back: Σ_b (rows_b/n)·‖W_b‖²/Σw_b over
+        # the batches b, with ‖W_b‖² interpolated between the epoch's first and last weights
+        # (exact for the full batch).
+        k = self.n_outputs_
+        n_batches = math.ceil(X.shape[0] / common["batch_size"])
+        sw_sum = X.shape[0] if sw is None else float(np.sum(sw))
+        correct = g != s and self.alpha > 0
+        squares = _squares(net) if correct else 0.0
+        try:
+            for _ in range(self.max_iter):
+                seed = int(random_state.randint(2**31)) if self.shuffle else 0
+                lr = self._learning_rate * g if sgd else self.learning_rate_init
+                net.fit(X, T, epochs=1, learning_rate=lr, seed=seed, **common)
+                loss = s * net.history_["loss"][0]
+                if correct:
+                    end = _squares(net)
+                    mean = squares + (n_batches - 1) / (2 * n_batches) * (end - squares)
+                    penalty = common["alpha"] / 2 * mean * n_batches / sw_sum
+                    loss += (k - 1) / 2 * penalty
+                    squares = end
+                score = self._validation_score(X_val, y_val, sw_val) if es else None
+                improved, stop = self._end_epoch(loss, X.shape[0], score)
+                if improved:
+                    best = net.get_weights()
+                if stop or incremental:
+                    break
+                if self.n_iter_ == self.max_iter:
+                    self._warn_max_iter()
+        except KeyboardInterrupt:
+            warnings.warn("Training interrupted by user.", stacklevel=4)
+        if es:
+            net.set_weights(best)
+            self._best_network = _network_like(net, best)
+
+    def _end_epoch(self, loss, n_samples, score):
+        """scikit-learn's end of an epoch; returns (new best validation score, stop)."""
+        self.n_iter_ += 1
+        self.loss_ = np.float64(loss)
+        self.t_ += n_samples
+        self.loss_curve_.append(self.loss_)
+        if self.verbose:
+            print(f"Iteration {self.n_iter_}, loss = {self.loss_:.8f}")
+        improved = False
+        if self.early_stopping:
+            self.validation_scores_.append(score)
+            if self.verbose:
+                print(f"Validation score: {score:f}")
+            if score < self.best_validation_score_ + self.tol:
+                self._no_improvement_count += 1
+            else:
+                self._no_improvement_count = 0
+            if score > self.best_validation_score_:
+                self.best_validation_score_ = score
+                improved = True
+        else:
+            if self.loss_curve_[-1] > self.best_loss_ - self.tol:
+                self._no_improvement_count += 1
+            else:
+                self._no_improvement_count = 0
+            if self.loss_curve_[-1] < self.best_loss_:
+                self.best_loss_ = self.loss_curve_[-1]
+        sgd = self.solver == "sgd"
+        if sgd and self.learning_rate == "invscaling":
+            self._learning_rate = float(self.learning_rate_init) / (self.t_ + 1) ** self.power_t
+        stop = False
+        if self._no_improvement_count > self.n_iter_no_change:
+            what = "Validation score" if self.early_stopping else "Training loss"
+            msg = (
+                f"{what} did not improve more than tol={self.tol:f} for "
+                f"{int(self.n_iter_no_change)} consecutive epochs."
+            )
+            if not (sgd and self.learning_rate == "adaptive"):
+                stop, msg = True, msg + " Stopping."
+            elif self._learning_rate <= 1e-6:
+                stop, msg = True, msg + " Learning rate too small. Stopping."
+            else:
+                self._learning_rate /= 5.0
+                msg += f" Setting learning rate to {self._learning_rate:f}"
+            if self.verbose:
+                print(msg)
+            if not stop:
+                self._no_improvement_count = 0
+        return improved, stop
+
+    def _warn_max_iter(self):
+        warnings.warn(
+            f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) reached and the "
+            "optimization hasn't converged yet.",
+            ConvergenceWarning,
+            stacklevel=5,
+        )
+
+    def _validation_score(self, X_val, y_val, sw_val):
+        try:
+            y_pred = self._predict(X_val, check_input=False)
+        except ValueError:  # ferroprop refuses to return non-finite outputs
+            return np.nan
+        if np.issubdtype(y_pred.dtype, np.floating) and not np.isfinite(y_pred).all():
+            return np.nan
+        return self._score_function(y_val, y_pred, sample_weight=sw_val)
+
+    def _fit_lbfgs(self, X, Y, sample_weight):
+        """L-BFGS-B over scikit-learn's objective; ferroprop computes forward and backward.
+
+        One evaluation: ``set_weights``, ``forward(X)``, ``backward(y)`` (three Rust calls),
+        then the gradients are read from ``layers[k].dW/.db`` and the L2 term is added here.
+        With sample weights, the output delta's rows are rescaled by ``w·n/Σw``; the
+        rescaling commutes with the backward pass, so the weighted gradients are
+        ``a_prevᵀ (dz ⊙ s)`` from the ``dz`` and ``a`` ferroprop cached.
+        """
+        net = self._network
+        T = self._targets(Y)
+        Yf = np.asarray(Y, dtype=np.float64)
+        shapes = [W.shape for W, _ in net.get_weights()]
+        g, _ = self._scales()
+        alpha = float(self.alpha)
+        n = X.shape[0]
+        sw_sum = n if sample_weight is None else float(np.sum(sample_weight))
+        row_scale = None
+        if sample_weight is not None:
+            row_scale = (np.asarray(sample_weight, dtype=np.float64) * (n / sw_sum))[:, None]
+        out = self.out_activation_
+
+        def loss_grad(theta):
+            weights = _unpack(theta, shapes)
+            net.set_weights(weights)
+            yhat = net.forward(X)
+            net.backward(T)
+            layers = net.layers
+            if row_scale is None:
+                grads = [(layer.dW, layer.db) for layer in layers]
+            else:
+                grads = []
+                for k, layer in enumerate(layers):
+                    a_prev = X if k == 0 else layers[k - 1].a
+                    dz = layer.dz * row_scale
+                    grads.append((a_prev.T @ dz, dz.sum(axis=0)))
+            squares = sum(float(np.dot(W.ravel(), W.ravel())) for W, _ in weights)
+            loss = _data_loss(out, Yf, yhat.astype(np.float64), sample_weight)
+            loss += 0.5 * alpha * squares / sw_sum
+            grad = [
+                (g * dW + (alpha / sw_sum) * W, g * db) for (dW, db), (W, _) in zip(grads, weights)
+            ]
+            return float(loss), _pack(grad).astype(np.float64)
+
+        result = scipy.optimize.minimize(
+            loss_grad,
+            _pack(net.get_weights()).astype(np.float64),
+            method="L-BFGS-B",
+            jac=True,
+            options={"maxfun": self.max_fun, "maxiter": self.max_iter, "gtol": self.tol},
+        )
+        self.n_iter_ = _check_optimize_result("lbfgs", result, self.max_iter)
+        self.loss_ = result.fun
+        net.set_weights(_unpack(result.x, shapes))
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y, sample_weight=None):
+        """Fit the model to data matrix X and target(s) y.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            The input data (sparse input is densified).
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            The target values (class labels in classification, real numbers in regression).
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative sample weights.
+
+        Returns
+        -------
+        self : object
+            The fitted estimator.
+        """
+        return self._fit(X, y, sample_weight=sample_weight, incremental=False)
+
+    def _check_solver(self):
+        if self.solver not in _STOCHASTIC_SOLVERS:
+            raise AttributeError(
+                "partial_fit is only available for stochastic optimizers. "
+                f"{self.solver} is not stochastic."
+            )
+        return True
+
+    # -- prediction ------------------------------------------------------------------------
+
+    def _forward_pass_fast(self, X, check_input=True):
+        if check_input:
+            X = validate_data(self, X, accept_sparse=["csr", "csc"], reset=False)
+        if sp.issparse(X):
+            X = X.toarray()
+        return self._network.predict(X)
+
+    def _is_classifier(self) -> bool:
+        return isinstance(self, ClassifierMixin)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        return tags
+
+
+class MLPClassifier(ClassifierMixin, _BaseMLP):
+    """Multi-layer perceptron classifier, trained by ferroprop (scikit-learn's API).
+
+    Parameters are scikit-learn 1.9.1's ``MLPClassifier``'s (see its documentation),
+    plus:
+
+    class_weight : dict, "balanced" or None, default=None
+        Weights of the classes, applied as sample weights (multiplying ``sample_weight``):
+        ``"balanced"`` uses ``n_samples / (n_classes * np.bincount(y))``. ``"balanced"``
+        is refused by ``partial_fit`` (a batch's class counts are not the data's).
+    dtype : {None, "float32", "float64"}, default=None
+        The network's dtype. ``None`` follows scikit-learn: float32 ``X`` trains a float32
+        network with SGD/Adam, anything else (and lbfgs) float64.
+
+    Binary problems use one sigmoid output, multiclass a softmax, multilabel (an
+    indicator matrix ``y``) one sigmoid per label. ``predict_log_proba`` is
+    ``log(predict_proba)`` (``-inf`` where a probability is 0), except that the
+    probability ``1 - p`` of a binary problem's first class is taken as ``log1p(-p)``,
+    exact for small ``p``. Attributes are scikit-learn's: ``classes_``, ``coefs_``,
+    ``intercepts_``, ``loss_``, ``best_loss_``, ``loss_curve_``, ``validation_scores_``,
+    ``best_validation_score_``, ``n_iter_``, ``t_``, ``n_layers_``, ``n_outputs_``,
+    ``out_activation_``, ``n_features_in_``, ``feature_names_in_``.
+    """
+
+    _parameter_constraints: dict = {
+        **_BaseMLP._parameter_constraints,
+        "class_weight": [dict, StrOptions({"balanced"}), None],
+    }
+
+    def __init__(
+        self,
+        hidden_layer_sizes=(100,),
+        activation="relu",
+        *,
+        solver="adam",
+        alpha=0.0001,
+        batch_size="auto",
+        learning_rate="constant",
+        learning_rate_init=0.001,
+        power_t=0.5,
+        max_iter=200,
+        shuffle=True,
+        random_state=None,
+        tol=1e-4,
+        verbose=False,
+        warm_start=False,
+        momentum=0.9,
+        nesterovs_momentum=True,
+        early_stopping=False,
+        validation_fraction=0.1,
+        beta_1=0.9,
+        beta_2=0.999,
+        epsilon=1e-8,
+        n_iter_no_change=10,
+        max_fun=15000,
+        class_weight=None,
+        dtype=None,
+    ):
+        super().__init__(
+            hidden_layer_sizes=hidden_layer_sizes,
+            activation=activation,
+            solver=solver,
+            alpha=alpha,
+            batch_size=batch_size,
+            learning_rate=learning_rate,
+            learning_rate_init=learning_rate_init,
+            power_t=power_t,
+            max_iter=max_iter,
+            loss="log_loss",
+            shuffle=shuffle,
+            random_state=random_state,
+            tol=tol,
+            verbose=verbose,
+            warm_start=warm_start,
+            momentum=momentum,
+            nesterovs_momentum=nesterovs_momentum,
+            early_stopping=early_stopping,
+            validation_fraction=validation_fraction,
+            beta_1=beta_1,
+            beta_2=beta_2,
+            epsilon=epsilon,
+            n_iter_no_change=n_iter_no_change,
+            max_fun=max_fun,
+            dtype=dtype,
+        )
+        self.class_weight = class_weight
+
+    def _output_activation(self) -> str:
+        return "softmax" if self._label_binarizer.y_type_ == "multiclass" else "logistic"
+
+    def _score_function(self, y, y_pred, sample_weight=None):
+        return accuracy_score(y, y_pred, sample_weight=sample_weight)
+
+    def _original_targets(self, Y):
+        return self._label_binarizer.inverse_transform(Y)
+
+    def _validate_input(self, X, y, incremental, reset):
+        X, y = validate_data(
+            self,
+            X,
+            y,
+            accept_sparse=["csr", "csc"],
+            multi_output=True,
+            dtype=(np.float64, np.float32),
+            reset=reset,
+        )
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = column_or_1d(y, warn=True)
+        if (not hasattr(self, "classes_")) or (not self.warm_start and not incremental):
+            self._label_binarizer = LabelBinarizer()
+            self._label_binarizer.fit(y)
+            self.classes_ = self._label_binarizer.classes_
+        else:
+            classes = unique_labels(y)
+            if self.warm_start:
+                if set(classes) != set(self.classes_):
+                    raise ValueError(
+                        "warm_start can only be used where `y` has the same "
+                        "classes as in the previous call to fit. Previously "
+                        f"got {self.classes_}, `y` has {classes}"
+                    )
+            elif len(np.setdiff1d(classes, self.classes_, assume_unique=True)):
+                raise ValueError(
+                    "`y` has classes not in `self.classes_`. "
+                    f"`self.classes_` has {self.classes_}. 'y' has {classes}."
+                )
+        return X, self._label_binarizer.transform(y).astype(bool), y
+
+    def _class_sample_weight(self, sample_weight, y, incremental):
+        if self.class_weight is None:
+            return sample_weight
+        if incremental and self.class_weight == "balanced":
+            raise ValueError(
+                "class_weight='balanced' is not supported by partial_fit: pass a dict "
+                "(for instance computed with sklearn.utils.class_weight."
+                "compute_class_weight on all the data)"
+            )
+        weights = compute_sample_weight(self.class_weight, y)
+        return weights if sample_weight is None else sample_weight * weights
+
+    @available_if(lambda est: est._check_solver())
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y, sample_weight=None, classes=None):
+        """Update the model with a single epoch over the given data.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,) or (n_samples, n_labels)
+        sample_weight : array-like of shape (n_samples,), default=None
+        classes : array of shape (n_classes,), default=None
+            Classes across all calls to partial_fit; required on the first call.
+
+        Returns
+        -------
+        self : object
+        """
+        if _check_partial_fit_first_call(self, classes):
+            self._label_binarizer = LabelBinarizer()
+            if type_of_target(y).startswith("multilabel"):
+                self._label_binarizer.fit(y)
+            else:
+                self._label_binarizer.fit(classes)
+        return self._fit(X, y, sample_weight=sample_weight, incremental=True)
+
+    def predict(self, X):
+        """Predict using the multi-layer perceptron classifier.
+
+        Returns
+        -------
+        y : ndarray of shape (n_samples,) or (n_samples, n_classes)
+            The predicted classes (an indicator matrix for multilabel problems).
+        """
+        check_is_fitted(self)
+        return self._predict(X)
+
+    def _predict(self, X, check_input=True):
+        y_pred = self._forward_pass_fast(X, check_input=check_input)
+        if self.n_outputs_ == 1:
+            y_pred = y_pred.ravel()
+        return self._label_binarizer.inverse_transform(y_pred)
+
+    def predict_proba(self, X):
+        """Probability estimates, shape (n_samples, n_classes); columns follow ``classes_``."""
+        check_is_fitted(self)
+        y_pred = self._forward_pass_fast(X)
+        if self.n_outputs_ == 1:
+            y_pred = y_pred.ravel()
+        if y_pred.ndim == 1:
+            return np.vstack([1 - y_pred, y_pred]).T
+        return y_pred
+
+    def predict_log_proba(self, X):
+        """Log of :meth:`predict_proba` (``-inf`` where a probability is 0)."""
+        check_is_fitted(self)
+        y_pred = self._forward_pass_fast(X)
+        with np.errstate(divide="ignore"):
+            if self.n_outputs_ == 1:
+                p = y_pred.ravel()
+                return np.vstack([np.log1p(-p), np.log(p)]).T
+            return np.log(y_pred)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.classifier_tags.multi_label = True
+        return tags
+
+
+class MLPRegressor(RegressorMixin, _BaseMLP):
+    """Multi-layer perceptron regressor, trained by ferroprop (scikit-learn's API).
+
+    Parameters are scikit-learn 1.9.1's ``MLPRegressor``'s (see its documentation), plus
+    ``dtype`` (as :class:`MLPClassifier`'s). ``loss`` must be ``"squared_error"`` (half
+    the squared error); ``"poisson"`` is accepted by the constructor, as scikit-learn's,
+    but refused by ``fit``.
+    """
+
+    _parameter_constraints: dict = {
+        **_BaseMLP._parameter_constraints,
+        "loss": [StrOptions({"squared_error", "poisson"})],
+    }
+
+    def __init__(
+        self,
+        loss="squared_error",
+        hidden_layer_sizes=(100,),
+        activation="relu",
+        *,
+        solver="adam",
+        alpha=0.0001,
+        batch_size="auto",
+        learning_rate="constant",
+        learning_rate_init=0.001,
+        power_t=0.5,
+        max_iter=200,
+        shuffle=True,
+        random_state=None,
+        tol=1e-4,
+        verbose=False,
+        warm_start=False,
+        momentum=0.9,
+        nesterovs_momentum=True,
+        early_stopping=False,
+        validation_fraction=0.1,
+        beta_1=0.9,
+        beta_2=0.999,
+        epsilon=1e-8,
+        n_iter_no_change=10,
+        max_fun=15000,
+        dtype=None,
+    ):
+        super().__init__(
+            hidden_layer_sizes=hidden_layer_sizes,
+            activation=activation,
+            solver=solver,
+            alpha=alpha,
+            batch_size=batch_size,
+            learning_rate=learning_rate,
+            learning_rate_init=learning_rate_init,
+            power_t=power_t,
+            max_iter=max_iter,
+            loss=loss,
+            shuffle=shuffle,
+            random_state=random_state,
+            tol=tol,
+            verbose=verbose,
+            warm_start=warm_start,
+            momentum=momentum,
+            nesterovs_momentum=nesterovs_momentum,
+            early_stopping=early_stopping,
+            validation_fraction=validation_fraction,
+            beta_1=beta_1,
+            beta_2=beta_2,
+            epsilon=epsilon,
+            n_iter_no_change=n_iter_no_change,
+            max_fun=max_fun,
+            dtype=dtype,
+        )
+
+    def _output_activation(self) -> str:
+        return "identity"
+
+    def _score_function(self, y, y_pred, sample_weight=None):
+        return r2_score(y, y_pred, sample_weight=sample_weight)
+
+    def _original_targets(self, Y):
+        return Y
+
+    def _validate_input(self, X, y, incremental, reset):
+        X, y = validate_data(
+            self,
+            X,
+            y,
+            accept_sparse=["csr", "csc"],
+            multi_output=True,
+            y_numeric=True,
+            dtype=(np.float64, np.float32),
+            reset=reset,
+        )
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = column_or_1d(y, warn=True)
+        return X, y, y
+
+    def predict(self, X):
+        """Predict using the multi-layer perceptron model.
+
+        Returns
+        -------
+        y : ndarray of shape (n_samples,) or (n_samples, n_outputs)
+        """
+        check_is_fitted(self)
+        return self._predict(X)
+
+    def _predict(self, X, check_input=True):
+        y_pred = self._forward_pass_fast(X, check_input=check_input)
+        if y_pred.shape[1] == 1:
+            return y_pred.ravel()
+        return y_pred
+
+    # As scikit-learn 1.9.1 (the condition is not called, so it is always true): with
+    # solver="lbfgs", partial_fit runs a whole L-BFGS fit from the current weights.
+    @available_if(lambda est: est._check_solver)
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y, sample_weight=None):
+        """Update the model with a single epoch over the given data.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+        sample_weight : array-like of shape (n_samples,), default=None
+
+        Returns
+        -------
+        self : object
+        """
+        return self._fit(X, y, sample_weight=sample_weight, incremental=True)
