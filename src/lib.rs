@@ -49,7 +49,7 @@ pub use activation::Activation;
 pub use error::{Error, Result};
 pub use layer::{Dense, LayerCache};
 pub use loss::{Loss, Target};
-pub use network::{Network, NetworkConfig};
+pub use network::{LossAndGradient, Network, NetworkConfig};
 pub use optim::{Optimizer, OptimizerConfig};
 pub use train::{fit, EpochControl, FitConfig};
 

@@ -109,6 +109,16 @@ fn describe(obj: &Bound<'_, PyAny>) -> String {
     }
 }
 
+/// Sample weights as the core takes them: a 1-D array of the network's dtype.
+fn weights1<'py, T: Element>(w: &Bound<'py, PyAny>) -> PyResult<PyReadonlyArray1<'py, T>> {
+    w.extract::<PyReadonlyArray1<T>>().map_err(|_| {
+        PyTypeError::new_err(format!(
+            "sample_weight: expected a 1-D array of the network's dtype, got {}",
+            describe(w)
+        ))
+    })
+}
+
 /// Targets as the core takes them: a 2-D array of the dtype, or 1-D int64 class labels.
 enum PyTarget<'py, T: Element> {
     Dense(PyReadonlyArray2<'py, T>),
@@ -215,16 +225,7 @@ fn fit_py<'py, T: Element + StoredFloat>(
 ) -> PyResult<Bound<'py, PyDict>> {
     let x = array2::<T>("X", x)?;
     let y = PyTarget::<T>::extract(y)?;
-    let w = sample_weight
-        .map(|w| {
-            w.extract::<PyReadonlyArray1<T>>().map_err(|_| {
-                PyTypeError::new_err(format!(
-                    "sample_weight: expected a 1-D array of the network's dtype, got {}",
-                    describe(w)
-                ))
-            })
-        })
-        .transpose()?;
+    let w = sample_weight.map(weights1::<T>).transpose()?;
     let (xv, yv, wv) = (x.as_array(), y.view(), w.as_ref().map(|w| w.as_array()));
     let val = match &validation {
         Some((vx, vy)) => Some((
@@ -487,6 +488,51 @@ impl PyNetwork {
             run::<f32>(py, self, x, y, eps)
         } else {
             run::<f64>(py, self, x, y, eps)
+        }
+    }
+
+    /// `(data_loss, penalty, [(dW, db), ...])` of full-batch training, in one pass.
+    #[pyo3(signature = (x, y, sample_weight=None, alpha=0.0))]
+    fn loss_and_gradient<'py>(
+        &self,
+        py: Python<'py>,
+        x: &Bound<'py, PyAny>,
+        y: &Bound<'py, PyAny>,
+        sample_weight: Option<&Bound<'py, PyAny>>,
+        alpha: f64,
+    ) -> PyResult<(f64, f64, Bound<'py, PyList>)> {
+        fn run<'py, T: Element + StoredFloat>(
+            py: Python<'py>,
+            this: &PyNetwork,
+            (x, y, w): (
+                &Bound<'py, PyAny>,
+                &Bound<'py, PyAny>,
+                Option<&Bound<'py, PyAny>>,
+            ),
+            alpha: f64,
+        ) -> PyResult<(f64, f64, Bound<'py, PyList>)> {
+            let (x, y) = (array2::<T>("X", x)?, PyTarget::<T>::extract(y)?);
+            let w = w.map(weights1::<T>).transpose()?;
+            let (xv, yv, wv) = (x.as_array(), y.view(), w.as_ref().map(|w| w.as_array()));
+            let result = py.detach(|| {
+                T::of_ref(&this.read())
+                    .expect("dtype checked")
+                    .loss_and_gradient(xv, yv, wv, alpha)
+            })?;
+            let pairs = result.gradients.into_iter().map(|(w, b)| {
+                PyTuple::new(
+                    py,
+                    [w.into_pyarray(py).into_any(), b.into_pyarray(py).into_any()],
+                )
+            });
+            let grads = PyList::new(py, pairs.collect::<PyResult<Vec<_>>>()?)?;
+            Ok((result.data_loss, result.penalty, grads))
+        }
+        let data = (x, y, sample_weight);
+        if is_f32(self) {
+            run::<f32>(py, self, data, alpha)
+        } else {
+            run::<f64>(py, self, data, alpha)
         }
     }
 

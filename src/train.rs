@@ -215,7 +215,7 @@ pub fn fit<T: Float>(
 }
 
 /// Sample weights: one per row, finite, non-negative, not all zero.
-fn check_sample_weight<T: Float>(w: ArrayView1<T>, n: usize) -> Result<()> {
+pub(crate) fn check_sample_weight<T: Float>(w: ArrayView1<T>, n: usize) -> Result<()> {
     if w.len() != n {
         return Err(Error::shape(
             "sample_weight",

@@ -351,6 +351,26 @@ class Network:
             eps = _check_float("eps", eps, positive=True)
         return self._core.gradient_check(self._x(X), self._y(y), eps)
 
+    def loss_and_gradient(
+        self,
+        X: ArrayLike,
+        y: ArrayLike,
+        sample_weight: ArrayLike | None = None,
+        alpha: float = 0.0,
+    ) -> tuple[float, float, list[tuple[np.ndarray, np.ndarray]]]:
+        """The full-batch objective and its gradient, in one Rust call.
+
+        Returns ``(data_loss, penalty, [(dW, db), ...])``: the (``sample_weight``-weighted)
+        mean loss of ``X`` against ``y``, the L2 penalty ``alpha / 2 * sum(W**2) /
+        sum(w)``, and the gradient of their sum for every layer — what a quasi-Newton
+        optimizer such as L-BFGS asks for. The step API's values are left alone.
+        """
+        weights = None if sample_weight is None else self._weights(sample_weight)
+        data_loss, penalty, grads = self._core.loss_and_gradient(
+            self._x(X), self._y(y), weights, _check_float("alpha", alpha)
+        )
+        return data_loss, penalty, [(dW, db) for dW, db in grads]
+
     # -- weights ------------------------------------------------------------------
 
     def get_weights(self) -> list[tuple[np.ndarray, np.ndarray]]:

@@ -46,7 +46,6 @@ from numbers import Integral, Real
 import numpy as np
 import scipy.optimize
 import scipy.sparse as sp
-from scipy.special import xlogy
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, _fit_context
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import accuracy_score, r2_score
@@ -106,17 +105,6 @@ def _network_like(net: Network, weights) -> Network:
 def _squares(net: Network) -> float:
     """``Σ‖W‖²`` over the layers (biases excluded), as the L2 penalty counts it."""
     return sum(float(np.dot(W.ravel(), W.ravel())) for W, _ in net.get_weights())
-
-
-def _data_loss(out_activation: str, Y: np.ndarray, yhat: np.ndarray, sw) -> float:
-    """scikit-learn's loss of ``yhat`` against ``Y`` (``_base.LOSS_FUNCTIONS``), no penalty."""
-    if out_activation == "identity":  # half the squared error, averaged over outputs too
-        return 0.5 * np.average((Y - yhat) ** 2, weights=sw, axis=0).mean()
-    eps = np.finfo(yhat.dtype).eps
-    p = np.clip(yhat, eps, 1 - eps)
-    if out_activation == "softmax":
-        return -np.average(xlogy(Y, p), weights=sw, axis=0).sum()
-    return -np.average(xlogy(Y, p) + xlogy(1 - Y, 1 - p), weights=sw, axis=0).sum()
 
 
 class _BaseMLP(BaseEstimator, ABC):
@@ -583,48 +571,24 @@ class _BaseMLP(BaseEstimator, ABC):
         return self._score_function(y_val, y_pred, sample_weight=sw_val)
 
     def _fit_lbfgs(self, X, Y, sample_weight):
-        """L-BFGS-B over scikit-learn's objective; ferroprop computes forward and backward.
+        """L-BFGS-B over scikit-learn's objective; ferroprop computes it and its gradient.
 
-        One evaluation: ``set_weights``, ``forward(X)``, ``backward(y)`` (three Rust calls),
-        then the gradients are read from ``layers[k].dW/.db`` and the L2 term is added here.
-        With sample weights, the output delta's rows are rescaled by ``w·n/Σw``; the
-        rescaling commutes with the backward pass, so the weighted gradients are
-        ``a_prevᵀ (dz ⊙ s)`` from the ``dz`` and ``a`` ferroprop cached.
+        One evaluation is ``set_weights`` and one ``loss_and_gradient`` call into Rust (a
+        forward and a backward pass over the full batch, sample weights and penalty
+        included); the result is rescaled to scikit-learn's conventions.
         """
         net = self._network
         T = self._targets(Y)
-        Yf = np.asarray(Y, dtype=np.float64)
         shapes = [W.shape for W, _ in net.get_weights()]
-        g, _ = self._scales()
-        alpha = float(self.alpha)
-        n = X.shape[0]
-        sw_sum = n if sample_weight is None else float(np.sum(sample_weight))
-        row_scale = None
-        if sample_weight is not None:
-            row_scale = (np.asarray(sample_weight, dtype=np.float64) * (n / sw_sum))[:, None]
-        out = self.out_activation_
+        g, s = self._scales()
+        alpha = float(self.alpha) / g
 
         def loss_grad(theta):
-            weights = _unpack(theta, shapes)
-            net.set_weights(weights)
-            yhat = net.forward(X)
-            net.backward(T)
-            layers = net.layers
-            if row_scale is None:
-                grads = [(layer.dW, layer.db) for layer in layers]
-            else:
-                grads = []
-                for k, layer in enumerate(layers):
-                    a_prev = X if k == 0 else layers[k - 1].a
-                    dz = layer.dz * row_scale
-                    grads.append((a_prev.T @ dz, dz.sum(axis=0)))
-            squares = sum(float(np.dot(W.ravel(), W.ravel())) for W, _ in weights)
-            loss = _data_loss(out, Yf, yhat.astype(np.float64), sample_weight)
-            loss += 0.5 * alpha * squares / sw_sum
-            grad = [
-                (g * dW + (alpha / sw_sum) * W, g * db) for (dW, db), (W, _) in zip(grads, weights)
-            ]
-            return float(loss), _pack(grad).astype(np.float64)
+            net.set_weights(_unpack(theta, shapes))
+            data_loss, penalty, grads = net.loss_and_gradient(X, T, sample_weight, alpha)
+            # scikit-learn's loss is s times ferroprop's, its penalty and gradient g times.
+            loss = s * data_loss + g * penalty
+            return loss, _pack([(g * dW, g * db) for dW, db in grads]).astype(np.float64)
 
         result = scipy.optimize.minimize(
             loss_grad,
