@@ -127,3 +127,20 @@ def test_bad_alpha():
         net.fit(X, y, alpha=-1.0)
     with pytest.raises(ValueError, match="alpha"):
         net.fit(X, y, alpha=float("inf"))
+
+
+def test_loss_and_gradient_is_the_weighted_penalized_objective():
+    X, y, net = problem("binary_cross_entropy")
+    w = np.random.default_rng(2).integers(1, 4, len(X)).astype(float)
+    data, penalty, grads = net.loss_and_gradient(X, y, sample_weight=w, alpha=0.2)
+    Xr, yr = np.repeat(X, w.astype(int), axis=0), np.repeat(y, w.astype(int), axis=0)
+    assert data == pytest.approx(net.loss(Xr, yr), rel=1e-12)
+    squares = sum((W**2).sum() for W, _ in net.get_weights())
+    assert penalty == pytest.approx(0.1 * squares / w.sum(), rel=1e-12)
+    net.forward(Xr)
+    net.backward(yr)
+    for (dW, db), layer, (W, _) in zip(grads, net.layers, net.get_weights()):
+        np.testing.assert_allclose(dW, layer.dW + 0.2 * W / w.sum(), rtol=1e-12, atol=1e-15)
+        np.testing.assert_allclose(db, layer.db, rtol=1e-12, atol=1e-15)
+    with pytest.raises(ValueError, match="sample_weight"):
+        net.loss_and_gradient(X, y, sample_weight=-w)
