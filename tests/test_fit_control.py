@@ -124,3 +124,14 @@ def test_bad_control_arguments(kwargs, error, match):
     net = Network([4, 8, 3], ["relu", "softmax"], "cross_entropy", seed=0)
     with pytest.raises(error, match=match):
         net.fit(X, y, epochs=2, **kwargs)
+
+
+def test_progress_bar(capsys):
+    pytest.importorskip("tqdm")
+    X, y = classification(50)
+    net = Network([4, 8, 3], ["relu", "softmax"], "cross_entropy", seed=0)
+    seen = []
+    net.fit(X, y, epochs=4, progress=True, callback=lambda e, loss: seen.append(e))
+    assert seen == [1, 2, 3, 4]
+    err = capsys.readouterr().err
+    assert "4/4" in err and "loss=" in err

@@ -424,6 +424,7 @@ class Network:
         tol: float = 1e-4,
         early_stopping: bool = False,
         callback: Callable[[int, float], bool | None] | None = None,
+        progress: bool = False,
     ) -> list[float]:
         """Train by minibatch gradient descent; the whole loop runs in Rust.
 
@@ -477,6 +478,8 @@ class Network:
         callback : callable, optional
             ``callback(epoch, loss)`` after each epoch (1-based); returning ``True``
             stops training. An exception it raises ends training and propagates.
+        progress : bool
+            Show a progress bar (tqdm, an optional dependency) with the epoch's loss.
 
         Returns
         -------
@@ -511,9 +514,8 @@ class Network:
             validation_data = (self._x(validation_data[0]), self._y(validation_data[1]))
         if n_iter_no_change is not None:
             n_iter_no_change = _check_int("n_iter_no_change", n_iter_no_change, 1)
-        history = self._core.fit(
-            self._x(X),
-            self._y(y),
+        X, y = self._x(X), self._y(y)
+        options = dict(
             epochs=epochs,
             learning_rate=learning_rate,
             batch_size=batch_size,
@@ -534,8 +536,20 @@ class Network:
             n_iter_no_change=n_iter_no_change,
             tol=_check_float("tol", tol),
             early_stopping=bool(early_stopping),
-            callback=callback,
         )
+        bar = None
+        if progress:
+            try:
+                from tqdm.auto import tqdm
+            except ImportError:
+                raise ImportError("progress=True needs tqdm: pip install tqdm") from None
+            bar = tqdm(total=epochs, unit="epoch", desc="fit")
+            callback = _with_bar(bar, callback)
+        try:
+            history = self._core.fit(X, y, callback=callback, **options)
+        finally:
+            if bar is not None:
+                bar.close()
         self.history_: dict[str, Any] = history
         return list(history["loss"])
 
@@ -584,6 +598,17 @@ class Network:
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self._core = _core.CoreNetwork.from_bytes(state["safetensors"])
+
+
+def _with_bar(bar: Any, callback: Callable[[int, float], Any] | None) -> Callable:
+    """``callback`` that also advances the progress bar ``bar``."""
+
+    def advance(epoch: int, loss: float) -> Any:
+        bar.update(1)
+        bar.set_postfix(loss=f"{loss:.5g}", refresh=False)
+        return callback(epoch, loss) if callback is not None else None
+
+    return advance
 
 
 def _path(path: Any) -> str:
