@@ -65,6 +65,18 @@ pub fn column_sums<T: Float>(dz: ArrayView2<T>, db: &mut ndarray::Array1<T>) {
     db.fill(T::zero());
     let m = dz.ncols();
     match (dz.as_slice(), db.as_slice_mut()) {
+        // Narrow layers (the tutorial's 4, 3, 1 units): accumulators of a fixed width stay
+        // in registers; a runtime-width inner loop of 1 to 8 does not vectorize.
+        (Some(dz_s), Some(db_s)) if (1..=8).contains(&m) => match m {
+            1 => narrow_sums::<T, 1>(dz_s, db_s),
+            2 => narrow_sums::<T, 2>(dz_s, db_s),
+            3 => narrow_sums::<T, 3>(dz_s, db_s),
+            4 => narrow_sums::<T, 4>(dz_s, db_s),
+            5 => narrow_sums::<T, 5>(dz_s, db_s),
+            6 => narrow_sums::<T, 6>(dz_s, db_s),
+            7 => narrow_sums::<T, 7>(dz_s, db_s),
+            _ => narrow_sums::<T, 8>(dz_s, db_s),
+        },
         (Some(dz_s), Some(db_s)) if m > 0 => {
             for row in dz_s.chunks_exact(m) {
                 for (s, &v) in db_s.iter_mut().zip(row) {
@@ -78,6 +90,17 @@ pub fn column_sums<T: Float>(dz: ArrayView2<T>, db: &mut ndarray::Array1<T>) {
             }
         }
     }
+}
+
+/// Column sums of a row-major matrix of `M` columns, rows added in order.
+fn narrow_sums<T: Float, const M: usize>(dz: &[T], db: &mut [T]) {
+    let mut acc = [T::zero(); M];
+    for row in dz.chunks_exact(M) {
+        for j in 0..M {
+            acc[j] += row[j];
+        }
+    }
+    db.copy_from_slice(&acc);
 }
 
 #[cfg(test)]
