@@ -7,15 +7,83 @@
 //!            db = Σ_rows dz
 //! ```
 //!
-//! All products go through ndarray's `general_mat_mul` (matrixmultiply), which sums over
-//! `k` in a fixed order: results do not depend on thread counts. This is the one place to
-//! change when choosing another kernel; row-by-row loops written for narrow layers (the
-//! tutorial's 2 → 4 → 3 → 1) were measured 2× slower than matrixmultiply there (they do
-//! not vectorize over 4-wide rows), so they are not used.
+//! Products go through ndarray's `general_mat_mul` (matrixmultiply), except for small
+//! layers — at most `NARROW_K` inputs and `NARROW_M` units, like the tutorial's
+//! 2 → 4 → 3 → 1 — where packing the operands costs more than the arithmetic: there, row
+//! loops with a compile-time width keep a row of accumulators in registers. (Row loops
+//! with a run-time width were measured 2× slower than matrixmultiply: they do not
+//! vectorize.) Every path sums over `k` in a fixed order, so results do not depend on
+//! thread counts.
 
 use crate::Float;
 use ndarray::linalg::general_mat_mul;
 use ndarray::{ArrayView1, ArrayView2, ArrayViewMut2};
+
+/// Layers with at most this many units and inputs use the fixed-width row loops (16 units
+/// measured slower than matrixmultiply on the 2-16-16-1 network).
+pub const NARROW_M: usize = 8;
+pub const NARROW_K: usize = 32;
+
+/// Calls `$f::<T, M>($args)` for the run-time width `$m` in `1..=NARROW_M`.
+macro_rules! by_width {
+    ($m:expr, $f:ident, $t:ty, ($($arg:expr),*)) => {
+        match $m {
+            1 => $f::<$t, 1>($($arg),*),
+            2 => $f::<$t, 2>($($arg),*),
+            3 => $f::<$t, 3>($($arg),*),
+            4 => $f::<$t, 4>($($arg),*),
+            5 => $f::<$t, 5>($($arg),*),
+            6 => $f::<$t, 6>($($arg),*),
+            7 => $f::<$t, 7>($($arg),*),
+            _ => $f::<$t, 8>($($arg),*),
+        }
+    };
+}
+
+fn narrow(k: usize, m: usize) -> bool {
+    (1..=NARROW_M).contains(&m) && (1..=NARROW_K).contains(&k)
+}
+
+fn narrow_affine<T: Float, const M: usize>(a: &[T], k: usize, w: &[T], b: &[T], z: &mut [T]) {
+    let mut bias = [T::zero(); M];
+    bias.copy_from_slice(b);
+    for (z_row, a_row) in z.chunks_exact_mut(M).zip(a.chunks_exact(k)) {
+        let mut acc = bias;
+        for (&a_ik, w_row) in a_row.iter().zip(w.chunks_exact(M)) {
+            for j in 0..M {
+                acc[j] += a_ik * w_row[j];
+            }
+        }
+        z_row.copy_from_slice(&acc);
+    }
+}
+
+fn narrow_at_b<T: Float, const M: usize>(a: &[T], k: usize, dz: &[T], dw: &mut [T]) {
+    dw.fill(T::zero());
+    for (a_row, dz_row) in a.chunks_exact(k).zip(dz.chunks_exact(M)) {
+        let mut d = [T::zero(); M];
+        d.copy_from_slice(dz_row);
+        for (&a_ik, dw_row) in a_row.iter().zip(dw.chunks_exact_mut(M)) {
+            for j in 0..M {
+                dw_row[j] += a_ik * d[j];
+            }
+        }
+    }
+}
+
+fn narrow_a_bt<T: Float, const M: usize>(dz: &[T], k: usize, w: &[T], da: &mut [T]) {
+    for (da_row, dz_row) in da.chunks_exact_mut(k).zip(dz.chunks_exact(M)) {
+        let mut d = [T::zero(); M];
+        d.copy_from_slice(dz_row);
+        for (da_ik, w_row) in da_row.iter_mut().zip(w.chunks_exact(M)) {
+            let mut s = T::zero();
+            for j in 0..M {
+                s += d[j] * w_row[j];
+            }
+            *da_ik = s;
+        }
+    }
+}
 
 /// Batches of at most this many rows skip matrixmultiply in `affine` (see there).
 pub const FEW_ROWS: usize = 4;
@@ -31,7 +99,14 @@ pub fn affine<T: Float>(
     b: ArrayView1<T>,
     mut z: ArrayViewMut2<T>,
 ) {
-    let m = w.ncols();
+    let (k, m) = w.dim();
+    if narrow(k, m) {
+        if let (Some(a_s), Some(w_s), Some(b_s)) = (a.as_slice(), w.as_slice(), b.as_slice()) {
+            if let Some(z_s) = z.as_slice_mut() {
+                return by_width!(m, narrow_affine, T, (a_s, k, w_s, b_s, z_s));
+            }
+        }
+    }
     let few = a.nrows() <= FEW_ROWS && m > 0 && z.strides()[1] == 1;
     if let (true, Some(w_s), Some(b_s)) = (few, w.as_slice(), b.as_slice()) {
         for (mut z_row, a_row) in z.rows_mut().into_iter().zip(a.rows()) {
@@ -52,11 +127,23 @@ pub fn affine<T: Float>(
 
 /// `dW = aᵀ · dz` (overwrites `dw`).
 pub fn at_b<T: Float>(a: ArrayView2<T>, dz: ArrayView2<T>, mut dw: ArrayViewMut2<T>) {
+    let (k, m) = dw.dim();
+    if let (true, Some(a_s), Some(dz_s)) = (narrow(k, m), a.as_slice(), dz.as_slice()) {
+        if let Some(dw_s) = dw.as_slice_mut() {
+            return by_width!(m, narrow_at_b, T, (a_s, k, dz_s, dw_s));
+        }
+    }
     general_mat_mul(T::one(), &a.t(), &dz, T::zero(), &mut dw);
 }
 
 /// `da = dz · Wᵀ` (overwrites `da`).
 pub fn a_bt<T: Float>(dz: ArrayView2<T>, w: ArrayView2<T>, mut da: ArrayViewMut2<T>) {
+    let (k, m) = w.dim();
+    if let (true, Some(dz_s), Some(w_s)) = (narrow(k, m), dz.as_slice(), w.as_slice()) {
+        if let Some(da_s) = da.as_slice_mut() {
+            return by_width!(m, narrow_a_bt, T, (dz_s, k, w_s, da_s));
+        }
+    }
     general_mat_mul(T::one(), &dz, &w.t(), T::zero(), &mut da);
 }
 
@@ -66,17 +153,10 @@ pub fn column_sums<T: Float>(dz: ArrayView2<T>, db: &mut ndarray::Array1<T>) {
     let m = dz.ncols();
     match (dz.as_slice(), db.as_slice_mut()) {
         // Narrow layers (the tutorial's 4, 3, 1 units): accumulators of a fixed width stay
-        // in registers; a runtime-width inner loop of 1 to 8 does not vectorize.
-        (Some(dz_s), Some(db_s)) if (1..=8).contains(&m) => match m {
-            1 => narrow_sums::<T, 1>(dz_s, db_s),
-            2 => narrow_sums::<T, 2>(dz_s, db_s),
-            3 => narrow_sums::<T, 3>(dz_s, db_s),
-            4 => narrow_sums::<T, 4>(dz_s, db_s),
-            5 => narrow_sums::<T, 5>(dz_s, db_s),
-            6 => narrow_sums::<T, 6>(dz_s, db_s),
-            7 => narrow_sums::<T, 7>(dz_s, db_s),
-            _ => narrow_sums::<T, 8>(dz_s, db_s),
-        },
+        // in registers; a runtime-width inner loop of a few columns does not vectorize.
+        (Some(dz_s), Some(db_s)) if (1..=NARROW_M).contains(&m) => {
+            by_width!(m, narrow_sums, T, (dz_s, db_s))
+        }
         (Some(dz_s), Some(db_s)) if m > 0 => {
             for row in dz_s.chunks_exact(m) {
                 for (s, &v) in db_s.iter_mut().zip(row) {

@@ -285,8 +285,9 @@ impl Loss {
                 Zip::from(&mut dz)
                     .and(&yhat)
                     .for_each(|dz, &p| *dz = p * scale);
+                // (p − 1)·scale, rounded exactly as the one-hot path rounds it.
                 for (i, &c) in labels.iter().enumerate() {
-                    dz[[i, c]] -= scale;
+                    dz[[i, c]] = (yhat[[i, c]] - T::one()) * scale;
                 }
             }
         }
