@@ -59,15 +59,16 @@ fn narrow_affine<T: Float, const M: usize>(a: &[T], k: usize, w: &[T], b: &[T], 
 }
 
 fn narrow_at_b<T: Float, const M: usize>(a: &[T], k: usize, dz: &[T], dw: &mut [T]) {
-    dw.fill(T::zero());
-    for (a_row, dz_row) in a.chunks_exact(k).zip(dz.chunks_exact(M)) {
-        let mut d = [T::zero(); M];
-        d.copy_from_slice(dz_row);
-        for (&a_ik, dw_row) in a_row.iter().zip(dw.chunks_exact_mut(M)) {
+    // One row of dW at a time, its accumulators in registers, summing over the batch in
+    // row order (a column of `a` is read with stride k, small here).
+    for (kk, dw_row) in dw.chunks_exact_mut(M).enumerate() {
+        let mut acc = [T::zero(); M];
+        for (&a_ik, dz_row) in a[kk..].iter().step_by(k).zip(dz.chunks_exact(M)) {
             for j in 0..M {
-                dw_row[j] += a_ik * d[j];
+                acc[j] += a_ik * dz_row[j];
             }
         }
+        dw_row.copy_from_slice(&acc);
     }
 }
 
