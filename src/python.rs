@@ -663,48 +663,39 @@ impl PyNetwork {
         early_stopping: bool,
         callback: Option<Py<PyAny>>,
     ) -> PyResult<Bound<'py, PyDict>> {
-        let schedule = match schedule {
-            "constant" => Schedule::Constant,
-            "invscaling" => Schedule::InvScaling { power_t },
-            "adaptive" => Schedule::Adaptive,
-            _ => {
-                return Err(Error::UnknownName {
-                    kind: "schedule",
-                    name: schedule.to_owned(),
-                    expected: "constant, invscaling, adaptive",
-                }
-                .into())
-            }
-        };
-        let metric = match validation_metric {
-            "loss" => Metric::Loss,
-            "accuracy" => Metric::Accuracy,
-            "r2" => Metric::R2,
-            _ => {
-                return Err(Error::UnknownName {
-                    kind: "validation_metric",
-                    name: validation_metric.to_owned(),
-                    expected: "loss, accuracy, r2",
-                }
-                .into())
-            }
-        };
-        let optimizer = match optimizer {
-            "sgd" => OptimizerConfig::Sgd { momentum, nesterov },
-            "adam" => OptimizerConfig::Adam {
-                beta_1,
-                beta_2,
-                epsilon,
-            },
-            _ => {
-                return Err(Error::UnknownName {
-                    kind: "optimizer",
-                    name: optimizer.to_owned(),
-                    expected: "sgd, adam",
-                }
-                .into())
-            }
-        };
+        let schedule = pick(
+            "schedule",
+            schedule,
+            [
+                ("constant", Schedule::Constant),
+                ("invscaling", Schedule::InvScaling { power_t }),
+                ("adaptive", Schedule::Adaptive),
+            ],
+        )?;
+        let metric = pick(
+            "validation_metric",
+            validation_metric,
+            [
+                ("loss", Metric::Loss),
+                ("accuracy", Metric::Accuracy),
+                ("r2", Metric::R2),
+            ],
+        )?;
+        let optimizer = pick(
+            "optimizer",
+            optimizer,
+            [
+                ("sgd", OptimizerConfig::Sgd { momentum, nesterov }),
+                (
+                    "adam",
+                    OptimizerConfig::Adam {
+                        beta_1,
+                        beta_2,
+                        epsilon,
+                    },
+                ),
+            ],
+        )?;
         let config = FitConfig {
             epochs,
             learning_rate,
@@ -731,6 +722,25 @@ impl PyNetwork {
         } else {
             fit_py::<f64>(py, self, data, (config, metric), callback)
         }
+    }
+}
+
+/// The value named `name` among `choices`, or an error listing the names.
+fn pick<T: Copy, const N: usize>(
+    kind: &'static str,
+    name: &str,
+    choices: [(&str, T); N],
+) -> PyResult<T> {
+    match choices.iter().find(|(n, _)| *n == name) {
+        Some(&(_, value)) => Ok(value),
+        None => Err(PyValueError::new_err(format!(
+            "unknown {kind} {name:?}; expected one of {}",
+            choices
+                .iter()
+                .map(|(n, _)| *n)
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))),
     }
 }
 

@@ -485,6 +485,16 @@ fn restore<T: Float>(net: &mut Network<T>, snapshot: &[(Array2<T>, Array1<T>)]) 
 mod tests {
     use super::*;
     use crate::{Activation, Loss, NetworkConfig};
+
+    /// `fit` without sample weights, validation or monitor.
+    fn train<T: Float>(
+        net: &mut Network<T>,
+        x: ArrayView2<T>,
+        y: Target<T>,
+        cfg: &FitConfig,
+    ) -> Result<History> {
+        fit(net, x, y, None, None, cfg, &mut NoMonitor)
+    }
     use ndarray::array;
 
     fn xor() -> (Network<f64>, Array2<f64>, Array2<f64>) {
@@ -507,16 +517,7 @@ mod tests {
             learning_rate: 0.5,
             ..FitConfig::default()
         };
-        let history = fit(
-            &mut a,
-            x.view(),
-            Target::Dense(y.view()),
-            None,
-            None,
-            &config,
-            &mut NoMonitor,
-        )
-        .unwrap();
+        let history = train(&mut a, x.view(), Target::Dense(y.view()), &config).unwrap();
         assert_eq!(history.loss.len(), 5);
         for &epoch_loss in &history.loss {
             let loss = b.loss(x.view(), Target::Dense(y.view())).unwrap();
@@ -540,16 +541,7 @@ mod tests {
                 optimizer: OptimizerConfig::adam(),
                 ..FitConfig::default()
             };
-            let h = fit(
-                &mut net,
-                x.view(),
-                Target::Dense(y.view()),
-                None,
-                None,
-                &config,
-                &mut NoMonitor,
-            )
-            .unwrap();
+            let h = train(&mut net, x.view(), Target::Dense(y.view()), &config).unwrap();
             (h, net.get_weights())
         };
         let (h1, w1) = run(4);
@@ -576,16 +568,7 @@ mod tests {
             batch_size: Some(1),
             ..FitConfig::default()
         };
-        let err = fit(
-            &mut net,
-            x.view(),
-            Target::Dense(y.view()),
-            None,
-            None,
-            &cfg,
-            &mut NoMonitor,
-        )
-        .unwrap_err();
+        let err = train(&mut net, x.view(), Target::Dense(y.view()), &cfg).unwrap_err();
         assert!(matches!(err, Error::NonFinite(_)), "{err}");
         assert!(err.to_string().contains("restored"), "{err}");
         let finite = |l: &crate::Dense<f64>| l.w.iter().chain(&l.b).all(|v| v.is_finite());
@@ -646,27 +629,10 @@ mod tests {
             optimizer: OptimizerConfig::adam(),
             ..FitConfig::default()
         };
-        let h = fit(
-            &mut net,
-            x.view(),
-            Target::Labels(labels.view()),
-            None,
-            None,
-            &cfg,
-            &mut NoMonitor,
-        )
-        .unwrap();
+        let h = train(&mut net, x.view(), Target::Labels(labels.view()), &cfg).unwrap();
         assert!(h.loss[399] < 0.1 * h.loss[0], "{h:?}");
         let bad = array![0usize, 1, 2, 0, 1];
-        let err = fit(
-            &mut net,
-            x.view(),
-            Target::Labels(bad.view()),
-            None,
-            None,
-            &cfg,
-            &mut NoMonitor,
-        );
+        let err = train(&mut net, x.view(), Target::Labels(bad.view()), &cfg);
         assert!(err.unwrap_err().to_string().contains("out of range"));
     }
 
@@ -690,16 +656,7 @@ mod tests {
             schedule: Schedule::InvScaling { power_t: 0.5 },
             ..FitConfig::default()
         };
-        let h = fit(
-            &mut net,
-            x.view(),
-            Target::Dense(y.view()),
-            None,
-            None,
-            &cfg,
-            &mut NoMonitor,
-        )
-        .unwrap();
+        let h = train(&mut net, x.view(), Target::Dense(y.view()), &cfg).unwrap();
         let want: Vec<f64> = (0..4)
             .map(|e| {
                 if e == 0 {
@@ -728,32 +685,14 @@ mod tests {
             stopping,
             ..FitConfig::default()
         };
-        let h = fit(
-            &mut net.clone(),
-            x.view(),
-            Target::Dense(y.view()),
-            None,
-            None,
-            &cfg,
-            &mut NoMonitor,
-        )
-        .unwrap();
+        let h = train(&mut net.clone(), x.view(), Target::Dense(y.view()), &cfg).unwrap();
         assert_eq!((h.loss.len(), h.stopped), (4, Stop::NoImprovement));
         let cfg = FitConfig {
             schedule: Schedule::Adaptive,
             epochs: 100,
             ..cfg
         };
-        let h = fit(
-            &mut net.clone(),
-            x.view(),
-            Target::Dense(y.view()),
-            None,
-            None,
-            &cfg,
-            &mut NoMonitor,
-        )
-        .unwrap();
+        let h = train(&mut net.clone(), x.view(), Target::Dense(y.view()), &cfg).unwrap();
         assert_eq!(h.stopped, Stop::LearningRate);
         assert_eq!(
             &h.learning_rate[..6],
@@ -813,15 +752,7 @@ mod tests {
         .unwrap();
         assert_eq!(now, best);
         assert!(matches!(
-            fit(
-                &mut net,
-                x.view(),
-                Target::Dense(y.view()),
-                None,
-                None,
-                &cfg,
-                &mut NoMonitor
-            ),
+            train(&mut net, x.view(), Target::Dense(y.view()), &cfg),
             Err(Error::Value {
                 arg: "early_stopping",
                 ..
