@@ -1,6 +1,7 @@
 """ferroprop.sklearn against scikit-learn: its estimator checks, its meta-estimators, and
 its own MLPs, step for step from the same weights and fit for fit on generated data."""
 
+import importlib.util
 import pickle
 import warnings
 
@@ -172,7 +173,11 @@ def test_adaptive_learning_rate_and_verbose_output_follow_sklearn(capsys):
     )
     quiet = MLPClassifier(**kw).fit(X, y)  # one Rust call
     loud = MLPClassifier(verbose=True, **kw).fit(X, y)  # one Rust call per epoch
-    ours_out = capsys.readouterr().out
+    captured = capsys.readouterr()
+    ours_out = captured.out
+    # A progress bar on stderr, when tqdm is installed; stdout stays scikit-learn's.
+    if importlib.util.find_spec("tqdm") is not None:
+        assert f"{loud.n_iter_}/150" in captured.err
     theirs = sknn.MLPClassifier(verbose=True, **kw).fit(X, y)
     assert capsys.readouterr().out == ours_out
     assert "Setting learning rate to" in ours_out

@@ -107,6 +107,15 @@ def _squares(net: Network) -> float:
     return sum(float(np.dot(W.ravel(), W.ravel())) for W, _ in net.get_weights())
 
 
+def _progress_bar(total: int):
+    """A tqdm progress bar over epochs, or None without tqdm."""
+    try:
+        from tqdm.auto import tqdm
+    except ImportError:
+        return None
+    return tqdm(total=total, unit="epoch", desc="fit")
+
+
 class _BaseMLP(BaseEstimator, ABC):
     """What MLPClassifier and MLPRegressor share (scikit-learn's BaseMultilayerPerceptron)."""
 
@@ -477,6 +486,8 @@ class _BaseMLP(BaseEstimator, ABC):
         sw_sum = X.shape[0] if sw is None else float(np.sum(sw))
         correct = g != s and self.alpha > 0
         squares = _squares(net) if correct else 0.0
+        # verbose: scikit-learn's lines, and a progress bar (tqdm, if installed) on stderr.
+        bar = _progress_bar(self.max_iter) if self.verbose and not incremental else None
         try:
             for _ in range(self.max_iter):
                 seed = int(random_state.randint(2**31)) if self.shuffle else 0
@@ -491,6 +502,9 @@ class _BaseMLP(BaseEstimator, ABC):
                     squares = end
                 score = self._validation_score(X_val, y_val, sw_val) if es else None
                 improved, stop = self._end_epoch(loss, X.shape[0], score)
+                if bar is not None:
+                    bar.update(1)
+                    bar.set_postfix(loss=f"{self.loss_:.6g}", refresh=False)
                 if improved:
                     best = net.get_weights()
                 if stop or incremental:
@@ -499,6 +513,9 @@ class _BaseMLP(BaseEstimator, ABC):
                     self._warn_max_iter()
         except KeyboardInterrupt:
             warnings.warn("Training interrupted by user.", stacklevel=4)
+        finally:
+            if bar is not None:
+                bar.close()
         if es:
             net.set_weights(best)
             self._best_network = _network_like(net, best)
