@@ -194,6 +194,12 @@ impl<T: Float> Network<T> {
         }
     }
 
+    /// Forgets the optimizer's state (momentum, Adam's moments and step count): the next
+    /// `fit` starts its optimizer afresh.
+    pub fn reset_optimizer(&mut self) {
+        self.optimizer = None;
+    }
+
     /// Copies the weights of `other`, a network of the same architecture.
     pub fn assign_weights(&mut self, other: &Network<T>) {
         for (l, o) in self.layers_mut().iter_mut().zip(&other.layers) {

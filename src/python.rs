@@ -608,6 +608,11 @@ impl PyNetwork {
         })
     }
 
+    /// Forgets the optimizer's state; the next `fit` starts it afresh.
+    fn reset_optimizer(&self, py: Python<'_>) {
+        py.detach(|| dispatch!(&mut *self.write(), net => net.reset_optimizer()))
+    }
+
     /// The network as the bytes of a safetensors file.
     fn to_bytes<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
         let bytes = py.detach(|| dispatch!(&*self.read(), net => io::to_bytes(net)))?;

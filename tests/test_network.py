@@ -424,3 +424,17 @@ def test_bad_weights_and_steps():
 
 def test_version():
     assert isinstance(ferroprop.__version__, str)
+
+
+def test_reset_optimizer_restarts_adam():
+    X, y = circles_like(100)
+    a = Network([2, 8, 1], ["tanh", "sigmoid"], seed=0)
+    b, c = copy.deepcopy(a), copy.deepcopy(a)
+    for net in (a, b, c):
+        net.fit(X, y, epochs=3, learning_rate=0.05, optimizer="adam")
+    b.reset_optimizer()  # b restarts Adam; a continues it
+    c.set_weights(c.get_weights())  # so does set_weights
+    for net in (a, b, c):
+        net.fit(X, y, epochs=3, learning_rate=0.05, optimizer="adam")
+    assert not np.array_equal(a.get_weights()[0][0], b.get_weights()[0][0])
+    np.testing.assert_array_equal(b.get_weights()[0][0], c.get_weights()[0][0])

@@ -553,6 +553,14 @@ class Network:
         self.history_: dict[str, Any] = history
         return list(history["loss"])
 
+    def reset_optimizer(self) -> None:
+        """Forget the optimizer's state (momentum, Adam's moments and step count).
+
+        ``fit`` keeps that state between calls with the same optimizer settings, so that
+        training can continue where it stopped; ``set_weights`` and this method reset it.
+        """
+        self._core.reset_optimizer()
+
     # -- persistence, pickling and copying ----------------------------------------------
 
     def save(self, path: str | os.PathLike[str]) -> None:

@@ -347,7 +347,7 @@ class _BaseMLP(BaseEstimator, ABC):
         net = self._network
         sgd = self.solver == "sgd"
         if not incremental:
-            net.set_weights(net.get_weights())  # a new optimizer, as each sklearn fit has
+            net.reset_optimizer()  # a new optimizer, as each scikit-learn fit has
             self._learning_rate = float(self.learning_rate_init)
         elif not hasattr(self, "_learning_rate"):
             self._learning_rate = float(self.learning_rate_init)
