@@ -44,55 +44,38 @@ pub trait StoredFloat: Float {
     fn wrap(net: Network<Self>) -> AnyNetwork;
 }
 
-impl StoredFloat for f32 {
-    const DTYPE: Dtype = Dtype::F32;
-    fn of(any: &mut AnyNetwork) -> Option<&mut Network<Self>> {
-        match any {
-            AnyNetwork::F32(net) => Some(net),
-            AnyNetwork::F64(_) => None,
+/// `StoredFloat` for a float type, its safetensors dtype and its `AnyNetwork` variant.
+macro_rules! stored_float {
+    ($t:ty, $dtype:ident, $variant:ident) => {
+        impl StoredFloat for $t {
+            const DTYPE: Dtype = Dtype::$dtype;
+            fn of(any: &mut AnyNetwork) -> Option<&mut Network<Self>> {
+                match any {
+                    AnyNetwork::$variant(net) => Some(net),
+                    _ => None,
+                }
+            }
+            fn of_ref(any: &AnyNetwork) -> Option<&Network<Self>> {
+                match any {
+                    AnyNetwork::$variant(net) => Some(net),
+                    _ => None,
+                }
+            }
+            fn wrap(net: Network<Self>) -> AnyNetwork {
+                AnyNetwork::$variant(net)
+            }
+            fn write_le(self, out: &mut Vec<u8>) {
+                out.extend_from_slice(&self.to_le_bytes());
+            }
+            fn read_le(bytes: &[u8]) -> Self {
+                <$t>::from_le_bytes(bytes.try_into().expect("chunks of the type's size"))
+            }
         }
-    }
-    fn of_ref(any: &AnyNetwork) -> Option<&Network<Self>> {
-        match any {
-            AnyNetwork::F32(net) => Some(net),
-            AnyNetwork::F64(_) => None,
-        }
-    }
-    fn wrap(net: Network<Self>) -> AnyNetwork {
-        AnyNetwork::F32(net)
-    }
-    fn write_le(self, out: &mut Vec<u8>) {
-        out.extend_from_slice(&self.to_le_bytes());
-    }
-    fn read_le(bytes: &[u8]) -> Self {
-        f32::from_le_bytes(bytes.try_into().expect("4 bytes"))
-    }
+    };
 }
 
-impl StoredFloat for f64 {
-    const DTYPE: Dtype = Dtype::F64;
-    fn of(any: &mut AnyNetwork) -> Option<&mut Network<Self>> {
-        match any {
-            AnyNetwork::F64(net) => Some(net),
-            AnyNetwork::F32(_) => None,
-        }
-    }
-    fn of_ref(any: &AnyNetwork) -> Option<&Network<Self>> {
-        match any {
-            AnyNetwork::F64(net) => Some(net),
-            AnyNetwork::F32(_) => None,
-        }
-    }
-    fn wrap(net: Network<Self>) -> AnyNetwork {
-        AnyNetwork::F64(net)
-    }
-    fn write_le(self, out: &mut Vec<u8>) {
-        out.extend_from_slice(&self.to_le_bytes());
-    }
-    fn read_le(bytes: &[u8]) -> Self {
-        f64::from_le_bytes(bytes.try_into().expect("8 bytes"))
-    }
-}
+stored_float!(f32, F32, F32);
+stored_float!(f64, F64, F64);
 
 fn invalid(msg: impl Into<String>) -> Error {
     Error::value("file", msg)

@@ -58,6 +58,17 @@ macro_rules! dispatch {
     };
 }
 
+/// Calls the generic `$f::<T>(args)` with `T` the dtype of the network `$this`.
+macro_rules! by_dtype {
+    ($this:expr, $f:ident($($arg:expr),*)) => {
+        if is_f32($this) {
+            $f::<f32>($($arg),*)
+        } else {
+            $f::<f64>($($arg),*)
+        }
+    };
+}
+
 /// The compiled network; `ferroprop.Network` wraps it.
 #[pyclass(module = "ferroprop._core", name = "CoreNetwork", frozen)]
 struct PyNetwork {
@@ -392,11 +403,7 @@ impl PyNetwork {
             })?;
             Ok(yhat.into_pyarray(py).into_any())
         }
-        if is_f32(self) {
-            run::<f32>(py, self, x)
-        } else {
-            run::<f64>(py, self, x)
-        }
+        by_dtype!(self, run(py, self, x))
     }
 
     fn backward(&self, py: Python<'_>, y: &Bound<'_, PyAny>) -> PyResult<()> {
@@ -413,11 +420,7 @@ impl PyNetwork {
                     .backward(yv)
             })?)
         }
-        if is_f32(self) {
-            run::<f32>(py, self, y)
-        } else {
-            run::<f64>(py, self, y)
-        }
+        by_dtype!(self, run(py, self, y))
     }
 
     fn update(&self, py: Python<'_>, learning_rate: f64) -> PyResult<()> {
@@ -437,11 +440,7 @@ impl PyNetwork {
             let yhat = py.detach(|| T::of_ref(&this.read()).expect("dtype checked").predict(xv))?;
             Ok(yhat.into_pyarray(py).into_any())
         }
-        if is_f32(self) {
-            run::<f32>(py, self, x)
-        } else {
-            run::<f64>(py, self, x)
-        }
+        by_dtype!(self, run(py, self, x))
     }
 
     fn loss(&self, py: Python<'_>, x: &Bound<'_, PyAny>, y: &Bound<'_, PyAny>) -> PyResult<f64> {
@@ -455,11 +454,7 @@ impl PyNetwork {
             let (xv, yv) = (x.as_array(), y.view());
             Ok(py.detach(|| T::of_ref(&this.read()).expect("dtype checked").loss(xv, yv))?)
         }
-        if is_f32(self) {
-            run::<f32>(py, self, x, y)
-        } else {
-            run::<f64>(py, self, x, y)
-        }
+        by_dtype!(self, run(py, self, x, y))
     }
 
     #[pyo3(signature = (x, y, eps=None))]
@@ -484,11 +479,7 @@ impl PyNetwork {
             let net = net.expect("dtype checked");
             Ok(py.detach(|| net.gradient_check(xv, yv, eps))?)
         }
-        if is_f32(self) {
-            run::<f32>(py, self, x, y, eps)
-        } else {
-            run::<f64>(py, self, x, y, eps)
-        }
+        by_dtype!(self, run(py, self, x, y, eps))
     }
 
     /// `(data_loss, penalty, [(dW, db), ...])` of full-batch training, in one pass.
@@ -529,11 +520,7 @@ impl PyNetwork {
             Ok((result.data_loss, result.penalty, grads))
         }
         let data = (x, y, sample_weight);
-        if is_f32(self) {
-            run::<f32>(py, self, data, alpha)
-        } else {
-            run::<f64>(py, self, data, alpha)
-        }
+        by_dtype!(self, run(py, self, data, alpha))
     }
 
     fn get_weights<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
@@ -587,11 +574,7 @@ impl PyNetwork {
                     .set_weights(&views)
             })?)
         }
-        if is_f32(self) {
-            run::<f32>(py, self, weights)
-        } else {
-            run::<f64>(py, self, weights)
-        }
+        by_dtype!(self, run(py, self, weights))
     }
 
     /// One array of layer `k` (`W, b, z, a, dz, dW, db, da`), copied; `None` for the pass
@@ -722,11 +705,8 @@ impl PyNetwork {
             )
         })?;
         let data = (x, y, sample_weight, validation_data);
-        if is_f32(self) {
-            fit_py::<f32>(py, self, data, (config, metric), callback)
-        } else {
-            fit_py::<f64>(py, self, data, (config, metric), callback)
-        }
+        let settings = (config, metric);
+        by_dtype!(self, fit_py(py, self, data, settings, callback))
     }
 }
 
