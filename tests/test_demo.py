@@ -3,6 +3,7 @@
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from ferroprop.__main__ import demo, main
@@ -32,3 +33,68 @@ def test_cli_refuses_bad_arguments(capsys):
         main(["demo", "--epochs", "0"])
     assert exc.value.code == 2
     assert "--epochs" in capsys.readouterr().err
+
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def run_cli(*args):
+    return subprocess.run(
+        [sys.executable, "-m", "ferroprop", "demo", *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_cli_plot_writes_a_png(tmp_path):
+    image = pytest.importorskip("matplotlib.image")
+    path = tmp_path / "demo.png"
+    result = run_cli("--seed", "1", "--epochs", "30", "--plot", path)
+    assert result.returncode == 0, result.stderr
+    assert path.read_bytes()[:8] == PNG_SIGNATURE
+    pixels = image.imread(path)
+    height, width = pixels.shape[:2]
+    assert 300 <= height < width <= 3000  # two panels side by side
+    assert pixels[..., :3].std() > 0.05  # something is drawn, not a blank canvas
+    lines = result.stdout.strip().splitlines()
+    assert lines[-2].startswith("final accuracy: ")
+    assert lines[-1].endswith(str(path))
+
+
+@pytest.mark.parametrize("where", ["missing folder", "a folder"])
+def test_cli_plot_to_a_bad_path_fails_cleanly(tmp_path, where):
+    pytest.importorskip("matplotlib")
+    path = tmp_path / "missing" / "demo.png" if where == "missing folder" else tmp_path
+    result = run_cli("--epochs", "5", "--plot", path)
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert f"cannot write the plot to {path}" in result.stderr
+    assert result.stdout == ""  # refused before training
+    assert sorted(tmp_path.iterdir()) == []
+
+
+def test_plot_without_matplotlib_names_the_extra(monkeypatch, tmp_path):
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # makes `import matplotlib` fail
+    with pytest.raises(SystemExit) as exc:
+        main(["demo", "--plot", str(tmp_path / "demo.png")])
+    assert "pip install 'ferroprop[plot]'" in str(exc.value.code)
+    assert sorted(tmp_path.iterdir()) == []
+
+
+def test_plot_demo_draws_the_network_it_is_given(tmp_path):
+    pytest.importorskip("matplotlib")
+    from ferroprop import Network
+    from ferroprop.__main__ import plot_demo
+
+    X = np.array([[0.0, 0.0], [1.0, 1.0], [0.0, 1.0]])
+    y = np.array([0, 1, 1])
+    plot_demo(
+        Network([2, 3, 1], seed=0, loss="binary_cross_entropy"), X, y, [0.7, 0.5], tmp_path / "p"
+    )
+    assert (tmp_path / "p").read_bytes()[:8] == PNG_SIGNATURE
+    with pytest.raises(ValueError, match="2 inputs and 1 output"):
+        plot_demo(Network([3, 1], seed=0), X, y, [0.7], tmp_path / "q")
+    with pytest.raises(ValueError, match="shape"):
+        plot_demo(Network([2, 1], seed=0), X, y[:2], [0.7], tmp_path / "q")
+    assert not (tmp_path / "q").exists()
