@@ -1,58 +1,92 @@
 """Type stub of the compiled extension ``ferroprop._core`` (see ``src/python.rs``).
 
-Arrays must already have the network's dtype; ``ferroprop.Network`` converts them.
+Arrays must already be NumPy arrays of the network's dtype, in any memory order (2-D for
+``X``, 1-D for sample weights and biases; targets 2-D of the dtype, or 1-D ``int64`` class
+labels): ``ferroprop.Network`` converts and checks them. Parameter names, defaults and
+keyword-only markers are those of the binding's ``__text_signature__``.
+
+Errors: invalid shapes, values and names raise ``ValueError``; an argument of the wrong
+type ``TypeError`` (``OverflowError`` for a negative or too large integer); file errors
+the ``OSError`` subclass of their cause (``FileNotFoundError``, ``PermissionError``,
+``IsADirectoryError``, ``FileExistsError``); a second ``fit`` on a network that is already
+fitting ``RuntimeError``; an exception raised by ``fit``'s callback, or Ctrl-C, propagates.
 """
 
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Callable, Iterable, Sequence
+from os import PathLike
+from typing import Literal, TypedDict, final
 
 import numpy as np
 import numpy.typing as npt
 
+__all__ = ["CoreNetwork", "__version__"]
+
 __version__: str
 
-_Array = npt.NDArray[np.floating]
-_Targets = npt.NDArray[np.floating] | npt.NDArray[np.int64]
+_Floats = npt.NDArray[np.float32] | npt.NDArray[np.float64]
+_Targets = npt.NDArray[np.float32] | npt.NDArray[np.float64] | npt.NDArray[np.int64]
+_Pair = tuple[_Floats, _Floats]
+_DType = Literal["float32", "float64"]
+_Activation = Literal["identity", "relu", "leaky_relu", "sigmoid", "tanh", "softmax"]
+_Loss = Literal["binary_cross_entropy", "cross_entropy", "mean_squared_error"]
+_LayerArray = Literal["W", "b", "z", "a", "dz", "dW", "db", "da"]
 
+class _History(TypedDict):
+    loss: list[float]
+    val_loss: list[float]
+    val_score: list[float]
+    learning_rate: list[float]
+    t: int
+    best_loss: float
+    best_val_score: float | None
+    stopped: Literal["max_epochs", "no_improvement", "learning_rate", "callback"]
+
+@final
 class CoreNetwork:
-    def __init__(
-        self,
+    def __new__(
+        cls,
         layer_sizes: Sequence[int],
-        activations: Sequence[str],
-        loss: str,
-        dtype: str,
+        activations: Sequence[_Activation],
+        loss: _Loss,
+        dtype: _DType,
         seed: int,
-    ) -> None: ...
+    ) -> CoreNetwork: ...
     @property
-    def dtype(self) -> str: ...
+    def dtype(self) -> _DType: ...
     @property
     def layer_sizes(self) -> list[int]: ...
     @property
-    def activations(self) -> list[str]: ...
+    def activations(self) -> list[_Activation]: ...
     @property
-    def loss_name(self) -> str: ...
-    def forward(self, x: _Array) -> _Array: ...
+    def loss_name(self) -> _Loss: ...
+    def forward(self, x: _Floats) -> _Floats: ...
     def backward(self, y: _Targets) -> None: ...
     def update(self, learning_rate: float) -> None: ...
-    def predict(self, x: _Array) -> _Array: ...
-    def loss(self, x: _Array, y: _Targets) -> float: ...
-    def gradient_check(self, x: _Array, y: _Targets, eps: float | None = None) -> float: ...
+    def predict(self, x: _Floats) -> _Floats: ...
+    def loss(self, x: _Floats, y: _Targets) -> float: ...
+    def gradient_check(self, x: _Floats, y: _Targets, eps: float | None = None) -> float: ...
     def loss_and_gradient(
-        self, x: _Array, y: _Targets, sample_weight: _Array | None = None, alpha: float = 0.0
-    ) -> tuple[float, float, list[tuple[_Array, _Array]]]: ...
-    def get_weights(self) -> list[tuple[_Array, _Array]]: ...
-    def set_weights(self, weights: Sequence[tuple[_Array, _Array]]) -> None: ...
-    def layer_array(self, k: int, name: str) -> _Array | None: ...
-    def reset_optimizer(self) -> None: ...
-    def to_bytes(self) -> bytes: ...
+        self, x: _Floats, y: _Targets, sample_weight: _Floats | None = None, alpha: float = 0.0
+    ) -> tuple[float, float, list[_Pair]]:
+        """`(data_loss, penalty, [(dW, db), ...])` of full-batch training, in one pass."""
+    def get_weights(self) -> list[_Pair]: ...
+    def set_weights(self, weights: Iterable[_Pair]) -> None: ...
+    def layer_array(self, k: int, name: _LayerArray) -> _Floats | None:
+        """One array of layer `k` (`W, b, z, a, dz, dW, db, da`), copied; `None` for the pass
+        values before the first `forward`."""
+    def reset_optimizer(self) -> None:
+        """Forgets the optimizer's state; the next `fit` starts it afresh."""
+    def to_bytes(self) -> bytes:
+        """The network as the bytes of a safetensors file."""
     @staticmethod
     def from_bytes(data: bytes) -> CoreNetwork: ...
-    def save(self, path: str) -> None: ...
+    def save(self, path: str | PathLike[str]) -> None:
+        """Saves atomically in the safetensors format."""
     @staticmethod
-    def load(path: str) -> CoreNetwork: ...
+    def load(path: str | PathLike[str]) -> CoreNetwork: ...
     def fit(
         self,
-        x: _Array,
+        x: _Floats,
         y: _Targets,
         *,
         epochs: int,
@@ -60,20 +94,20 @@ class CoreNetwork:
         batch_size: int | None,
         shuffle: bool,
         seed: int,
-        optimizer: str,
+        optimizer: Literal["sgd", "adam"],
         momentum: float,
         nesterov: bool,
         beta_1: float,
         beta_2: float,
         epsilon: float,
         alpha: float = 0.0,
-        sample_weight: _Array | None = None,
-        schedule: str = "constant",
+        sample_weight: _Floats | None = None,
+        schedule: Literal["constant", "invscaling", "adaptive"] = "constant",
         power_t: float = 0.5,
-        validation_data: tuple[_Array, _Targets] | None = None,
-        validation_metric: str = "loss",
+        validation_data: tuple[_Floats, _Targets] | None = None,
+        validation_metric: Literal["loss", "accuracy", "r2"] = "loss",
         n_iter_no_change: int | None = None,
         tol: float = 1e-4,
         early_stopping: bool = False,
         callback: Callable[[int, float], object] | None = None,
-    ) -> dict[str, Any]: ...
+    ) -> _History: ...
