@@ -12,66 +12,129 @@ import numbers
 import os
 import secrets
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, Literal, TypedDict, TypeVar, Union
 
 import numpy as np
+import numpy.typing as npt
 
 from ferroprop import _core
 
-ACTIVATIONS = ("identity", "relu", "leaky_relu", "sigmoid", "tanh", "softmax")
-LOSSES = ("binary_cross_entropy", "cross_entropy", "mean_squared_error")
-OPTIMIZERS = ("sgd", "adam")
-SCHEDULES = ("constant", "invscaling", "adaptive")
-METRICS = ("loss", "accuracy", "r2")
-DTYPES = ("float32", "float64")
+#: The names the API takes, as types (for annotating code that passes them).
+ActivationName = Literal["identity", "relu", "leaky_relu", "sigmoid", "tanh", "softmax"]
+LossName = Literal["binary_cross_entropy", "cross_entropy", "mean_squared_error"]
+OptimizerName = Literal["sgd", "adam"]
+ScheduleName = Literal["constant", "invscaling", "adaptive"]
+MetricName = Literal["loss", "accuracy", "r2"]
+DTypeName = Literal["float32", "float64"]
+#: What ``dtype`` accepts: the two names, or a NumPy dtype (or type) that is one of them.
+FloatDTypeLike = Union[
+    DTypeName,
+    type[np.float32],
+    type[np.float64],
+    type[float],
+    np.dtype[np.float32],
+    np.dtype[np.float64],
+]
+#: Anything NumPy reads as an array (lists, arrays of any numeric dtype, ...).
+ArrayLike = npt.ArrayLike
+#: The arrays ferroprop returns: float32 or float64, the network's dtype.
+FloatArray = npt.NDArray[np.floating[Any]]
+
+ACTIVATIONS: tuple[ActivationName, ...] = (
+    "identity",
+    "relu",
+    "leaky_relu",
+    "sigmoid",
+    "tanh",
+    "softmax",
+)
+LOSSES: tuple[LossName, ...] = ("binary_cross_entropy", "cross_entropy", "mean_squared_error")
+OPTIMIZERS: tuple[OptimizerName, ...] = ("sgd", "adam")
+SCHEDULES: tuple[ScheduleName, ...] = ("constant", "invscaling", "adaptive")
+METRICS: tuple[MetricName, ...] = ("loss", "accuracy", "r2")
+DTYPES: tuple[DTypeName, ...] = ("float32", "float64")
 
 # The output activation each loss implies, and the loss each output implies.
-_OUTPUT_FOR_LOSS = {
+_OUTPUT_FOR_LOSS: dict[LossName, ActivationName] = {
     "binary_cross_entropy": "sigmoid",
     "cross_entropy": "softmax",
     "mean_squared_error": "identity",
 }
-_LOSS_FOR_OUTPUT = {"sigmoid": "binary_cross_entropy", "softmax": "cross_entropy"}
+_LOSS_FOR_OUTPUT: dict[ActivationName, LossName] = {
+    "sigmoid": "binary_cross_entropy",
+    "softmax": "cross_entropy",
+}
 
-ArrayLike = Any
+_Name = TypeVar("_Name", bound=str)
+
+
+class FitHistory(TypedDict):
+    """What :meth:`Network.fit` records, in ``Network.history_``.
+
+    Attributes
+    ----------
+    loss : list of float
+        The mean training loss of each epoch (penalty included).
+    val_loss, val_score : list of float
+        Loss and score on the validation data after each epoch (empty without it).
+    learning_rate : list of float
+        The step size used in each epoch.
+    t : int
+        Samples seen (rows times epochs).
+    best_loss : float
+        The lowest training loss.
+    best_val_score : float or None
+        The highest validation score (``None`` without validation data).
+    stopped : {"max_epochs", "no_improvement", "learning_rate", "callback"}
+        Why training ended.
+    """
+
+    loss: list[float]
+    val_loss: list[float]
+    val_score: list[float]
+    learning_rate: list[float]
+    t: int
+    best_loss: float
+    best_val_score: float | None
+    stopped: Literal["max_epochs", "no_improvement", "learning_rate", "callback"]
 
 
 _MAX_INDEX = 2**63 - 1  # what the core's sizes (usize) hold on every 64-bit platform
 
 
-def _check_int(name: str, value: Any, minimum: int, maximum: int = _MAX_INDEX) -> int:
+def _check_int(name: str, value: object, minimum: int, maximum: int = _MAX_INDEX) -> int:
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
         raise TypeError(f"{name} must be an integer, got {type(value).__name__} {value!r}")
-    value = int(value)
-    if not minimum <= value <= maximum:
-        raise ValueError(f"{name} must be in [{minimum}, {maximum}], got {value}")
-    return value
+    number = int(value)
+    if not minimum <= number <= maximum:
+        raise ValueError(f"{name} must be in [{minimum}, {maximum}], got {number}")
+    return number
 
 
 def _check_float(
-    name: str, value: Any, *, positive: bool = False, below_one: bool = False
+    name: str, value: object, *, positive: bool = False, below_one: bool = False
 ) -> float:
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name} must be a real number, got {type(value).__name__} {value!r}")
-    value = float(value)
-    if not np.isfinite(value):
-        raise ValueError(f"{name} must be finite, got {value}")
-    if positive and value <= 0:
-        raise ValueError(f"{name} must be positive, got {value}")
-    if below_one and not 0 <= value < 1:
-        raise ValueError(f"{name} must be in [0, 1), got {value}")
-    return value
+    number = float(value)
+    if not np.isfinite(number):
+        raise ValueError(f"{name} must be finite, got {number}")
+    if positive and number <= 0:
+        raise ValueError(f"{name} must be positive, got {number}")
+    if below_one and not 0 <= number < 1:
+        raise ValueError(f"{name} must be in [0, 1), got {number}")
+    return number
 
 
-def _check_name(name: str, value: Any, allowed: Sequence[str]) -> str:
+def _check_name(name: str, value: object, allowed: tuple[_Name, ...]) -> _Name:
     if not isinstance(value, str):
         raise TypeError(f"{name} must be a string, one of {list(allowed)}; got {value!r}")
     if value not in allowed:
         raise ValueError(f"unknown {name} {value!r}; expected one of {list(allowed)}")
-    return value
+    return allowed[allowed.index(value)]  # value, typed as one of the allowed names
 
 
-def _numeric(name: str, value: ArrayLike) -> np.ndarray:
+def _numeric(name: str, value: object) -> npt.NDArray[Any]:
     """``value`` as a NumPy array of booleans, integers or floats (never a copy we modify)."""
     if value is None or isinstance(value, (str, bytes)):
         raise TypeError(f"{name} must be an array of numbers, got {type(value).__name__}")
@@ -91,48 +154,97 @@ class Layer:
     values of the last pass — ``z``, ``a`` from ``forward``; ``dz``, ``dW``, ``db``,
     ``da`` from ``backward`` — are read-only copies (``None`` before the first
     ``forward``); ``da`` is ``dL/da`` for this layer's output ``a``.
+
+    Parameters
+    ----------
+    network : Network
+        The network the layer belongs to; the view reads it on every access.
+    index : int
+        The layer's position, 0 for the first layer after the input.
+
+    Examples
+    --------
+    >>> from ferroprop import Network
+    >>> layer = Network([2, 3, 1], seed=0).layers[0]
+    >>> layer
+    Layer(0: 2 -> 3, relu)
+    >>> layer.W.shape, layer.b.shape, layer.z is None
+    ((2, 3), (3,), True)
     """
 
     def __init__(self, network: Network, index: int) -> None:
         self._network = network
         self.index = index
 
-    def _get(self, name: str) -> np.ndarray | None:
+    def _get(self, name: _core._LayerArray) -> FloatArray | None:
         arr = self._network._core.layer_array(self.index, name)
         if arr is not None:
             arr.flags.writeable = False
         return arr
 
-    def _set(self, name: str, value: ArrayLike) -> None:
-        weights = self._network.get_weights()
+    def _param(self, name: Literal["W", "b"]) -> FloatArray:
+        arr = self._get(name)
+        if arr is None:  # the core always has weights
+            raise RuntimeError(f"layer {self.index} has no {name}")
+        return arr
+
+    def _set(self, name: Literal["W", "b"], value: ArrayLike) -> None:
+        weights: list[tuple[ArrayLike, ArrayLike]] = list(self._network.get_weights())
         W, b = weights[self.index]
         weights[self.index] = (value, b) if name == "W" else (W, value)
         self._network.set_weights(weights)
 
     @property
-    def W(self) -> np.ndarray:  # noqa: N802 (the tutorial's name)
-        """Weights, shape ``(n_in, n_out)``."""
-        return self._get("W")
+    def W(self) -> FloatArray:  # noqa: N802 (the tutorial's name)
+        """Weights, shape ``(n_in, n_out)``: a read-only copy; assigning sets the network's.
+
+        Assigning goes through :meth:`Network.set_weights`: the shape must match, values
+        must be finite, and the optimizer's state is reset.
+        """
+        return self._param("W")
 
     @W.setter
     def W(self, value: ArrayLike) -> None:  # noqa: N802
         self._set("W", value)
 
     @property
-    def b(self) -> np.ndarray:
-        """Biases, shape ``(n_out,)``."""
-        return self._get("b")
+    def b(self) -> FloatArray:
+        """Biases, shape ``(n_out,)``: a read-only copy; assigning sets the network's."""
+        return self._param("b")
 
     @b.setter
     def b(self, value: ArrayLike) -> None:
         self._set("b", value)
 
-    z = property(lambda self: self._get("z"), doc="``a_prev @ W + b`` of the last forward.")
-    a = property(lambda self: self._get("a"), doc="``f(z)`` of the last forward.")
-    dz = property(lambda self: self._get("dz"), doc="``dL/dz`` of the last backward.")
-    dW = property(lambda self: self._get("dW"), doc="``a_prev.T @ dz`` of the last backward.")  # noqa: N815
-    db = property(lambda self: self._get("db"), doc="``dz.sum(axis=0)`` of the last backward.")
-    da = property(lambda self: self._get("da"), doc="``dL/da`` of the last backward.")
+    @property
+    def z(self) -> FloatArray | None:
+        """``a_prev @ W + b`` of the last forward, shape ``(n_samples, n_out)``."""
+        return self._get("z")
+
+    @property
+    def a(self) -> FloatArray | None:
+        """``f(z)`` of the last forward, shape ``(n_samples, n_out)``."""
+        return self._get("a")
+
+    @property
+    def dz(self) -> FloatArray | None:
+        """``dL/dz`` of the last backward, shape ``(n_samples, n_out)``."""
+        return self._get("dz")
+
+    @property
+    def dW(self) -> FloatArray | None:  # noqa: N802 (the tutorial's name)
+        """``a_prev.T @ dz`` of the last backward, shape ``(n_in, n_out)``."""
+        return self._get("dW")
+
+    @property
+    def db(self) -> FloatArray | None:
+        """``dz.sum(axis=0)`` of the last backward, shape ``(n_out,)``."""
+        return self._get("db")
+
+    @property
+    def da(self) -> FloatArray | None:
+        """``dL/da`` of the last backward, shape ``(n_samples, n_out)``."""
+        return self._get("da")
 
     def __repr__(self) -> str:
         n_in, n_out = self._network.layer_sizes[self.index : self.index + 2]
@@ -156,12 +268,29 @@ class Network:
         ``"binary_cross_entropy"`` (sigmoid output), ``"cross_entropy"`` (softmax output)
         or ``"mean_squared_error"``. By default it follows the output activation
         (sigmoid → binary cross-entropy, softmax → cross-entropy, otherwise MSE).
-    dtype : {"float64", "float32"}
-        The dtype of the weights and of every computation.
+    dtype : {"float64", "float32"} or numpy dtype, default "float64"
+        The dtype of the weights and of every computation (``np.float32`` and
+        ``np.dtype("float32")`` are accepted too).
     seed : int, optional
         Seed of the initialisation (He for relu/leaky_relu layers, Glorot otherwise,
-        biases 0.1 in relu and leaky_relu layers, 0 elsewhere). The same seed gives the
-        same network, bit for bit.
+        biases 0.1 in relu and leaky_relu layers, 0 elsewhere), in ``[0, 2**64)``. The
+        same seed gives the same network, bit for bit; by default a random one.
+
+    Attributes
+    ----------
+    history_ : dict
+        What the last :meth:`fit` recorded (see :class:`FitHistory`); set by ``fit``.
+
+    Raises
+    ------
+    TypeError
+        If an argument has the wrong type (``layer_sizes`` not a sequence of integers, a
+        name not a string, ``seed`` not an integer).
+    ValueError
+        If ``layer_sizes`` has fewer than 2 entries or a size below 1, a name is unknown,
+        the number of activations is not ``len(layer_sizes) - 1``, ``softmax`` is not
+        on the output layer, or the loss does not fit the output activation
+        (``binary_cross_entropy`` needs sigmoid, ``cross_entropy`` softmax).
 
     Examples
     --------
@@ -177,12 +306,14 @@ class Network:
     >>> net.update(0.1)
     """
 
+    history_: FitHistory
+
     def __init__(
         self,
-        layer_sizes: Sequence[int],
-        activations: Sequence[str] | str | None = None,
-        loss: str | None = None,
-        dtype: str = "float64",
+        layer_sizes: Sequence[int] | npt.NDArray[np.integer[Any]],
+        activations: Sequence[ActivationName] | ActivationName | None = None,
+        loss: LossName | None = None,
+        dtype: FloatDTypeLike = "float64",
         seed: int | None = None,
     ) -> None:
         if isinstance(layer_sizes, (str, bytes)) or not isinstance(layer_sizes, Sequence):
@@ -194,21 +325,24 @@ class Network:
                 f"layer_sizes needs at least 2 entries (inputs and outputs), got {sizes}"
             )
         if loss is not None:
-            _check_name("loss", loss, LOSSES)
+            loss = _check_name("loss", loss, LOSSES)
+        names: list[ActivationName]
         if activations is None or isinstance(activations, str):
             hidden = "relu" if activations is None else activations
-            _check_name("activations", hidden, ACTIVATIONS)
+            hidden = _check_name("activations", hidden, ACTIVATIONS)
             output = _OUTPUT_FOR_LOSS[loss or "mean_squared_error"]
-            activations = [hidden] * (len(sizes) - 2) + [output]
+            names = [hidden] * (len(sizes) - 2) + [output]
         else:
-            activations = [_check_name("activations", a, ACTIVATIONS) for a in activations]
-        if loss is None and activations:
-            loss = _LOSS_FOR_OUTPUT.get(activations[-1], "mean_squared_error")
-        dtype = _check_name("dtype", str(np.dtype(dtype)) if _is_dtype(dtype) else dtype, DTYPES)
+            names = [_check_name("activations", a, ACTIVATIONS) for a in activations]
+        if loss is None:  # the output's (no activations at all: the core refuses that)
+            loss = _LOSS_FOR_OUTPUT.get(names[-1] if names else "identity", "mean_squared_error")
+        dtype_name = _check_name(
+            "dtype", np.dtype(dtype).name if _is_dtype(dtype) else dtype, DTYPES
+        )
         if seed is None:
             seed = secrets.randbits(63)
         seed = _check_int("seed", seed, 0, 2**64 - 1)
-        self._core = _core.CoreNetwork(sizes, list(activations), loss, dtype, seed)
+        self._core = _core.CoreNetwork(sizes, names, loss, dtype_name, seed)
 
     # -- description -------------------------------------------------------------
 
@@ -218,18 +352,18 @@ class Network:
         return list(self._core.layer_sizes)
 
     @property
-    def activations(self) -> list[str]:
+    def activations(self) -> list[ActivationName]:
         """Activation name of each layer after the input."""
         return list(self._core.activations)
 
     @property
-    def loss_name(self) -> str:
+    def loss_name(self) -> LossName:
         """The loss function's name."""
         return self._core.loss_name
 
     @property
-    def dtype(self) -> np.dtype:
-        """The dtype of the weights and computations."""
+    def dtype(self) -> np.dtype[np.floating[Any]]:
+        """The dtype of the weights and computations, ``float32`` or ``float64``."""
         return np.dtype(self._core.dtype)
 
     @property
@@ -245,7 +379,7 @@ class Network:
 
     # -- input conversion (validation of values happens in the core) --------------
 
-    def _x(self, X: ArrayLike) -> np.ndarray:
+    def _x(self, X: ArrayLike) -> FloatArray:
         arr = _numeric("X", X)
         if arr.ndim != 2:
             hint = " (use X.reshape(1, -1) for a single sample)" if arr.ndim == 1 else ""
@@ -254,7 +388,7 @@ class Network:
             )
         return self._cast("X", arr)
 
-    def _cast(self, name: str, arr: np.ndarray) -> np.ndarray:
+    def _cast(self, name: str, arr: npt.NDArray[Any]) -> FloatArray:
         """``arr`` as a C-contiguous array of the network's dtype (copied only if needed)."""
         dtype = self.dtype
         if arr.dtype == dtype:
@@ -267,7 +401,7 @@ class Network:
             raise ValueError(f"{name} has values beyond the range of {dtype.name}")
         return out
 
-    def _y(self, y: ArrayLike) -> np.ndarray:
+    def _y(self, y: ArrayLike) -> FloatArray | npt.NDArray[np.int64]:
         arr = _numeric("y", y)
         n_out = self.layer_sizes[-1]
         if arr.ndim == 1 and self.loss_name == "cross_entropy":
@@ -292,7 +426,7 @@ class Network:
             raise ValueError(f"y must be 1-D or 2-D, got {arr.ndim}-D shape {arr.shape}")
         return self._cast("y", arr)
 
-    def _weights(self, sample_weight: ArrayLike) -> np.ndarray:
+    def _weights(self, sample_weight: ArrayLike) -> FloatArray:
         arr = _numeric("sample_weight", sample_weight)
         if arr.ndim != 1:
             raise ValueError(f"sample_weight must be 1-D, got {arr.ndim}-D shape {arr.shape}")
@@ -300,39 +434,108 @@ class Network:
 
     # -- the step API ---------------------------------------------------------------
 
-    def forward(self, X: ArrayLike) -> np.ndarray:
+    def forward(self, X: ArrayLike) -> FloatArray:
         """Forward pass of a batch; keeps ``z`` and ``a`` of every layer for ``backward``.
 
         Parameters
         ----------
         X : array-like of shape (n_samples, n_inputs)
+            The batch, one sample per row; converted to the network's dtype.
 
         Returns
         -------
         ndarray of shape (n_samples, n_outputs)
             The output ``a`` of the last layer.
+
+        Raises
+        ------
+        TypeError
+            If ``X`` does not hold real numbers.
+        ValueError
+            If ``X`` is not 2-D, has no rows, the wrong number of columns or a non-finite
+            value, or if the output is not finite (a layer overflowed).
         """
         return self._core.forward(self._x(X))
 
     def backward(self, y: ArrayLike) -> None:
         """Gradients of the mean loss of the last ``forward`` against targets ``y``.
 
-        Fills ``dz``, ``dW``, ``db`` and ``da`` of every layer. ``y`` has shape
-        ``(n_samples, n_outputs)`` (or ``(n_samples,)`` for one output); for
-        ``cross_entropy`` it may also be integer class labels of shape ``(n_samples,)``.
+        Fills ``dz``, ``dW``, ``db`` and ``da`` of every layer.
+
+        Parameters
+        ----------
+        y : array-like of shape (n_samples, n_outputs) or (n_samples,)
+            Targets of the batch of the last ``forward``; 1-D for a single output or,
+            with ``cross_entropy``, integer class labels in ``[0, n_outputs)``.
+            Cross-entropy targets are otherwise one-hot or probability rows; binary
+            cross-entropy targets lie in ``[0, 1]``.
+
+        Raises
+        ------
+        ValueError
+            If there was no ``forward`` since the last ``update`` (or ``set_weights``),
+            or if ``y`` does not match the batch, is not finite or is out of range.
         """
         self._core.backward(self._y(y))
 
     def update(self, learning_rate: float) -> None:
-        """Gradient-descent step ``W -= learning_rate * dW``, ``b -= learning_rate * db``."""
+        """Gradient-descent step ``W -= learning_rate * dW``, ``b -= learning_rate * db``.
+
+        Parameters
+        ----------
+        learning_rate : float
+            The step size, positive and finite.
+
+        Raises
+        ------
+        ValueError
+            If ``learning_rate`` is not positive and finite, if there are no gradients
+            (call ``forward`` and ``backward`` first; each ``update`` needs new ones), or
+            if the step would make a weight non-finite (the weights are then unchanged).
+        """
         self._core.update(_check_float("learning_rate", learning_rate, positive=True))
 
-    def predict(self, X: ArrayLike) -> np.ndarray:
-        """The network's output for ``X``; the values of the last step are left alone."""
+    def predict(self, X: ArrayLike) -> FloatArray:
+        """The network's output for ``X``; the values of the last step are left alone.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_inputs)
+            The inputs, one sample per row.
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_outputs)
+            The output of the last layer, in the network's dtype.
+
+        Raises
+        ------
+        ValueError
+            As :meth:`forward`.
+        """
         return self._core.predict(self._x(X))
 
     def loss(self, X: ArrayLike, y: ArrayLike) -> float:
-        """The mean loss of ``X`` against ``y`` (leaves the last step's values alone)."""
+        """The mean loss of ``X`` against ``y`` (leaves the last step's values alone).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_inputs)
+            The inputs.
+        y : array-like
+            The targets, as for :meth:`backward`.
+
+        Returns
+        -------
+        float
+            The loss, averaged as the network's loss function averages (see the README).
+
+        Raises
+        ------
+        ValueError
+            For invalid ``X`` or ``y`` (as :meth:`forward` and :meth:`backward`), or if
+            the loss overflows.
+        """
         return self._core.loss(self._x(X), self._y(y))
 
     def gradient_check(self, X: ArrayLike, y: ArrayLike, eps: float | None = None) -> float:
@@ -341,11 +544,30 @@ class Network:
 
         ``rel = |g - g_fd| / max(|g|, |g_fd|, floor)``, where ``g`` is computed in the
         network's dtype and ``g_fd = (L(w + eps) - L(w - eps)) / (2 eps)`` on a float64
-        copy of the network. The step ``eps`` defaults to ``2.2e-16 ** (1/3)`` (6e-6),
-        which makes the difference accurate to about 1e-10; ``floor`` (1.2e-4 for
-        float64 networks, 3.5e-4 for float32) keeps gradients too small to resolve from
-        counting as large relative errors. Expect below ~1e-6 for float64 and a few 1e-4 for
-        float32, away from ReLU kinks (an input to a ReLU within ``eps`` of 0).
+        copy of the network. ``floor`` (1.2e-4 for float64 networks, 3.5e-4 for float32)
+        keeps gradients too small to resolve from counting as large relative errors.
+        Expect below ~1e-6 for float64 and a few 1e-4 for float32, away from ReLU kinks
+        (an input to a ReLU within ``eps`` of 0). The step API's values are left alone.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_inputs)
+            The inputs.
+        y : array-like
+            The targets, as for :meth:`backward`.
+        eps : float, optional
+            The finite-difference step, positive; by default ``2.2e-16 ** (1/3)`` (6e-6),
+            which makes the difference accurate to about 1e-10.
+
+        Returns
+        -------
+        float
+            The largest relative error.
+
+        Raises
+        ------
+        ValueError
+            For invalid ``X``, ``y`` or ``eps``.
         """
         if eps is not None:
             eps = _check_float("eps", eps, positive=True)
@@ -357,13 +579,38 @@ class Network:
         y: ArrayLike,
         sample_weight: ArrayLike | None = None,
         alpha: float = 0.0,
-    ) -> tuple[float, float, list[tuple[np.ndarray, np.ndarray]]]:
+    ) -> tuple[float, float, list[tuple[FloatArray, FloatArray]]]:
         """The full-batch objective and its gradient, in one Rust call.
 
-        Returns ``(data_loss, penalty, [(dW, db), ...])``: the (``sample_weight``-weighted)
-        mean loss of ``X`` against ``y``, the L2 penalty ``alpha / 2 * sum(W**2) /
-        sum(w)``, and the gradient of their sum for every layer — what a quasi-Newton
-        optimizer such as L-BFGS asks for. The step API's values are left alone.
+        What a quasi-Newton optimizer such as L-BFGS asks for. The step API's values are
+        left alone.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_inputs)
+            The inputs.
+        y : array-like
+            The targets, as for :meth:`backward`.
+        sample_weight : array-like of shape (n_samples,), optional
+            Non-negative weights of the rows, not all zero: the loss is their weighted mean.
+        alpha : float, default 0.0
+            The L2 penalty's strength, non-negative.
+
+        Returns
+        -------
+        data_loss : float
+            The (``sample_weight``-weighted) mean loss of ``X`` against ``y``.
+        penalty : float
+            The L2 penalty ``alpha / 2 * sum(W**2) / sum(w)`` (``sum(w)`` the total sample
+            weight, ``n_samples`` without weights); biases are not penalized.
+        gradients : list of (ndarray, ndarray)
+            ``(dW, db)`` of ``data_loss + penalty`` for every layer.
+
+        Raises
+        ------
+        ValueError
+            For invalid ``X``, ``y`` or ``sample_weight``, a negative ``alpha``, or a
+            non-finite output.
         """
         weights = None if sample_weight is None else self._weights(sample_weight)
         data_loss, penalty, grads = self._core.loss_and_gradient(
@@ -373,12 +620,39 @@ class Network:
 
     # -- weights ------------------------------------------------------------------
 
-    def get_weights(self) -> list[tuple[np.ndarray, np.ndarray]]:
-        """Copies of ``[(W, b), ...]``, one pair per layer."""
+    def get_weights(self) -> list[tuple[FloatArray, FloatArray]]:
+        """Copies of the weights and biases.
+
+        Returns
+        -------
+        list of (ndarray, ndarray)
+            ``[(W, b), ...]``, one pair per layer: ``W`` of shape ``(n_in, n_out)`` and
+            ``b`` of shape ``(n_out,)``, writable copies in the network's dtype.
+        """
         return [(W, b) for W, b in self._core.get_weights()]
 
-    def set_weights(self, weights: Sequence[tuple[ArrayLike, ArrayLike]]) -> None:
-        """Replace every ``(W, b)``; shapes must match. The arrays are copied."""
+    def set_weights(
+        self, weights: Sequence[tuple[ArrayLike, ArrayLike]] | Sequence[Sequence[ArrayLike]]
+    ) -> None:
+        """Replace every ``(W, b)``; the arrays are copied.
+
+        New weights start a new trajectory: the optimizer's state is reset (as by
+        :meth:`reset_optimizer`), and ``backward`` needs a new ``forward``.
+
+        Parameters
+        ----------
+        weights : sequence of (W, b) pairs
+            One pair per layer, ``W`` of shape ``(n_in, n_out)`` and ``b`` of shape
+            ``(n_out,)``; converted to the network's dtype.
+
+        Raises
+        ------
+        TypeError
+            If ``weights`` is not a sequence of pairs or an array does not hold numbers.
+        ValueError
+            If the number of pairs, a shape or a value (NaN, infinity, beyond the dtype's
+            range) is wrong; the network is then left unchanged.
+        """
         if isinstance(weights, (str, bytes)) or not isinstance(weights, (Sequence, np.ndarray)):
             raise TypeError(f"weights must be a list of (W, b) pairs, got {type(weights).__name__}")
         pairs = []
@@ -406,7 +680,7 @@ class Network:
         learning_rate: float = 0.01,
         batch_size: int | None = None,
         shuffle: bool = True,
-        optimizer: str = "sgd",
+        optimizer: OptimizerName = "sgd",
         seed: int | None = None,
         *,
         momentum: float = 0.0,
@@ -416,87 +690,119 @@ class Network:
         epsilon: float = 1e-8,
         alpha: float = 0.0,
         sample_weight: ArrayLike | None = None,
-        schedule: str = "constant",
+        schedule: ScheduleName = "constant",
         power_t: float = 0.5,
         validation_data: tuple[ArrayLike, ArrayLike] | None = None,
-        validation_metric: str = "loss",
+        validation_metric: MetricName = "loss",
         n_iter_no_change: int | None = None,
         tol: float = 1e-4,
         early_stopping: bool = False,
-        callback: Callable[[int, float], bool | None] | None = None,
+        callback: Callable[[int, float], object] | None = None,
         progress: bool = False,
     ) -> list[float]:
         """Train by minibatch gradient descent; the whole loop runs in Rust.
 
+        The weights after each epoch are published to the network: a ``predict`` from
+        another thread, or from ``callback``, sees those of a whole epoch.
+
         Parameters
         ----------
         X : array-like of shape (n_samples, n_inputs)
+            The training inputs.
         y : array-like
             Targets, as for :meth:`backward`.
-        epochs : int
-            Passes over the data.
-        learning_rate : float
-            Step size.
+        epochs : int, default 100
+            Passes over the data, at least 1.
+        learning_rate : float, default 0.01
+            Step size, positive.
         batch_size : int, optional
             Rows per minibatch; ``None`` (default) is the full batch.
-        shuffle : bool
+        shuffle : bool, default True
             Shuffle the rows at the start of every epoch (minibatches only).
-        optimizer : {"sgd", "adam"}
+        optimizer : {"sgd", "adam"}, default "sgd"
             ``"sgd"`` with optional ``momentum``/``nesterov``, or ``"adam"`` with
             ``beta_1``, ``beta_2``, ``epsilon``. The optimizer's state is kept: a later
             ``fit`` with the same optimizer settings continues from it.
         seed : int, optional
-            Seed of the shuffling.
-        alpha : float
+            Seed of the shuffling, in ``[0, 2**64)``; by default a random one.
+        momentum : float, default 0.0
+            SGD's momentum, in ``[0, 1)``.
+        nesterov : bool, default False
+            Nesterov's momentum instead of the classical one (SGD).
+        beta_1, beta_2 : float, default 0.9 and 0.999
+            Adam's decay rates of the first and second moments, in ``[0, 1)``.
+        epsilon : float, default 1e-8
+            Adam's denominator offset, positive.
+        alpha : float, default 0.0
             L2 penalty: each batch's loss gains ``alpha / 2 * sum(W**2) / sum(w)``, with
             ``sum(w)`` the batch's total sample weight (its size without weights);
             biases are not penalized.
         sample_weight : array-like of shape (n_samples,), optional
             Non-negative weights: each batch's loss is the weighted mean of its rows'
             losses (a weight of 2 counts a row twice). A batch of zero weights is skipped.
-        schedule : {"constant", "invscaling", "adaptive"}
+        schedule : {"constant", "invscaling", "adaptive"}, default "constant"
             How the step size evolves, for ``optimizer="sgd"``: ``invscaling`` uses
             ``learning_rate / (t + 1) ** power_t`` after each epoch (``t`` the samples
             seen); ``adaptive`` divides it by 5 whenever ``n_iter_no_change`` epochs pass
             without improvement, and stops once it is at most 1e-6.
-        power_t : float
-            The exponent of ``invscaling``.
+        power_t : float, default 0.5
+            The exponent of ``invscaling``, non-negative.
         validation_data : (X_val, y_val), optional
             Scored after every epoch (``history_["val_loss"]``, ``["val_score"]``).
-        validation_metric : {"loss", "accuracy", "r2"}
+        validation_metric : {"loss", "accuracy", "r2"}, default "loss"
             The validation score, higher is better: ``-loss``, accuracy (argmax for
             softmax, ``> 0.5`` per output otherwise), or R² averaged over outputs.
         n_iter_no_change : int, optional
             Stop after more than this many epochs in a row without an improvement of at
             least ``tol`` (of the training loss, or with ``early_stopping`` of the
             validation score), as scikit-learn's MLPs do. ``None`` never stops early.
-        tol : float
-            The improvement that counts.
-        early_stopping : bool
+        tol : float, default 1e-4
+            The improvement that counts, non-negative.
+        early_stopping : bool, default False
             Judge improvement by the validation score and restore, at the end, the
             weights of the best score. Needs ``validation_data``.
         callback : callable, optional
-            ``callback(epoch, loss)`` after each epoch (1-based); returning ``True``
+            ``callback(epoch, loss)`` after each epoch (1-based); a true return value
             stops training. An exception it raises ends training and propagates.
-        progress : bool
+        progress : bool, default False
             Show a progress bar (tqdm, an optional dependency) with the epoch's loss.
 
         Returns
         -------
         list of float
             The mean training loss of each epoch (each batch's loss taken in its forward
-            pass, before its update). ``history_`` holds more: ``loss``, ``val_loss``,
-            ``val_score``, ``learning_rate`` (per epoch), ``t`` (samples seen),
-            ``best_loss``, ``best_val_score`` and ``stopped`` (why training ended:
-            ``"max_epochs"``, ``"no_improvement"``, ``"learning_rate"`` or ``"callback"``).
+            pass, before its update). ``history_`` holds more (see :class:`FitHistory`):
+            ``loss``, ``val_loss``, ``val_score``, ``learning_rate`` (per epoch), ``t``
+            (samples seen), ``best_loss``, ``best_val_score`` and ``stopped`` (why
+            training ended: ``"max_epochs"``, ``"no_improvement"``, ``"learning_rate"``
+            or ``"callback"``).
 
         Raises
         ------
+        TypeError
+            If an argument has the wrong type (``callback`` not callable,
+            ``validation_data`` not a pair, ...).
         ValueError
-            For invalid data or settings, or if the loss becomes non-finite (the weights
-            of the start of that epoch are then restored).
+            For invalid data or settings (a schedule other than ``"constant"`` with Adam,
+            ``early_stopping`` without ``validation_data``, ...), or if the loss becomes
+            non-finite (the weights of the start of that epoch are then restored).
+        RuntimeError
+            If another ``fit`` is running on this network (from another thread or from
+            ``callback``).
+        ImportError
+            If ``progress=True`` and tqdm is not installed.
         KeyboardInterrupt
             On Ctrl-C, between two batches; the weights are those of the last step.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from ferroprop import Network
+        >>> X = np.random.default_rng(0).normal(size=(64, 2)); y = X[:, 0] > 0
+        >>> net = Network([2, 8, 1], ["relu", "sigmoid"], seed=0)
+        >>> losses = net.fit(X, y, epochs=20, learning_rate=0.5, batch_size=16, seed=0)
+        >>> len(losses), net.history_["stopped"]
+        (20, 'max_epochs')
         """
         epochs = _check_int("epochs", epochs, 1)
         learning_rate = _check_float("learning_rate", learning_rate, positive=True)
@@ -508,35 +814,24 @@ class Network:
         seed = _check_int("seed", seed, 0, 2**64 - 1)
         if callback is not None and not callable(callback):
             raise TypeError(f"callback must be callable, got {type(callback).__name__}")
+        validation = None
         if validation_data is not None:
             if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
                 raise TypeError("validation_data must be a pair (X_val, y_val)")
-            validation_data = (self._x(validation_data[0]), self._y(validation_data[1]))
+            validation = (self._x(validation_data[0]), self._y(validation_data[1]))
         if n_iter_no_change is not None:
             n_iter_no_change = _check_int("n_iter_no_change", n_iter_no_change, 1)
-        X, y = self._x(X), self._y(y)
-        options = dict(
-            epochs=epochs,
-            learning_rate=learning_rate,
-            batch_size=batch_size,
-            shuffle=bool(shuffle),
-            seed=seed,
-            optimizer=optimizer,
-            momentum=_check_float("momentum", momentum, below_one=True),
-            nesterov=bool(nesterov),
-            beta_1=_check_float("beta_1", beta_1, below_one=True),
-            beta_2=_check_float("beta_2", beta_2, below_one=True),
-            epsilon=_check_float("epsilon", epsilon, positive=True),
-            alpha=_check_float("alpha", alpha),
-            sample_weight=None if sample_weight is None else self._weights(sample_weight),
-            schedule=_check_name("schedule", schedule, SCHEDULES),
-            power_t=_check_float("power_t", power_t),
-            validation_data=validation_data,
-            validation_metric=_check_name("validation_metric", validation_metric, METRICS),
-            n_iter_no_change=n_iter_no_change,
-            tol=_check_float("tol", tol),
-            early_stopping=bool(early_stopping),
-        )
+        X_arr, y_arr = self._x(X), self._y(y)
+        momentum = _check_float("momentum", momentum, below_one=True)
+        beta_1 = _check_float("beta_1", beta_1, below_one=True)
+        beta_2 = _check_float("beta_2", beta_2, below_one=True)
+        epsilon = _check_float("epsilon", epsilon, positive=True)
+        alpha = _check_float("alpha", alpha)
+        weights = None if sample_weight is None else self._weights(sample_weight)
+        schedule = _check_name("schedule", schedule, SCHEDULES)
+        power_t = _check_float("power_t", power_t)
+        validation_metric = _check_name("validation_metric", validation_metric, METRICS)
+        tol = _check_float("tol", tol)
         bar = None
         if progress:
             try:
@@ -546,11 +841,35 @@ class Network:
             bar = tqdm(total=epochs, unit="epoch", desc="fit")
             callback = _with_bar(bar, callback)
         try:
-            history = self._core.fit(X, y, callback=callback, **options)
+            history = self._core.fit(
+                X_arr,
+                y_arr,
+                epochs=epochs,
+                learning_rate=learning_rate,
+                batch_size=batch_size,
+                shuffle=bool(shuffle),
+                seed=seed,
+                optimizer=optimizer,
+                momentum=momentum,
+                nesterov=bool(nesterov),
+                beta_1=beta_1,
+                beta_2=beta_2,
+                epsilon=epsilon,
+                alpha=alpha,
+                sample_weight=weights,
+                schedule=schedule,
+                power_t=power_t,
+                validation_data=validation,
+                validation_metric=validation_metric,
+                n_iter_no_change=n_iter_no_change,
+                tol=tol,
+                early_stopping=bool(early_stopping),
+                callback=callback,
+            )
         finally:
             if bar is not None:
                 bar.close()
-        self.history_: dict[str, Any] = history
+        self.history_ = history
         return list(history["loss"])
 
     def reset_optimizer(self) -> None:
@@ -571,6 +890,21 @@ class Network:
         architecture, dtype and loss in its metadata. It is written to a temporary file in
         the same folder and renamed over ``path``: a failed save leaves any previous file
         intact. The optimizer's state is not saved.
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            The file to write (replaced if it exists).
+
+        Raises
+        ------
+        TypeError
+            If ``path`` is not a str or os.PathLike (bytes paths are refused).
+        ValueError
+            If ``path`` does not name a file (it ends in ``..`` or is a root).
+        OSError
+            If writing fails: ``FileNotFoundError`` for a missing folder,
+            ``PermissionError``, ``IsADirectoryError``, ... as the system reports it.
         """
         self._core.save(_path(path))
 
@@ -580,17 +914,59 @@ class Network:
 
         Everything is checked before the weights are read: header, metadata, the file's
         size against its architecture, every tensor's name, dtype, shape and values.
-        A file that is not a valid ferroprop file raises ``ValueError`` saying why.
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            The file to read.
+
+        Returns
+        -------
+        Network
+            The network, with a fresh optimizer state and no step values.
+
+        Raises
+        ------
+        TypeError
+            If ``path`` is not a str or os.PathLike.
+        ValueError
+            If the file is not a valid ferroprop file; the message says why.
+        OSError
+            If reading fails (``FileNotFoundError``, ``PermissionError``, ...).
         """
         return cls._from_core(_core.CoreNetwork.load(_path(path)))
 
     def to_bytes(self) -> bytes:
-        """The bytes :meth:`save` would write."""
+        """The bytes :meth:`save` would write.
+
+        Returns
+        -------
+        bytes
+            The network as a safetensors file.
+        """
         return self._core.to_bytes()
 
     @classmethod
-    def from_bytes(cls, data: bytes) -> Network:
-        """A network from the bytes of :meth:`to_bytes` (checked as :meth:`load` does)."""
+    def from_bytes(cls, data: bytes | bytearray | memoryview) -> Network:
+        """A network from the bytes of :meth:`to_bytes` (checked as :meth:`load` does).
+
+        Parameters
+        ----------
+        data : bytes, bytearray or memoryview
+            The bytes of a safetensors file written by ferroprop.
+
+        Returns
+        -------
+        Network
+            The network, with a fresh optimizer state and no step values.
+
+        Raises
+        ------
+        TypeError
+            If ``data`` is not bytes-like.
+        ValueError
+            If ``data`` is not a valid ferroprop file; the message says why.
+        """
         if not isinstance(data, (bytes, bytearray, memoryview)):
             raise TypeError(f"data must be bytes, got {type(data).__name__}")
         return cls._from_core(_core.CoreNetwork.from_bytes(bytes(data)))
@@ -608,10 +984,12 @@ class Network:
         self._core = _core.CoreNetwork.from_bytes(state["safetensors"])
 
 
-def _with_bar(bar: Any, callback: Callable[[int, float], Any] | None) -> Callable:
+def _with_bar(
+    bar: Any, callback: Callable[[int, float], object] | None
+) -> Callable[[int, float], object]:
     """``callback`` that also advances the progress bar ``bar``."""
 
-    def advance(epoch: int, loss: float) -> Any:
+    def advance(epoch: int, loss: float) -> object:
         bar.update(1)
         bar.set_postfix(loss=f"{loss:.5g}", refresh=False)
         return callback(epoch, loss) if callback is not None else None
@@ -619,7 +997,7 @@ def _with_bar(bar: Any, callback: Callable[[int, float], Any] | None) -> Callabl
     return advance
 
 
-def _path(path: Any) -> str:
+def _path(path: object) -> str:
     if isinstance(path, bytes) or not isinstance(path, (str, os.PathLike)):
         raise TypeError(f"path must be a str or os.PathLike, got {type(path).__name__}")
     return os.fspath(path)
