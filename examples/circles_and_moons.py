@@ -33,19 +33,57 @@ DATASETS = {
 
 
 def train(X: np.ndarray, y: np.ndarray, seed: int = 0) -> Network:
-    """A [2, 16, 16, 1] relu network trained on ``(X, y)`` by Adam."""
+    """Train a [2, 16, 16, 1] relu network by Adam.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, 2)
+        The points.
+    y : ndarray of shape (n_samples,)
+        Their classes, 0 or 1.
+    seed : int
+        Seed of the initialisation and of the shuffling.
+
+    Returns
+    -------
+    Network
+        The network after 300 epochs (minibatches of 32, learning rate 0.01).
+    """
     net = Network([2, 16, 16, 1], ["relu", "relu", "sigmoid"], "binary_cross_entropy", seed=seed)
     net.fit(X, y, epochs=300, learning_rate=0.01, batch_size=32, optimizer="adam", seed=seed)
     return net
 
 
 def accuracy(net: Network, X: np.ndarray, y: np.ndarray) -> float:
-    """Fraction of points on the right side of the 0.5 boundary."""
+    """The fraction of points on the right side of the 0.5 boundary.
+
+    Parameters
+    ----------
+    net : Network
+        A network with one sigmoid output.
+    X : ndarray of shape (n_samples, 2)
+        The points.
+    y : ndarray of shape (n_samples,)
+        Their classes, 0 or 1.
+
+    Returns
+    -------
+    float
+        The accuracy, in [0, 1].
+    """
     return float(np.mean((net.predict(X)[:, 0] > 0.5) == y))
 
 
 def plot(results: dict, path: Path) -> None:
-    """Decision boundary of each trained network, one panel per dataset, to ``path``."""
+    """Draw the decision boundary of each trained network, one panel per dataset.
+
+    Parameters
+    ----------
+    results : dict
+        ``{name: (net, X_test, y_test, test_accuracy)}``, one entry per panel.
+    path : Path
+        The PNG file to write (matplotlib's Agg backend; no window is opened).
+    """
     import matplotlib
 
     matplotlib.use("Agg")  # files only, no window
@@ -70,6 +108,7 @@ def plot(results: dict, path: Path) -> None:
 
 
 def main() -> None:
+    """Train on both datasets, print the accuracies, plot to the path in ``sys.argv``."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("output", nargs="?", type=Path, help="where to write the PNG")
     args = parser.parse_args()

@@ -33,6 +33,7 @@ PARAM_GRID = {
 
 
 def main() -> None:
+    """Start a 2-process LocalCluster, run the search on it, print the results."""
     try:
         from dask.distributed import Client, LocalCluster
     except ImportError:

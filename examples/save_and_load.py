@@ -70,6 +70,19 @@ print(f"metadata: {metadata}")
 
 # A forward pass in plain NumPy with the file's arrays: z = a @ weight.T + bias.
 def softmax(z: np.ndarray) -> np.ndarray:
+    """Softmax of each row of ``z``.
+
+    Parameters
+    ----------
+    z : ndarray of shape (n_samples, n_classes)
+        The output layer's ``z``.
+
+    Returns
+    -------
+    ndarray of shape (n_samples, n_classes)
+        ``exp(z)`` normalized to sum to 1 in each row (computed after subtracting each
+        row's maximum, which changes nothing but avoids overflow).
+    """
     e = np.exp(z - z.max(axis=1, keepdims=True))
     return e / e.sum(axis=1, keepdims=True)
 

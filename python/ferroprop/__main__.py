@@ -248,7 +248,7 @@ def _require_matplotlib() -> None:
         import matplotlib  # noqa: F401
     except ImportError:
         raise SystemExit(
-            f"--plot needs matplotlib, which is not installed: {PLOT_INSTALL_HINT}"
+            f"plotting needs matplotlib, which is not installed: {PLOT_INSTALL_HINT}"
         ) from None
 
 
