@@ -46,7 +46,7 @@ develop: $(STAMP)
 wheel: $(VENV)/bin/maturin
 	rm -rf dist
 	PATH="$(abspath $(VENV))/bin:$$PATH" CARGO_TARGET_DIR=target/wheel \
-		$(VENV)/bin/maturin build --release --quiet $(WHEEL_FLAGS) --out dist
+		$(VENV)/bin/maturin build --release --strip --quiet $(WHEEL_FLAGS) --out dist
 
 # Installs the wheel (not the source tree) with the test extras into a new environment
 # and runs the lint, the types and the test suite against it.

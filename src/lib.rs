@@ -37,6 +37,7 @@ pub mod io;
 pub mod layer;
 pub mod linalg;
 pub mod loss;
+pub mod narrow;
 pub mod network;
 pub mod optim;
 pub mod stopping;

@@ -16,6 +16,7 @@
 //! error.
 
 use crate::layer::try_zeros;
+use crate::narrow;
 use crate::network::{backward_pass, forward_pass, forward_workspace, workspace};
 use crate::stopping::{self, Metric, Schedule, Stop, Stopping, Tracker};
 use crate::{Error, Float, Network, Optimizer, OptimizerConfig, Result, Target};
@@ -259,10 +260,17 @@ fn run<T: Float>(
     let loss = net.loss_fn();
     let n = x.nrows();
     let batch = config.batch_size.unwrap_or(n).min(n);
-    let mut caches = workspace(net.layers(), batch)?;
+    // Small networks train in feature-major buffers (narrow.rs); `caches` then only holds
+    // the gradients.
+    let mut narrow = match narrow::eligible(net.layers()) {
+        true => Some(narrow::Workspace::new(net.layers(), batch)?),
+        false => None,
+    };
+    let mut caches = workspace(net.layers(), if narrow.is_some() { 0 } else { batch })?;
     let shuffling = config.shuffle && batch < n;
     // Gathered batches (only when shuffling; otherwise batches are views of x and y).
-    let mut xb = try_zeros::<T>(if shuffling { batch } else { 0 }, x.ncols())?;
+    let gathering_x = shuffling && narrow.is_none();
+    let mut xb = try_zeros::<T>(if gathering_x { batch } else { 0 }, x.ncols())?;
     let mut yb = match y {
         Target::Dense(y) => {
             BatchTarget::Dense(try_zeros(if shuffling { batch } else { 0 }, y.ncols())?)
@@ -311,13 +319,17 @@ fn run<T: Float>(
             if i > 0 {
                 monitor.between_batches()?;
             }
-            let (xv, yv) = if shuffling {
-                gather(x, y, rows, &mut xb, &mut yb)
-            } else {
-                let r = rows[0]..rows[0] + rows.len();
-                (x.slice(s![r.clone(), ..]), slice_target(&y, r))
-            };
             let m = rows.len();
+            let r = rows[0]..rows[0] + m; // the rows, when not shuffling
+            let yv = match shuffling {
+                true => gather_target(y, rows, &mut yb),
+                false => slice_target(&y, r.clone()),
+            };
+            let xv = match (gathering_x, &narrow) {
+                (_, Some(_)) => x.slice(s![..0, ..]), // loaded into the workspace instead
+                (true, None) => gather_rows(x, rows, &mut xb),
+                (false, None) => x.slice(s![r, ..]),
+            };
             // Σw of the batch, and the rows' gradient scales.
             let (weight_sum, row_scale) = match sample_weight {
                 None => (m as f64, None),
@@ -334,9 +346,17 @@ fn run<T: Float>(
                 }
             };
             let layers = net.layers_mut();
-            forward_pass(layers, &mut caches, xv);
-            let out = &caches[caches.len() - 1];
-            let mut batch_loss = loss.value_weighted(out.a(m), yv, row_scale);
+            let mut batch_loss = match &mut narrow {
+                Some(ws) => {
+                    ws.load(x, rows);
+                    ws.forward(layers, m);
+                    loss.value_weighted(ws.output(m), yv, row_scale)
+                }
+                None => {
+                    forward_pass(layers, &mut caches, xv);
+                    loss.value_weighted(caches[caches.len() - 1].a(m), yv, row_scale)
+                }
+            };
             if config.alpha > 0.0 {
                 let squares: f64 = layers
                     .iter()
@@ -355,7 +375,10 @@ fn run<T: Float>(
                 )));
             }
             total += batch_loss * m as f64;
-            backward_pass(layers, &mut caches, loss, xv, yv, false, row_scale);
+            match &mut narrow {
+                Some(ws) => ws.backward(layers, &mut caches, loss, yv, m, row_scale),
+                None => backward_pass(layers, &mut caches, loss, xv, yv, false, row_scale),
+            }
             if config.alpha > 0.0 {
                 let a = T::c(config.alpha / weight_sum);
                 for (l, c) in layers.iter().zip(caches.iter_mut()) {
@@ -437,19 +460,27 @@ enum BatchTarget<T> {
     Labels(Array1<usize>),
 }
 
-/// Copies rows `rows` of `x` and `y` into the first rows of the batch buffers.
-fn gather<'b, T: Float>(
+/// Copies rows `rows` of `x` into the first rows of `xb`.
+fn gather_rows<'b, T: Float>(
     x: ArrayView2<T>,
-    y: Target<T>,
     rows: &[usize],
     xb: &'b mut Array2<T>,
-    yb: &'b mut BatchTarget<T>,
-) -> (ArrayView2<'b, T>, Target<'b, T>) {
+) -> ArrayView2<'b, T> {
     let m = rows.len();
     Zip::from(xb.slice_mut(s![..m, ..]).rows_mut())
         .and(rows)
         .for_each(|mut dst, &r| dst.assign(&x.row(r)));
-    let yv = match (y, &mut *yb) {
+    xb.slice(s![..m, ..])
+}
+
+/// Copies rows `rows` of `y` into the first rows of the batch buffer.
+fn gather_target<'b, T: Float>(
+    y: Target<T>,
+    rows: &[usize],
+    yb: &'b mut BatchTarget<T>,
+) -> Target<'b, T> {
+    let m = rows.len();
+    match (y, yb) {
         (Target::Dense(y), BatchTarget::Dense(buf)) => {
             Zip::from(buf.slice_mut(s![..m, ..]).rows_mut())
                 .and(rows)
@@ -463,8 +494,7 @@ fn gather<'b, T: Float>(
             Target::Labels(buf.slice(s![..m]))
         }
         _ => unreachable!("batch buffers are made for the kind of target"),
-    };
-    (xb.slice(s![..m, ..]), yv)
+    }
 }
 
 fn slice_target<'s, T: Float>(y: &'s Target<'_, T>, r: std::ops::Range<usize>) -> Target<'s, T> {

@@ -1,0 +1,405 @@
+//! Training passes of small networks in feature-major layout: every buffer holds one row
+//! per unit and one column per sample, so the loops run along a batch's samples.
+//!
+//! ```text
+//! forward:   zᵀ[j, :]      = b[j] + Σ_k W[k, j] · a_prevᵀ[k, :]     (axpy over samples)
+//! backward:  dW[k, j]      = a_prevᵀ[k, :] · dzᵀ[j, :]              (dot over samples)
+//!            db[j]         = Σ dzᵀ[j, :]
+//!            da_prevᵀ[k, :] = Σ_j W[k, j] · dzᵀ[j, :]              (axpy over samples)
+//! ```
+//!
+//! The same equations as layer.rs on transposed buffers. With a handful of units per layer
+//! (the tutorial's 2 → 4 → 3 → 1) the row-major products of linalg.rs run over rows of 1
+//! to 16 values, too short for SIMD; here every loop runs over up to a batch of samples.
+//! Activations, the loss and its delta are the functions of activation.rs and loss.rs,
+//! called on transposed views, so each f and f' is still written once.
+//!
+//! The kernels are compiled twice, for baseline x86-64 and for AVX2, chosen at run time.
+//! Neither uses fused multiply-adds and dot products keep `LANES` partial sums combined in
+//! a fixed order, so both give the same bits, whatever the CPU or the thread count.
+
+use crate::layer::try_zeros;
+use crate::{Dense, Float, LayerCache, Loss, Result, Target};
+use ndarray::{s, Array2, ArrayView1, ArrayView2, ArrayViewMut2};
+
+/// Networks whose every layer has at most this many units and inputs train here (chosen
+/// by measurement, see `eligible`).
+pub const MAX_UNITS: usize = 32;
+pub const MAX_INPUTS: usize = 64;
+
+/// Whether `fit` trains these layers in this module's layout.
+pub fn eligible<T>(layers: &[Dense<T>]) -> bool {
+    layers
+        .iter()
+        .all(|l| l.w.nrows() <= MAX_INPUTS && l.w.ncols() <= MAX_UNITS)
+}
+
+/// The transposed buffers of a training pass, allocated once for `batch` samples.
+pub struct Workspace<T> {
+    /// The batch's inputs, `(n_in, batch)`.
+    x: Array2<T>,
+    /// Per layer, `(n_out, batch)` each.
+    z: Vec<Array2<T>>,
+    a: Vec<Array2<T>>,
+    dz: Vec<Array2<T>>,
+    da: Vec<Array2<T>>,
+    /// Per layer, `Wᵀ`: the forward product's coefficients, row by row.
+    wt: Vec<Array2<T>>,
+}
+
+fn rows<T: Float>(m: &Array2<T>, n: usize) -> Rows<'_, T> {
+    let data = m.as_slice().expect("workspace buffers are contiguous");
+    Rows {
+        data,
+        stride: m.ncols(),
+        n,
+    }
+}
+
+fn rows_mut<T: Float>(m: &mut Array2<T>, n: usize) -> RowsMut<'_, T> {
+    let stride = m.ncols();
+    let data = m.as_slice_mut().expect("workspace buffers are contiguous");
+    RowsMut { data, stride, n }
+}
+
+impl<T: Float> Workspace<T> {
+    pub fn new(layers: &[Dense<T>], batch: usize) -> Result<Self> {
+        let per_layer = || -> Result<Vec<Array2<T>>> {
+            layers.iter().map(|l| try_zeros(l.n_out(), batch)).collect()
+        };
+        Ok(Workspace {
+            x: try_zeros(layers[0].n_in(), batch)?,
+            z: per_layer()?,
+            a: per_layer()?,
+            dz: per_layer()?,
+            da: per_layer()?,
+            wt: layers
+                .iter()
+                .map(|l| l.w.t().as_standard_layout().into_owned())
+                .collect(),
+        })
+    }
+
+    /// Copies rows `rows` of `x` into the first `rows.len()` columns of the input buffer.
+    pub fn load(&mut self, x: ArrayView2<T>, rows: &[usize]) {
+        for (i, &r) in rows.iter().enumerate() {
+            for (dst, &v) in self.x.column_mut(i).iter_mut().zip(x.row(r)) {
+                *dst = v;
+            }
+        }
+    }
+
+    /// The forward pass of the first `n` loaded samples.
+    pub fn forward(&mut self, layers: &[Dense<T>], n: usize) {
+        for (k, layer) in layers.iter().enumerate() {
+            let a_prev = match k {
+                0 => rows(&self.x, n),
+                _ => rows(&self.a[k - 1], n),
+            };
+            self.wt[k].assign(&layer.w.t());
+            let b = layer.b.as_slice().expect("biases are contiguous");
+            combine_rows(
+                self.wt[k].view(),
+                Some(b),
+                a_prev,
+                rows_mut(&mut self.z[k], n),
+            );
+            let z = self.z[k].slice(s![.., ..n]);
+            let a = self.a[k].slice_mut(s![.., ..n]);
+            layer.activation.forward(z.t(), a.reversed_axes());
+        }
+    }
+
+    /// The network's output for the first `n` samples, `(n, n_out)` as everywhere else.
+    pub fn output(&self, n: usize) -> ArrayView2<'_, T> {
+        let last = self.a.len() - 1;
+        self.a[last].slice(s![.., ..n]).reversed_axes()
+    }
+
+    /// The backward pass after `forward(layers, n)`: `dW` and `db` of every layer into
+    /// `grads`. With `row_scale`, sample `i`'s output gradient is multiplied by
+    /// `row_scale[i]`, as in `network::backward_pass`.
+    pub fn backward(
+        &mut self,
+        layers: &[Dense<T>],
+        grads: &mut [LayerCache<T>],
+        loss: Loss,
+        y: Target<T>,
+        n: usize,
+        row_scale: Option<ArrayView1<T>>,
+    ) {
+        let last = layers.len() - 1;
+        let out = &layers[last];
+        {
+            let yhat = self.a[last].slice(s![.., ..n]);
+            let scaled = |mut m: ArrayViewMut2<T>| {
+                if let Some(scale) = row_scale {
+                    for mut unit in m.rows_mut() {
+                        unit.zip_mut_with(&scale, |v, &s| *v *= s);
+                    }
+                }
+            };
+            if loss.is_fused(out.activation) {
+                let dz = self.dz[last].slice_mut(s![.., ..n]);
+                loss.fused_delta(yhat.t(), y, dz.reversed_axes());
+                scaled(self.dz[last].slice_mut(s![.., ..n]));
+            } else {
+                let da = self.da[last].slice_mut(s![.., ..n]);
+                loss.gradient(yhat.t(), y, da.reversed_axes());
+                scaled(self.da[last].slice_mut(s![.., ..n]));
+            }
+        }
+        for k in (0..=last).rev() {
+            let layer = &layers[k];
+            if k < last || !loss.is_fused(out.activation) {
+                let cols = s![.., ..n];
+                layer.activation.backward(
+                    self.z[k].slice(cols).t(),
+                    self.a[k].slice(cols).t(),
+                    self.da[k].slice(cols).t(),
+                    self.dz[k].slice_mut(cols).reversed_axes(),
+                );
+            }
+            let a_prev = match k {
+                0 => rows(&self.x, n),
+                _ => rows(&self.a[k - 1], n),
+            };
+            let dz = rows(&self.dz[k], n);
+            let LayerCache { dw, db, .. } = &mut grads[k];
+            let db = db.as_slice_mut().expect("gradients are contiguous");
+            gradients(a_prev, dz, dw.view_mut(), db);
+            if k > 0 {
+                combine_rows(layer.w.view(), None, dz, rows_mut(&mut self.da[k - 1], n));
+            }
+        }
+    }
+}
+
+/// Defines `$name`, which runs `$body` compiled for AVX2 when the CPU has it and for the
+/// baseline otherwise (`$body` must be `#[inline(always)]` so that it is compiled into both).
+macro_rules! dispatch {
+    ($name:ident, $avx2:ident, $body:ident, ($($arg:ident: $ty:ty),*)) => {
+        fn $name<T: Float>($($arg: $ty),*) {
+            #[cfg(target_arch = "x86_64")]
+            if std::arch::is_x86_feature_detected!("avx2") {
+                // SAFETY: the CPU has AVX2, the only feature `$avx2` is compiled with.
+                return unsafe { $avx2($($arg),*) };
+            }
+            $body($($arg),*)
+        }
+
+        #[cfg(target_arch = "x86_64")]
+        #[target_feature(enable = "avx2")]
+        fn $avx2<T: Float>($($arg: $ty),*) {
+            $body($($arg),*)
+        }
+    };
+}
+
+dispatch!(combine_rows, combine_rows_avx2, combine_rows_body, (coef: ArrayView2<T>, init: Option<&[T]>, x: Rows<T>, out: RowsMut<T>));
+dispatch!(gradients, gradients_avx2, gradients_body, (a: Rows<T>, dz: Rows<T>, dw: ArrayViewMut2<T>, db: &mut [T]));
+
+/// The first `n` values of each row of a row-major buffer: row `i` is
+/// `data[i * stride..][..n]`.
+#[derive(Clone, Copy)]
+struct Rows<'a, T> {
+    data: &'a [T],
+    stride: usize,
+    n: usize,
+}
+
+impl<'a, T> Rows<'a, T> {
+    fn row(&self, i: usize) -> &'a [T] {
+        &self.data[i * self.stride..][..self.n]
+    }
+}
+
+struct RowsMut<'a, T> {
+    data: &'a mut [T],
+    stride: usize,
+    n: usize,
+}
+
+/// Samples per tile, and units per tile: a tile of `UNITS × TILE` accumulators stays in
+/// registers (8 AVX2 registers of `f64`) while a pass runs over the inputs.
+const TILE: usize = 8;
+const UNITS: usize = 4;
+
+/// `out[p, :] = init[p] + Σ_q coef[p, q] · x[q, :]`: the forward product (`coef = Wᵀ`,
+/// `init = b`) and the backward one (`coef = W`, no init).
+#[inline(always)]
+fn combine_rows_body<T: Float>(
+    coef: ArrayView2<T>,
+    init: Option<&[T]>,
+    x: Rows<T>,
+    out: RowsMut<T>,
+) {
+    let (p_total, q_total) = coef.dim();
+    let coef = coef.as_slice().expect("coefficients are contiguous");
+    let RowsMut {
+        data: out,
+        stride,
+        n,
+    } = out;
+    let start = |p: usize| init.map_or(T::zero(), |b| b[p]);
+    let mut p0 = 0;
+    while p0 < p_total {
+        let units = UNITS.min(p_total - p0);
+        let mut c = 0;
+        while c + TILE <= n {
+            let mut acc = [[T::zero(); TILE]; UNITS];
+            for (u, acc_u) in acc.iter_mut().enumerate().take(units) {
+                *acc_u = [start(p0 + u); TILE];
+            }
+            for q in 0..q_total {
+                let xq: &[T; TILE] = x.data[q * x.stride + c..][..TILE].try_into().unwrap();
+                for (u, acc_u) in acc.iter_mut().enumerate().take(units) {
+                    let w = coef[(p0 + u) * q_total + q];
+                    for l in 0..TILE {
+                        acc_u[l] += w * xq[l];
+                    }
+                }
+            }
+            for (u, acc_u) in acc.iter().enumerate().take(units) {
+                out[(p0 + u) * stride + c..][..TILE].copy_from_slice(acc_u);
+            }
+            c += TILE;
+        }
+        for i in c..n {
+            for u in 0..units {
+                let mut v = start(p0 + u);
+                for q in 0..q_total {
+                    v += coef[(p0 + u) * q_total + q] * x.data[q * x.stride + i];
+                }
+                out[(p0 + u) * stride + i] = v;
+            }
+        }
+        p0 += units;
+    }
+}
+
+/// `dW[k, j] = aᵀ[k, :] · dzᵀ[j, :]`, `db[j] = Σ dzᵀ[j, :]`: each sum in `TILE` partial
+/// sums, added in a fixed order, then the tail.
+#[inline(always)]
+fn gradients_body<T: Float>(a: Rows<T>, dz: Rows<T>, mut dw: ArrayViewMut2<T>, db: &mut [T]) {
+    let (k_total, j_total) = dw.dim();
+    let n = a.n;
+    let tiles = n / TILE * TILE;
+    for k in 0..k_total {
+        let a_k = a.row(k);
+        let mut j0 = 0;
+        while j0 < j_total {
+            let units = UNITS.min(j_total - j0);
+            let mut acc = [[T::zero(); TILE]; UNITS];
+            let mut c = 0;
+            while c < tiles {
+                let ak: &[T; TILE] = a_k[c..c + TILE].try_into().unwrap();
+                for (u, acc_u) in acc.iter_mut().enumerate().take(units) {
+                    let dzj: &[T; TILE] = dz.row(j0 + u)[c..c + TILE].try_into().unwrap();
+                    for l in 0..TILE {
+                        acc_u[l] += ak[l] * dzj[l];
+                    }
+                }
+                c += TILE;
+            }
+            for (u, acc_u) in acc.iter().enumerate().take(units) {
+                let tail = a_k[tiles..]
+                    .iter()
+                    .zip(&dz.row(j0 + u)[tiles..])
+                    .fold(T::zero(), |s, (&x, &y)| s + x * y);
+                dw[[k, j0 + u]] = add_up(*acc_u) + tail;
+            }
+            j0 += units;
+        }
+    }
+    for (j, db_j) in db.iter_mut().enumerate() {
+        let dz_j = dz.row(j);
+        let mut acc = [T::zero(); TILE];
+        for chunk in dz_j.chunks_exact(TILE) {
+            for l in 0..TILE {
+                acc[l] += chunk[l];
+            }
+        }
+        let tail = dz_j[tiles..].iter().fold(T::zero(), |s, &x| s + x);
+        *db_j = add_up(acc) + tail;
+    }
+}
+
+/// Partial sums added pairwise, in a fixed order.
+#[inline(always)]
+fn add_up<T: Float>(mut acc: [T; TILE]) -> T {
+    let mut width = TILE / 2;
+    while width > 0 {
+        for l in 0..width {
+            let upper = acc[l + width];
+            acc[l] += upper;
+        }
+        width /= 2;
+    }
+    acc[0]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::network::{backward_pass, forward_pass, workspace};
+    use crate::{Activation, Network, NetworkConfig};
+    use ndarray::Array1;
+
+    /// Both layouts compute the same output and gradients (to rounding: the dot products
+    /// are summed in another order), with and without row scales, on a partial batch.
+    #[test]
+    fn agrees_with_the_row_major_passes() {
+        use Activation::*;
+        let cases = [
+            (
+                vec![2, 4, 3, 1],
+                vec![Relu, Relu, Sigmoid],
+                Loss::BinaryCrossEntropy,
+            ),
+            (vec![3, 5, 4], vec![Tanh, Softmax], Loss::CrossEntropy),
+            (
+                vec![2, 7, 2],
+                vec![LeakyRelu, Identity],
+                Loss::MeanSquaredError,
+            ),
+            (
+                vec![4, 3, 2],
+                vec![Sigmoid, Sigmoid],
+                Loss::BinaryCrossEntropy,
+            ),
+        ];
+        for (sizes, acts, loss) in cases {
+            let config = NetworkConfig::new(sizes.clone(), acts, loss);
+            let net = Network::<f64>::new(&config, 3).unwrap();
+            let layers = net.layers();
+            let (n_in, n_out, n) = (sizes[0], sizes[sizes.len() - 1], 37);
+            let x = Array2::from_shape_fn((n, n_in), |(i, j)| ((i * 5 + j * 3) % 7) as f64 - 3.0);
+            let y = Array2::from_shape_fn((n, n_out), |(i, j)| ((i + j) % n_out == 0) as u8 as f64);
+            let scale = Array1::from_shape_fn(n, |i| 0.5 + (i % 3) as f64);
+            for row_scale in [None, Some(scale.view())] {
+                let mut want = workspace(layers, n).unwrap();
+                forward_pass(layers, &mut want, x.view());
+                let target = Target::Dense(y.view());
+                backward_pass(layers, &mut want, loss, x.view(), target, false, row_scale);
+
+                let mut ws = Workspace::new(layers, n + 3).unwrap();
+                let mut got = workspace(layers, 0).unwrap();
+                let rows: Vec<usize> = (0..n).collect();
+                ws.load(x.view(), &rows);
+                ws.forward(layers, n);
+                let output = ws.output(n);
+                assert_eq!(output, want[want.len() - 1].a.view(), "{sizes:?}");
+                ws.backward(layers, &mut got, loss, target, n, row_scale);
+                for (g, w) in got.iter().zip(&want) {
+                    for (p, q) in g.dw.iter().chain(&g.db).zip(w.dw.iter().chain(&w.db)) {
+                        assert!(
+                            (p - q).abs() <= 1e-14 * (1.0 + q.abs()),
+                            "{sizes:?}: {p} {q}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+}
