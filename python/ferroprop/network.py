@@ -19,13 +19,24 @@ import numpy.typing as npt
 
 from ferroprop import _core
 
-#: The names the API takes, as types (for annotating code that passes them).
-ActivationName = Literal["identity", "relu", "leaky_relu", "sigmoid", "tanh", "softmax"]
-LossName = Literal["binary_cross_entropy", "cross_entropy", "mean_squared_error"]
-OptimizerName = Literal["sgd", "adam"]
-ScheduleName = Literal["constant", "invscaling", "adaptive"]
-MetricName = Literal["loss", "accuracy", "r2"]
-DTypeName = Literal["float32", "float64"]
+# The names the API takes, as types (for annotating code that passes them). Written as
+# unions of one-value Literals, the same type as Literal["a", "b"] (PEP 586), because
+# mypy's stubtest takes a multi-value Literal alias for a Union that is not one at runtime.
+ActivationName = Union[
+    Literal["identity"],
+    Literal["relu"],
+    Literal["leaky_relu"],
+    Literal["sigmoid"],
+    Literal["tanh"],
+    Literal["softmax"],
+]
+LossName = Union[
+    Literal["binary_cross_entropy"], Literal["cross_entropy"], Literal["mean_squared_error"]
+]
+OptimizerName = Union[Literal["sgd"], Literal["adam"]]
+ScheduleName = Union[Literal["constant"], Literal["invscaling"], Literal["adaptive"]]
+MetricName = Union[Literal["loss"], Literal["accuracy"], Literal["r2"]]
+DTypeName = Union[Literal["float32"], Literal["float64"]]
 #: What ``dtype`` accepts: the two names, or a NumPy dtype (or type) that is one of them.
 FloatDTypeLike = Union[
     DTypeName,

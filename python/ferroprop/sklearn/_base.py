@@ -28,9 +28,12 @@ from __future__ import annotations
 import math
 import warnings
 from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
 from numbers import Integral, Real
+from typing import TYPE_CHECKING, Any, Literal, TypedDict, TypeVar, Union
 
 import numpy as np
+import numpy.typing as npt
 import scipy.optimize
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
@@ -38,32 +41,100 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, Options, StrOptions
+from sklearn.utils.metaestimators import available_if
 from sklearn.utils.optimize import _check_optimize_result
 from sklearn.utils.validation import _check_sample_weight, validate_data
 
-from ferroprop.network import Network
+from ferroprop.network import (
+    ActivationName,
+    ArrayLike,
+    DTypeName,
+    FloatArray,
+    FloatDTypeLike,
+    LossName,
+    Network,
+    OptimizerName,
+)
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
+
+# scikit-learn's names of the hidden activations, solvers and schedules (unions of
+# one-value Literals: see ferroprop.network's names).
+HiddenActivation = Union[Literal["identity"], Literal["logistic"], Literal["tanh"], Literal["relu"]]
+Solver = Union[Literal["lbfgs"], Literal["sgd"], Literal["adam"]]
+LearningRateSchedule = Union[Literal["constant"], Literal["invscaling"], Literal["adaptive"]]
+#: ``hidden_layer_sizes``: one size, or one per hidden layer.
+HiddenLayerSizes = Union[int, Sequence[int], npt.NDArray[np.integer[Any]]]
+#: ``X``: an array-like or a SciPy sparse matrix or array (densified).
+MatrixLike = Union[ArrayLike, "sp.spmatrix", "sp.sparray"]
+#: ``random_state``: scikit-learn's seed or generator.
+RandomStateLike = Union[int, np.random.RandomState, None]
+_OutActivation = Union[Literal["identity"], Literal["logistic"], Literal["softmax"]]
+_Weights = list[tuple[FloatArray, FloatArray]]
+# The validation data of a fit: X, the targets as given, their sample weights.
+_Validation = tuple[Union[FloatArray, None], Any, Union[FloatArray, None]]
+
+
+class _FitSettings(TypedDict):
+    """The ``Network.fit`` settings every epoch of a stochastic fit shares."""
+
+    batch_size: int
+    shuffle: bool
+    optimizer: OptimizerName
+    momentum: float
+    nesterov: bool
+    beta_1: float
+    beta_2: float
+    epsilon: float
+    alpha: float
+    sample_weight: FloatArray | None
+
 
 _STOCHASTIC_SOLVERS = ("sgd", "adam")
-_HIDDEN = {"identity": "identity", "logistic": "sigmoid", "tanh": "tanh", "relu": "relu"}
+_HIDDEN: dict[str, ActivationName] = {
+    "identity": "identity",
+    "logistic": "sigmoid",
+    "tanh": "tanh",
+    "relu": "relu",
+}
 # scikit-learn's output activation -> ferroprop's output activation and loss.
-_OUTPUT = {
+_OUTPUT: dict[str, tuple[ActivationName, LossName]] = {
     "logistic": ("sigmoid", "binary_cross_entropy"),
     "softmax": ("softmax", "cross_entropy"),
     "identity": ("identity", "mean_squared_error"),
 }
 
 
-def _readonly(arr: np.ndarray) -> np.ndarray:
+_Method = TypeVar("_Method", bound=Callable[..., Any])
+
+
+def fit_context(prefer_skip_nested_validation: bool) -> Callable[[_Method], _Method]:
+    """scikit-learn's ``_fit_context`` (parameter validation), keeping the method's type."""
+    decorator: Callable[[_Method], _Method] = _fit_context(
+        prefer_skip_nested_validation=prefer_skip_nested_validation
+    )
+    return decorator
+
+
+def available_when(check: Callable[[Any], object]) -> Callable[[_Method], _Method]:
+    """scikit-learn's ``available_if`` (the method exists when ``check(estimator)`` is
+    true), keeping the method's type."""
+    decorator: Callable[[_Method], _Method] = available_if(check)
+    return decorator
+
+
+def _readonly(arr: FloatArray) -> FloatArray:
     arr.flags.writeable = False
     return arr
 
 
-def _pack(weights) -> np.ndarray:
+def _pack(weights: Sequence[tuple[FloatArray, FloatArray]]) -> FloatArray:
     """scikit-learn's packing: every coefficient matrix (C order), then every intercept."""
     return np.hstack([W.ravel() for W, _ in weights] + [b.ravel() for _, b in weights])
 
 
-def _unpack(theta: np.ndarray, shapes) -> list[tuple[np.ndarray, np.ndarray]]:
+def _unpack(theta: FloatArray, shapes: Sequence[tuple[int, ...]]) -> _Weights:
     coefs, start = [], 0
     for n_in, n_out in shapes:
         coefs.append(theta[start : start + n_in * n_out].reshape(n_in, n_out))
@@ -75,9 +146,10 @@ def _unpack(theta: np.ndarray, shapes) -> list[tuple[np.ndarray, np.ndarray]]:
     return list(zip(coefs, intercepts))
 
 
-def _network_like(net: Network, weights) -> Network:
+def _network_like(net: Network, weights: _Weights) -> Network:
     """A new network with ``net``'s architecture and ``weights``."""
-    copy = Network(net.layer_sizes, net.activations, net.loss_name, net.dtype.name, seed=0)
+    dtype: DTypeName = "float32" if net.dtype == np.float32 else "float64"
+    copy = Network(net.layer_sizes, net.activations, net.loss_name, dtype, seed=0)
     copy.set_weights(weights)
     return copy
 
@@ -87,7 +159,7 @@ def _squares(net: Network) -> float:
     return sum(float(np.dot(W.ravel(), W.ravel())) for W, _ in net.get_weights())
 
 
-def _progress_bar(total: int):
+def _progress_bar(total: int) -> Any:
     """A tqdm progress bar over epochs, or None without tqdm."""
     try:
         from tqdm.auto import tqdm
@@ -99,7 +171,7 @@ def _progress_bar(total: int):
 class _BaseMLP(BaseEstimator, ABC):
     """What MLPClassifier and MLPRegressor share (scikit-learn's BaseMultilayerPerceptron)."""
 
-    _parameter_constraints: dict = {
+    _parameter_constraints: dict[str, list[Any]] = {
         "hidden_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left")],
         "activation": [StrOptions({"identity", "logistic", "tanh", "relu"})],
         "solver": [StrOptions({"lbfgs", "sgd", "adam"})],
@@ -126,35 +198,56 @@ class _BaseMLP(BaseEstimator, ABC):
         "dtype": [None, StrOptions({"float32", "float64"}), type, np.dtype],
     }
 
+    # Fitted attributes (scikit-learn's), set by fit; documented in the subclasses.
+    n_iter_: int
+    t_: int
+    n_layers_: int
+    n_outputs_: int
+    out_activation_: _OutActivation
+    loss_: np.float64
+    loss_curve_: list[np.float64]
+    best_loss_: float | None
+    validation_scores_: list[float] | None
+    best_validation_score_: float | None
+    _network: Network
+    _best_network: Network | None
+    _learning_rate: float
+    _no_improvement_count: int
+
+    if TYPE_CHECKING:
+        # Generated when the class is created, by scikit-learn's metadata routing (see its
+        # docstrings); declared for type checkers, stubtest compares them with the runtime.
+        def set_fit_request(self, *, sample_weight: bool | str | None = "$UNCHANGED$") -> Self: ...
+
     @abstractmethod
     def __init__(
         self,
-        hidden_layer_sizes,
-        activation,
-        solver,
-        alpha,
-        batch_size,
-        learning_rate,
-        learning_rate_init,
-        power_t,
-        max_iter,
-        loss,
-        shuffle,
-        random_state,
-        tol,
-        verbose,
-        warm_start,
-        momentum,
-        nesterovs_momentum,
-        early_stopping,
-        validation_fraction,
-        beta_1,
-        beta_2,
-        epsilon,
-        n_iter_no_change,
-        max_fun,
-        dtype,
-    ):
+        hidden_layer_sizes: HiddenLayerSizes,
+        activation: HiddenActivation,
+        solver: Solver,
+        alpha: float,
+        batch_size: int | Literal["auto"],
+        learning_rate: LearningRateSchedule,
+        learning_rate_init: float,
+        power_t: float,
+        max_iter: int,
+        loss: str,
+        shuffle: bool,
+        random_state: RandomStateLike,
+        tol: float,
+        verbose: bool | int,
+        warm_start: bool,
+        momentum: float,
+        nesterovs_momentum: bool,
+        early_stopping: bool,
+        validation_fraction: float,
+        beta_1: float,
+        beta_2: float,
+        epsilon: float,
+        n_iter_no_change: int | float,
+        max_fun: int,
+        dtype: FloatDTypeLike | None,
+    ) -> None:
         self.activation = activation
         self.solver = solver
         self.alpha = alpha
@@ -181,27 +274,58 @@ class _BaseMLP(BaseEstimator, ABC):
         self.max_fun = max_fun
         self.dtype = dtype
 
+    # -- what the subclasses define ---------------------------------------------------------
+
+    @abstractmethod
+    def _output_activation(self) -> _OutActivation: ...
+
+    @abstractmethod
+    def _score_function(
+        self, y: Any, y_pred: Any, sample_weight: FloatArray | None = None
+    ) -> float: ...
+
+    @abstractmethod
+    def _original_targets(self, Y: npt.NDArray[Any]) -> Any: ...
+
+    @abstractmethod
+    def _validate_input(
+        self, X: MatrixLike, y: ArrayLike, incremental: bool, reset: bool
+    ) -> tuple[Any, npt.NDArray[Any], Any]:
+        """``(X, Y, y)``: checked inputs, the targets as a (1-D or 2-D) numeric array, and
+        the targets as given (labels, for class weights and scores)."""
+
+    @abstractmethod
+    def _predict(self, X: MatrixLike, check_input: bool = True) -> npt.NDArray[Any]: ...
+
     # -- weights, as scikit-learn exposes them ---------------------------------------------
 
     @property
-    def coefs_(self) -> list[np.ndarray]:
-        """Weight matrices ``(fan_in, fan_out)`` of each layer (read-only copies)."""
+    def coefs_(self) -> list[FloatArray]:
+        """Weight matrices, shape ``(fan_in, fan_out)``, of each layer (read-only copies).
+
+        Assigning a list of one matrix per layer sets the network's weights (shapes must
+        match; the optimizer's state is reset).
+        """
         return [_readonly(W) for W, _ in self._network.get_weights()]
 
     @coefs_.setter
-    def coefs_(self, value) -> None:
+    def coefs_(self, value: Sequence[ArrayLike]) -> None:
         weights = self._network.get_weights()
         if len(value) != len(weights):
             raise ValueError(f"coefs_ needs {len(weights)} matrices, got {len(value)}")
         self._network.set_weights([(W, b) for W, (_, b) in zip(value, weights)])
 
     @property
-    def intercepts_(self) -> list[np.ndarray]:
-        """Bias vectors of each layer (read-only copies)."""
+    def intercepts_(self) -> list[FloatArray]:
+        """Bias vectors, shape ``(fan_out,)``, of each layer (read-only copies).
+
+        Assigning a list of one vector per layer sets the network's biases (shapes must
+        match; the optimizer's state is reset).
+        """
         return [_readonly(b) for _, b in self._network.get_weights()]
 
     @intercepts_.setter
-    def intercepts_(self, value) -> None:
+    def intercepts_(self, value: Sequence[ArrayLike]) -> None:
         weights = self._network.get_weights()
         if len(value) != len(weights):
             raise ValueError(f"intercepts_ needs {len(weights)} vectors, got {len(value)}")
@@ -219,28 +343,33 @@ class _BaseMLP(BaseEstimator, ABC):
             return float(k), float(k)
         return 1.0, 1.0
 
-    def _net_dtype(self, x_dtype: np.dtype) -> str:
+    def _net_dtype(self, x_dtype: np.dtype[Any]) -> DTypeName:
         if self.dtype is None:
             # As scikit-learn: lbfgs works in float64 (scipy's), SGD and Adam in X's dtype.
-            return "float64" if self.solver == "lbfgs" else np.dtype(x_dtype).name
+            return "float64" if self.solver == "lbfgs" or x_dtype != np.float32 else "float32"
         name = np.dtype(self.dtype).name
         if name not in ("float32", "float64"):
             raise ValueError(f"dtype must be None, 'float32' or 'float64', got {self.dtype!r}")
-        return name
+        return "float32" if name == "float32" else "float64"
 
-    def _targets(self, Y: np.ndarray) -> np.ndarray:
+    def _targets(self, Y: npt.NDArray[Any]) -> FloatArray | npt.NDArray[np.int64]:
         """The 2-D targets ``Y`` in the form ferroprop's loss takes."""
         if self.out_activation_ == "softmax":
-            return Y.argmax(axis=1).astype(np.int64)
+            labels: npt.NDArray[np.int64] = Y.argmax(axis=1).astype(np.int64)
+            return labels
         return np.ascontiguousarray(Y, dtype=self._network.dtype)
 
     # -- fitting ------------------------------------------------------------------------
 
-    def _fit(self, X, y, sample_weight=None, incremental=False):
-        hidden = self.hidden_layer_sizes
-        if not hasattr(hidden, "__iter__"):
-            hidden = [hidden]
-        hidden = list(hidden)
+    def _fit(
+        self,
+        X: MatrixLike,
+        y: ArrayLike,
+        sample_weight: ArrayLike | None = None,
+        incremental: bool = False,
+    ) -> Self:
+        sizes = self.hidden_layer_sizes
+        hidden = [sizes] if isinstance(sizes, (int, np.integer)) else list(sizes)
         if np.any(np.array(hidden) <= 0):
             raise ValueError(f"hidden_layer_sizes must be > 0, got {hidden}.")
         if getattr(self, "loss", None) == "poisson":
@@ -253,9 +382,8 @@ class _BaseMLP(BaseEstimator, ABC):
         X, Y, y_raw = self._validate_input(X, y, incremental, reset=first_pass)
         if sp.issparse(X):
             X = X.toarray()
-        if sample_weight is not None:
-            sample_weight = _check_sample_weight(sample_weight, X)
-        sample_weight = self._class_sample_weight(sample_weight, y_raw, incremental)
+        weights = None if sample_weight is None else _check_sample_weight(sample_weight, X)
+        weights = self._class_sample_weight(weights, y_raw, incremental)
         if Y.ndim == 1:
             Y = Y.reshape(-1, 1)
         if not first_pass and Y.shape[1] != self.n_outputs_:
@@ -275,9 +403,9 @@ class _BaseMLP(BaseEstimator, ABC):
         X = np.ascontiguousarray(X, dtype=self._network.dtype)
 
         if self.solver in _STOCHASTIC_SOLVERS:
-            self._fit_stochastic(X, Y, sample_weight, incremental, first_pass, random_state)
+            self._fit_stochastic(X, Y, weights, incremental, first_pass, random_state)
         else:
-            self._fit_lbfgs(X, Y, sample_weight)
+            self._fit_lbfgs(X, Y, weights)
 
         if not all(np.isfinite(W).all() and np.isfinite(b).all() for W, b in self._weights()):
             raise ValueError(
@@ -286,13 +414,17 @@ class _BaseMLP(BaseEstimator, ABC):
             )
         return self
 
-    def _class_sample_weight(self, sample_weight, y, incremental):
+    def _class_sample_weight(
+        self, sample_weight: FloatArray | None, y: Any, incremental: bool
+    ) -> FloatArray | None:
         return sample_weight
 
-    def _weights(self):
+    def _weights(self) -> _Weights:
         return self._network.get_weights()
 
-    def _initialize(self, layer_units, x_dtype, random_state):
+    def _initialize(
+        self, layer_units: list[int], x_dtype: np.dtype[Any], random_state: Any
+    ) -> None:
         self.n_iter_ = 0
         self.t_ = 0
         self.n_layers_ = len(layer_units)
@@ -323,7 +455,15 @@ class _BaseMLP(BaseEstimator, ABC):
                 self.validation_scores_ = None
                 self.best_validation_score_ = None
 
-    def _fit_stochastic(self, X, Y, sample_weight, incremental, first_pass, random_state):
+    def _fit_stochastic(
+        self,
+        X: FloatArray,
+        Y: npt.NDArray[Any],
+        sample_weight: FloatArray | None,
+        incremental: bool,
+        first_pass: bool,
+        random_state: np.random.RandomState,
+    ) -> None:
         net = self._network
         sgd = self.solver == "sgd"
         if not incremental:
@@ -335,7 +475,10 @@ class _BaseMLP(BaseEstimator, ABC):
             raise ValueError("partial_fit does not support early_stopping=True")
 
         es = self.early_stopping
-        X_val = y_val = sw_val = Y_val = None
+        X_val: FloatArray | None = None
+        sw_val: FloatArray | None = None
+        y_val: Any = None
+        Y_val: npt.NDArray[Any] | None = None
         if es:
             # scikit-learn stratifies only single-output (binary) classification.
             stratify = Y if (self._is_classifier() and self.n_outputs_ == 1) else None
@@ -370,10 +513,10 @@ class _BaseMLP(BaseEstimator, ABC):
             batch_size = int(np.clip(self.batch_size, 1, n))
 
         g, s = self._scales()
-        common = dict(
+        common = _FitSettings(
             batch_size=batch_size,
             shuffle=bool(self.shuffle),
-            optimizer=self.solver,
+            optimizer="sgd" if sgd else "adam",
             momentum=float(self.momentum) if sgd else 0.0,
             nesterov=bool(self.nesterovs_momentum),
             beta_1=float(self.beta_1),
@@ -400,7 +543,14 @@ class _BaseMLP(BaseEstimator, ABC):
         else:
             self._stochastic_in_rust(X_tr, T_tr, (X_val, Y_val), common, random_state)
 
-    def _stochastic_in_rust(self, X, T, validation, common, random_state):
+    def _stochastic_in_rust(
+        self,
+        X: FloatArray,
+        T: FloatArray | npt.NDArray[np.int64],
+        validation: tuple[FloatArray | None, npt.NDArray[Any] | None],
+        common: _FitSettings,
+        random_state: np.random.RandomState,
+    ) -> None:
         """One ``Network.fit`` call does the whole fit, stopping rules included."""
         net = self._network
         g, s = self._scales()
@@ -409,9 +559,12 @@ class _BaseMLP(BaseEstimator, ABC):
         X_val, Y_val = validation
         seed = int(random_state.randint(2**31)) if self.shuffle else 0
         n_no_change = None if math.isinf(self.n_iter_no_change) else int(self.n_iter_no_change)
-        seen = []
+        validation_data = None
+        if X_val is not None and Y_val is not None:  # early stopping
+            validation_data = (X_val, self._targets(Y_val))
+        seen: list[float] = []
 
-        def record(epoch, loss):  # keeps the losses if Ctrl-C ends the fit
+        def record(epoch: int, loss: float) -> None:  # keeps the losses if Ctrl-C ends the fit
             seen.append(loss)
 
         try:
@@ -423,7 +576,7 @@ class _BaseMLP(BaseEstimator, ABC):
                 seed=seed,
                 schedule=self.learning_rate if sgd else "constant",
                 power_t=float(self.power_t),
-                validation_data=None if not es else (X_val, self._targets(Y_val)),
+                validation_data=validation_data,
                 validation_metric="accuracy" if self._is_classifier() else "r2",
                 n_iter_no_change=n_no_change,
                 # The rule compares losses in ferroprop's convention, scores as they are.
@@ -433,7 +586,8 @@ class _BaseMLP(BaseEstimator, ABC):
                 **common,
             )
             history = net.history_
-            losses, scores, stopped = history["loss"], history["val_score"], history["stopped"]
+            losses, scores = history["loss"], history["val_score"]
+            stopped: str = history["stopped"]
         except KeyboardInterrupt:
             warnings.warn("Training interrupted by user.", stacklevel=4)
             losses, scores, stopped = seen, [], "interrupted"
@@ -445,14 +599,23 @@ class _BaseMLP(BaseEstimator, ABC):
         if es:
             self._best_network = _network_like(net, net.get_weights())
 
-    def _stochastic_in_python(self, X, T, sw, validation, common, incremental, random_state):
+    def _stochastic_in_python(
+        self,
+        X: FloatArray,
+        T: FloatArray | npt.NDArray[np.int64],
+        sw: FloatArray | None,
+        validation: _Validation,
+        common: _FitSettings,
+        incremental: bool,
+        random_state: np.random.RandomState,
+    ) -> None:
         """One ``Network.fit`` call per epoch; scikit-learn's rules applied here."""
         net = self._network
         g, s = self._scales()
         sgd = self.solver == "sgd"
         es = self.early_stopping
         X_val, y_val, sw_val = validation
-        best = None
+        best: _Weights | None = None
         if es:
             source = self._best_network if self._best_network is not None else net
             best = source.get_weights()
@@ -496,11 +659,11 @@ class _BaseMLP(BaseEstimator, ABC):
         finally:
             if bar is not None:
                 bar.close()
-        if es:
+        if best is not None:
             net.set_weights(best)
             self._best_network = _network_like(net, best)
 
-    def _end_epoch(self, loss, n_samples, score):
+    def _end_epoch(self, loss: float, n_samples: int, score: float | None) -> tuple[bool, bool]:
         """scikit-learn's end of an epoch; returns (new best validation score, stop)."""
         self.n_iter_ += 1
         self.loss_ = np.float64(loss)
@@ -510,22 +673,27 @@ class _BaseMLP(BaseEstimator, ABC):
             print(f"Iteration {self.n_iter_}, loss = {self.loss_:.8f}")
         improved = False
         if self.early_stopping:
-            self.validation_scores_.append(score)
+            scores, best_score = self.validation_scores_, self.best_validation_score_
+            # Lists and bests are set by _initialize, the score by the caller.
+            assert scores is not None and best_score is not None and score is not None
+            scores.append(score)
             if self.verbose:
                 print(f"Validation score: {score:f}")
-            if score < self.best_validation_score_ + self.tol:
+            if score < best_score + self.tol:
                 self._no_improvement_count += 1
             else:
                 self._no_improvement_count = 0
-            if score > self.best_validation_score_:
+            if score > best_score:
                 self.best_validation_score_ = score
                 improved = True
         else:
-            if self.loss_curve_[-1] > self.best_loss_ - self.tol:
+            best_loss = self.best_loss_
+            assert best_loss is not None
+            if self.loss_curve_[-1] > best_loss - self.tol:
                 self._no_improvement_count += 1
             else:
                 self._no_improvement_count = 0
-            if self.loss_curve_[-1] < self.best_loss_:
+            if self.loss_curve_[-1] < best_loss:
                 self.best_loss_ = self.loss_curve_[-1]
         sgd = self.solver == "sgd"
         if sgd and self.learning_rate == "invscaling":
@@ -550,7 +718,7 @@ class _BaseMLP(BaseEstimator, ABC):
                 self._no_improvement_count = 0
         return improved, stop
 
-    def _warn_max_iter(self):
+    def _warn_max_iter(self) -> None:
         warnings.warn(
             f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) reached and the "
             "optimization hasn't converged yet.",
@@ -558,7 +726,9 @@ class _BaseMLP(BaseEstimator, ABC):
             stacklevel=5,
         )
 
-    def _validation_score(self, X_val, y_val, sw_val):
+    def _validation_score(
+        self, X_val: FloatArray | None, y_val: Any, sw_val: FloatArray | None
+    ) -> float:
         try:
             y_pred = self._predict(X_val, check_input=False)
         except ValueError:  # ferroprop refuses to return non-finite outputs
@@ -567,7 +737,9 @@ class _BaseMLP(BaseEstimator, ABC):
             return np.nan
         return self._score_function(y_val, y_pred, sample_weight=sw_val)
 
-    def _fit_lbfgs(self, X, Y, sample_weight):
+    def _fit_lbfgs(
+        self, X: FloatArray, Y: npt.NDArray[Any], sample_weight: FloatArray | None
+    ) -> None:
         """L-BFGS-B over scikit-learn's objective; ferroprop computes it and its gradient.
 
         One evaluation is ``set_weights`` and one ``loss_and_gradient`` call into Rust (a
@@ -580,7 +752,7 @@ class _BaseMLP(BaseEstimator, ABC):
         g, s = self._scales()
         alpha = float(self.alpha) / g
 
-        def loss_grad(theta):
+        def loss_grad(theta: FloatArray) -> tuple[float, FloatArray]:
             net.set_weights(_unpack(theta, shapes))
             data_loss, penalty, grads = net.loss_and_gradient(X, T, sample_weight, alpha)
             # scikit-learn's loss is s times ferroprop's, its penalty and gradient g times.
@@ -598,9 +770,13 @@ class _BaseMLP(BaseEstimator, ABC):
         self.loss_ = result.fun
         net.set_weights(_unpack(result.x, shapes))
 
-    @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y, sample_weight=None):
+    @fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X: MatrixLike, y: ArrayLike, sample_weight: ArrayLike | None = None) -> Self:
         """Fit the model to data matrix X and target(s) y.
+
+        With ``warm_start``, training continues from the previous fit; otherwise it starts
+        from new weights drawn from ``random_state``. Ctrl-C ends a stochastic fit with a
+        warning, keeping the weights of the epochs done.
 
         Parameters
         ----------
@@ -609,16 +785,28 @@ class _BaseMLP(BaseEstimator, ABC):
         y : array-like of shape (n_samples,) or (n_samples, n_outputs)
             The target values (class labels in classification, real numbers in regression).
         sample_weight : array-like of shape (n_samples,), default=None
-            Non-negative sample weights.
+            Non-negative sample weights, not all zero.
 
         Returns
         -------
         self : object
             The fitted estimator.
+
+        Raises
+        ------
+        ValueError
+            For invalid parameters (scikit-learn's ``InvalidParameterError``) or data,
+            ``loss="poisson"``, ``momentum=1``, an early-stopping validation set of fewer
+            than 2 samples, or weights that became non-finite.
+
+        Warns
+        -----
+        ConvergenceWarning
+            If the solver stops at ``max_iter`` (or ``max_fun``) before converging.
         """
         return self._fit(X, y, sample_weight=sample_weight, incremental=False)
 
-    def _check_solver(self):
+    def _check_solver(self) -> bool:
         if self.solver not in _STOCHASTIC_SOLVERS:
             raise AttributeError(
                 "partial_fit is only available for stochastic optimizers. "
@@ -628,17 +816,18 @@ class _BaseMLP(BaseEstimator, ABC):
 
     # -- prediction ------------------------------------------------------------------------
 
-    def _forward_pass_fast(self, X, check_input=True):
+    def _forward_pass_fast(self, X: MatrixLike, check_input: bool = True) -> FloatArray:
+        data: Any = X
         if check_input:
-            X = validate_data(self, X, accept_sparse=["csr", "csc"], reset=False)
-        if sp.issparse(X):
-            X = X.toarray()
-        return self._network.predict(X)
+            data = validate_data(self, X, accept_sparse=["csr", "csc"], reset=False)
+        if sp.issparse(data):
+            data = data.toarray()
+        return self._network.predict(data)
 
     def _is_classifier(self) -> bool:
         return isinstance(self, ClassifierMixin)
 
-    def __sklearn_tags__(self):
+    def __sklearn_tags__(self) -> Any:
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = True
         return tags

@@ -2,26 +2,109 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any, Literal
+
 import numpy as np
-from sklearn.base import ClassifierMixin, _fit_context
+import numpy.typing as npt
+from sklearn.base import ClassifierMixin
 from sklearn.metrics import accuracy_score
 from sklearn.preprocessing import LabelBinarizer
 from sklearn.utils import column_or_1d
 from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.class_weight import compute_sample_weight
-from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import _check_partial_fit_first_call, type_of_target, unique_labels
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ferroprop.sklearn._base import _BaseMLP
+from ferroprop.network import ArrayLike, FloatArray, FloatDTypeLike
+from ferroprop.sklearn._base import (
+    HiddenActivation,
+    HiddenLayerSizes,
+    LearningRateSchedule,
+    MatrixLike,
+    RandomStateLike,
+    Solver,
+    _BaseMLP,
+    _OutActivation,
+    available_when,
+    fit_context,
+)
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
 
 
 class MLPClassifier(ClassifierMixin, _BaseMLP):
     """Multi-layer perceptron classifier, trained by ferroprop (scikit-learn's API).
 
-    Parameters are scikit-learn 1.9.1's ``MLPClassifier``'s (see its documentation),
-    plus:
+    A drop-in replacement for scikit-learn 1.9.1's ``MLPClassifier``: the same
+    parameters, defaults and fitted attributes, plus ``class_weight`` and ``dtype``.
+    Binary problems use one sigmoid output, multiclass a softmax, multilabel (an
+    indicator matrix ``y``) one sigmoid per label; the loss is the log-loss.
 
+    Parameters
+    ----------
+    hidden_layer_sizes : int or array-like of int, default=(100,)
+        Units of each hidden layer (an int: one hidden layer).
+    activation : {"identity", "logistic", "tanh", "relu"}, default="relu"
+        Activation of the hidden layers (``"logistic"`` is the sigmoid).
+    solver : {"lbfgs", "sgd", "adam"}, default="adam"
+        ``"sgd"`` and ``"adam"`` train by minibatches in ferroprop's Rust loop;
+        ``"lbfgs"`` runs SciPy's L-BFGS-B on ferroprop's full-batch loss and gradient.
+    alpha : float, default=0.0001
+        Strength of the L2 penalty, divided by the total sample weight (the number of
+        samples without weights) when added to the loss; biases are not penalized.
+    batch_size : int or "auto", default="auto"
+        Minibatch size of ``"sgd"`` and ``"adam"``; ``"auto"`` is
+        ``min(200, n_samples)``. A size above ``n_samples`` is clipped, with a warning.
+    learning_rate : {"constant", "invscaling", "adaptive"}, default="constant"
+        Step-size schedule of ``solver="sgd"``: ``"constant"`` keeps
+        ``learning_rate_init``; ``"invscaling"`` uses
+        ``learning_rate_init / (t_ + 1) ** power_t`` after each epoch; ``"adaptive"``
+        divides the step by 5 whenever more than ``n_iter_no_change`` epochs in a row
+        fail to improve by ``tol``, and stops once it is at most 1e-6.
+    learning_rate_init : float, default=0.001
+        Initial step size of ``"sgd"`` and ``"adam"``.
+    power_t : float, default=0.5
+        Exponent of the ``"invscaling"`` schedule.
+    max_iter : int, default=200
+        Maximum number of epochs (``"sgd"``, ``"adam"``) or of iterations (``"lbfgs"``).
+    shuffle : bool, default=True
+        Shuffle the samples before each epoch (``"sgd"``, ``"adam"``), in ferroprop's
+        order, seeded from ``random_state``.
+    random_state : int, RandomState instance or None, default=None
+        Source of the initial weights (scikit-learn's Glorot-uniform draw: the same
+        numbers as scikit-learn's), of the early-stopping split and of the shuffling
+        seeds.
+    tol : float, default=1e-4
+        The improvement of the loss (or of the validation score) that counts; for
+        ``"lbfgs"``, SciPy's ``gtol``.
+    verbose : bool, default=False
+        Print the loss of each epoch (scikit-learn's lines) and, if tqdm is installed, show
+        a progress bar.
+    warm_start : bool, default=False
+        Start ``fit`` from the weights, counters and best values of the previous fit.
+    momentum : float, default=0.9
+        Momentum of ``"sgd"``, in ``[0, 1)`` (``fit`` refuses 1).
+    nesterovs_momentum : bool, default=True
+        Use Nesterov's momentum (``"sgd"``).
+    early_stopping : bool, default=False
+        Hold out ``validation_fraction`` of the data (a stratified split for binary
+        classification), stop once the validation score has not improved by ``tol`` for
+        more than ``n_iter_no_change`` epochs, and restore the weights of the best score
+        (``"sgd"`` and ``"adam"``; refused by ``partial_fit``).
+    validation_fraction : float, default=0.1
+        The share of the data held out for early stopping, in ``[0, 1)``.
+    beta_1 : float, default=0.9
+        Adam's decay rate of the first moment, in ``[0, 1)``.
+    beta_2 : float, default=0.999
+        Adam's decay rate of the second moment, in ``[0, 1)``.
+    epsilon : float, default=1e-8
+        Adam's numerical-stability term.
+    n_iter_no_change : int or np.inf, default=10
+        Epochs without an improvement of ``tol`` that ``"sgd"`` and ``"adam"`` tolerate;
+        ``np.inf`` never stops early.
+    max_fun : int, default=15000
+        Maximum number of loss evaluations of ``"lbfgs"``.
     class_weight : dict, "balanced" or None, default=None
         Weights of the classes, applied as sample weights (multiplying ``sample_weight``):
         ``"balanced"`` uses ``n_samples / (n_classes * np.bincount(y))``. ``"balanced"``
@@ -30,50 +113,111 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         The network's dtype. ``None`` follows scikit-learn: float32 ``X`` trains a float32
         network with SGD/Adam, anything else (and lbfgs) float64.
 
-    Binary problems use one sigmoid output, multiclass a softmax, multilabel (an
-    indicator matrix ``y``) one sigmoid per label. ``predict_log_proba`` is
-    ``log(predict_proba)`` (``-inf`` where a probability is 0), except that the
-    probability ``1 - p`` of a binary problem's first class is taken as ``log1p(-p)``,
-    exact for small ``p``. Attributes are scikit-learn's: ``classes_``, ``coefs_``,
-    ``intercepts_``, ``loss_``, ``best_loss_``, ``loss_curve_``, ``validation_scores_``,
-    ``best_validation_score_``, ``n_iter_``, ``t_``, ``n_layers_``, ``n_outputs_``,
-    ``out_activation_``, ``n_features_in_``, ``feature_names_in_``.
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+        The class labels (for multilabel ``y``, the label indices).
+    loss_ : float
+        The loss of the last epoch (``"sgd"``, ``"adam"``) or at the solution
+        (``"lbfgs"``), penalty included, in scikit-learn's convention.
+    best_loss_ : float or None
+        The lowest epoch loss (``None`` with ``early_stopping``; ``"sgd"``/``"adam"``).
+    loss_curve_ : list of float
+        The loss of each epoch (``"sgd"``, ``"adam"``).
+    validation_scores_ : list of float or None
+        The validation score of each epoch with ``early_stopping``, else ``None``.
+    best_validation_score_ : float or None
+        The best validation score with ``early_stopping``, else ``None``.
+    t_ : int
+        Number of training samples seen.
+    coefs_ : list of ndarray
+        Weight matrix of each layer, shape ``(fan_in, fan_out)`` (read-only copies).
+    intercepts_ : list of ndarray
+        Bias vector of each layer, shape ``(fan_out,)`` (read-only copies).
+    n_features_in_ : int
+        Number of features seen during ``fit``.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of the features seen during ``fit``, if ``X`` had string column names.
+    n_iter_ : int
+        Number of epochs (or L-BFGS iterations) of the last fit.
+    n_layers_ : int
+        Number of layers, input and output included.
+    n_outputs_ : int
+        Number of output units.
+    out_activation_ : {"logistic", "softmax"}
+        The output activation: ``"softmax"`` for multiclass problems.
+
+    See Also
+    --------
+    MLPRegressor : The regressor.
+    ferroprop.Network : The network the estimator trains.
+
+    Notes
+    -----
+    ``predict_log_proba`` is ``log(predict_proba)`` (``-inf`` where a probability is 0),
+    except that the probability ``1 - p`` of a binary problem's first class is taken as
+    ``log1p(-p)``, exact for small ``p``. See :mod:`ferroprop.sklearn` for the known
+    differences from scikit-learn.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import make_classification
+    >>> from ferroprop.sklearn import MLPClassifier
+    >>> X, y = make_classification(n_samples=200, random_state=0)
+    >>> clf = MLPClassifier(hidden_layer_sizes=(16,), max_iter=1000, random_state=0).fit(X, y)
+    >>> clf.predict_proba(X[:2]).shape
+    (2, 2)
+    >>> clf.score(X, y) > 0.9
+    True
     """
 
-    _parameter_constraints: dict = {
+    _parameter_constraints: dict[str, list[Any]] = {
         **_BaseMLP._parameter_constraints,
         "class_weight": [dict, StrOptions({"balanced"}), None],
     }
 
+    if TYPE_CHECKING:
+        # Generated when the class is created, by scikit-learn's metadata routing (see its
+        # docstrings); declared for type checkers, stubtest compares them with the runtime.
+        def set_partial_fit_request(
+            self,
+            *,
+            classes: bool | str | None = "$UNCHANGED$",
+            sample_weight: bool | str | None = "$UNCHANGED$",
+        ) -> Self: ...
+        def set_score_request(
+            self, *, sample_weight: bool | str | None = "$UNCHANGED$"
+        ) -> Self: ...
+
     def __init__(
         self,
-        hidden_layer_sizes=(100,),
-        activation="relu",
+        hidden_layer_sizes: HiddenLayerSizes = (100,),
+        activation: HiddenActivation = "relu",
         *,
-        solver="adam",
-        alpha=0.0001,
-        batch_size="auto",
-        learning_rate="constant",
-        learning_rate_init=0.001,
-        power_t=0.5,
-        max_iter=200,
-        shuffle=True,
-        random_state=None,
-        tol=1e-4,
-        verbose=False,
-        warm_start=False,
-        momentum=0.9,
-        nesterovs_momentum=True,
-        early_stopping=False,
-        validation_fraction=0.1,
-        beta_1=0.9,
-        beta_2=0.999,
-        epsilon=1e-8,
-        n_iter_no_change=10,
-        max_fun=15000,
-        class_weight=None,
-        dtype=None,
-    ):
+        solver: Solver = "adam",
+        alpha: float = 0.0001,
+        batch_size: int | Literal["auto"] = "auto",
+        learning_rate: LearningRateSchedule = "constant",
+        learning_rate_init: float = 0.001,
+        power_t: float = 0.5,
+        max_iter: int = 200,
+        shuffle: bool = True,
+        random_state: RandomStateLike = None,
+        tol: float = 1e-4,
+        verbose: bool | int = False,
+        warm_start: bool = False,
+        momentum: float = 0.9,
+        nesterovs_momentum: bool = True,
+        early_stopping: bool = False,
+        validation_fraction: float = 0.1,
+        beta_1: float = 0.9,
+        beta_2: float = 0.999,
+        epsilon: float = 1e-8,
+        n_iter_no_change: int | float = 10,
+        max_fun: int = 15000,
+        class_weight: dict[Any, float] | Literal["balanced"] | None = None,
+        dtype: FloatDTypeLike | None = None,
+    ) -> None:
         super().__init__(
             hidden_layer_sizes=hidden_layer_sizes,
             activation=activation,
@@ -103,17 +247,21 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         )
         self.class_weight = class_weight
 
-    def _output_activation(self) -> str:
+    def _output_activation(self) -> _OutActivation:
         return "softmax" if self._label_binarizer.y_type_ == "multiclass" else "logistic"
 
-    def _score_function(self, y, y_pred, sample_weight=None):
-        return accuracy_score(y, y_pred, sample_weight=sample_weight)
+    def _score_function(
+        self, y: Any, y_pred: Any, sample_weight: FloatArray | None = None
+    ) -> float:
+        return float(accuracy_score(y, y_pred, sample_weight=sample_weight))
 
-    def _original_targets(self, Y):
+    def _original_targets(self, Y: npt.NDArray[Any]) -> Any:
         return self._label_binarizer.inverse_transform(Y)
 
-    def _validate_input(self, X, y, incremental, reset):
-        X, y = validate_data(
+    def _validate_input(
+        self, X: MatrixLike, y: ArrayLike, incremental: bool, reset: bool
+    ) -> tuple[Any, npt.NDArray[Any], Any]:
+        X_arr, labels = validate_data(
             self,
             X,
             y,
@@ -122,14 +270,14 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
             dtype=(np.float64, np.float32),
             reset=reset,
         )
-        if y.ndim == 2 and y.shape[1] == 1:
-            y = column_or_1d(y, warn=True)
+        if labels.ndim == 2 and labels.shape[1] == 1:
+            labels = column_or_1d(labels, warn=True)
         if (not hasattr(self, "classes_")) or (not self.warm_start and not incremental):
             self._label_binarizer = LabelBinarizer()
-            self._label_binarizer.fit(y)
+            self._label_binarizer.fit(labels)
             self.classes_ = self._label_binarizer.classes_
         else:
-            classes = unique_labels(y)
+            classes = unique_labels(labels)
             if self.warm_start:
                 if set(classes) != set(self.classes_):
                     raise ValueError(
@@ -142,9 +290,11 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
                     "`y` has classes not in `self.classes_`. "
                     f"`self.classes_` has {self.classes_}. 'y' has {classes}."
                 )
-        return X, self._label_binarizer.transform(y).astype(bool), y
+        return X_arr, self._label_binarizer.transform(labels).astype(bool), labels
 
-    def _class_sample_weight(self, sample_weight, y, incremental):
+    def _class_sample_weight(
+        self, sample_weight: FloatArray | None, y: Any, incremental: bool
+    ) -> FloatArray | None:
         if self.class_weight is None:
             return sample_weight
         if incremental and self.class_weight == "balanced":
@@ -153,25 +303,46 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
                 "(for instance computed with sklearn.utils.class_weight."
                 "compute_class_weight on all the data)"
             )
-        weights = compute_sample_weight(self.class_weight, y)
+        weights: FloatArray = compute_sample_weight(self.class_weight, y)
         return weights if sample_weight is None else sample_weight * weights
 
-    @available_if(lambda est: est._check_solver())
-    @_fit_context(prefer_skip_nested_validation=True)
-    def partial_fit(self, X, y, sample_weight=None, classes=None):
+    @available_when(lambda est: est._check_solver())
+    @fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(
+        self,
+        X: MatrixLike,
+        y: ArrayLike,
+        sample_weight: ArrayLike | None = None,
+        classes: ArrayLike | None = None,
+    ) -> Self:
         """Update the model with a single epoch over the given data.
+
+        Only with ``solver="sgd"`` or ``"adam"`` (the method does not exist otherwise).
+        The first call starts a new network and optimizer; later calls continue them.
 
         Parameters
         ----------
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            The input data (sparse input is densified).
         y : array-like of shape (n_samples,) or (n_samples, n_labels)
+            The class labels (an indicator matrix for multilabel problems).
         sample_weight : array-like of shape (n_samples,), default=None
-        classes : array of shape (n_classes,), default=None
-            Classes across all calls to partial_fit; required on the first call.
+            Non-negative sample weights.
+        classes : array-like of shape (n_classes,), default=None
+            Every class of all the calls to ``partial_fit``: required on the first call,
+            ignored on later ones (and for multilabel ``y``).
 
         Returns
         -------
-        self : object
+        self : MLPClassifier
+            The updated estimator.
+
+        Raises
+        ------
+        ValueError
+            If ``classes`` is missing on the first call or ``y`` has other classes,
+            with ``early_stopping=True`` or ``class_weight="balanced"``, or for invalid
+            data or parameters.
         """
         if _check_partial_fit_first_call(self, classes):
             self._label_binarizer = LabelBinarizer()
@@ -181,44 +352,99 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
                 self._label_binarizer.fit(classes)
         return self._fit(X, y, sample_weight=sample_weight, incremental=True)
 
-    def predict(self, X):
-        """Predict using the multi-layer perceptron classifier.
+    def predict(self, X: MatrixLike) -> npt.NDArray[Any]:
+        """Predict the classes of ``X``.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            The input data.
 
         Returns
         -------
-        y : ndarray of shape (n_samples,) or (n_samples, n_classes)
+        ndarray of shape (n_samples,) or (n_samples, n_classes)
             The predicted classes (an indicator matrix for multilabel problems).
+
+        Raises
+        ------
+        sklearn.exceptions.NotFittedError
+            If the estimator is not fitted.
+        ValueError
+            If ``X`` does not have ``n_features_in_`` columns or is not finite.
         """
         check_is_fitted(self)
         return self._predict(X)
 
-    def _predict(self, X, check_input=True):
+    def _predict(self, X: MatrixLike, check_input: bool = True) -> npt.NDArray[Any]:
         y_pred = self._forward_pass_fast(X, check_input=check_input)
         if self.n_outputs_ == 1:
             y_pred = y_pred.ravel()
-        return self._label_binarizer.inverse_transform(y_pred)
+        labels: npt.NDArray[Any] = self._label_binarizer.inverse_transform(y_pred)
+        return labels
 
-    def predict_proba(self, X):
-        """Probability estimates, shape (n_samples, n_classes); columns follow ``classes_``."""
+    def predict_proba(self, X: MatrixLike) -> FloatArray:
+        """Probability estimates of the classes of ``X``.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            The input data.
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_classes)
+            The probability of each class, in the order of ``classes_``, in the network's
+            dtype; for multilabel problems, each label's probability.
+
+        Raises
+        ------
+        sklearn.exceptions.NotFittedError
+            If the estimator is not fitted.
+        ValueError
+            If ``X`` does not have ``n_features_in_`` columns or is not finite.
+        """
         check_is_fitted(self)
         y_pred = self._forward_pass_fast(X)
         if self.n_outputs_ == 1:
             y_pred = y_pred.ravel()
         if y_pred.ndim == 1:
-            return np.vstack([1 - y_pred, y_pred]).T
+            proba: FloatArray = np.vstack([1 - y_pred, y_pred]).T
+            return proba
         return y_pred
 
-    def predict_log_proba(self, X):
-        """Log of :meth:`predict_proba` (``-inf`` where a probability is 0)."""
+    def predict_log_proba(self, X: MatrixLike) -> FloatArray:
+        """Logarithm of :meth:`predict_proba`.
+
+        ``-inf`` where a probability is 0; the first class of a binary problem, of
+        probability ``1 - p``, is computed as ``log1p(-p)``, exact for small ``p``.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            The input data.
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_classes)
+            The log-probability of each class, in the order of ``classes_``.
+
+        Raises
+        ------
+        sklearn.exceptions.NotFittedError
+            If the estimator is not fitted.
+        ValueError
+            If ``X`` does not have ``n_features_in_`` columns or is not finite.
+        """
         check_is_fitted(self)
         y_pred = self._forward_pass_fast(X)
         with np.errstate(divide="ignore"):
             if self.n_outputs_ == 1:
                 p = y_pred.ravel()
-                return np.vstack([np.log1p(-p), np.log(p)]).T
+                log_proba: FloatArray = np.vstack([np.log1p(-p), np.log(p)]).T
+                return log_proba
             return np.log(y_pred)
 
-    def __sklearn_tags__(self):
+    def __sklearn_tags__(self) -> Any:
         tags = super().__sklearn_tags__()
         tags.classifier_tags.multi_label = True
         return tags
