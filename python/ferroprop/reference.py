@@ -42,79 +42,235 @@ Examples
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+from typing import Any, Union
+
 import numpy as np
+import numpy.typing as npt
+
+#: The arrays of the reference: float32 or float64, the model's dtype.
+Array = npt.NDArray[np.floating[Any]]
+#: An activation or its derivative: ``f(z)`` of the same shape and dtype as ``z``.
+ActivationFn = Callable[[Array], Array]
+#: A mean loss ``loss(y, yhat)``.
+LossFn = Callable[[npt.ArrayLike, Array], Any]
+#: The derivative ``dL/dyhat(y, yhat)`` of a mean loss.
+LossDerivFn = Callable[[npt.ArrayLike, Array], Array]
+# An output delta dz_L(y, yhat, da_L) that replaces da_L * f'(z_L).
+_OutputDelta = Callable[[npt.ArrayLike, Array, Array], Array]
+#: A float dtype: ``"float32"``, ``"float64"``, ``np.float32``, ``np.float64``...
+FloatDType = Union[str, type[np.floating[Any]], np.dtype[np.floating[Any]]]
 
 # --- activations, each followed by its derivative -------------------------------
+# Each takes the pre-activations z (any shape, float32 or float64) and returns an array
+# of the same shape and dtype.
 
 
-def identity(z):
-    """Identity, ``f(z) = z``."""
+def identity(z: Array) -> Array:
+    """Identity, ``f(z) = z``.
+
+    Parameters
+    ----------
+    z : ndarray
+        Pre-activations.
+
+    Returns
+    -------
+    ndarray
+        ``z`` itself.
+    """
     return z
 
 
-def identity_deriv(z):
-    """Derivative of the identity: ones."""
+def identity_deriv(z: Array) -> Array:
+    """Derivative of the identity: ones.
+
+    Parameters
+    ----------
+    z : ndarray
+        Pre-activations.
+
+    Returns
+    -------
+    ndarray
+        Ones of ``z``'s shape and dtype.
+    """
     return np.ones_like(z)
 
 
-def relu(z):
-    """Rectified linear unit, ``max(z, 0)``."""
-    return np.maximum(z, z.dtype.type(0))
+def relu(z: Array) -> Array:
+    """Rectified linear unit, ``max(z, 0)``.
+
+    Parameters
+    ----------
+    z : ndarray
+        Pre-activations.
+
+    Returns
+    -------
+    ndarray
+        ``max(z, 0)``, elementwise.
+    """
+    a: Array = np.maximum(z, z.dtype.type(0))
+    return a
 
 
-def relu_deriv(z):
-    """Derivative of ReLU: 1 where ``z > 0``, else 0 (so ``relu'(0) = 0``)."""
+def relu_deriv(z: Array) -> Array:
+    """Derivative of ReLU: 1 where ``z > 0``, else 0 (so ``relu'(0) = 0``).
+
+    Parameters
+    ----------
+    z : ndarray
+        Pre-activations.
+
+    Returns
+    -------
+    ndarray
+        1 where ``z > 0``, 0 elsewhere.
+    """
     return (z > 0).astype(z.dtype)
 
 
-def leaky_relu(z):
-    """Leaky ReLU with slope 0.01 for ``z <= 0``."""
+def leaky_relu(z: Array) -> Array:
+    """Leaky ReLU with slope 0.01 for ``z <= 0``.
+
+    Parameters
+    ----------
+    z : ndarray
+        Pre-activations.
+
+    Returns
+    -------
+    ndarray
+        ``z`` where ``z > 0``, ``0.01 z`` elsewhere.
+    """
     return np.where(z > 0, z, z * z.dtype.type(0.01))
 
 
-def leaky_relu_deriv(z):
-    """Derivative of leaky ReLU: 1 where ``z > 0``, else 0.01."""
-    return np.where(z > 0, z.dtype.type(1), z.dtype.type(0.01))
+def leaky_relu_deriv(z: Array) -> Array:
+    """Derivative of leaky ReLU: 1 where ``z > 0``, else 0.01.
+
+    Parameters
+    ----------
+    z : ndarray
+        Pre-activations.
+
+    Returns
+    -------
+    ndarray
+        1 where ``z > 0``, 0.01 elsewhere.
+    """
+    d: Array = np.where(z > 0, z.dtype.type(1), z.dtype.type(0.01))
+    return d
 
 
-def sigmoid(z):
-    """Logistic sigmoid ``1 / (1 + exp(-z))``, input clipped to [-500, 500]."""
+def sigmoid(z: Array) -> Array:
+    """Logistic sigmoid ``1 / (1 + exp(-z))``, input clipped to [-500, 500].
+
+    Parameters
+    ----------
+    z : ndarray
+        Pre-activations.
+
+    Returns
+    -------
+    ndarray
+        Values in ``[0, 1]``.
+    """
     with np.errstate(over="ignore"):  # exp(500) overflows float32 to inf: sigmoid is 0
         return 1 / (1 + np.exp(-np.clip(z, -500, 500)))
 
 
-def sigmoid_deriv(z):
-    """Derivative of the sigmoid, ``s (1 - s)`` (the tutorial's factor 2 was a bug)."""
+def sigmoid_deriv(z: Array) -> Array:
+    """Derivative of the sigmoid, ``s (1 - s)`` (the tutorial's factor 2 was a bug).
+
+    Parameters
+    ----------
+    z : ndarray
+        Pre-activations.
+
+    Returns
+    -------
+    ndarray
+        ``s (1 - s)`` with ``s = sigmoid(z)``.
+    """
     s = sigmoid(z)
     return s * (1 - s)
 
 
-def tanh(z):
-    """Hyperbolic tangent."""
+def tanh(z: Array) -> Array:
+    """Hyperbolic tangent.
+
+    Parameters
+    ----------
+    z : ndarray
+        Pre-activations.
+
+    Returns
+    -------
+    ndarray
+        ``tanh(z)``, in ``[-1, 1]``.
+    """
     return np.tanh(z)
 
 
-def tanh_deriv(z):
-    """Derivative of tanh, ``1 - tanh(z)^2``."""
+def tanh_deriv(z: Array) -> Array:
+    """Derivative of tanh, ``1 - tanh(z)^2``.
+
+    Parameters
+    ----------
+    z : ndarray
+        Pre-activations.
+
+    Returns
+    -------
+    ndarray
+        ``1 - tanh(z)^2``.
+    """
     return 1 - np.tanh(z) ** 2
 
 
-def softmax(z):
-    """Row-wise softmax, stabilised by subtracting each row's maximum."""
+def softmax(z: Array) -> Array:
+    """Row-wise softmax, stabilised by subtracting each row's maximum.
+
+    Parameters
+    ----------
+    z : ndarray of shape (n_samples, n_classes)
+        Pre-activations.
+
+    Returns
+    -------
+    ndarray of shape (n_samples, n_classes)
+        Rows of probabilities summing to 1.
+    """
     e = np.exp(z - z.max(axis=1, keepdims=True))
-    return e / e.sum(axis=1, keepdims=True)
+    a: Array = e / e.sum(axis=1, keepdims=True)
+    return a
 
 
-def softmax_jvp(a, da):
+def softmax_jvp(a: Array, da: Array) -> Array:
     """Gradient through softmax: ``dz = a * (da - sum(da * a, axis=1))``.
 
     Softmax mixes a row's entries, so it has no elementwise derivative; this is
     the product of ``da`` with its Jacobian, given the softmax output ``a``.
+
+    Parameters
+    ----------
+    a : ndarray of shape (n_samples, n_classes)
+        The softmax output.
+    da : ndarray of shape (n_samples, n_classes)
+        The gradient of the loss with respect to ``a``.
+
+    Returns
+    -------
+    ndarray of shape (n_samples, n_classes)
+        The gradient of the loss with respect to the softmax's input.
     """
-    return a * (da - np.sum(da * a, axis=1, keepdims=True))
+    dz: Array = a * (da - np.sum(da * a, axis=1, keepdims=True))
+    return dz
 
 
-ACTIVATIONS = {
+ACTIVATIONS: dict[str, ActivationFn] = {
     "identity": identity,
     "relu": relu,
     "leaky_relu": leaky_relu,
@@ -123,7 +279,7 @@ ACTIVATIONS = {
     "softmax": softmax,
 }
 #: Elementwise derivatives; softmax has none (see :func:`softmax_jvp`).
-DERIVATIVES = {
+DERIVATIVES: dict[str, ActivationFn] = {
     "identity": identity_deriv,
     "relu": relu_deriv,
     "leaky_relu": leaky_relu_deriv,
@@ -132,78 +288,191 @@ DERIVATIVES = {
 }
 
 # --- losses (means), each followed by its derivative with respect to yhat --------
+# Each takes the targets y (shape of yhat; categorical ones may also be integer labels)
+# and the predictions yhat, and raises ValueError for targets of another shape.
 
 
-def _like(y, yhat):
+def _like(y: npt.ArrayLike, yhat: Array) -> Array:
     """Targets as an array of yhat's dtype, refusing shapes that would broadcast."""
-    y = np.asarray(y, dtype=yhat.dtype)
-    if y.shape != yhat.shape:
-        raise ValueError(f"y has shape {y.shape}, expected {yhat.shape} like yhat")
-    return y
+    arr = np.asarray(y, dtype=yhat.dtype)
+    if arr.shape != yhat.shape:
+        raise ValueError(f"y has shape {arr.shape}, expected {yhat.shape} like yhat")
+    return arr
 
 
-def _onehot(y, yhat):
+def _onehot(y: npt.ArrayLike, yhat: Array) -> Array:
     """Categorical targets: 1-D integer labels become one-hot rows of yhat's dtype."""
-    y = np.asarray(y)
-    if y.ndim != 1:
-        return _like(y, yhat)
+    labels = np.asarray(y)
+    if labels.ndim != 1:
+        return _like(labels, yhat)
     k = yhat.shape[1]
-    if not np.issubdtype(y.dtype, np.integer) or len(y) != len(yhat):
-        raise ValueError(f"labels must be {len(yhat)} integers, got {y.dtype} {y.shape}")
-    if y.size and (y.min() < 0 or y.max() >= k):
-        raise ValueError(f"labels must lie in [0, {k}), got [{y.min()}, {y.max()}]")
-    return np.eye(k, dtype=yhat.dtype)[y]
+    if not np.issubdtype(labels.dtype, np.integer) or len(labels) != len(yhat):
+        raise ValueError(f"labels must be {len(yhat)} integers, got {labels.dtype} {labels.shape}")
+    if labels.size and (labels.min() < 0 or labels.max() >= k):
+        raise ValueError(f"labels must lie in [0, {k}), got [{labels.min()}, {labels.max()}]")
+    onehot: Array = np.eye(k, dtype=yhat.dtype)[labels]
+    return onehot
 
 
-def binary_cross_entropy(y, yhat):
-    """Mean over all elements of ``-(y log p + (1 - y) log(1 - p))``, p = yhat clipped."""
+def binary_cross_entropy(y: npt.ArrayLike, yhat: Array) -> np.floating[Any]:
+    """Mean over all elements of ``-(y log p + (1 - y) log(1 - p))``, p = yhat clipped.
+
+    Parameters
+    ----------
+    y : array-like
+        Targets in ``[0, 1]``, of yhat's shape.
+    yhat : ndarray
+        Predicted probabilities, clipped to ``[eps, 1 - eps]`` (eps of the dtype).
+
+    Returns
+    -------
+    numpy.floating
+        The mean loss, in yhat's dtype.
+
+    Raises
+    ------
+    ValueError
+        If ``y`` does not have yhat's shape.
+    """
     eps = np.finfo(yhat.dtype).eps
-    y, p = _like(y, yhat), np.clip(yhat, eps, 1 - eps)
-    return -np.mean(y * np.log(p) + (1 - y) * np.log(1 - p))
+    t, p = _like(y, yhat), np.clip(yhat, eps, 1 - eps)
+    loss: np.floating[Any] = -np.mean(t * np.log(p) + (1 - t) * np.log(1 - p))
+    return loss
 
 
-def binary_cross_entropy_deriv(y, yhat):
-    """``(p - y) / (p (1 - p)) / y.size`` with p = yhat clipped to [eps, 1 - eps]."""
+def binary_cross_entropy_deriv(y: npt.ArrayLike, yhat: Array) -> Array:
+    """``(p - y) / (p (1 - p)) / y.size`` with p = yhat clipped to [eps, 1 - eps].
+
+    Parameters
+    ----------
+    y : array-like
+        Targets in ``[0, 1]``, of yhat's shape.
+    yhat : ndarray
+        Predicted probabilities.
+
+    Returns
+    -------
+    ndarray
+        ``dL/dyhat``, of yhat's shape and dtype.
+
+    Raises
+    ------
+    ValueError
+        If ``y`` does not have yhat's shape.
+    """
     eps = np.finfo(yhat.dtype).eps
-    y, p = _like(y, yhat), np.clip(yhat, eps, 1 - eps)
-    return (p - y) / (p * (1 - p)) / y.size
+    t, p = _like(y, yhat), np.clip(yhat, eps, 1 - eps)
+    return (p - t) / (p * (1 - p)) / t.size
 
 
-def cross_entropy(y, yhat):
-    """Mean over rows of ``-sum_j y_ij log p_ij``; y one-hot/probabilities or labels."""
+def cross_entropy(y: npt.ArrayLike, yhat: Array) -> np.floating[Any]:
+    """Mean over rows of ``-sum_j y_ij log p_ij``; y one-hot/probabilities or labels.
+
+    Parameters
+    ----------
+    y : array-like of shape (n_samples, n_classes) or (n_samples,)
+        One-hot or probability rows, or integer class labels in ``[0, n_classes)``.
+    yhat : ndarray of shape (n_samples, n_classes)
+        Predicted probabilities, clipped to ``[eps, 1]`` (eps of the dtype).
+
+    Returns
+    -------
+    numpy.floating
+        The mean loss, in yhat's dtype.
+
+    Raises
+    ------
+    ValueError
+        If ``y`` has the wrong shape, or labels that are not integers or out of range.
+    """
     p = np.clip(yhat, np.finfo(yhat.dtype).eps, 1)
-    return np.mean(-np.sum(_onehot(y, yhat) * np.log(p), axis=1))
+    loss: np.floating[Any] = np.mean(-np.sum(_onehot(y, yhat) * np.log(p), axis=1))
+    return loss
 
 
-def cross_entropy_deriv(y, yhat):
-    """``-y / p / n`` with p = yhat clipped to [eps, 1] and n the number of rows."""
+def cross_entropy_deriv(y: npt.ArrayLike, yhat: Array) -> Array:
+    """``-y / p / n`` with p = yhat clipped to [eps, 1] and n the number of rows.
+
+    Parameters
+    ----------
+    y : array-like of shape (n_samples, n_classes) or (n_samples,)
+        One-hot or probability rows, or integer class labels.
+    yhat : ndarray of shape (n_samples, n_classes)
+        Predicted probabilities.
+
+    Returns
+    -------
+    ndarray of shape (n_samples, n_classes)
+        ``dL/dyhat``, in yhat's dtype.
+
+    Raises
+    ------
+    ValueError
+        As :func:`cross_entropy`.
+    """
     p = np.clip(yhat, np.finfo(yhat.dtype).eps, 1)
     return -_onehot(y, yhat) / p / len(yhat)
 
 
-def mean_squared_error(y, yhat):
-    """Mean over all elements of ``(yhat - y)^2``."""
+def mean_squared_error(y: npt.ArrayLike, yhat: Array) -> np.floating[Any]:
+    """Mean over all elements of ``(yhat - y)^2``.
+
+    Parameters
+    ----------
+    y : array-like
+        Targets, of yhat's shape.
+    yhat : ndarray
+        Predictions.
+
+    Returns
+    -------
+    numpy.floating
+        The mean loss, in yhat's dtype.
+
+    Raises
+    ------
+    ValueError
+        If ``y`` does not have yhat's shape.
+    """
     return np.mean((yhat - _like(y, yhat)) ** 2)
 
 
-def mean_squared_error_deriv(y, yhat):
-    """``2 (yhat - y) / y.size``."""
+def mean_squared_error_deriv(y: npt.ArrayLike, yhat: Array) -> Array:
+    """``2 (yhat - y) / y.size``.
+
+    Parameters
+    ----------
+    y : array-like
+        Targets, of yhat's shape.
+    yhat : ndarray
+        Predictions.
+
+    Returns
+    -------
+    ndarray
+        ``dL/dyhat``, of yhat's shape and dtype.
+
+    Raises
+    ------
+    ValueError
+        If ``y`` does not have yhat's shape.
+    """
     return 2 * (yhat - _like(y, yhat)) / yhat.size
 
 
-LOSSES = {
+LOSSES: dict[str, LossFn] = {
     "binary_cross_entropy": binary_cross_entropy,
     "cross_entropy": cross_entropy,
     "mean_squared_error": mean_squared_error,
 }
-LOSS_DERIVATIVES = {
+LOSS_DERIVATIVES: dict[str, LossDerivFn] = {
     "binary_cross_entropy": binary_cross_entropy_deriv,
     "cross_entropy": cross_entropy_deriv,
     "mean_squared_error": mean_squared_error_deriv,
 }
 
 # Output deltas dz_L(y, yhat, da_L) that replace da_L * f'(z_L) for these pairs.
-_OUTPUT_DELTAS = {
+_OUTPUT_DELTAS: dict[tuple[str, str], _OutputDelta] = {
     ("sigmoid", "binary_cross_entropy"): lambda y, yhat, da: (yhat - _like(y, yhat)) / yhat.size,
     ("softmax", "cross_entropy"): lambda y, yhat, da: (yhat - _onehot(y, yhat)) / len(yhat),
     ("softmax", "mean_squared_error"): lambda y, yhat, da: softmax_jvp(yhat, da),
@@ -230,12 +499,28 @@ class mlp:
     Attributes
     ----------
     z, W, b, a, dz, dW, db, da : list
-        Per-layer arrays, index 0 for the input (only ``a[0]`` and ``da[0]`` are set).
+        Per-layer arrays, index 0 for the input (only ``a[0]`` and ``da[0]`` are set);
+        ``None`` until computed (``W`` and ``b`` until ``initialize``/``set_weights``).
+    output_delta : callable or None
+        The fused (or Jacobian-vector) output delta ``dz_L(y, yhat, da_L)`` that
+        replaces ``da_L * f'(z_L)``; set by :meth:`from_names`.
+
+    Raises
+    ------
+    ValueError
+        If there is not one activation and one derivative per layer.
     """
 
     def __init__(
-        self, layersizes, activations, derivatives, lossderiv, *, loss=None, dtype="float64"
-    ):
+        self,
+        layersizes: Sequence[int],
+        activations: Sequence[ActivationFn],
+        derivatives: Sequence[ActivationFn | None],
+        lossderiv: LossDerivFn,
+        *,
+        loss: LossFn | None = None,
+        dtype: FloatDType = "float64",
+    ) -> None:
         self.layersizes = tuple(int(n) for n in layersizes)
         if not len(activations) == len(derivatives) == len(self.layersizes) - 1:
             raise ValueError("need one activation and one derivative per layer")
@@ -243,15 +528,55 @@ class mlp:
         self.lossderiv = lossderiv
         known = {d: LOSSES[name] for name, d in LOSS_DERIVATIVES.items()}
         self.lossfunc = loss if loss is not None else known.get(lossderiv)
-        self.dtype = np.dtype(dtype)
-        self.output_delta = None  # fused/JVP output delta, set by from_names
+        self.dtype: np.dtype[np.floating[Any]] = np.dtype(dtype)
+        self.output_delta: _OutputDelta | None = None  # fused/JVP output delta, by from_names
+        # The tutorial's lists, indexed by layer: arrays, or None where nothing is computed
+        # yet (typed loosely so that the code indexes them as the tutorial does).
         L = len(self.layersizes)
+        self.z: list[Any]
+        self.W: list[Any]
+        self.b: list[Any]
+        self.a: list[Any]
+        self.dz: list[Any]
+        self.dW: list[Any]
+        self.db: list[Any]
+        self.da: list[Any]
         self.z, self.W, self.b, self.a = ([None] * L for _ in range(4))
         self.dz, self.dW, self.db, self.da = ([None] * L for _ in range(4))
 
     @classmethod
-    def from_names(cls, layersizes, activations, loss, dtype="float64"):
-        """Build from activation and loss names, refusing unsupported combinations."""
+    def from_names(
+        cls,
+        layersizes: Sequence[int],
+        activations: Sequence[str],
+        loss: str,
+        dtype: FloatDType = "float64",
+    ) -> mlp:
+        """Build from activation and loss names, refusing unsupported combinations.
+
+        Parameters
+        ----------
+        layersizes : sequence of int
+            Sizes of the input, hidden and output layers (at least 2, each positive).
+        activations : sequence of str
+            One name of :data:`ACTIVATIONS` per layer; ``"softmax"`` on the output only.
+        loss : str
+            A name of :data:`LOSSES`; ``binary_cross_entropy`` needs a sigmoid output
+            and ``cross_entropy`` a softmax output.
+        dtype : {"float64", "float32"}
+            Dtype of the parameters and of every computation.
+
+        Returns
+        -------
+        mlp
+            The model, with the fused output delta of its output/loss pair; its weights
+            are set by :meth:`initialize` or :meth:`set_weights`.
+
+        Raises
+        ------
+        ValueError
+            For an unsupported dtype, sizes, name or combination.
+        """
         if dtype not in ("float32", "float64", np.float32, np.float64):
             raise ValueError(f"dtype must be float32 or float64, got {dtype!r}")
         if len(layersizes) < 2 or any(int(n) < 1 for n in layersizes):
@@ -277,71 +602,185 @@ class mlp:
         net.output_delta = _OUTPUT_DELTAS.get((activations[-1], loss))
         return net
 
-    def initialize(self, seed=42, sigma=0.1):
-        """Draw every W and b from N(0, sigma^2) with NumPy's global seed, as the tutorial."""
+    def initialize(self, seed: int = 42, sigma: float = 0.1) -> None:
+        """Draw every W and b from N(0, sigma^2) with NumPy's global seed, as the tutorial.
+
+        Parameters
+        ----------
+        seed : int, default 42
+            Seed of NumPy's global generator (which this reseeds).
+        sigma : float, default 0.1
+            Standard deviation of the draws.
+        """
         np.random.seed(seed)  # noqa: NPY002 (the tutorial seeds the global generator)
         for k, (n_in, n_out) in enumerate(zip(self.layersizes, self.layersizes[1:]), 1):
             self.W[k] = (np.random.randn(n_in, n_out) * sigma).astype(self.dtype)  # noqa: NPY002
             self.b[k] = (np.random.randn(1, n_out) * sigma).reshape(-1).astype(self.dtype)  # noqa: NPY002
 
-    def set_weights(self, weights):
-        """Set ``[(W_1, b_1), ...]`` from copies cast to the model's dtype."""
+    def set_weights(self, weights: Sequence[tuple[npt.ArrayLike, npt.ArrayLike]]) -> None:
+        """Set ``[(W_1, b_1), ...]`` from copies cast to the model's dtype.
+
+        Parameters
+        ----------
+        weights : sequence of (W, b) pairs
+            One pair per layer: ``W`` of shape ``(n_in, n_out)``, ``b`` of ``n_out``
+            values (any shape, flattened).
+
+        Raises
+        ------
+        ValueError
+            If the number of pairs or a shape is wrong.
+        """
         if len(weights) != len(self.layersizes) - 1:
             raise ValueError(f"need {len(self.layersizes) - 1} (W, b) pairs, got {len(weights)}")
         for k, (W, b) in enumerate(weights, 1):
-            W = np.array(W, dtype=self.dtype)
-            b = np.array(b, dtype=self.dtype).reshape(-1)
+            W_k = np.array(W, dtype=self.dtype)
+            b_k = np.array(b, dtype=self.dtype).reshape(-1)
             shape = self.layersizes[k - 1 : k + 1]
-            if W.shape != shape or b.shape != shape[1:]:
-                raise ValueError(f"layer {k}: got W {W.shape}, b {b.shape}; expected {shape}")
-            self.W[k], self.b[k] = W, b
+            if W_k.shape != shape or b_k.shape != shape[1:]:
+                raise ValueError(f"layer {k}: got W {W_k.shape}, b {b_k.shape}; expected {shape}")
+            self.W[k], self.b[k] = W_k, b_k
 
-    def get_weights(self):
-        """Return copies ``[(W_1, b_1), ...]``."""
+    def get_weights(self) -> list[tuple[Array, Array]]:
+        """Return copies ``[(W_1, b_1), ...]``.
+
+        Returns
+        -------
+        list of (ndarray, ndarray)
+            One ``(W, b)`` pair per layer.
+        """
         return [(self.W[k].copy(), self.b[k].copy()) for k in range(1, len(self.layersizes))]
 
-    def forward(self, x):
-        """Store ``a[0] = x`` and every ``z[k]``, ``a[k]``; return the output ``a[-1]``."""
+    def forward(self, x: npt.ArrayLike) -> Array:
+        """Store ``a[0] = x`` and every ``z[k]``, ``a[k]``; return the output ``a[-1]``.
+
+        Parameters
+        ----------
+        x : array-like of shape (n_samples, n_inputs)
+            The batch, cast to the model's dtype.
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_outputs)
+            The output ``yhat``.
+        """
         self.a[0] = np.asarray(x, dtype=self.dtype)
         for k, func in enumerate(self.activations, 1):
             self.z[k] = self.a[k - 1] @ self.W[k] + self.b[k]
             self.a[k] = func(self.z[k])
-        return self.a[-1]
+        output: Array = self.a[-1]
+        return output
 
-    def backward(self, y, yhat):
-        """Fill ``da``, ``dz``, ``dW``, ``db`` from the output down to ``da[0]``."""
-        yhat = np.asarray(yhat, dtype=self.dtype)
+    def backward(self, y: npt.ArrayLike, yhat: npt.ArrayLike) -> None:
+        """Fill ``da``, ``dz``, ``dW``, ``db`` from the output down to ``da[0]``.
+
+        Parameters
+        ----------
+        y : array-like
+            Targets of the batch of the last :meth:`forward`, as the loss takes them.
+        yhat : array-like
+            The output of that forward pass.
+
+        Raises
+        ------
+        ValueError
+            If ``y`` does not fit the loss (see the loss functions).
+        """
+        out = np.asarray(yhat, dtype=self.dtype)
         L = len(self.layersizes) - 1
-        self.da[L] = self.lossderiv(y, yhat)
+        self.da[L] = self.lossderiv(y, out)
         for k in range(L, 0, -1):
             if k == L and self.output_delta is not None:
-                self.dz[k] = self.output_delta(y, yhat, self.da[k])
+                self.dz[k] = self.output_delta(y, out, self.da[k])
             else:
-                self.dz[k] = self.da[k] * self.derivatives[k - 1](self.z[k])
+                derivative = self.derivatives[k - 1]
+                assert derivative is not None  # only softmax has none, and only as output
+                self.dz[k] = self.da[k] * derivative(self.z[k])
             self.dW[k] = self.a[k - 1].T @ self.dz[k]
             self.db[k] = self.dz[k].sum(axis=0)
             self.da[k - 1] = self.dz[k] @ self.W[k].T
 
-    def update(self, eta):
-        """Gradient-descent step ``W -= eta dW``, ``b -= eta db``."""
-        eta = self.dtype.type(eta)
-        for k in range(1, len(self.layersizes)):
-            self.W[k] -= eta * self.dW[k]
-            self.b[k] -= eta * self.db[k]
+    def update(self, eta: float) -> None:
+        """Gradient-descent step ``W -= eta dW``, ``b -= eta db``.
 
-    def predict(self, x):
-        """Output of a forward pass that stores nothing."""
+        Parameters
+        ----------
+        eta : float
+            The learning rate.
+        """
+        step = self.dtype.type(eta)
+        for k in range(1, len(self.layersizes)):
+            self.W[k] -= step * self.dW[k]
+            self.b[k] -= step * self.db[k]
+
+    def predict(self, x: npt.ArrayLike) -> Array:
+        """Output of a forward pass that stores nothing.
+
+        Parameters
+        ----------
+        x : array-like of shape (n_samples, n_inputs)
+            The inputs.
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_outputs)
+            The output ``yhat``.
+        """
         a = np.asarray(x, dtype=self.dtype)
         for k, func in enumerate(self.activations, 1):
             a = func(a @ self.W[k] + self.b[k])
         return a
 
-    def loss(self, x, y):
-        """Mean loss on ``(x, y)``, leaving the cached lists untouched."""
-        return float(self.lossfunc(y, self.predict(x)))
+    def loss(self, x: npt.ArrayLike, y: npt.ArrayLike) -> float:
+        """Mean loss on ``(x, y)``, leaving the cached lists untouched.
 
-    def fit(self, X, y, epochs, eta, batch_size=None):
+        Parameters
+        ----------
+        x : array-like of shape (n_samples, n_inputs)
+            The inputs.
+        y : array-like
+            The targets, as the loss takes them.
+
+        Returns
+        -------
+        float
+            The mean loss.
+
+        Raises
+        ------
+        TypeError
+            If the model has no loss function (``loss`` was not given and ``lossderiv``
+            is not one of ours).
+        """
+        return self._loss_of(y, self.predict(x))
+
+    def _loss_of(self, y: npt.ArrayLike, yhat: Array) -> float:
+        if self.lossfunc is None:
+            raise TypeError("this model has no loss function: pass loss= to mlp()")
+        return float(self.lossfunc(y, yhat))
+
+    def fit(
+        self,
+        X: npt.ArrayLike,
+        y: npt.ArrayLike,
+        epochs: int,
+        eta: float,
+        batch_size: int | None = None,
+    ) -> list[float]:
         """Minibatch gradient descent over the rows in order (no shuffling).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_inputs)
+            The training inputs.
+        y : array-like
+            The targets, as the loss takes them.
+        epochs : int
+            Passes over the data.
+        eta : float
+            The learning rate.
+        batch_size : int, optional
+            Rows per minibatch (the last one may be shorter); by default the full batch.
 
         Returns
         -------
@@ -358,15 +797,25 @@ class mlp:
             for start in range(0, n, step):
                 xb, yb = X[start : start + step], y[start : start + step]
                 yhat = self.forward(xb)
-                total += float(self.lossfunc(yb, yhat)) * len(xb)
+                total += self._loss_of(yb, yhat) * len(xb)
                 self.backward(yb, yhat)
                 self.update(eta)
             history.append(total / n)
         return history
 
 
-def tutorial_data():
-    """The tutorial's data: 1000 points of ``make_circles`` with seed 0, y of shape (n, 1)."""
+def tutorial_data() -> tuple[Array, Array]:
+    """The tutorial's data: 1000 points of ``make_circles`` with seed 0.
+
+    Needs scikit-learn. Reseeds NumPy's global generator, as the tutorial does.
+
+    Returns
+    -------
+    X : ndarray of shape (1000, 2)
+        The points.
+    y : ndarray of shape (1000, 1)
+        Their classes, 0 (outer circle) or 1 (inner circle).
+    """
     from sklearn.datasets import make_circles
 
     np.random.seed(0)  # noqa: NPY002 (make_circles draws from the global generator)
