@@ -469,7 +469,7 @@ class Network:
         return self._core.forward(self._x(X))
 
     def backward(self, y: ArrayLike) -> None:
-        """Gradients of the mean loss of the last ``forward`` against targets ``y``.
+        """Compute the gradients of the mean loss of the last ``forward`` against ``y``.
 
         Fills ``dz``, ``dW``, ``db`` and ``da`` of every layer.
 
@@ -550,15 +550,16 @@ class Network:
         return self._core.loss(self._x(X), self._y(y))
 
     def gradient_check(self, X: ArrayLike, y: ArrayLike, eps: float | None = None) -> float:
-        """The largest relative error of the backpropagated gradient against central
-        finite differences, over every weight and bias.
+        """The largest relative error of the gradient against finite differences.
 
-        ``rel = |g - g_fd| / max(|g|, |g_fd|, floor)``, where ``g`` is computed in the
-        network's dtype and ``g_fd = (L(w + eps) - L(w - eps)) / (2 eps)`` on a float64
-        copy of the network. ``floor`` (1.2e-4 for float64 networks, 3.5e-4 for float32)
-        keeps gradients too small to resolve from counting as large relative errors.
-        Expect below ~1e-6 for float64 and a few 1e-4 for float32, away from ReLU kinks
-        (an input to a ReLU within ``eps`` of 0). The step API's values are left alone.
+        Over every weight and bias, ``rel = |g - g_fd| / max(|g|, |g_fd|, floor)``, where
+        ``g`` is the backpropagated gradient, computed in the network's dtype, and
+        ``g_fd = (L(w + eps) - L(w - eps)) / (2 eps)`` the central finite difference on a
+        float64 copy of the network. ``floor`` (1.2e-4 for float64 networks, 3.5e-4 for
+        float32) keeps gradients too small to resolve from counting as large relative
+        errors. Expect below ~1e-6 for float64 and a few 1e-4 for float32, away from ReLU
+        kinks (an input to a ReLU within ``eps`` of 0). The step API's values are left
+        alone.
 
         Parameters
         ----------
@@ -632,7 +633,7 @@ class Network:
     # -- weights ------------------------------------------------------------------
 
     def get_weights(self) -> list[tuple[FloatArray, FloatArray]]:
-        """Copies of the weights and biases.
+        """Return copies of the weights and biases.
 
         Returns
         -------

@@ -789,8 +789,8 @@ class _BaseMLP(BaseEstimator, ABC):
 
         Returns
         -------
-        self : object
-            The fitted estimator.
+        object
+            The fitted estimator itself.
 
         Raises
         ------

@@ -334,8 +334,8 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
 
         Returns
         -------
-        self : MLPClassifier
-            The updated estimator.
+        MLPClassifier
+            The updated estimator itself.
 
         Raises
         ------

@@ -317,8 +317,8 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
 
         Returns
         -------
-        self : MLPRegressor
-            The updated estimator.
+        MLPRegressor
+            The updated estimator itself.
 
         Raises
         ------
