@@ -489,14 +489,14 @@ class _BaseMLP(BaseEstimator, ABC):
                 test_size=self.validation_fraction,
                 stratify=stratify,
             )
-            X_tr, X_val, Y_tr, Y_val = parts[:4]
+            X_tr, X_held, Y_tr, Y_held = parts[:4]
             sw_tr, sw_val = (parts[4], parts[5]) if sample_weight is not None else (None, None)
-            if X_val.shape[0] < 2:
+            if X_held.shape[0] < 2:
                 raise ValueError(
                     "The validation set is too small. Increase 'validation_fraction' "
                     "or the size of your dataset."
                 )
-            y_val = self._original_targets(Y_val)
+            X_val, Y_val, y_val = X_held, Y_held, self._original_targets(Y_held)
         else:
             X_tr, Y_tr, sw_tr = X, Y, sample_weight
 
