@@ -7,20 +7,90 @@
 //!            db = Σ_rows dz
 //! ```
 //!
-//! Products go through ndarray's `general_mat_mul` (matrixmultiply), except for small
-//! layers — at most `NARROW_K` inputs and `NARROW_M` units, like the tutorial's
-//! 2 → 4 → 3 → 1 — where packing the operands costs more than the arithmetic: there, row
-//! loops with a compile-time width keep a row of accumulators in registers. (Row loops
-//! with a run-time width were measured 2× slower than matrixmultiply: they do not
-//! vectorize.) Every path sums over `k` in a fixed order, so results do not depend on
-//! thread counts.
+//! Products go through the `gemm` crate (AVX2 or AVX-512 kernels chosen at run time,
+//! threads from rayon's pool for large products), except for small layers — at most
+//! `NARROW_K` inputs and `NARROW_M` units, like the tutorial's 2 → 4 → 3 → 1 — where
+//! packing the operands costs more than the arithmetic: there, row loops with a
+//! compile-time width keep a row of accumulators in registers. (Row loops with a run-time
+//! width were measured 2× slower than a packed product: they do not vectorize.) gemm
+//! splits a product between threads by blocks of the output, never along `k`, so results
+//! do not depend on the thread count (`FERROPROP_NUM_THREADS`; tests/test_determinism.py).
 
 use crate::Float;
-use ndarray::linalg::general_mat_mul;
 use ndarray::{ArrayView1, ArrayView2, ArrayViewMut2};
+use std::sync::OnceLock;
+
+/// Products of at least this many multiply-adds use several threads.
+const THREADED_MACS: usize = 1 << 20;
+
+/// Threads for large products: `FERROPROP_NUM_THREADS` if set to a positive integer,
+/// otherwise the number of CPUs.
+pub fn num_threads() -> usize {
+    static THREADS: OnceLock<usize> = OnceLock::new();
+    *THREADS.get_or_init(|| {
+        std::env::var("FERROPROP_NUM_THREADS")
+            .ok()
+            .and_then(|v| v.trim().parse().ok())
+            .filter(|&t| t > 0)
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+    })
+}
+
+/// `c = a · b`, or `c += a · b` if `accumulate`, through gemm.
+fn product<T: Float>(
+    a: ArrayView2<T>,
+    b: ArrayView2<T>,
+    mut c: ArrayViewMut2<T>,
+    accumulate: bool,
+) {
+    let ((m, k), n) = (a.dim(), b.ncols());
+    assert!(b.nrows() == k && c.dim() == (m, n), "product shapes");
+    if m == 0 || n == 0 {
+        return;
+    }
+    if k == 0 {
+        if !accumulate {
+            c.fill(T::zero());
+        }
+        return;
+    }
+    let threads = num_threads();
+    let parallelism = match m.saturating_mul(n).saturating_mul(k) >= THREADED_MACS {
+        true if threads > 1 => gemm::Parallelism::Rayon(threads),
+        _ => gemm::Parallelism::None,
+    };
+    let (a_s, b_s, c_s) = (a.strides(), b.strides(), c.strides());
+    let c_s = [c_s[0], c_s[1]];
+    // SAFETY: the pointers and element strides describe the three views, whose shapes were
+    // checked above; `c` is borrowed mutably, so it aliases neither input; T is f32 or f64
+    // (the only `Float`s), both of which gemm supports.
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            c.as_mut_ptr(),
+            c_s[1],
+            c_s[0],
+            accumulate,
+            a.as_ptr(),
+            a_s[1],
+            a_s[0],
+            b.as_ptr(),
+            b_s[1],
+            b_s[0],
+            T::one(),
+            T::one(),
+            false,
+            false,
+            false,
+            parallelism,
+        )
+    }
+}
 
 /// Layers with at most this many units and inputs use the fixed-width row loops (16 units
-/// measured slower than matrixmultiply on the 2-16-16-1 network).
+/// measured slower than a packed product on the 2-16-16-1 network).
 pub const NARROW_M: usize = 8;
 pub const NARROW_K: usize = 32;
 
@@ -86,12 +156,12 @@ fn narrow_a_bt<T: Float, const M: usize>(dz: &[T], k: usize, w: &[T], da: &mut [
     }
 }
 
-/// Batches of at most this many rows skip matrixmultiply in `affine` (see there).
+/// Batches of at most this many rows skip the packed product in `affine` (see there).
 pub const FEW_ROWS: usize = 4;
 
 /// `z = a · W + b`.
 ///
-/// For a few rows (predicting one sample, say) packing `W` — what matrixmultiply does on
+/// For a few rows (predicting one sample, say) packing `W` — what gemm does on
 /// every call — costs more than the product itself, so each row of `z` is accumulated as
 /// `b + Σ_k a_k W[k, :]` over the contiguous rows of `W`.
 pub fn affine<T: Float>(
@@ -121,9 +191,9 @@ pub fn affine<T: Float>(
         }
         return;
     }
-    // The bias is written first and the product accumulated onto it (β = 1).
+    // The bias is written first and the product accumulated onto it.
     z.assign(&b);
-    general_mat_mul(T::one(), &a, &w, T::one(), &mut z);
+    product(a, w, z, true);
 }
 
 /// `dW = aᵀ · dz` (overwrites `dw`).
@@ -134,7 +204,7 @@ pub fn at_b<T: Float>(a: ArrayView2<T>, dz: ArrayView2<T>, mut dw: ArrayViewMut2
             return by_width!(m, narrow_at_b, T, (a_s, k, dz_s, dw_s));
         }
     }
-    general_mat_mul(T::one(), &a.t(), &dz, T::zero(), &mut dw);
+    product(a.t(), dz, dw, false);
 }
 
 /// `da = dz · Wᵀ` (overwrites `da`).
@@ -145,7 +215,7 @@ pub fn a_bt<T: Float>(dz: ArrayView2<T>, w: ArrayView2<T>, mut da: ArrayViewMut2
             return by_width!(m, narrow_a_bt, T, (dz_s, k, w_s, da_s));
         }
     }
-    general_mat_mul(T::one(), &dz, &w.t(), T::zero(), &mut da);
+    product(dz, w.t(), da, false);
 }
 
 /// `db = Σ_rows dz` (overwrites `db`).
@@ -198,7 +268,7 @@ mod tests {
     /// The products and the column sums against ndarray's `dot` (exactly, on these
     /// quarter-integers), for contiguous and strided operands.
     #[test]
-    fn kernels_agree_with_general_mat_mul() {
+    fn kernels_agree_with_ndarray_dot() {
         for (n, k, m) in [
             (5, 2, 4),
             (3, 4, 3),

@@ -18,7 +18,7 @@ print(hashlib.sha256(net.to_bytes()).hexdigest())
 
 
 def digest(threads):
-    env = {**os.environ, "MATMUL_NUM_THREADS": str(threads)}
+    env = {**os.environ, "FERROPROP_NUM_THREADS": str(threads)}
     out = subprocess.run([sys.executable, "-c", SCRIPT], env=env, capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     return out.stdout.strip()
