@@ -70,7 +70,7 @@ check-python: $(STAMP)
 
 check-types: $(STAMP)
 	$(PY) -m mypy --strict python/ferroprop
-	$(PY) -m mypy.stubtest ferroprop
+	$(PY) -m mypy.stubtest ferroprop --mypy-config-file pyproject.toml
 
 bench:
 	cargo bench --bench network
