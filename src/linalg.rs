@@ -36,6 +36,11 @@ pub fn num_threads() -> usize {
     })
 }
 
+/// Whether an `(m, k) · (k, n)` product runs on several threads.
+pub fn threaded(m: usize, k: usize, n: usize) -> bool {
+    num_threads() > 1 && m.saturating_mul(k).saturating_mul(n) >= THREADED_MACS
+}
+
 /// `c = a · b`, or `c += a · b` if `accumulate`, through gemm.
 fn product<T: Float>(
     a: ArrayView2<T>,
@@ -54,10 +59,9 @@ fn product<T: Float>(
         }
         return;
     }
-    let threads = num_threads();
-    let parallelism = match m.saturating_mul(n).saturating_mul(k) >= THREADED_MACS {
-        true if threads > 1 => gemm::Parallelism::Rayon(threads),
-        _ => gemm::Parallelism::None,
+    let parallelism = match threaded(m, k, n) {
+        true => gemm::Parallelism::Rayon(num_threads()),
+        false => gemm::Parallelism::None,
     };
     let (a_s, b_s, c_s) = (a.strides(), b.strides(), c.strides());
     let c_s = [c_s[0], c_s[1]];

@@ -26,7 +26,8 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyTuple};
 use std::io::ErrorKind;
 use std::path::PathBuf;
-use std::sync::{Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::{Duration, Instant};
 
 impl From<Error> for PyErr {
@@ -170,6 +171,9 @@ struct PyMonitor<'a> {
     callback: Option<Py<PyAny>>,
     last_check: Instant,
     error: Option<PyErr>,
+    /// Set by the calling thread when a signal's handler raised while the loop ran on a
+    /// pool thread (where signals cannot be checked).
+    stop: &'a AtomicBool,
 }
 
 impl PyMonitor<'_> {
@@ -181,6 +185,9 @@ impl PyMonitor<'_> {
 
 impl<T: StoredFloat> Monitor<T> for PyMonitor<'_> {
     fn between_batches(&mut self) -> crate::Result<()> {
+        if self.stop.load(Ordering::Relaxed) {
+            return Err(Error::Interrupted);
+        }
         if self.last_check.elapsed() < Duration::from_millis(50) {
             return Ok(());
         }
@@ -197,6 +204,9 @@ impl<T: StoredFloat> Monitor<T> for PyMonitor<'_> {
         loss: f64,
         net: &Network<T>,
     ) -> crate::Result<EpochControl> {
+        if self.stop.load(Ordering::Relaxed) {
+            return Err(Error::Interrupted);
+        }
         if let Some(shared) = T::of(&mut self.shared.write()) {
             shared.assign_weights(net);
         }
@@ -217,6 +227,38 @@ impl<T: StoredFloat> Monitor<T> for PyMonitor<'_> {
         });
         result.map_err(|e| self.interrupt(e))
     }
+}
+
+/// Runs `work` on a thread of rayon's pool while this thread checks for signals every
+/// 50 ms (only the main thread can); a signal whose handler raises sets `stop`, which the
+/// monitor reads between batches, and its error goes to `signal`.
+fn on_pool_checking_signals<R: Send>(
+    work: impl FnOnce() -> R + Send,
+    stop: &AtomicBool,
+    signal: &mut Option<PyErr>,
+) -> R {
+    let (done, finished) = mpsc::channel();
+    let result = rayon::in_place_scope(|scope| {
+        scope.spawn(move |_| {
+            let _ = done.send(work());
+        });
+        loop {
+            match finished.recv_timeout(Duration::from_millis(50)) {
+                Ok(result) => break Some(result),
+                Err(mpsc::RecvTimeoutError::Timeout) => {
+                    if signal.is_none() {
+                        if let Err(e) = Python::attach(|py| py.check_signals()) {
+                            *signal = Some(e);
+                            stop.store(true, Ordering::Relaxed);
+                        }
+                    }
+                }
+                // `work` panicked: the end of the scope raises its panic again.
+                Err(mpsc::RecvTimeoutError::Disconnected) => break None,
+            }
+        }
+    });
+    result.expect("the training task sent its result or panicked")
 }
 
 /// The arrays of a fit call: X, y, sample weights, validation X and y.
@@ -258,21 +300,32 @@ fn fit_py<'py, T: Element + StoredFloat>(
             ))
         }
     };
+    let stop = AtomicBool::new(false);
     let mut monitor = PyMonitor {
         shared: this,
         callback,
         last_check: Instant::now(),
         error: None,
+        stop: &stop,
     };
+    let threaded = crate::train::uses_threads(&trainee, xv.nrows(), &config);
+    let mut signal = None;
     let result = py.detach(|| {
-        let result = fit(&mut trainee, xv, yv, wv, val, &config, &mut monitor);
+        let mut train = || fit(&mut trainee, xv, yv, wv, val, &config, &mut monitor);
+        let result = match threaded {
+            // The loop runs on a pool thread; this one checks for signals meanwhile.
+            true => on_pool_checking_signals(train, &stop, &mut signal),
+            false => train(),
+        };
         // Whatever happened, the trainee's weights are consistent: they become the network's.
-        *monitor.shared.write() = T::wrap(trainee);
+        *this.write() = T::wrap(trainee);
         result
     });
-    let history = match (result, monitor.error) {
-        (Err(Error::Interrupted), Some(err)) => return Err(err),
-        (result, _) => result?,
+    let history = match (result, monitor.error, signal) {
+        (Err(Error::Interrupted), Some(err), _) | (Err(Error::Interrupted), None, Some(err)) => {
+            return Err(err)
+        }
+        (result, _, _) => result?,
     };
     let dict = PyDict::new(py);
     dict.set_item("loss", history.loss)?;

@@ -163,6 +163,10 @@ impl<T> Monitor<T> for NoMonitor {}
 /// With `sample_weight`, each batch's loss is the `w`-weighted mean of its rows' losses, and
 /// its gradient that of this weighted mean: a weight of 2 counts a row twice. A batch whose
 /// weights are all zero is skipped.
+///
+/// When some product is large enough for several threads (`uses_threads`), the loop runs
+/// on a thread of rayon's pool, so that the product's threads are the pool's and do not
+/// contend with the loop's own thread for the cores; the monitor is then called there.
 pub fn fit<T: Float>(
     net: &mut Network<T>,
     x: ArrayView2<T>,
@@ -170,8 +174,12 @@ pub fn fit<T: Float>(
     sample_weight: Option<ArrayView1<T>>,
     validation: Option<Validation<T>>,
     config: &FitConfig,
-    monitor: &mut dyn Monitor<T>,
+    monitor: &mut (dyn Monitor<T> + Send),
 ) -> Result<History> {
+    if uses_threads(net, x.nrows(), config) && rayon::current_thread_index().is_none() {
+        // `scope` runs its closure on a pool thread and blocks this one until it returns.
+        return rayon::scope(|_| fit(net, x, y, sample_weight, validation, config, monitor));
+    }
     config.validate()?;
     net.check_input(&x)?;
     net.loss_fn().check_target(&y, x.nrows(), net.n_outputs())?;
@@ -452,6 +460,16 @@ fn run<T: Float>(
         restore(net, &best);
     }
     Ok(history)
+}
+
+/// Whether fitting `net` on `n` samples runs matrix products on several threads.
+pub fn uses_threads<T: Float>(net: &Network<T>, n: usize, config: &FitConfig) -> bool {
+    let batch = config.batch_size.unwrap_or(n).min(n);
+    !narrow::eligible(net.layers())
+        && net
+            .layers()
+            .iter()
+            .any(|l| crate::linalg::threaded(batch, l.n_in(), l.n_out()))
 }
 
 /// Owned buffers for a gathered batch of targets.
