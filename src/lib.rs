@@ -30,6 +30,28 @@
 //! assert!(net.loss(x.view(), Target::Dense(y.view())).unwrap() < before);
 //! ```
 
+/// Defines `$name`, which runs `$body` compiled for AVX2 when the CPU has it and for
+/// baseline x86-64 otherwise (`$body` must be `#[inline(always)]` so that it is compiled
+/// into both). Neither uses fused multiply-adds, so both give the same bits.
+macro_rules! dispatch {
+    ($name:ident, $avx2:ident, $body:ident, ($($arg:ident: $ty:ty),*) $(-> $ret:ty)?) => {
+        fn $name<T: Float>($($arg: $ty),*) $(-> $ret)? {
+            #[cfg(target_arch = "x86_64")]
+            if std::arch::is_x86_feature_detected!("avx2") {
+                // SAFETY: the CPU has AVX2, the only feature `$avx2` is compiled with.
+                return unsafe { $avx2($($arg),*) };
+            }
+            $body($($arg),*)
+        }
+
+        #[cfg(target_arch = "x86_64")]
+        #[target_feature(enable = "avx2")]
+        fn $avx2<T: Float>($($arg: $ty),*) $(-> $ret)? {
+            $body($($arg),*)
+        }
+    };
+}
+
 pub mod activation;
 pub mod error;
 pub mod init;
@@ -42,6 +64,7 @@ pub mod network;
 pub mod optim;
 pub mod stopping;
 pub mod train;
+pub mod vmath;
 
 #[cfg(feature = "python")]
 mod python;
@@ -92,6 +115,10 @@ pub trait Float:
     fn c(x: f64) -> Self;
     /// Widens to `f64` (exact).
     fn f64(self) -> f64;
+    /// `e^x` that vectorizes (vmath.rs).
+    fn vexp(self) -> Self;
+    /// `ln x` that vectorizes (vmath.rs).
+    fn vln(self) -> Self;
 }
 
 impl Float for f32 {
@@ -104,6 +131,14 @@ impl Float for f32 {
     fn f64(self) -> f64 {
         self as f64
     }
+    #[inline(always)]
+    fn vexp(self) -> Self {
+        vmath::exp_f32(self)
+    }
+    #[inline(always)]
+    fn vln(self) -> Self {
+        vmath::ln_f32(self)
+    }
 }
 
 impl Float for f64 {
@@ -115,5 +150,13 @@ impl Float for f64 {
     #[inline]
     fn f64(self) -> f64 {
         self
+    }
+    #[inline(always)]
+    fn vexp(self) -> Self {
+        vmath::exp_f64(self)
+    }
+    #[inline(always)]
+    fn vln(self) -> Self {
+        vmath::ln_f64(self)
     }
 }

@@ -14,9 +14,9 @@
 //! Activations, the loss and its delta are the functions of activation.rs and loss.rs,
 //! called on transposed views, so each f and f' is still written once.
 //!
-//! The kernels are compiled twice, for baseline x86-64 and for AVX2, chosen at run time.
-//! Neither uses fused multiply-adds and dot products keep `LANES` partial sums combined in
-//! a fixed order, so both give the same bits, whatever the CPU or the thread count.
+//! The kernels are compiled twice, for baseline x86-64 and for AVX2, chosen at run time
+//! (`dispatch!` in lib.rs); dot products keep `TILE` partial sums combined in a fixed
+//! order, so results depend on neither the CPU nor the thread count.
 
 use crate::layer::try_zeros;
 use crate::{Dense, Float, LayerCache, Loss, Result, Target};
@@ -185,27 +185,6 @@ impl<T: Float> Workspace<T> {
             }
         }
     }
-}
-
-/// Defines `$name`, which runs `$body` compiled for AVX2 when the CPU has it and for the
-/// baseline otherwise (`$body` must be `#[inline(always)]` so that it is compiled into both).
-macro_rules! dispatch {
-    ($name:ident, $avx2:ident, $body:ident, ($($arg:ident: $ty:ty),*)) => {
-        fn $name<T: Float>($($arg: $ty),*) {
-            #[cfg(target_arch = "x86_64")]
-            if std::arch::is_x86_feature_detected!("avx2") {
-                // SAFETY: the CPU has AVX2, the only feature `$avx2` is compiled with.
-                return unsafe { $avx2($($arg),*) };
-            }
-            $body($($arg),*)
-        }
-
-        #[cfg(target_arch = "x86_64")]
-        #[target_feature(enable = "avx2")]
-        fn $avx2<T: Float>($($arg: $ty),*) {
-            $body($($arg),*)
-        }
-    };
 }
 
 dispatch!(combine_rows, combine_rows_avx2, combine_rows_body, (coef: ArrayView2<T>, init: Option<&[T]>, x: Rows<T>, out: RowsMut<T>));
