@@ -89,9 +89,13 @@ impl<T: Float> Workspace<T> {
 
     /// Copies rows `rows` of `x` into the first `rows.len()` columns of the input buffer.
     pub fn load(&mut self, x: ArrayView2<T>, rows: &[usize]) {
-        for (i, &r) in rows.iter().enumerate() {
-            for (dst, &v) in self.x.column_mut(i).iter_mut().zip(x.row(r)) {
-                *dst = v;
+        for (mut x_t, column) in self.x.rows_mut().into_iter().zip(x.columns()) {
+            let x_t = x_t
+                .as_slice_mut()
+                .expect("workspace buffers are contiguous");
+            match column.as_slice() {
+                Some(column) => x_t.iter_mut().zip(rows).for_each(|(v, &r)| *v = column[r]),
+                None => x_t.iter_mut().zip(rows).for_each(|(v, &r)| *v = column[r]),
             }
         }
     }
@@ -232,8 +236,12 @@ fn combine_rows_body<T: Float>(
     for p0 in (0..full).step_by(UNITS) {
         combine_tile::<T, UNITS>(coef, q_total, init, x, &mut out, p0);
     }
-    for p0 in full..p_total {
-        combine_tile::<T, 1>(coef, q_total, init, x, &mut out, p0);
+    // The last 1–3 rows in one tile too, so that `x` is read once more, not up to 3 times.
+    match p_total - full {
+        1 => combine_tile::<T, 1>(coef, q_total, init, x, &mut out, full),
+        2 => combine_tile::<T, 2>(coef, q_total, init, x, &mut out, full),
+        3 => combine_tile::<T, 3>(coef, q_total, init, x, &mut out, full),
+        _ => {}
     }
 }
 
@@ -289,8 +297,12 @@ fn gradients_body<T: Float>(a: Rows<T>, dz: Rows<T>, mut dw: ArrayViewMut2<T>, d
         for j0 in (0..full).step_by(UNITS) {
             gradient_tile::<T, UNITS>(a.row(k), dz, &mut dw_k[j0..j0 + UNITS], j0);
         }
-        for j0 in full..j_total {
-            gradient_tile::<T, 1>(a.row(k), dz, &mut dw_k[j0..j0 + 1], j0);
+        let (a_k, rest) = (a.row(k), &mut dw_k[full..]);
+        match rest.len() {
+            1 => gradient_tile::<T, 1>(a_k, dz, rest, full),
+            2 => gradient_tile::<T, 2>(a_k, dz, rest, full),
+            3 => gradient_tile::<T, 3>(a_k, dz, rest, full),
+            _ => {}
         }
     }
     let tiles = dz.n / TILE * TILE;
