@@ -50,6 +50,22 @@ pub struct Workspace<T> {
     dz_rows: Array2<T>,
 }
 
+/// The first `n` columns (samples) of a buffer; no slicing for a whole batch, the usual
+/// case (slicing costs as much as a narrow layer's activation).
+fn cols<T: Float>(m: &Array2<T>, n: usize) -> ArrayView2<'_, T> {
+    match n == m.ncols() {
+        true => m.view(),
+        false => m.slice(s![.., ..n]),
+    }
+}
+
+fn cols_mut<T: Float>(m: &mut Array2<T>, n: usize) -> ArrayViewMut2<'_, T> {
+    match n == m.ncols() {
+        true => m.view_mut(),
+        false => m.slice_mut(s![.., ..n]),
+    }
+}
+
 fn rows<T: Float>(m: &Array2<T>, n: usize) -> Rows<'_, T> {
     let data = m.as_slice().expect("workspace buffers are contiguous");
     Rows {
@@ -115,8 +131,8 @@ impl<T: Float> Workspace<T> {
                 a_prev,
                 rows_mut(&mut self.z[k], n),
             );
-            let z = self.z[k].slice(s![.., ..n]);
-            let a = self.a[k].slice_mut(s![.., ..n]);
+            let z = cols(&self.z[k], n);
+            let a = cols_mut(&mut self.a[k], n);
             layer.activation.forward(z.t(), a.reversed_axes());
         }
     }
@@ -124,7 +140,7 @@ impl<T: Float> Workspace<T> {
     /// The network's output for the first `n` samples, `(n, n_out)` as everywhere else.
     pub fn output(&self, n: usize) -> ArrayView2<'_, T> {
         let last = self.a.len() - 1;
-        self.a[last].slice(s![.., ..n]).reversed_axes()
+        cols(&self.a[last], n).reversed_axes()
     }
 
     /// The backward pass after `forward(layers, n)`: `dW` and `db` of every layer into
@@ -142,7 +158,7 @@ impl<T: Float> Workspace<T> {
         let last = layers.len() - 1;
         let out = &layers[last];
         {
-            let yhat = self.a[last].slice(s![.., ..n]);
+            let yhat = cols(&self.a[last], n);
             let scaled = |mut m: ArrayViewMut2<T>| {
                 if let Some(scale) = row_scale {
                     for mut unit in m.rows_mut() {
@@ -151,24 +167,23 @@ impl<T: Float> Workspace<T> {
                 }
             };
             if loss.is_fused(out.activation) {
-                let dz = self.dz[last].slice_mut(s![.., ..n]);
+                let dz = cols_mut(&mut self.dz[last], n);
                 loss.fused_delta(yhat.t(), y, dz.reversed_axes());
-                scaled(self.dz[last].slice_mut(s![.., ..n]));
+                scaled(cols_mut(&mut self.dz[last], n));
             } else {
-                let da = self.da[last].slice_mut(s![.., ..n]);
+                let da = cols_mut(&mut self.da[last], n);
                 loss.gradient(yhat.t(), y, da.reversed_axes());
-                scaled(self.da[last].slice_mut(s![.., ..n]));
+                scaled(cols_mut(&mut self.da[last], n));
             }
         }
         for k in (0..=last).rev() {
             let layer = &layers[k];
             if k < last || !loss.is_fused(out.activation) {
-                let cols = s![.., ..n];
                 layer.activation.backward(
-                    self.z[k].slice(cols).t(),
-                    self.a[k].slice(cols).t(),
-                    self.da[k].slice(cols).t(),
-                    self.dz[k].slice_mut(cols).reversed_axes(),
+                    cols(&self.z[k], n).t(),
+                    cols(&self.a[k], n).t(),
+                    cols(&self.da[k], n).t(),
+                    cols_mut(&mut self.dz[k], n).reversed_axes(),
                 );
             }
             let a_prev = match k {
