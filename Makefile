@@ -58,7 +58,7 @@ test-wheel: wheel
 	$(MAKE) check-python check-types PY=$(abspath $(TEST_PY)) STAMP=
 	$(TEST_PY) -c "import ferroprop, sys; sys.exit('site-packages' not in ferroprop.__file__)"
 
-check-rust:
+check-rust: $(VENV)/bin/maturin
 	cargo fmt --all -- --check
 	cargo clippy --all-targets --all-features -- -D warnings
 	cargo test
