@@ -308,7 +308,10 @@ fn fit_py<'py, T: Element + StoredFloat>(
         error: None,
         stop: &stop,
     };
-    let threaded = crate::train::uses_threads(&trainee, xv.nrows(), &config);
+    // (From a pool thread — a fit inside another fit's callback — the loop stays where it
+    // is: waiting there for the pool could wait for itself.)
+    let threaded = crate::train::uses_threads(&trainee, xv.nrows(), &config)
+        && rayon::current_thread_index().is_none();
     let mut signal = None;
     let result = py.detach(|| {
         let mut train = || fit(&mut trainee, xv, yv, wv, val, &config, &mut monitor);

@@ -105,3 +105,38 @@ def test_step_api_from_threads_is_serialised():
 
     run_threads(work, 4)
     assert np.isfinite(net.loss(X, y))
+
+
+NESTED = """
+import numpy as np
+from ferroprop import Network
+rng = np.random.default_rng(0)
+X = rng.normal(size=(512, 256))
+y = (X[:, 0] > 0).astype(float)
+def net():
+    return Network([256, 512, 512, 1], ["relu", "relu", "sigmoid"], "binary_cross_entropy", seed=0)
+inner = net()
+inner_losses = []
+def train_inner(epoch, loss):
+    inner_losses.extend(inner.fit(X, y, epochs=1, learning_rate=1e-3, batch_size=256, shuffle=False))
+outer = net()
+outer.fit(X, y, epochs=3, learning_rate=1e-3, batch_size=256, callback=train_inner)
+fresh = net().fit(X, y, epochs=3, learning_rate=1e-3, batch_size=256, shuffle=False)
+print(len(inner_losses), inner_losses == fresh)
+"""
+
+
+def test_fit_inside_the_callback_of_a_threaded_fit():
+    # Layers this large use the thread pool for their products and run fit's loop on it;
+    # a fit started from that loop's callback must neither wait for itself nor differ. A
+    # pool of one thread makes waiting for the pool from the pool a certain deadlock.
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "FERROPROP_NUM_THREADS": "2", "RAYON_NUM_THREADS": "1"}
+    out = subprocess.run(
+        [sys.executable, "-c", NESTED], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "3 True"
