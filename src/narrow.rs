@@ -43,8 +43,6 @@ pub struct Workspace<T> {
     a: Vec<Array2<T>>,
     dz: Vec<Array2<T>>,
     da: Vec<Array2<T>>,
-    /// Per layer, `Wᵀ`: the forward product's coefficients, row by row.
-    wt: Vec<Array2<T>>,
     /// One layer's `dz` back in sample-major layout, `(batch, WIDTH · ⌈n_out / WIDTH⌉)`,
     /// zero-padded, for `outer_gradients`.
     dz_rows: Array2<T>,
@@ -92,10 +90,6 @@ impl<T: Float> Workspace<T> {
             a: per_layer()?,
             dz: per_layer()?,
             da: per_layer()?,
-            wt: layers
-                .iter()
-                .map(|l| l.w.t().as_standard_layout().into_owned())
-                .collect(),
             dz_rows: {
                 let wide = layers.iter().map(|l| l.n_out()).filter(|&m| m >= WIDTH);
                 try_zeros(batch, wide.map(padded).max().unwrap_or(0))?
@@ -123,14 +117,8 @@ impl<T: Float> Workspace<T> {
                 0 => rows(&self.x, n),
                 _ => rows(&self.a[k - 1], n),
             };
-            self.wt[k].assign(&layer.w.t());
             let b = layer.b.as_slice().expect("biases are contiguous");
-            combine_rows(
-                self.wt[k].view(),
-                Some(b),
-                a_prev,
-                rows_mut(&mut self.z[k], n),
-            );
+            combine_rows(layer.w.t(), Some(b), a_prev, rows_mut(&mut self.z[k], n));
             let z = cols(&self.z[k], n);
             let a = cols_mut(&mut self.a[k], n);
             layer.activation.forward(z.t(), a.reversed_axes());
@@ -246,25 +234,50 @@ fn combine_rows_body<T: Float>(
     mut out: RowsMut<T>,
 ) {
     let (p_total, q_total) = coef.dim();
-    let coef = coef.as_slice().expect("coefficients are contiguous");
+    // `W` or its transposed view: element (p, q) is `data[p · rs + q · cs]`.
+    let (rs, cs) = (coef.strides()[0] as usize, coef.strides()[1] as usize);
+    let data = coef
+        .as_slice_memory_order()
+        .expect("weights are contiguous");
+    let coef = Coefficients {
+        data,
+        rs,
+        cs,
+        q_total,
+    };
     let full = p_total / UNITS * UNITS;
     for p0 in (0..full).step_by(UNITS) {
-        combine_tile::<T, UNITS>(coef, q_total, init, x, &mut out, p0);
+        combine_tile::<T, UNITS>(coef, init, x, &mut out, p0);
     }
     // The last 1–3 rows in one tile too, so that `x` is read once more, not up to 3 times.
     match p_total - full {
-        1 => combine_tile::<T, 1>(coef, q_total, init, x, &mut out, full),
-        2 => combine_tile::<T, 2>(coef, q_total, init, x, &mut out, full),
-        3 => combine_tile::<T, 3>(coef, q_total, init, x, &mut out, full),
+        1 => combine_tile::<T, 1>(coef, init, x, &mut out, full),
+        2 => combine_tile::<T, 2>(coef, init, x, &mut out, full),
+        3 => combine_tile::<T, 3>(coef, init, x, &mut out, full),
         _ => {}
+    }
+}
+
+/// A matrix of coefficients with its strides (`W` or `Wᵀ`, neither copied).
+#[derive(Clone, Copy)]
+struct Coefficients<'a, T> {
+    data: &'a [T],
+    rs: usize,
+    cs: usize,
+    q_total: usize,
+}
+
+impl<T: Float> Coefficients<'_, T> {
+    #[inline(always)]
+    fn at(&self, p: usize, q: usize) -> T {
+        self.data[p * self.rs + q * self.cs]
     }
 }
 
 /// Rows `p0..p0 + U` of `combine_rows`, `TILE` samples at a time in registers.
 #[inline(always)]
 fn combine_tile<T: Float, const U: usize>(
-    coef: &[T],
-    q_total: usize,
+    coef: Coefficients<T>,
     init: Option<&[T]>,
     x: Rows<T>,
     out: &mut RowsMut<T>,
@@ -275,12 +288,12 @@ fn combine_tile<T: Float, const U: usize>(
     let mut c = 0;
     while c + TILE <= n {
         let mut acc: [[T; TILE]; U] = std::array::from_fn(|u| [start[u]; TILE]);
-        for q in 0..q_total {
+        for q in 0..coef.q_total {
             let xq: &[T; TILE] = x.data[q * x.stride + c..][..TILE].try_into().unwrap();
-            for u in 0..U {
-                let w = coef[(p0 + u) * q_total + q];
+            for (u, acc_u) in acc.iter_mut().enumerate() {
+                let w = coef.at(p0 + u, q);
                 for l in 0..TILE {
-                    acc[u][l] += w * xq[l];
+                    acc_u[l] += w * xq[l];
                 }
             }
         }
@@ -290,10 +303,10 @@ fn combine_tile<T: Float, const U: usize>(
         c += TILE;
     }
     for i in c..n {
-        for u in 0..U {
-            let mut v = start[u];
-            for q in 0..q_total {
-                v += coef[(p0 + u) * q_total + q] * x.data[q * x.stride + i];
+        for (u, &b) in start.iter().enumerate() {
+            let mut v = b;
+            for q in 0..coef.q_total {
+                v += coef.at(p0 + u, q) * x.data[q * x.stride + i];
             }
             out.data[(p0 + u) * out.stride + i] = v;
         }
