@@ -356,7 +356,10 @@ fn run<T: Float>(
             let layers = net.layers_mut();
             let mut batch_loss = match &mut narrow {
                 Some(ws) => {
-                    ws.load(x, rows);
+                    // One batch in a fixed order (full batch, no shuffling): loaded once.
+                    if epoch == 0 || shuffling || m < n {
+                        ws.load(x, rows);
+                    }
                     ws.forward(layers, m);
                     loss.value_weighted(ws.output(m), yv, row_scale)
                 }
