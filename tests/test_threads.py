@@ -118,7 +118,8 @@ def net():
 inner = net()
 inner_losses = []
 def train_inner(epoch, loss):
-    inner_losses.extend(inner.fit(X, y, epochs=1, learning_rate=1e-3, batch_size=256, shuffle=False))
+    losses = inner.fit(X, y, epochs=1, learning_rate=1e-3, batch_size=256, shuffle=False)
+    inner_losses.extend(losses)
 outer = net()
 outer.fit(X, y, epochs=3, learning_rate=1e-3, batch_size=256, callback=train_inner)
 fresh = net().fit(X, y, epochs=3, learning_rate=1e-3, batch_size=256, shuffle=False)
