@@ -171,7 +171,7 @@ impl Activation {
     }
 }
 
-dispatch!(elementwise, elementwise_avx2, elementwise_body, (f: Activation, z: &[T], a: &mut [T]));
+dispatch!(elementwise, elementwise_avx2, elementwise_avx512, elementwise_body, (f: Activation, z: &[T], a: &mut [T]));
 
 /// `a = f(z)` over slices: one loop per activation, so that each vectorizes (the
 /// sigmoid's `vexp` included).

@@ -30,18 +30,21 @@
 //! assert!(net.loss(x.view(), Target::Dense(y.view())).unwrap() < before);
 //! ```
 
-/// Defines `$name`, which runs `$body` compiled for AVX2 when the CPU has it and for
-/// baseline x86-64 otherwise (`$body` must be `#[inline(always)]` so that it is compiled
-/// into both). Neither uses fused multiply-adds, so both give the same bits.
+/// Defines `$name`, which runs `$body` compiled for the widest vector instructions the CPU
+/// has — AVX-512F, AVX2, or baseline x86-64 — as `simd()` reports (`$body` must be
+/// `#[inline(always)]` so that it is compiled into each). None of them fuses multiply-adds
+/// and every sum runs in the body's order, so all three give the same bits.
 macro_rules! dispatch {
-    ($name:ident, $avx2:ident, $body:ident, ($($arg:ident: $ty:ty),*) $(-> $ret:ty)?) => {
+    ($name:ident, $avx2:ident, $avx512:ident, $body:ident, ($($arg:ident: $ty:ty),*) $(-> $ret:ty)?) => {
         fn $name<T: Float>($($arg: $ty),*) $(-> $ret)? {
-            #[cfg(target_arch = "x86_64")]
-            if std::arch::is_x86_feature_detected!("avx2") {
-                // SAFETY: the CPU has AVX2, the only feature `$avx2` is compiled with.
-                return unsafe { $avx2($($arg),*) };
+            match crate::simd() {
+                // SAFETY: `simd()` reports a level only if the CPU has its features.
+                #[cfg(target_arch = "x86_64")]
+                crate::Simd::Avx512 => unsafe { $avx512($($arg),*) },
+                #[cfg(target_arch = "x86_64")]
+                crate::Simd::Avx2 => unsafe { $avx2($($arg),*) },
+                _ => $body($($arg),*),
             }
-            $body($($arg),*)
         }
 
         #[cfg(target_arch = "x86_64")]
@@ -49,7 +52,44 @@ macro_rules! dispatch {
         fn $avx2<T: Float>($($arg: $ty),*) $(-> $ret)? {
             $body($($arg),*)
         }
+
+        #[cfg(target_arch = "x86_64")]
+        #[target_feature(enable = "avx512f")]
+        fn $avx512<T: Float>($($arg: $ty),*) $(-> $ret)? {
+            $body($($arg),*)
+        }
     };
+}
+
+/// The vector instructions the kernels of `dispatch!` use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Simd {
+    Baseline,
+    Avx2,
+    Avx512,
+}
+
+/// The widest level the CPU has, or a narrower one named by `FERROPROP_SIMD` (`baseline`,
+/// `avx2`), which the tests use to check that every level gives the same bits.
+pub fn simd() -> Simd {
+    static LEVEL: std::sync::OnceLock<Simd> = std::sync::OnceLock::new();
+    *LEVEL.get_or_init(|| {
+        #[cfg(target_arch = "x86_64")]
+        let cpu = if std::arch::is_x86_feature_detected!("avx512f") {
+            Simd::Avx512
+        } else if std::arch::is_x86_feature_detected!("avx2") {
+            Simd::Avx2
+        } else {
+            Simd::Baseline
+        };
+        #[cfg(not(target_arch = "x86_64"))]
+        let cpu = Simd::Baseline;
+        match std::env::var("FERROPROP_SIMD").as_deref() {
+            Ok("baseline") => Simd::Baseline,
+            Ok("avx2") => cpu.min(Simd::Avx2),
+            _ => cpu,
+        }
+    })
 }
 
 pub mod activation;

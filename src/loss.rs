@@ -304,7 +304,7 @@ impl Loss {
     }
 }
 
-dispatch!(column_sum, column_sum_avx2, column_sum_body, (loss: Loss, p: &[T], y: &[T]) -> f64);
+dispatch!(column_sum, column_sum_avx2, column_sum_avx512, column_sum_body, (loss: Loss, p: &[T], y: &[T]) -> f64);
 
 /// `Σ_i element(p_i, y_i)`, added in order in f64 as `value_weighted` does, with the
 /// elements computed a chunk at a time so that their logarithms vectorize (one per element

@@ -28,3 +28,34 @@ def test_fit_is_bit_identical_across_thread_counts():
     one = digest(1)
     assert one == digest(2) == digest(4)
     assert one == digest(1)  # and across runs
+
+
+SMALL = """
+import hashlib
+import numpy as np
+from ferroprop import Network
+rng = np.random.default_rng(0)
+X = rng.normal(size=(1000, 2))
+y = (X[:, 0] * X[:, 1] > 0).astype(float)
+h = hashlib.sha256()
+net = Network([2, 4, 3, 1], ["relu", "relu", "sigmoid"], "binary_cross_entropy", seed=1)
+h.update(np.asarray(net.fit(X, y, epochs=20, learning_rate=0.1, seed=0)).tobytes())  # full batch
+h.update(net.to_bytes())
+labels = rng.integers(0, 3, 1000)
+net = Network([2, 16, 9, 3], ["tanh", "leaky_relu", "softmax"], "cross_entropy", seed=2)
+losses = net.fit(X, labels, epochs=5, learning_rate=0.01, batch_size=37, optimizer="adam", seed=0)
+h.update(np.asarray(losses).tobytes() + net.to_bytes() + net.predict(X).tobytes())
+print(h.hexdigest())
+"""
+
+
+def test_every_simd_level_gives_the_same_bits():
+    # The small-network kernels, the activations and the loss run compiled for AVX-512,
+    # AVX2 or baseline x86-64, whichever the CPU has; FERROPROP_SIMD narrows the choice.
+    def run(level):
+        env = {**os.environ, "FERROPROP_SIMD": level}
+        out = subprocess.run([sys.executable, "-c", SMALL], env=env, capture_output=True, text=True)
+        assert out.returncode == 0, out.stderr
+        return out.stdout.strip()
+
+    assert run("baseline") == run("avx2") == run("native")
