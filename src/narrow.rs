@@ -227,6 +227,8 @@ struct RowsMut<'a, T> {
 /// registers (8 AVX2 registers of `f64`) while a pass runs over the inputs.
 const TILE: usize = 8;
 const UNITS: usize = 4;
+// `combine_rows_body` and `gradients_body` match remainders of 1 to UNITS − 1 units.
+const _: () = assert!(UNITS == 4);
 
 /// `out[p, :] = init[p] + Σ_q coef[p, q] · x[q, :]`: the forward product (`coef = Wᵀ`,
 /// `init = b`) and the backward one (`coef = W`, no init).
