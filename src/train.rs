@@ -505,7 +505,8 @@ fn gather_target<'b, T: Float>(
         (Target::Dense(y), BatchTarget::Dense(buf)) => {
             Zip::from(buf.slice_mut(s![..m, ..]).rows_mut())
                 .and(rows)
-                .for_each(|mut dst, &r| dst.assign(&y.row(r)));
+                // Element by element: a row of targets is a few values, short for memcpy.
+                .for_each(|dst, &r| dst.into_iter().zip(y.row(r)).for_each(|(d, &v)| *d = v));
             Target::Dense(buf.slice(s![..m, ..]))
         }
         (Target::Labels(labels), BatchTarget::Labels(buf)) => {
