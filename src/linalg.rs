@@ -63,8 +63,13 @@ fn product<T: Float>(
         true => gemm::Parallelism::Rayon(num_threads()),
         false => gemm::Parallelism::None,
     };
-    let (a_s, b_s, c_s) = (a.strides(), b.strides(), c.strides());
-    let c_s = [c_s[0], c_s[1]];
+    // (row stride, column stride) in elements; gemm takes them the other way round.
+    let strides = |s: &[isize]| (s[0], s[1]);
+    let ((a_rs, a_cs), (b_rs, b_cs), (c_rs, c_cs)) = (
+        strides(a.strides()),
+        strides(b.strides()),
+        strides(c.strides()),
+    );
     // SAFETY: the pointers and element strides describe the three views, whose shapes were
     // checked above; `c` is borrowed mutably, so it aliases neither input; T is f32 or f64
     // (the only `Float`s), both of which gemm supports.
@@ -74,15 +79,15 @@ fn product<T: Float>(
             n,
             k,
             c.as_mut_ptr(),
-            c_s[1],
-            c_s[0],
+            c_cs,
+            c_rs,
             accumulate,
             a.as_ptr(),
-            a_s[1],
-            a_s[0],
+            a_cs,
+            a_rs,
             b.as_ptr(),
-            b_s[1],
-            b_s[0],
+            b_cs,
+            b_rs,
             T::one(),
             T::one(),
             false,

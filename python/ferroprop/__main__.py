@@ -77,7 +77,7 @@ def demo(
         training, the write itself after.
     """
     try:
-        from sklearn.datasets import make_circles  # type: ignore[import-untyped,unused-ignore]
+        from sklearn.datasets import make_circles
     except ImportError:  # pragma: no cover - depends on the environment
         raise SystemExit(
             "the demo needs scikit-learn for its data: pip install 'ferroprop[demo]'"

@@ -14,10 +14,15 @@ fitting ``RuntimeError``; an exception raised by ``fit``'s callback, or Ctrl-C, 
 
 from collections.abc import Callable, Iterable, Sequence
 from os import PathLike
-from typing import Literal, TypedDict, final
+from typing import Literal, final
 
 import numpy as np
 import numpy.typing as npt
+
+# The names and the history are those of the Python API, which documents them.
+from ferroprop.network import ActivationName as _Activation
+from ferroprop.network import FitHistory as _History
+from ferroprop.network import LossName as _Loss
 
 __all__ = ["CoreNetwork", "__version__"]
 
@@ -27,19 +32,7 @@ _Floats = npt.NDArray[np.float32] | npt.NDArray[np.float64]
 _Targets = npt.NDArray[np.float32] | npt.NDArray[np.float64] | npt.NDArray[np.int64]
 _Pair = tuple[_Floats, _Floats]
 _DType = Literal["float32", "float64"]
-_Activation = Literal["identity", "relu", "leaky_relu", "sigmoid", "tanh", "softmax"]
-_Loss = Literal["binary_cross_entropy", "cross_entropy", "mean_squared_error"]
 _LayerArray = Literal["W", "b", "z", "a", "dz", "dW", "db", "da"]
-
-class _History(TypedDict):
-    loss: list[float]
-    val_loss: list[float]
-    val_score: list[float]
-    learning_rate: list[float]
-    t: int
-    best_loss: float
-    best_val_score: float | None
-    stopped: Literal["max_epochs", "no_improvement", "learning_rate", "callback"]
 
 @final
 class CoreNetwork:
