@@ -59,6 +59,32 @@ macro_rules! dispatch {
             $body($($arg),*)
         }
     };
+    // The same for a body generic over the instruction level `L: simd::Level` too, which
+    // writes its sums on `L::V<T>`: eight lanes in one or two registers.
+    (lanes $name:ident, $avx2:ident, $avx512:ident, $body:ident, ($($arg:ident: $ty:ty),*) $(-> $ret:ty)?) => {
+        fn $name<T: Float>($($arg: $ty),*) $(-> $ret)? {
+            match crate::simd() {
+                // SAFETY: `simd()` reports a level only if the CPU has its features.
+                #[cfg(target_arch = "x86_64")]
+                crate::Simd::Avx512 => unsafe { $avx512($($arg),*) },
+                #[cfg(target_arch = "x86_64")]
+                crate::Simd::Avx2 => unsafe { $avx2($($arg),*) },
+                _ => $body::<T, crate::simd::Baseline>($($arg),*),
+            }
+        }
+
+        #[cfg(target_arch = "x86_64")]
+        #[target_feature(enable = "avx2")]
+        fn $avx2<T: Float>($($arg: $ty),*) $(-> $ret)? {
+            $body::<T, crate::simd::Avx2>($($arg),*)
+        }
+
+        #[cfg(target_arch = "x86_64")]
+        #[target_feature(enable = "avx512f")]
+        fn $avx512<T: Float>($($arg: $ty),*) $(-> $ret)? {
+            $body::<T, crate::simd::Avx512>($($arg),*)
+        }
+    };
 }
 
 /// The vector instructions the kernels of `dispatch!` use.
@@ -105,6 +131,7 @@ pub mod optim;
 pub mod stopping;
 pub mod train;
 pub mod vmath;
+mod simd;
 
 #[cfg(feature = "python")]
 mod python;
@@ -133,6 +160,8 @@ pub(crate) fn clamp<T: Float>(x: T, lo: T, hi: T) -> T {
 }
 
 /// The floating-point types the core is generic over: `f32` and `f64`.
+// `HasLanes` is internal: no other type can be a `Float`.
+#[allow(private_bounds)]
 pub trait Float:
     num_traits::Float
     + ndarray::LinalgScalar
@@ -148,6 +177,7 @@ pub trait Float:
     + Display
     + Default
     + 'static
+    + simd::HasLanes
 {
     /// The dtype's name as NumPy spells it.
     const NAME: &'static str;

@@ -14,6 +14,7 @@
 //! exact and stable. Binary cross-entropy requires a sigmoid output, cross-entropy a softmax
 //! output; mean squared error accepts any output activation.
 
+use crate::simd::LANES;
 use crate::{clamp, Activation, Error, Float, Result};
 use ndarray::{ArrayView1, ArrayView2, ArrayViewMut2, Zip};
 
@@ -306,44 +307,77 @@ impl Loss {
 
 dispatch!(column_sum, column_sum_avx2, column_sum_avx512, column_sum_body, (loss: Loss, p: &[T], y: &[T]) -> f64);
 
-/// `Σ_i element(p_i, y_i)`, added in order in f64 as `value_weighted` does, with the
-/// elements computed a chunk at a time so that their logarithms vectorize (one per element
-/// for a chunk of 0/1 targets, as `element` takes).
+/// `Σ_i element(p_i, y_i)` in f64, with the elements computed a chunk at a time so that
+/// their logarithms vectorize (one per element for a chunk of 0/1 targets, as `element`
+/// takes), and summed in `LANES` partial sums (element `i` into sum `i mod LANES`) added
+/// pairwise at the end: added in order, the sum is one long chain of dependent additions.
 #[inline(always)]
 fn column_sum_body<T: Float>(loss: Loss, p: &[T], y: &[T]) -> f64 {
-    const CHUNK: usize = 16;
-    let mut terms = [T::zero(); CHUNK];
-    let mut sum = 0.0;
-    let (zero, one) = (T::zero(), T::one());
-    for (p, y) in p.chunks(CHUNK).zip(y.chunks(CHUNK)) {
-        let terms = &mut terms[..p.len()];
-        #[inline(always)]
-        fn each<T: Float>(terms: &mut [T], p: &[T], y: &[T], element: impl Fn(T, T) -> T) {
-            for ((t, &p), &y) in terms.iter_mut().zip(p).zip(y) {
-                *t = element(p, y);
+    const CHUNK: usize = 4 * LANES;
+    let mut sums = [0.0; LANES];
+    let mut add = |terms: &[T]| {
+        for group in terms.chunks(LANES) {
+            for (sum, t) in sums.iter_mut().zip(group) {
+                *sum += t.f64();
             }
         }
+    };
+    let (zero, one) = (T::zero(), T::one());
+    let bce01 = |p: T, y: T| {
+        let p = clamp(p, T::epsilon(), one - T::epsilon());
+        -(if y == one { p } else { one - p }).vln()
+    };
+    let (p_chunks, y_chunks) = (p.chunks_exact(CHUNK), y.chunks_exact(CHUNK));
+    let (p_rest, y_rest) = (p_chunks.remainder(), y_chunks.remainder());
+    for (p, y) in p_chunks.zip(y_chunks) {
+        let (p, y): (&[T; CHUNK], &[T; CHUNK]) = (p.try_into().unwrap(), y.try_into().unwrap());
+        let mut terms = [T::zero(); CHUNK];
         match loss {
             // 0/1 targets, the usual case, take one logarithm per element.
-            Loss::BinaryCrossEntropy if y.iter().all(|&y| y == zero || y == one) => {
-                for ((t, &p), &y) in terms.iter_mut().zip(p).zip(y) {
-                    let p = clamp(p, T::epsilon(), one - T::epsilon());
-                    *t = -(if y == one { p } else { one - p }).vln();
-                }
+            Loss::BinaryCrossEntropy if zeros_and_ones(y) => {
+                interleaved(&mut terms, |i| bce01(p[i], y[i]))
             }
-            Loss::BinaryCrossEntropy => {
-                each(terms, p, y, |p, y| Loss::BinaryCrossEntropy.element(p, y))
-            }
-            Loss::CrossEntropy => each(terms, p, y, |p, y| Loss::CrossEntropy.element(p, y)),
-            Loss::MeanSquaredError => {
-                each(terms, p, y, |p, y| Loss::MeanSquaredError.element(p, y))
-            }
+            _ => interleaved(&mut terms, |i| loss.element(p[i], y[i])),
         }
-        for t in terms.iter() {
-            sum += t.f64();
-        }
+        add(&terms);
     }
-    sum
+    let mut terms = [T::zero(); CHUNK];
+    let terms = &mut terms[..p_rest.len()];
+    for ((t, &p), &y) in terms.iter_mut().zip(p_rest).zip(y_rest) {
+        *t = match loss {
+            Loss::BinaryCrossEntropy if y == zero || y == one => bce01(p, y),
+            _ => loss.element(p, y),
+        };
+    }
+    add(terms);
+    let mut width = LANES / 2;
+    while width > 0 {
+        for l in 0..width {
+            sums[l] += sums[l + width];
+        }
+        width /= 2;
+    }
+    sums[0]
+}
+
+/// Whether every value is 0 or 1 (no early exit: the loop vectorizes).
+#[inline(always)]
+fn zeros_and_ones<T: Float>(y: &[T]) -> bool {
+    y.iter()
+        .fold(true, |all, &y| all & ((y == T::zero()) | (y == T::one())))
+}
+
+/// `out[i] = f(i)`, four groups of `LANES` per iteration: the compiler vectorizes the loop
+/// and keeps four independent vectors in flight, where one would wait on its own long
+/// chain (a logarithm's polynomial).
+#[inline(always)]
+fn interleaved<T: Float>(out: &mut [T; 4 * LANES], f: impl Fn(usize) -> T) {
+    for l in 0..LANES {
+        out[l] = f(l);
+        out[LANES + l] = f(LANES + l);
+        out[2 * LANES + l] = f(2 * LANES + l);
+        out[3 * LANES + l] = f(3 * LANES + l);
+    }
 }
 
 #[cfg(test)]

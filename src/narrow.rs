@@ -19,7 +19,8 @@
 //! order, so results depend on neither the CPU nor the thread count.
 
 use crate::layer::try_zeros;
-use crate::{Dense, Float, LayerCache, Loss, Result, Target};
+use crate::simd::{Lanes, Level, LANES};
+use crate::{Activation, Dense, Float, LayerCache, Loss, Result, Target};
 use ndarray::{s, Array2, ArrayView1, ArrayView2, ArrayViewMut2};
 
 /// Networks of at most `MAX_INPUTS` inputs and `MAX_UNITS` units per layer train here.
@@ -115,17 +116,28 @@ impl<T: Float> Workspace<T> {
     }
 
     /// The forward pass of the first `n` loaded samples.
+    ///
+    /// A hidden ReLU or identity layer's activation is applied as its product is stored,
+    /// into `a`; its `z` is left unwritten (the backward pass reads ReLU's `a` instead).
     pub fn forward(&mut self, layers: &[Dense<T>], n: usize) {
+        let last = layers.len() - 1;
         for (k, layer) in layers.iter().enumerate() {
+            let (done, before) = self.a.split_at_mut(k);
             let a_prev = match k {
                 0 => rows(&self.x, n),
-                _ => rows(&self.a[k - 1], n),
+                _ => rows(&done[k - 1], n),
             };
-            let b = layer.b.as_slice().expect("biases are contiguous");
-            combine_rows(layer.w.t(), Some(b), a_prev, rows_mut(&mut self.z[k], n));
-            let z = cols(&self.z[k], n);
-            let a = cols_mut(&mut self.a[k], n);
-            layer.activation.forward(z.t(), a.reversed_axes());
+            let b = Some(layer.b.as_slice().expect("biases are contiguous"));
+            let w = layer.w.t();
+            match fused(layers, k, last) {
+                Some(finish) => combine_rows(w, b, a_prev, rows_mut(&mut before[0], n), finish),
+                None => {
+                    combine_rows(w, b, a_prev, rows_mut(&mut self.z[k], n), Finish::Sum);
+                    let z = cols(&self.z[k], n);
+                    let a = cols_mut(&mut before[0], n);
+                    layer.activation.forward(z.t(), a.reversed_axes());
+                }
+            }
         }
     }
 
@@ -170,7 +182,11 @@ impl<T: Float> Workspace<T> {
         }
         for k in (0..=last).rev() {
             let layer = &layers[k];
-            if k < last || !loss.is_fused(out.activation) {
+            let done = match k < last {
+                true => fused(layers, k, last).is_some(),
+                false => loss.is_fused(out.activation),
+            };
+            if !done {
                 layer.activation.backward(
                     cols(&self.z[k], n).t(),
                     cols(&self.a[k], n).t(),
@@ -192,14 +208,33 @@ impl<T: Float> Workspace<T> {
                 gradients(a_prev, dz, dw.view_mut(), db);
             }
             if k > 0 {
-                combine_rows(layer.w.view(), None, dz, rows_mut(&mut self.da[k - 1], n));
+                // Into `dz` directly where the activation's step is fused.
+                let (w, a_prev) = (layer.w.view(), rows(&self.a[k - 1], n));
+                let (below, from) = self.dz.split_at_mut(k);
+                let dz = rows(&from[0], n);
+                let (into, finish) = match fused(layers, k - 1, last) {
+                    Some(Finish::Relu) => (&mut below[k - 1], Finish::WherePositive(a_prev)),
+                    Some(_) => (&mut below[k - 1], Finish::Sum),
+                    None => (&mut self.da[k - 1], Finish::Sum),
+                };
+                combine_rows(w, None, dz, rows_mut(into, n), finish);
             }
         }
     }
 }
 
-dispatch!(combine_rows, combine_rows_avx2, combine_rows_avx512, combine_rows_body, (coef: ArrayView2<T>, init: Option<&[T]>, x: Rows<T>, out: RowsMut<T>));
-dispatch!(gradients, gradients_avx2, gradients_avx512, gradients_body, (a: Rows<T>, dz: Rows<T>, dw: ArrayViewMut2<T>, db: &mut [T]));
+/// How the forward product of layer `k` stores its activation, if it does: hidden ReLU and
+/// identity layers only (the output layer's `z` is kept for the loss's backward step).
+fn fused<'a, T: Float>(layers: &[Dense<T>], k: usize, last: usize) -> Option<Finish<'a, T>> {
+    match (k < last, layers[k].activation) {
+        (true, Activation::Relu) => Some(Finish::Relu),
+        (true, Activation::Identity) => Some(Finish::Sum),
+        _ => None,
+    }
+}
+
+dispatch!(lanes combine_rows, combine_rows_avx2, combine_rows_avx512, combine_rows_body, (coef: ArrayView2<T>, init: Option<&[T]>, x: Rows<T>, out: RowsMut<T>, finish: Finish<T>));
+dispatch!(lanes gradients, gradients_avx2, gradients_avx512, gradients_body, (a: Rows<T>, dz: Rows<T>, dw: ArrayViewMut2<T>, db: &mut [T]));
 dispatch!(outer_gradients, outer_gradients_avx2, outer_gradients_avx512, outer_gradients_body, (a: Rows<T>, dz: Rows<T>, dw: ArrayViewMut2<T>, db: &mut [T], scratch: &mut [T]));
 
 /// The first `n` values of each row of a row-major buffer: row `i` is
@@ -225,21 +260,42 @@ struct RowsMut<'a, T> {
 
 /// Samples per tile, and units per tile: a tile of `UNITS × TILE` accumulators stays in
 /// registers (8 AVX2 registers of `f64`) while a pass runs over the inputs.
-const TILE: usize = 8;
+const TILE: usize = LANES;
 const UNITS: usize = 4;
 // `combine_rows_body` and `gradients_body` match remainders of 1 to UNITS − 1 units.
 const _: () = assert!(UNITS == 4);
 
-/// `out[p, :] = init[p] + Σ_q coef[p, q] · x[q, :]`: the forward product (`coef = Wᵀ`,
-/// `init = b`) and the backward one (`coef = W`, no init).
+/// What `combine_rows` stores of each sum `v`.
+#[derive(Clone, Copy)]
+enum Finish<'a, T> {
+    /// `v`.
+    Sum,
+    /// `relu(v)`: a hidden ReLU layer's forward pass.
+    Relu,
+    /// `v` where `mask > 0`, else 0: the backward pass into a hidden ReLU layer, whose
+    /// output (positive exactly where its input is) is `mask`.
+    WherePositive(Rows<'a, T>),
+}
+
+/// The largest `q` dimension of `combine_rows`: a layer's inputs or units.
+const MAX_Q: usize = if MAX_INPUTS > MAX_UNITS {
+    MAX_INPUTS
+} else {
+    MAX_UNITS
+};
+
+/// `out[p, :] = finish(init[p] + Σ_q coef[p, q] · x[q, :])`: the forward product
+/// (`coef = Wᵀ`, `init = b`) and the backward one (`coef = W`, no init).
 #[inline(always)]
-fn combine_rows_body<T: Float>(
+fn combine_rows_body<T: Float, L: Level>(
     coef: ArrayView2<T>,
     init: Option<&[T]>,
     x: Rows<T>,
     mut out: RowsMut<T>,
+    finish: Finish<T>,
 ) {
     let (p_total, q_total) = coef.dim();
+    assert!(q_total <= MAX_Q, "narrow layers have at most {MAX_Q} inputs");
     // `W` or its transposed view: element (p, q) is `data[p · rs + q · cs]`.
     let (rs, cs) = (coef.strides()[0] as usize, coef.strides()[1] as usize);
     let data = coef
@@ -253,13 +309,13 @@ fn combine_rows_body<T: Float>(
     };
     let full = p_total / UNITS * UNITS;
     for p0 in (0..full).step_by(UNITS) {
-        combine_tile::<T, UNITS>(coef, init, x, &mut out, p0);
+        combine_tile::<T, L, UNITS>(coef, init, x, &mut out, finish, p0);
     }
     // The last 1–3 rows in one tile too, so that `x` is read once more, not up to 3 times.
     match p_total - full {
-        1 => combine_tile::<T, 1>(coef, init, x, &mut out, full),
-        2 => combine_tile::<T, 2>(coef, init, x, &mut out, full),
-        3 => combine_tile::<T, 3>(coef, init, x, &mut out, full),
+        1 => combine_tile::<T, L, 1>(coef, init, x, &mut out, finish, full),
+        2 => combine_tile::<T, L, 2>(coef, init, x, &mut out, finish, full),
+        3 => combine_tile::<T, L, 3>(coef, init, x, &mut out, finish, full),
         _ => {}
     }
 }
@@ -282,102 +338,165 @@ impl<T: Float> Coefficients<'_, T> {
 
 /// Rows `p0..p0 + U` of `combine_rows`, `TILE` samples at a time in registers.
 #[inline(always)]
-fn combine_tile<T: Float, const U: usize>(
+fn combine_tile<T: Float, L: Level, const U: usize>(
     coef: Coefficients<T>,
     init: Option<&[T]>,
     x: Rows<T>,
     out: &mut RowsMut<T>,
+    finish: Finish<T>,
     p0: usize,
 ) {
+    let q_total = coef.q_total.min(MAX_Q);
+    // The block's coefficients, copied where the loop reads them without bounds checks.
+    let mut w = [[T::zero(); MAX_Q]; U];
+    for (u, w_u) in w.iter_mut().enumerate() {
+        for (q, w_uq) in w_u[..q_total].iter_mut().enumerate() {
+            *w_uq = coef.at(p0 + u, q);
+        }
+    }
     let start: [T; U] = std::array::from_fn(|u| init.map_or(T::zero(), |b| b[p0 + u]));
     let n = out.n;
-    let mut c = 0;
-    while c + TILE <= n {
-        let mut acc: [[T; TILE]; U] = std::array::from_fn(|u| [start[u]; TILE]);
-        for q in 0..coef.q_total {
-            let xq: &[T; TILE] = x.data[q * x.stride + c..][..TILE].try_into().unwrap();
-            for (u, acc_u) in acc.iter_mut().enumerate() {
-                let w = coef.at(p0 + u, q);
-                for l in 0..TILE {
-                    acc_u[l] += w * xq[l];
-                }
+    let tiles = n / TILE;
+    for t in 0..tiles {
+        let mut acc: [L::V<T>; U] = std::array::from_fn(|u| Lanes::splat(start[u]));
+        for q in 0..q_total {
+            let xq = L::V::<T>::load(tile(&x.data[q * x.stride..], t));
+            for u in 0..U {
+                acc[u] = acc[u].add(L::V::<T>::splat(w[u][q]).mul(xq));
             }
         }
-        for (u, acc_u) in acc.iter().enumerate() {
-            out.data[(p0 + u) * out.stride + c..][..TILE].copy_from_slice(acc_u);
+        for (u, acc_u) in acc.into_iter().enumerate() {
+            let row = (p0 + u) * out.stride;
+            let v = match finish {
+                Finish::Sum => acc_u,
+                Finish::Relu => acc_u.relu(),
+                Finish::WherePositive(mask) => {
+                    acc_u.where_positive(Lanes::load(tile(mask.row(p0 + u), t)))
+                }
+            };
+            v.store((&mut out.data[row + t * TILE..][..TILE]).try_into().unwrap());
         }
-        c += TILE;
     }
-    for i in c..n {
+    for i in tiles * TILE..n {
         for (u, &b) in start.iter().enumerate() {
             let mut v = b;
-            for q in 0..coef.q_total {
-                v += coef.at(p0 + u, q) * x.data[q * x.stride + i];
+            for q in 0..q_total {
+                v += w[u][q] * x.data[q * x.stride + i];
             }
-            out.data[(p0 + u) * out.stride + i] = v;
+            out.data[(p0 + u) * out.stride + i] = match finish {
+                Finish::Sum => v,
+                Finish::Relu => [v; LANES].relu()[0],
+                Finish::WherePositive(mask) => {
+                    [v; LANES].where_positive([mask.data[(p0 + u) * mask.stride + i]; LANES])[0]
+                }
+            };
         }
     }
 }
 
 /// `dW[k, j] = aᵀ[k, :] · dzᵀ[j, :]`, `db[j] = Σ dzᵀ[j, :]`: each sum in `TILE` partial
-/// sums, added in a fixed order, then the tail.
+/// sums, added in a fixed order, then the tail. Blocks of up to `UNITS × UNITS` sums stay
+/// in registers, so each tile of `a` and `dz` is loaded once per block.
 #[inline(always)]
-fn gradients_body<T: Float>(a: Rows<T>, dz: Rows<T>, mut dw: ArrayViewMut2<T>, db: &mut [T]) {
+fn gradients_body<T: Float, L: Level>(a: Rows<T>, dz: Rows<T>, mut dw: ArrayViewMut2<T>, db: &mut [T]) {
     let (k_total, j_total) = dw.dim();
     let dw = dw.as_slice_mut().expect("gradients are contiguous");
-    let full = j_total / UNITS * UNITS;
-    for k in 0..k_total {
-        let dw_k = &mut dw[k * j_total..][..j_total];
-        for j0 in (0..full).step_by(UNITS) {
-            gradient_tile::<T, UNITS>(a.row(k), dz, &mut dw_k[j0..j0 + UNITS], j0);
-        }
-        let (a_k, rest) = (a.row(k), &mut dw_k[full..]);
-        match rest.len() {
-            1 => gradient_tile::<T, 1>(a_k, dz, rest, full),
-            2 => gradient_tile::<T, 2>(a_k, dz, rest, full),
-            3 => gradient_tile::<T, 3>(a_k, dz, rest, full),
-            _ => {}
-        }
-    }
-    let tiles = dz.n / TILE * TILE;
-    for (j, db_j) in db.iter_mut().enumerate() {
-        let dz_j = dz.row(j);
-        let mut acc = [T::zero(); TILE];
-        for chunk in dz_j.chunks_exact(TILE) {
-            for l in 0..TILE {
-                acc[l] += chunk[l];
+    let mut k0 = 0;
+    while k0 < k_total {
+        let kb = UNITS.min(k_total - k0);
+        let mut j0 = 0;
+        while j0 < j_total {
+            let jb = UNITS.min(j_total - j0);
+            let block = Block { a, dz, k0, j0 };
+            let db = (k0 == 0).then_some(&mut db[j0..j0 + jb]);
+            match (kb, jb) {
+                (4, 4) => block.sums::<L, 4, 4>(dw, j_total, db),
+                (4, 3) => block.sums::<L, 4, 3>(dw, j_total, db),
+                (4, 2) => block.sums::<L, 4, 2>(dw, j_total, db),
+                (4, 1) => block.sums::<L, 4, 1>(dw, j_total, db),
+                (3, 4) => block.sums::<L, 3, 4>(dw, j_total, db),
+                (3, 3) => block.sums::<L, 3, 3>(dw, j_total, db),
+                (3, 2) => block.sums::<L, 3, 2>(dw, j_total, db),
+                (3, 1) => block.sums::<L, 3, 1>(dw, j_total, db),
+                (2, 4) => block.sums::<L, 2, 4>(dw, j_total, db),
+                (2, 3) => block.sums::<L, 2, 3>(dw, j_total, db),
+                (2, 2) => block.sums::<L, 2, 2>(dw, j_total, db),
+                (2, 1) => block.sums::<L, 2, 1>(dw, j_total, db),
+                (1, 4) => block.sums::<L, 1, 4>(dw, j_total, db),
+                (1, 3) => block.sums::<L, 1, 3>(dw, j_total, db),
+                (1, 2) => block.sums::<L, 1, 2>(dw, j_total, db),
+                _ => block.sums::<L, 1, 1>(dw, j_total, db),
             }
+            j0 += jb;
         }
-        let tail = dz_j[tiles..].iter().fold(T::zero(), |s, &x| s + x);
-        *db_j = add_up(acc) + tail;
+        k0 += kb;
     }
 }
 
-/// `dw[u] = a_k · dzᵀ[j0 + u, :]` for `u < U`.
-#[inline(always)]
-fn gradient_tile<T: Float, const U: usize>(a_k: &[T], dz: Rows<T>, dw: &mut [T], j0: usize) {
-    let n = a_k.len();
-    let tiles = n / TILE * TILE;
-    let dz_rows: [&[T]; U] = std::array::from_fn(|u| dz.row(j0 + u));
-    let mut acc = [[T::zero(); TILE]; U];
-    let mut c = 0;
-    while c < tiles {
-        let ak: &[T; TILE] = a_k[c..c + TILE].try_into().unwrap();
-        for u in 0..U {
-            let dzj: &[T; TILE] = dz_rows[u][c..c + TILE].try_into().unwrap();
-            for l in 0..TILE {
-                acc[u][l] += ak[l] * dzj[l];
+/// Rows `k0..` of `a` and `j0..` of `dz`, whose products `gradients_body` sums.
+#[derive(Clone, Copy)]
+struct Block<'a, T> {
+    a: Rows<'a, T>,
+    dz: Rows<'a, T>,
+    k0: usize,
+    j0: usize,
+}
+
+impl<T: Float> Block<'_, T> {
+    /// `dw[(k0 + i) · stride + j0 + u] = aᵀ[k0 + i, :] · dzᵀ[j0 + u, :]` for `i < K`,
+    /// `u < J`; and, with `db`, `db[u] = Σ dzᵀ[j0 + u, :]`.
+    #[inline(always)]
+    fn sums<L: Level, const K: usize, const J: usize>(
+        self,
+        dw: &mut [T],
+        stride: usize,
+        db: Option<&mut [T]>,
+    ) {
+        let n = self.a.n;
+        let tiles = n / TILE;
+        let a: [&[T]; K] = std::array::from_fn(|i| self.a.row(self.k0 + i));
+        let dz: [&[T]; J] = std::array::from_fn(|u| self.dz.row(self.j0 + u));
+        let zero = L::V::<T>::splat(T::zero());
+        let mut acc = [[zero; J]; K];
+        let mut acc_db = [zero; J];
+        let with_db = db.is_some();
+        for t in 0..tiles {
+            let dzt: [L::V<T>; J] = std::array::from_fn(|u| Lanes::load(tile(dz[u], t)));
+            for i in 0..K {
+                let at = L::V::<T>::load(tile(a[i], t));
+                for u in 0..J {
+                    acc[i][u] = acc[i][u].add(at.mul(dzt[u]));
+                }
+            }
+            if with_db {
+                for u in 0..J {
+                    acc_db[u] = acc_db[u].add(dzt[u]);
+                }
             }
         }
-        c += TILE;
+        let rest = tiles * TILE;
+        for i in 0..K {
+            for u in 0..J {
+                let tail = a[i][rest..]
+                    .iter()
+                    .zip(&dz[u][rest..])
+                    .fold(T::zero(), |s, (&x, &y)| s + x * y);
+                dw[(self.k0 + i) * stride + self.j0 + u] = add_up(acc[i][u].to_array()) + tail;
+            }
+        }
+        if let Some(db) = db {
+            for u in 0..J {
+                let tail = dz[u][rest..].iter().fold(T::zero(), |s, &x| s + x);
+                db[u] = add_up(acc_db[u].to_array()) + tail;
+            }
+        }
     }
-    for u in 0..U {
-        let tail = a_k[tiles..]
-            .iter()
-            .zip(&dz_rows[u][tiles..])
-            .fold(T::zero(), |s, (&x, &y)| s + x * y);
-        dw[u] = add_up(acc[u]) + tail;
-    }
+}
+
+/// Tile `t` of a row: its values `t · TILE..(t + 1) · TILE`.
+#[inline(always)]
+fn tile<T: Float>(row: &[T], t: usize) -> &[T; TILE] {
+    row[t * TILE..][..TILE].try_into().unwrap()
 }
 
 /// Partial sums added pairwise, in a fixed order.
