@@ -235,7 +235,7 @@ fn fused<'a, T: Float>(layers: &[Dense<T>], k: usize, last: usize) -> Option<Fin
 
 dispatch!(lanes combine_rows, combine_rows_avx2, combine_rows_avx512, combine_rows_body, (coef: ArrayView2<T>, init: Option<&[T]>, x: Rows<T>, out: RowsMut<T>, finish: Finish<T>));
 dispatch!(lanes gradients, gradients_avx2, gradients_avx512, gradients_body, (a: Rows<T>, dz: Rows<T>, dw: ArrayViewMut2<T>, db: &mut [T]));
-dispatch!(outer_gradients, outer_gradients_avx2, outer_gradients_avx512, outer_gradients_body, (a: Rows<T>, dz: Rows<T>, dw: ArrayViewMut2<T>, db: &mut [T], scratch: &mut [T]));
+dispatch!(lanes outer_gradients, outer_gradients_avx2, outer_gradients_avx512, outer_gradients_body, (a: Rows<T>, dz: Rows<T>, dw: ArrayViewMut2<T>, db: &mut [T], scratch: &mut [T]));
 
 /// The first `n` values of each row of a row-major buffer: row `i` is
 /// `data[i * stride..][..n]`.
@@ -320,6 +320,42 @@ fn combine_rows_body<T: Float, L: Level>(
     }
 }
 
+/// `init[u] + Σ_q w[u][q] · x[q, tile t0 + g]` for `u < U`, `g < G`.
+#[inline(always)]
+fn combine_tiles<T: Float, L: Level, const U: usize, const G: usize>(
+    w: &[[T; MAX_Q]; U],
+    start: [T; U],
+    x: Rows<T>,
+    q_total: usize,
+    t0: usize,
+) -> [[L::V<T>; G]; U] {
+    let mut acc: [[L::V<T>; G]; U] = std::array::from_fn(|u| [Lanes::splat(start[u]); G]);
+    for q in 0..q_total {
+        let row = &x.data[q * x.stride..];
+        let xq: [L::V<T>; G] = std::array::from_fn(|g| Lanes::load(tile(row, t0 + g)));
+        for u in 0..U {
+            let w_uq = L::V::<T>::splat(w[u][q]);
+            for g in 0..G {
+                acc[u][g] = acc[u][g].add(w_uq.mul(xq[g]));
+            }
+        }
+    }
+    acc
+}
+
+impl<T: Float> Finish<'_, T> {
+    /// Stores `finish(v)` as tile `t` of row `p` of `out`.
+    #[inline(always)]
+    fn store<V: Lanes<T>>(self, v: V, out: &mut RowsMut<T>, p: usize, t: usize) {
+        let v = match self {
+            Finish::Sum => v,
+            Finish::Relu => v.relu(),
+            Finish::WherePositive(mask) => v.where_positive(Lanes::load(tile(mask.row(p), t))),
+        };
+        v.store((&mut out.data[p * out.stride + t * TILE..][..TILE]).try_into().unwrap());
+    }
+}
+
 /// A matrix of coefficients with its strides (`W` or `Wᵀ`, neither copied).
 #[derive(Clone, Copy)]
 struct Coefficients<'a, T> {
@@ -357,24 +393,20 @@ fn combine_tile<T: Float, L: Level, const U: usize>(
     let start: [T; U] = std::array::from_fn(|u| init.map_or(T::zero(), |b| b[p0 + u]));
     let n = out.n;
     let tiles = n / TILE;
-    for t in 0..tiles {
-        let mut acc: [L::V<T>; U] = std::array::from_fn(|u| Lanes::splat(start[u]));
-        for q in 0..q_total {
-            let xq = L::V::<T>::load(tile(&x.data[q * x.stride..], t));
-            for u in 0..U {
-                acc[u] = acc[u].add(L::V::<T>::splat(w[u][q]).mul(xq));
-            }
+    // Two tiles at a time where there are two: each coefficient is broadcast once for both.
+    let mut t = 0;
+    while t + 2 <= tiles {
+        let sums: [[L::V<T>; 2]; U] = combine_tiles::<T, L, U, 2>(&w, start, x, q_total, t);
+        for (u, [first, second]) in sums.into_iter().enumerate() {
+            finish.store(first, out, p0 + u, t);
+            finish.store(second, out, p0 + u, t + 1);
         }
-        for (u, acc_u) in acc.into_iter().enumerate() {
-            let row = (p0 + u) * out.stride;
-            let v = match finish {
-                Finish::Sum => acc_u,
-                Finish::Relu => acc_u.relu(),
-                Finish::WherePositive(mask) => {
-                    acc_u.where_positive(Lanes::load(tile(mask.row(p0 + u), t)))
-                }
-            };
-            v.store((&mut out.data[row + t * TILE..][..TILE]).try_into().unwrap());
+        t += 2;
+    }
+    if t < tiles {
+        let sums: [[L::V<T>; 1]; U] = combine_tiles::<T, L, U, 1>(&w, start, x, q_total, t);
+        for (u, [sum]) in sums.into_iter().enumerate() {
+            finish.store(sum, out, p0 + u, t);
         }
     }
     for i in tiles * TILE..n {
@@ -514,7 +546,9 @@ fn add_up<T: Float>(mut acc: [T; TILE]) -> T {
 }
 
 /// Gradient accumulators per register group: two AVX2 registers of `f64`, one of `f32`.
-const WIDTH: usize = 8;
+const WIDTH: usize = LANES;
+// `outer_gradients_body` matches layers of one or two vectors of units.
+const _: () = assert!(MAX_UNITS <= 2 * WIDTH);
 
 /// `m` rounded up to a multiple of `WIDTH`.
 fn padded(m: usize) -> usize {
@@ -526,67 +560,100 @@ fn padded(m: usize) -> usize {
 /// sample-major rows so that a row of `dW` accumulates in registers with no horizontal
 /// sums (which cost more than the products when a batch is a few tens of samples).
 #[inline(always)]
-fn outer_gradients_body<T: Float>(
+fn outer_gradients_body<T: Float, L: Level>(
     a: Rows<T>,
     dz: Rows<T>,
     mut dw: ArrayViewMut2<T>,
     db: &mut [T],
     scratch: &mut [T],
 ) {
-    let (k_total, m) = dw.dim();
+    let m = dw.ncols();
     let (n, width) = (dz.n, padded(m));
     let dz_rows = &mut scratch[..n * width];
-    for (s, row) in dz_rows.chunks_exact_mut(width).enumerate() {
-        for (j, v) in row.iter_mut().enumerate() {
-            *v = if j < m {
-                dz.data[j * dz.stride + s]
-            } else {
-                T::zero()
-            };
+    for j in 0..width {
+        let column = dz_rows[j..].iter_mut().step_by(width);
+        match j < m {
+            true => column.zip(dz.row(j)).for_each(|(v, &d)| *v = d),
+            false => column.for_each(|v| *v = T::zero()),
         }
     }
     let dz_rows = &*dz_rows;
     let dw = dw.as_slice_mut().expect("gradients are contiguous");
-    for j0 in (0..width).step_by(WIDTH) {
-        let cols = WIDTH.min(m - j0);
-        let mut k = 0;
-        while k + 2 <= k_total {
-            let acc = outer_sums::<T, 2>([a.row(k), a.row(k + 1)], dz_rows, width, j0);
-            for (u, acc_u) in acc.iter().enumerate() {
-                dw[(k + u) * m + j0..][..cols].copy_from_slice(&acc_u[..cols]);
-            }
-            k += 2;
-        }
-        if k < k_total {
-            let [acc] = outer_sums::<T, 1>([a.row(k)], dz_rows, width, j0);
-            dw[k * m + j0..][..cols].copy_from_slice(&acc[..cols]);
-        }
-        let mut acc = [T::zero(); WIDTH];
-        for row in dz_rows.chunks_exact(width) {
-            let d: &[T; WIDTH] = row[j0..j0 + WIDTH].try_into().unwrap();
-            for l in 0..WIDTH {
-                acc[l] += d[l];
-            }
-        }
-        db[j0..j0 + cols].copy_from_slice(&acc[..cols]);
+    match width / WIDTH {
+        1 => outer_rows::<T, L, 1>(a, dz_rows, m, dw, db),
+        _ => outer_rows::<T, L, 2>(a, dz_rows, m, dw, db),
     }
 }
 
-/// `Σ_s a_u[s] · dz_rows[s, j0..j0 + WIDTH]` for each of the `U` rows `a_u`.
+/// `outer_gradients` for `J` vectors of units (`width = J · WIDTH`), four rows of `dW` at
+/// a time.
 #[inline(always)]
-fn outer_sums<T: Float, const U: usize>(
+fn outer_rows<T: Float, L: Level, const J: usize>(
+    a: Rows<T>,
+    dz_rows: &[T],
+    m: usize,
+    dw: &mut [T],
+    db: &mut [T],
+) {
+    let k_total = dw.len() / m;
+    let mut store = |k: usize, acc: [L::V<T>; J]| {
+        for (jv, v) in acc.iter().enumerate() {
+            let j0 = jv * WIDTH;
+            let cols = WIDTH.min(m - j0);
+            dw[k * m + j0..][..cols].copy_from_slice(&v.to_array()[..cols]);
+        }
+    };
+    let mut k = 0;
+    while k + 4 <= k_total {
+        let rows = [a.row(k), a.row(k + 1), a.row(k + 2), a.row(k + 3)];
+        let acc = outer_sums::<T, L, 4, J>(rows, dz_rows);
+        acc.into_iter().enumerate().for_each(|(u, acc)| store(k + u, acc));
+        k += 4;
+    }
+    match k_total - k {
+        3 => {
+            let acc = outer_sums::<T, L, 3, J>([a.row(k), a.row(k + 1), a.row(k + 2)], dz_rows);
+            acc.into_iter().enumerate().for_each(|(u, acc)| store(k + u, acc));
+        }
+        2 => {
+            let acc = outer_sums::<T, L, 2, J>([a.row(k), a.row(k + 1)], dz_rows);
+            acc.into_iter().enumerate().for_each(|(u, acc)| store(k + u, acc));
+        }
+        1 => {
+            let [acc] = outer_sums::<T, L, 1, J>([a.row(k)], dz_rows);
+            store(k, acc);
+        }
+        _ => {}
+    }
+    let zero = L::V::<T>::splat(T::zero());
+    let mut acc = [zero; J];
+    for row in dz_rows.chunks_exact(J * WIDTH) {
+        for (jv, acc) in acc.iter_mut().enumerate() {
+            *acc = acc.add(Lanes::load(tile(row, jv)));
+        }
+    }
+    for (jv, v) in acc.iter().enumerate() {
+        let j0 = jv * WIDTH;
+        let cols = WIDTH.min(m - j0);
+        db[j0..j0 + cols].copy_from_slice(&v.to_array()[..cols]);
+    }
+}
+
+/// `Σ_s a_u[s] · dz_rows[s, :]` for each of the `U` rows `a_u`, `dz_rows` being `J` vectors
+/// wide.
+#[inline(always)]
+fn outer_sums<T: Float, L: Level, const U: usize, const J: usize>(
     a: [&[T]; U],
     dz_rows: &[T],
-    width: usize,
-    j0: usize,
-) -> [[T; WIDTH]; U] {
-    let mut acc = [[T::zero(); WIDTH]; U];
-    for (s, row) in dz_rows.chunks_exact(width).enumerate() {
-        let d: &[T; WIDTH] = row[j0..j0 + WIDTH].try_into().unwrap();
+) -> [[L::V<T>; J]; U] {
+    let zero = L::V::<T>::splat(T::zero());
+    let mut acc = [[zero; J]; U];
+    for (s, row) in dz_rows.chunks_exact(J * WIDTH).enumerate() {
+        let d: [L::V<T>; J] = std::array::from_fn(|jv| Lanes::load(tile(row, jv)));
         for u in 0..U {
-            let a_us = a[u][s];
-            for l in 0..WIDTH {
-                acc[u][l] += a_us * d[l];
+            let a_us = L::V::<T>::splat(a[u][s]);
+            for jv in 0..J {
+                acc[u][jv] = acc[u][jv].add(a_us.mul(d[jv]));
             }
         }
     }
