@@ -14,7 +14,7 @@
 //! exact and stable. Binary cross-entropy requires a sigmoid output, cross-entropy a softmax
 //! output; mean squared error accepts any output activation.
 
-use crate::simd::LANES;
+use crate::simd::{interleaved, LANES};
 use crate::{clamp, Activation, Error, Float, Result};
 use ndarray::{ArrayView1, ArrayView2, ArrayViewMut2, Zip};
 
@@ -365,19 +365,6 @@ fn column_sum_body<T: Float>(loss: Loss, p: &[T], y: &[T]) -> f64 {
 fn zeros_and_ones<T: Float>(y: &[T]) -> bool {
     y.iter()
         .fold(true, |all, &y| all & ((y == T::zero()) | (y == T::one())))
-}
-
-/// `out[i] = f(i)`, four groups of `LANES` per iteration: the compiler vectorizes the loop
-/// and keeps four independent vectors in flight, where one would wait on its own long
-/// chain (a logarithm's polynomial).
-#[inline(always)]
-fn interleaved<T: Float>(out: &mut [T; 4 * LANES], f: impl Fn(usize) -> T) {
-    for l in 0..LANES {
-        out[l] = f(l);
-        out[LANES + l] = f(LANES + l);
-        out[2 * LANES + l] = f(2 * LANES + l);
-        out[3 * LANES + l] = f(3 * LANES + l);
-    }
 }
 
 #[cfg(test)]

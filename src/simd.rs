@@ -11,6 +11,19 @@ use crate::Float;
 /// Lanes per value, whatever the type and the level.
 pub(crate) const LANES: usize = 8;
 
+/// `out[i] = f(i)`, four groups of `LANES` per iteration: the compiler vectorizes the loop
+/// and keeps four independent vectors in flight, where one would wait on its own long
+/// chain (an exponential's or a logarithm's polynomial).
+#[inline(always)]
+pub(crate) fn interleaved<T: Copy>(out: &mut [T; 4 * LANES], f: impl Fn(usize) -> T) {
+    for l in 0..LANES {
+        out[l] = f(l);
+        out[LANES + l] = f(LANES + l);
+        out[2 * LANES + l] = f(2 * LANES + l);
+        out[3 * LANES + l] = f(3 * LANES + l);
+    }
+}
+
 /// Eight lanes of `T`.
 pub(crate) trait Lanes<T>: Copy {
     /// Every lane `v`.
