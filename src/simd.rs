@@ -105,7 +105,7 @@ impl<T: Float> Lanes<T> for [T; LANES] {
     }
     #[inline(always)]
     fn relu(self) -> Self {
-        self.map(|v| if v > T::zero() { v } else { T::zero() })
+        std::array::from_fn(|l| if self[l] > T::zero() { self[l] } else { T::zero() })
     }
     #[inline(always)]
     fn where_positive(self, mask: Self) -> Self {
