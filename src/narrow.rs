@@ -213,7 +213,10 @@ impl<T: Float> Workspace<T> {
                 let (below, from) = self.dz.split_at_mut(k);
                 let dz = rows(&from[0], n);
                 let (into, finish) = match fused(layers, k - 1, last) {
-                    Some(Finish::Relu) => (&mut below[k - 1], Finish::WherePositive(a_prev)),
+                    Some(Finish::Relu) => {
+                        let mask = Tiles::new(a_prev, layers[k - 1].n_out());
+                        (&mut below[k - 1], Finish::WherePositive(mask))
+                    }
                     Some(_) => (&mut below[k - 1], Finish::Sum),
                     None => (&mut self.da[k - 1], Finish::Sum),
                 };
@@ -252,6 +255,40 @@ impl<'a, T> Rows<'a, T> {
     }
 }
 
+/// Whole tiles of the first `rows` rows of a `Rows`, read without bounds checks: `new`
+/// checks them all at once, for the kernels' inner loops.
+#[derive(Clone, Copy)]
+struct Tiles<'a, T> {
+    data: &'a [T],
+    stride: usize,
+    rows: usize,
+    /// Whole tiles per row.
+    tiles: usize,
+}
+
+impl<'a, T> Tiles<'a, T> {
+    fn new(x: Rows<'a, T>, rows: usize) -> Self {
+        assert!(rows == 0 || (rows - 1) * x.stride + x.n <= x.data.len());
+        Tiles {
+            data: x.data,
+            stride: x.stride,
+            rows,
+            tiles: x.n / TILE,
+        }
+    }
+
+    /// Tile `t` of row `r`.
+    ///
+    /// # Safety
+    /// `r < self.rows` and `t < self.tiles`.
+    #[inline(always)]
+    unsafe fn get(&self, r: usize, t: usize) -> &'a [T; TILE] {
+        debug_assert!(r < self.rows && t < self.tiles);
+        // SAFETY: the tile lies within row r's first n values, within `data` (`new`).
+        unsafe { &*(self.data.as_ptr().add(r * self.stride + t * TILE) as *const [T; TILE]) }
+    }
+}
+
 struct RowsMut<'a, T> {
     data: &'a mut [T],
     stride: usize,
@@ -274,7 +311,7 @@ enum Finish<'a, T> {
     Relu,
     /// `v` where `mask > 0`, else 0: the backward pass into a hidden ReLU layer, whose
     /// output (positive exactly where its input is) is `mask`.
-    WherePositive(Rows<'a, T>),
+    WherePositive(Tiles<'a, T>),
 }
 
 /// The largest `q` dimension of `combine_rows`: a layer's inputs or units.
@@ -307,32 +344,40 @@ fn combine_rows_body<T: Float, L: Level>(
         cs,
         q_total,
     };
+    // The tiles of `x`, of `out` and of the mask that the kernels read unchecked.
+    let (n, x_tiles) = (out.n, Tiles::new(x, q_total));
+    assert!(x.n == n && (p_total == 0 || (p_total - 1) * out.stride + n <= out.data.len()));
+    if let Finish::WherePositive(mask) = finish {
+        assert!(mask.rows >= p_total && mask.tiles >= n / TILE);
+    }
     let full = p_total / UNITS * UNITS;
     for p0 in (0..full).step_by(UNITS) {
-        combine_tile::<T, L, UNITS>(coef, init, x, &mut out, finish, p0);
+        combine_tile::<T, L, UNITS>(coef, init, x, x_tiles, &mut out, finish, p0);
     }
     // The last 1–3 rows in one tile too, so that `x` is read once more, not up to 3 times.
     match p_total - full {
-        1 => combine_tile::<T, L, 1>(coef, init, x, &mut out, finish, full),
-        2 => combine_tile::<T, L, 2>(coef, init, x, &mut out, finish, full),
-        3 => combine_tile::<T, L, 3>(coef, init, x, &mut out, finish, full),
+        1 => combine_tile::<T, L, 1>(coef, init, x, x_tiles, &mut out, finish, full),
+        2 => combine_tile::<T, L, 2>(coef, init, x, x_tiles, &mut out, finish, full),
+        3 => combine_tile::<T, L, 3>(coef, init, x, x_tiles, &mut out, finish, full),
         _ => {}
     }
 }
 
-/// `init[u] + Σ_q w[u][q] · x[q, tile t0 + g]` for `u < U`, `g < G`.
+/// `init[u] + Σ_q w[u][q] · x[q, tile t0 + g]` for `u < U`, `g < G`; the tiles must exist
+/// (`t0 + G ≤ x.tiles`, `q_total ≤ x.rows`).
 #[inline(always)]
 fn combine_tiles<T: Float, L: Level, const U: usize, const G: usize>(
     w: &[[T; MAX_Q]; U],
     start: [T; U],
-    x: Rows<T>,
+    x: Tiles<T>,
     q_total: usize,
     t0: usize,
 ) -> [[L::V<T>; G]; U] {
+    assert!(t0 + G <= x.tiles && q_total <= x.rows);
     let mut acc: [[L::V<T>; G]; U] = std::array::from_fn(|u| [Lanes::splat(start[u]); G]);
     for q in 0..q_total {
-        let row = &x.data[q * x.stride..];
-        let xq: [L::V<T>; G] = std::array::from_fn(|g| Lanes::load(tile(row, t0 + g)));
+        // SAFETY: q < q_total ≤ x.rows and t0 + g < x.tiles, asserted above.
+        let xq: [L::V<T>; G] = std::array::from_fn(|g| Lanes::load(unsafe { x.get(q, t0 + g) }));
         for u in 0..U {
             let w_uq = L::V::<T>::splat(w[u][q]);
             for g in 0..G {
@@ -345,14 +390,22 @@ fn combine_tiles<T: Float, L: Level, const U: usize, const G: usize>(
 
 impl<T: Float> Finish<'_, T> {
     /// Stores `finish(v)` as tile `t` of row `p` of `out`.
+    ///
+    /// # Safety
+    /// Row `p`'s first `out.n` values lie within `out.data`, `t < out.n / TILE`, and a
+    /// mask has row `p` and tile `t`.
     #[inline(always)]
-    fn store<V: Lanes<T>>(self, v: V, out: &mut RowsMut<T>, p: usize, t: usize) {
+    unsafe fn store<V: Lanes<T>>(self, v: V, out: &mut RowsMut<T>, p: usize, t: usize) {
         let v = match self {
             Finish::Sum => v,
             Finish::Relu => v.relu(),
-            Finish::WherePositive(mask) => v.where_positive(Lanes::load(tile(mask.row(p), t))),
+            // SAFETY: the caller's contract.
+            Finish::WherePositive(mask) => v.where_positive(Lanes::load(unsafe { mask.get(p, t) })),
         };
-        v.store((&mut out.data[p * out.stride + t * TILE..][..TILE]).try_into().unwrap());
+        let start = p * out.stride + t * TILE;
+        debug_assert!(start + TILE <= out.data.len());
+        // SAFETY: the tile lies within row p's first out.n values (the caller's contract).
+        v.store(unsafe { &mut *(out.data.as_mut_ptr().add(start) as *mut [T; TILE]) });
     }
 }
 
@@ -378,6 +431,7 @@ fn combine_tile<T: Float, L: Level, const U: usize>(
     coef: Coefficients<T>,
     init: Option<&[T]>,
     x: Rows<T>,
+    x_tiles: Tiles<T>,
     out: &mut RowsMut<T>,
     finish: Finish<T>,
     p0: usize,
@@ -396,17 +450,22 @@ fn combine_tile<T: Float, L: Level, const U: usize>(
     // Two tiles at a time where there are two: each coefficient is broadcast once for both.
     let mut t = 0;
     while t + 2 <= tiles {
-        let sums: [[L::V<T>; 2]; U] = combine_tiles::<T, L, U, 2>(&w, start, x, q_total, t);
+        let sums: [[L::V<T>; 2]; U] = combine_tiles::<T, L, U, 2>(&w, start, x_tiles, q_total, t);
         for (u, [first, second]) in sums.into_iter().enumerate() {
-            finish.store(first, out, p0 + u, t);
-            finish.store(second, out, p0 + u, t + 1);
+            // SAFETY: p0 + u < p_total and t + 1 < n / TILE, with the rows of `out` and of
+            // the mask checked by `combine_rows_body`.
+            unsafe {
+                finish.store(first, out, p0 + u, t);
+                finish.store(second, out, p0 + u, t + 1);
+            }
         }
         t += 2;
     }
     if t < tiles {
-        let sums: [[L::V<T>; 1]; U] = combine_tiles::<T, L, U, 1>(&w, start, x, q_total, t);
+        let sums: [[L::V<T>; 1]; U] = combine_tiles::<T, L, U, 1>(&w, start, x_tiles, q_total, t);
         for (u, [sum]) in sums.into_iter().enumerate() {
-            finish.store(sum, out, p0 + u, t);
+            // SAFETY: as above, for tile t < n / TILE.
+            unsafe { finish.store(sum, out, p0 + u, t) };
         }
     }
     for i in tiles * TILE..n {
