@@ -123,7 +123,7 @@ impl Activation {
             }
             Activation::Sigmoid => {
                 let clip = T::c(SIGMOID_CLIP);
-                T::one() / (T::one() + (-clamp(z, -clip, clip)).vexp())
+                T::one() / (T::one() + (-clamp(z, -clip, clip)).vexp_clipped())
             }
             Activation::Tanh => z.tanh(),
             Activation::Softmax => unreachable!("softmax normalizes rows, see forward"),

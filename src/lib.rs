@@ -189,6 +189,9 @@ pub trait Float:
     fn vexp(self) -> Self;
     /// `ln x` that vectorizes (vmath.rs).
     fn vln(self) -> Self;
+    /// `vexp` of an `x` already clipped to `±SIGMOID_CLIP` (or NaN), which spares f64 the
+    /// range checks.
+    fn vexp_clipped(self) -> Self;
 }
 
 impl Float for f32 {
@@ -209,6 +212,11 @@ impl Float for f32 {
     fn vln(self) -> Self {
         vmath::ln_f32(self)
     }
+    #[inline(always)]
+    fn vexp_clipped(self) -> Self {
+        // e^±500 is out of f32's range: the checks stay.
+        vmath::exp_f32(self)
+    }
 }
 
 impl Float for f64 {
@@ -228,5 +236,10 @@ impl Float for f64 {
     #[inline(always)]
     fn vln(self) -> Self {
         vmath::ln_f64(self)
+    }
+    #[inline(always)]
+    fn vexp_clipped(self) -> Self {
+        const _: () = assert!(activation::SIGMOID_CLIP <= 708.0);
+        vmath::exp_f64_within(self)
     }
 }
