@@ -14,9 +14,12 @@
 //! Activations, the loss and its delta are the functions of activation.rs and loss.rs,
 //! called on transposed views, so each f and f' is still written once.
 //!
-//! The kernels are compiled twice, for baseline x86-64 and for AVX2, chosen at run time
-//! (`dispatch!` in lib.rs); dot products keep `TILE` partial sums combined in a fixed
-//! order, so results depend on neither the CPU nor the thread count.
+//! The kernels hold their sums in registers of eight lanes (simd.rs) and are compiled for
+//! AVX-512F, AVX2 and baseline x86-64, chosen at run time (`dispatch!` in lib.rs); dot
+//! products keep `TILE` partial sums combined in a fixed order, so results depend on
+//! neither the CPU nor the thread count. Hidden ReLU and identity layers apply their
+//! activation as the forward product is stored, and ReLU's backward step as the backward
+//! product is.
 
 use crate::layer::try_zeros;
 use crate::simd::{Lanes, Level, LANES};
@@ -25,14 +28,13 @@ use ndarray::{s, Array2, ArrayView1, ArrayView2, ArrayViewMut2};
 
 /// Networks of at most `MAX_INPUTS` inputs and `MAX_UNITS` units per layer train here.
 ///
-/// Chosen by measurement (fit's epoch, float64 / float32, µs, this layout against the
-/// row-major one with gemm): 2-4-3-1 batch 1000: 21 / 13 against 34 / 27; 2-16-16-1
-/// batch 32: 133 / 111 against 152 / 121; 8-16-16-1: 156 / 126 against 162 / 142;
-/// 2-8-8-3: 147 / 110 against 169 / 150. But 16-16-16-1 batch 64: 323 / 268 against
-/// 305 / 233; 2-32-32-1: 349 / 283 against 306 / 221; 64-32-32-10: 1628 / 1232 against
-/// 1100 / 646.
+/// Chosen by measurement (fit's epoch, float64 / float32, µs, best of 21, this layout
+/// against the row-major one with gemm): 16-16-16-1 batch 64: 234 / 150 against 323 / 235;
+/// 16-16-16-4 batch 64: 443 / 287 against 507 / 357. But with 32 units the row-major
+/// layout wins: 2-32-32-1 batch 32: 339 / 237 against 324 / 229; 8-32-32-1: 378 / 264
+/// against 343 / 235.
 pub const MAX_UNITS: usize = 16;
-pub const MAX_INPUTS: usize = 8;
+pub const MAX_INPUTS: usize = 16;
 
 /// Whether `fit` trains these layers in this module's layout.
 pub fn eligible<T: Float>(layers: &[Dense<T>]) -> bool {
@@ -747,6 +749,12 @@ mod tests {
                 vec![4, 3, 2],
                 vec![Sigmoid, Sigmoid],
                 Loss::BinaryCrossEntropy,
+            ),
+            // As many inputs and units as a narrow network has.
+            (
+                vec![MAX_INPUTS, MAX_UNITS, 3],
+                vec![Relu, Softmax],
+                Loss::CrossEntropy,
             ),
             // Layers of WIDTH units or more take `outer_gradients` (12 and 9: padded).
             (
