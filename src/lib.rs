@@ -128,10 +128,10 @@ pub mod loss;
 pub mod narrow;
 pub mod network;
 pub mod optim;
+mod simd;
 pub mod stopping;
 pub mod train;
 pub mod vmath;
-mod simd;
 
 #[cfg(feature = "python")]
 mod python;

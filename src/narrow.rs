@@ -334,7 +334,10 @@ fn combine_rows_body<T: Float, L: Level>(
     finish: Finish<T>,
 ) {
     let (p_total, q_total) = coef.dim();
-    assert!(q_total <= MAX_Q, "narrow layers have at most {MAX_Q} inputs");
+    assert!(
+        q_total <= MAX_Q,
+        "narrow layers have at most {MAX_Q} inputs"
+    );
     // `W` or its transposed view: element (p, q) is `data[p · rs + q · cs]`.
     let (rs, cs) = (coef.strides()[0] as usize, coef.strides()[1] as usize);
     let data = coef
@@ -367,6 +370,7 @@ fn combine_rows_body<T: Float, L: Level>(
 
 /// `init[u] + Σ_q w[u][q] · x[q, tile t0 + g]` for `u < U`, `g < G`; the tiles must exist
 /// (`t0 + G ≤ x.tiles`, `q_total ≤ x.rows`).
+#[allow(clippy::needless_range_loop)] // `q` indexes `x`'s rows and `w`'s columns alike
 #[inline(always)]
 fn combine_tiles<T: Float, L: Level, const U: usize, const G: usize>(
     w: &[[T; MAX_Q]; U],
@@ -473,8 +477,8 @@ fn combine_tile<T: Float, L: Level, const U: usize>(
     for i in tiles * TILE..n {
         for (u, &b) in start.iter().enumerate() {
             let mut v = b;
-            for q in 0..q_total {
-                v += w[u][q] * x.data[q * x.stride + i];
+            for (q, &w_uq) in w[u][..q_total].iter().enumerate() {
+                v += w_uq * x.data[q * x.stride + i];
             }
             out.data[(p0 + u) * out.stride + i] = match finish {
                 Finish::Sum => v,
@@ -491,7 +495,12 @@ fn combine_tile<T: Float, L: Level, const U: usize>(
 /// sums, added in a fixed order, then the tail. Blocks of up to `UNITS × UNITS` sums stay
 /// in registers, so each tile of `a` and `dz` is loaded once per block.
 #[inline(always)]
-fn gradients_body<T: Float, L: Level>(a: Rows<T>, dz: Rows<T>, mut dw: ArrayViewMut2<T>, db: &mut [T]) {
+fn gradients_body<T: Float, L: Level>(
+    a: Rows<T>,
+    dz: Rows<T>,
+    mut dw: ArrayViewMut2<T>,
+    db: &mut [T],
+) {
     let (k_total, j_total) = dw.dim();
     let dw = dw.as_slice_mut().expect("gradients are contiguous");
     let mut k0 = 0;
@@ -668,17 +677,23 @@ fn outer_rows<T: Float, L: Level, const J: usize>(
     while k + 4 <= k_total {
         let rows = [a.row(k), a.row(k + 1), a.row(k + 2), a.row(k + 3)];
         let acc = outer_sums::<T, L, 4, J>(rows, dz_rows);
-        acc.into_iter().enumerate().for_each(|(u, acc)| store(k + u, acc));
+        acc.into_iter()
+            .enumerate()
+            .for_each(|(u, acc)| store(k + u, acc));
         k += 4;
     }
     match k_total - k {
         3 => {
             let acc = outer_sums::<T, L, 3, J>([a.row(k), a.row(k + 1), a.row(k + 2)], dz_rows);
-            acc.into_iter().enumerate().for_each(|(u, acc)| store(k + u, acc));
+            acc.into_iter()
+                .enumerate()
+                .for_each(|(u, acc)| store(k + u, acc));
         }
         2 => {
             let acc = outer_sums::<T, L, 2, J>([a.row(k), a.row(k + 1)], dz_rows);
-            acc.into_iter().enumerate().for_each(|(u, acc)| store(k + u, acc));
+            acc.into_iter()
+                .enumerate()
+                .for_each(|(u, acc)| store(k + u, acc));
         }
         1 => {
             let [acc] = outer_sums::<T, L, 1, J>([a.row(k)], dz_rows);

@@ -105,11 +105,23 @@ impl<T: Float> Lanes<T> for [T; LANES] {
     }
     #[inline(always)]
     fn relu(self) -> Self {
-        std::array::from_fn(|l| if self[l] > T::zero() { self[l] } else { T::zero() })
+        std::array::from_fn(|l| {
+            if self[l] > T::zero() {
+                self[l]
+            } else {
+                T::zero()
+            }
+        })
     }
     #[inline(always)]
     fn where_positive(self, mask: Self) -> Self {
-        std::array::from_fn(|l| if mask[l] > T::zero() { self[l] } else { T::zero() })
+        std::array::from_fn(|l| {
+            if mask[l] > T::zero() {
+                self[l]
+            } else {
+                T::zero()
+            }
+        })
     }
 }
 
