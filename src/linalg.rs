@@ -38,7 +38,27 @@ pub fn num_threads() -> usize {
 
 /// Whether an `(m, k) · (k, n)` product runs on several threads.
 pub fn threaded(m: usize, k: usize, n: usize) -> bool {
-    num_threads() > 1 && m.saturating_mul(k).saturating_mul(n) >= THREADED_MACS
+    num_threads() > 1 && large(m, k, n) && !SERIAL.with(|s| s.get())
+}
+
+/// Whether an `(m × k) · (k × n)` product has enough multiply-adds for threads, whatever
+/// the number of threads.
+pub fn large(m: usize, k: usize, n: usize) -> bool {
+    m.saturating_mul(k).saturating_mul(n) >= THREADED_MACS
+}
+
+thread_local! {
+    /// Set while `serial` runs: the products stay on their thread.
+    static SERIAL: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Runs `f` with every product on the calling thread (for work already split across
+/// threads, see train.rs).
+pub fn serial<R>(f: impl FnOnce() -> R) -> R {
+    let before = SERIAL.with(|s| s.replace(true));
+    let result = f();
+    SERIAL.with(|s| s.set(before));
+    result
 }
 
 /// `c = a · b`, or `c += a · b` if `accumulate`, through gemm.

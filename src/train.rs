@@ -19,8 +19,8 @@ use crate::layer::try_zeros;
 use crate::narrow;
 use crate::network::{backward_pass, forward_pass, forward_workspace, workspace};
 use crate::stopping::{self, Metric, Schedule, Stop, Stopping, Tracker};
-use crate::{Error, Float, Network, Optimizer, OptimizerConfig, Result, Target};
-use ndarray::{s, Array1, Array2, ArrayView1, ArrayView2, Axis, Zip};
+use crate::{Dense, Error, Float, LayerCache, Network, Optimizer, OptimizerConfig, Result, Target};
+use ndarray::{s, Array1, Array2, ArrayView1, ArrayView2, ArrayViewMut2, Axis, Zip};
 use rand::seq::SliceRandom;
 
 /// What `fit` does.
@@ -275,6 +275,13 @@ fn run<T: Float>(
         false => None,
     };
     let mut caches = workspace(net.layers(), if narrow.is_some() { 0 } else { batch })?;
+    // Batches of large layers are split in two halves, each passed forward and backward on
+    // a thread of its own with serial products, their gradients then averaged: one
+    // fork-join per batch instead of one per product, and the elementwise steps in
+    // parallel too. Decided by sizes only (never by the number of threads), so that the
+    // result does not depend on it.
+    let halves = narrow.is_none() && splits(net.layers(), batch);
+    let mut caches_2 = workspace(net.layers(), if halves { batch - batch / 2 } else { 0 })?;
     let shuffling = config.shuffle && batch < n;
     // Gathered batches (only when shuffling; otherwise batches are views of x and y).
     let gathering_x = shuffling && narrow.is_none();
@@ -363,6 +370,47 @@ fn run<T: Float>(
                     ws.forward(layers, m);
                     loss.value_weighted(ws.output(m), yv, row_scale)
                 }
+                None if halves && m >= 2 => {
+                    let h = m / 2;
+                    let layers: &[Dense<T>] = layers;
+                    let half = |caches: &mut [LayerCache<T>], r: std::ops::Range<usize>| {
+                        let (x, y) = (xv.slice(s![r.clone(), ..]), slice_target(&yv, r.clone()));
+                        let row_scale = row_scale.map(|s| s.slice_move(s![r]));
+                        let mut pass = || {
+                            forward_pass(layers, caches, x);
+                            let n = x.nrows();
+                            let l =
+                                loss.value_weighted(caches[caches.len() - 1].a(n), y, row_scale);
+                            backward_pass(layers, caches, loss, x, y, false, row_scale);
+                            l
+                        };
+                        // Two threads are taken by the halves; more thread the products.
+                        match crate::linalg::num_threads() > 2 {
+                            true => pass(),
+                            false => crate::linalg::serial(pass),
+                        }
+                    };
+                    let (l_1, l_2) = match crate::linalg::num_threads() > 1 {
+                        true => {
+                            rayon::join(|| half(&mut caches, 0..h), || half(&mut caches_2, h..m))
+                        }
+                        false => (half(&mut caches, 0..h), half(&mut caches_2, h..m)),
+                    };
+                    // The batch's mean gradient and loss: the halves' weighted by their rows.
+                    let (f_1, f_2) = (h as f64 / m as f64, (m - h) as f64 / m as f64);
+                    let (t_1, t_2) = (T::c(f_1), T::c(f_2));
+                    for (c_1, c_2) in caches.iter_mut().zip(&caches_2) {
+                        weigh(c_1.dw.view_mut(), c_2.dw.view(), t_1, t_2);
+                        let (db_1, db_2) = (c_1.db.view_mut(), c_2.db.view());
+                        weigh(
+                            db_1.insert_axis(Axis(0)),
+                            db_2.insert_axis(Axis(0)),
+                            t_1,
+                            t_2,
+                        );
+                    }
+                    l_1 * f_1 + l_2 * f_2
+                }
                 None => {
                     forward_pass(layers, &mut caches, xv);
                     loss.value_weighted(caches[caches.len() - 1].a(m), yv, row_scale)
@@ -388,6 +436,7 @@ fn run<T: Float>(
             total += batch_loss * m as f64;
             match &mut narrow {
                 Some(ws) => ws.backward(layers, &mut caches, loss, yv, m, row_scale),
+                None if halves && m >= 2 => {} // done with the forward passes
                 None => backward_pass(layers, &mut caches, loss, xv, yv, false, row_scale),
             }
             if config.alpha > 0.0 {
@@ -466,6 +515,29 @@ fn run<T: Float>(
 }
 
 /// Whether fitting `net` on `n` samples runs matrix products on several threads.
+/// `a = a · t_1 + b · t_2`, the rows in two halves on two threads if there are.
+fn weigh<T: Float>(mut a: ArrayViewMut2<T>, b: ArrayView2<T>, t_1: T, t_2: T) {
+    let rows = a.nrows();
+    if crate::linalg::num_threads() > 1 && rows >= 2 && a.len() >= 1 << 14 {
+        let (a_1, a_2) = a.split_at(Axis(0), rows / 2);
+        let (b_1, b_2) = b.split_at(Axis(0), rows / 2);
+        rayon::join(|| weigh(a_1, b_1, t_1, t_2), || weigh(a_2, b_2, t_1, t_2));
+        return;
+    }
+    Zip::from(&mut a)
+        .and(&b)
+        .for_each(|a, &b| *a = *a * t_1 + b * t_2);
+}
+
+/// Whether `fit` splits batches of `batch` rows in two halves (see where it does): some layer's
+/// product of half a batch is large enough for threads.
+fn splits<T: Float>(layers: &[Dense<T>], batch: usize) -> bool {
+    (batch / 2) >= 8
+        && layers
+            .iter()
+            .any(|l| crate::linalg::large(batch / 2, l.n_in(), l.n_out()))
+}
+
 pub fn uses_threads<T: Float>(net: &Network<T>, n: usize, config: &FitConfig) -> bool {
     let batch = config.batch_size.unwrap_or(n).min(n);
     !narrow::eligible(net.layers())
@@ -579,6 +651,62 @@ mod tests {
             b.update(0.5).unwrap();
         }
         assert_eq!(a.get_weights(), b.get_weights());
+    }
+
+    /// Batches split in halves (large layers) give the step API's losses and weights, to
+    /// rounding: the halves' gradients are averaged rather than summed over the batch at
+    /// once. With sample weights and an odd batch too.
+    #[test]
+    fn halved_batches_are_the_step_api_repeated() {
+        let config = NetworkConfig::new(
+            vec![300, 256, 3],
+            vec![Activation::Relu, Activation::Softmax],
+            Loss::CrossEntropy,
+        );
+        let n = 63;
+        let x = Array2::from_shape_fn((n, 300), |(i, j)| ((i * 7 + j * 3) % 11) as f64 / 5.0 - 1.0);
+        let y = Array2::from_shape_fn((n, 3), |(i, j)| (i % 3 == j) as u8 as f64);
+        let w = Array1::from_shape_fn(n, |i| 0.5 + (i % 4) as f64);
+        let mut a = Network::<f64>::new(&config, 4).unwrap();
+        assert!(splits(a.layers(), n) && !narrow::eligible(a.layers()));
+        let mut b = a.clone();
+        let cfg = FitConfig {
+            epochs: 3,
+            learning_rate: 0.1,
+            ..FitConfig::default()
+        };
+        let target = Target::Dense(y.view());
+        let history = fit(
+            &mut a,
+            x.view(),
+            target,
+            Some(w.view()),
+            None,
+            &cfg,
+            &mut NoMonitor,
+        );
+        let close = |p: f64, q: f64| (p - q).abs() <= 1e-12 * (1.0 + q.abs());
+        for &epoch_loss in &history.unwrap().loss {
+            let got = b
+                .loss_and_gradient(x.view(), target, Some(w.view()), 0.0)
+                .unwrap();
+            assert!(
+                close(epoch_loss, got.data_loss),
+                "{epoch_loss} {}",
+                got.data_loss
+            );
+            for (l, (dw, db)) in b.layers_mut().iter_mut().zip(&got.gradients) {
+                l.w.scaled_add(-0.1, dw);
+                l.b.scaled_add(-0.1, db);
+            }
+        }
+        for ((wa, ba), (wb, bb)) in a.get_weights().iter().zip(&b.get_weights()) {
+            assert!(wa
+                .iter()
+                .chain(ba)
+                .zip(wb.iter().chain(bb))
+                .all(|(&p, &q)| close(p, q)));
+        }
     }
 
     #[test]
