@@ -529,7 +529,7 @@ fn weigh<T: Float>(mut a: ArrayViewMut2<T>, b: ArrayView2<T>, t_1: T, t_2: T) {
         .for_each(|a, &b| *a = *a * t_1 + b * t_2);
 }
 
-/// Whether `fit` splits batches of `batch` rows in two halves (see where it does): some layer's
+/// Whether `fit` splits batches of `batch` rows in two halves (its `halves`): some layer's
 /// product of half a batch is large enough for threads.
 fn splits<T: Float>(layers: &[Dense<T>], batch: usize) -> bool {
     (batch / 2) >= 8
