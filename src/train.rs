@@ -530,12 +530,20 @@ fn weigh<T: Float>(mut a: ArrayViewMut2<T>, b: ArrayView2<T>, t_1: T, t_2: T) {
 }
 
 /// Whether `fit` splits batches of `batch` rows in two halves (its `halves`): some layer's
-/// product of half a batch is large enough for threads.
+/// product of half a batch is large enough for threads, and none is so large that its
+/// own threads would do as well. Measured (fit's epoch, 2 threads, float64 / float32):
+/// 64-256-256-10 batch 128 (half-batch products up to 2²² multiply-adds) 83–88 / 49 ms
+/// whole, 68–70 / 38–39 ms in halves; 784-1024-1024-10 batch 256 (2²⁷) 946–963 / 527–547
+/// ms whole, 986–1032 / 551–575 ms in halves.
 fn splits<T: Float>(layers: &[Dense<T>], batch: usize) -> bool {
-    (batch / 2) >= 8
+    const SPLIT_MACS: usize = 1 << 24;
+    let half = batch / 2;
+    let macs = |l: &Dense<T>| half.saturating_mul(l.n_in()).saturating_mul(l.n_out());
+    half >= 8
         && layers
             .iter()
-            .any(|l| crate::linalg::large(batch / 2, l.n_in(), l.n_out()))
+            .any(|l| crate::linalg::large(half, l.n_in(), l.n_out()))
+        && layers.iter().all(|l| macs(l) < SPLIT_MACS)
 }
 
 pub fn uses_threads<T: Float>(net: &Network<T>, n: usize, config: &FitConfig) -> bool {
