@@ -175,7 +175,7 @@ impl Activation {
 dispatch!(elementwise, elementwise_avx2, elementwise_avx512, elementwise_body, (f: Activation, z: &[T], a: &mut [T]));
 
 /// `a = f(z)` over slices: one loop per activation, so that each vectorizes (the
-/// sigmoid's `vexp` included), four vectors at a time.
+/// sigmoid's `vexp` included), the sigmoid's four vectors at a time.
 #[inline(always)]
 fn elementwise_body<T: Float>(f: Activation, z: &[T], a: &mut [T]) {
     #[inline(always)]
@@ -191,10 +191,17 @@ fn elementwise_body<T: Float>(f: Activation, z: &[T], a: &mut [T]) {
             *a = f(z);
         }
     }
+    // A few operations per element: a plain loop (the compiler unrolls it as it likes).
+    #[inline(always)]
+    fn plain<T: Float>(z: &[T], a: &mut [T], f: impl Fn(T) -> T) {
+        for (a, &z) in a.iter_mut().zip(z) {
+            *a = f(z);
+        }
+    }
     match f {
         Activation::Identity => a.copy_from_slice(z),
-        Activation::Relu => each(z, a, |z| Activation::Relu.value(z)),
-        Activation::LeakyRelu => each(z, a, |z| Activation::LeakyRelu.value(z)),
+        Activation::Relu => plain(z, a, |z| Activation::Relu.value(z)),
+        Activation::LeakyRelu => plain(z, a, |z| Activation::LeakyRelu.value(z)),
         Activation::Sigmoid => each(z, a, |z| Activation::Sigmoid.value(z)),
         Activation::Tanh => each(z, a, |z| Activation::Tanh.value(z)),
         Activation::Softmax => unreachable!("softmax normalizes rows, see forward"),
