@@ -177,7 +177,7 @@ dispatch!(elementwise, elementwise_avx2, elementwise_avx512, elementwise_body, (
 /// `a = f(z)` over slices: one loop per activation, so that each vectorizes (the
 /// sigmoid's `vexp` included), the sigmoid's four vectors at a time.
 #[inline(always)]
-fn elementwise_body<T: Float>(f: Activation, z: &[T], a: &mut [T]) {
+fn elementwise_body<T: Float, L: crate::simd::Level>(f: Activation, z: &[T], a: &mut [T]) {
     #[inline(always)]
     fn each<T: Float>(z: &[T], a: &mut [T], f: impl Fn(T) -> T) {
         const CHUNK: usize = 4 * LANES;

@@ -32,36 +32,12 @@
 
 /// Defines `$name`, which runs `$body` compiled for the widest vector instructions the CPU
 /// has — AVX-512F, AVX2, or baseline x86-64 — as `simd()` reports (`$body` must be
-/// `#[inline(always)]` so that it is compiled into each). None of them fuses multiply-adds
-/// and every sum runs in the body's order, so all three give the same bits.
+/// `#[inline(always)]` so that it is compiled into each). The body is generic over the
+/// level too, `L: simd::Level`, for the kernels that write their sums on `L::V<T>` (eight
+/// lanes in one or two registers); the others leave it unused. None of them fuses
+/// multiply-adds and every sum runs in the body's order, so all three give the same bits.
 macro_rules! dispatch {
     ($name:ident, $avx2:ident, $avx512:ident, $body:ident, ($($arg:ident: $ty:ty),*) $(-> $ret:ty)?) => {
-        fn $name<T: Float>($($arg: $ty),*) $(-> $ret)? {
-            match crate::simd() {
-                // SAFETY: `simd()` reports a level only if the CPU has its features.
-                #[cfg(target_arch = "x86_64")]
-                crate::Simd::Avx512 => unsafe { $avx512($($arg),*) },
-                #[cfg(target_arch = "x86_64")]
-                crate::Simd::Avx2 => unsafe { $avx2($($arg),*) },
-                _ => $body($($arg),*),
-            }
-        }
-
-        #[cfg(target_arch = "x86_64")]
-        #[target_feature(enable = "avx2")]
-        fn $avx2<T: Float>($($arg: $ty),*) $(-> $ret)? {
-            $body($($arg),*)
-        }
-
-        #[cfg(target_arch = "x86_64")]
-        #[target_feature(enable = "avx512f")]
-        fn $avx512<T: Float>($($arg: $ty),*) $(-> $ret)? {
-            $body($($arg),*)
-        }
-    };
-    // The same for a body generic over the instruction level `L: simd::Level` too, which
-    // writes its sums on `L::V<T>`: eight lanes in one or two registers.
-    (lanes $name:ident, $avx2:ident, $avx512:ident, $body:ident, ($($arg:ident: $ty:ty),*) $(-> $ret:ty)?) => {
         fn $name<T: Float>($($arg: $ty),*) $(-> $ret)? {
             match crate::simd() {
                 // SAFETY: `simd()` reports a level only if the CPU has its features.

@@ -313,7 +313,7 @@ dispatch!(column_sum, column_sum_avx2, column_sum_avx512, column_sum_body, (loss
 /// binary cross-entropy targets takes no logarithm of its own: its `q` multiply into
 /// per-lane products, and one logarithm is taken per 16 of them.
 #[inline(always)]
-fn column_sum_body<T: Float>(loss: Loss, p: &[T], y: &[T]) -> f64 {
+fn column_sum_body<T: Float, L: crate::simd::Level>(loss: Loss, p: &[T], y: &[T]) -> f64 {
     const CHUNK: usize = 4 * LANES;
     let mut sums = [0.0; LANES];
     let (zero, one) = (T::zero(), T::one());

@@ -238,9 +238,9 @@ fn fused<'a, T: Float>(layers: &[Dense<T>], k: usize, last: usize) -> Option<Fin
     }
 }
 
-dispatch!(lanes combine_rows, combine_rows_avx2, combine_rows_avx512, combine_rows_body, (coef: ArrayView2<T>, init: Option<&[T]>, x: Rows<T>, out: RowsMut<T>, finish: Finish<T>));
-dispatch!(lanes gradients, gradients_avx2, gradients_avx512, gradients_body, (a: Rows<T>, dz: Rows<T>, dw: ArrayViewMut2<T>, db: &mut [T]));
-dispatch!(lanes outer_gradients, outer_gradients_avx2, outer_gradients_avx512, outer_gradients_body, (a: Rows<T>, dz: Rows<T>, dw: ArrayViewMut2<T>, db: &mut [T], scratch: &mut [T]));
+dispatch!(combine_rows, combine_rows_avx2, combine_rows_avx512, combine_rows_body, (coef: ArrayView2<T>, init: Option<&[T]>, x: Rows<T>, out: RowsMut<T>, finish: Finish<T>));
+dispatch!(gradients, gradients_avx2, gradients_avx512, gradients_body, (a: Rows<T>, dz: Rows<T>, dw: ArrayViewMut2<T>, db: &mut [T]));
+dispatch!(outer_gradients, outer_gradients_avx2, outer_gradients_avx512, outer_gradients_body, (a: Rows<T>, dz: Rows<T>, dw: ArrayViewMut2<T>, db: &mut [T], scratch: &mut [T]));
 
 /// The first `n` values of each row of a row-major buffer: row `i` is
 /// `data[i * stride..][..n]`.
