@@ -514,7 +514,6 @@ fn run<T: Float>(
     Ok(history)
 }
 
-/// Whether fitting `net` on `n` samples runs matrix products on several threads.
 /// `a = a · t_1 + b · t_2`, the rows in two halves on two threads if there are.
 fn weigh<T: Float>(mut a: ArrayViewMut2<T>, b: ArrayView2<T>, t_1: T, t_2: T) {
     let rows = a.nrows();
@@ -546,6 +545,7 @@ fn splits<T: Float>(layers: &[Dense<T>], batch: usize) -> bool {
         && layers.iter().all(|l| macs(l) < SPLIT_MACS)
 }
 
+/// Whether fitting `net` on `n` samples runs matrix products on several threads.
 pub fn uses_threads<T: Float>(net: &Network<T>, n: usize, config: &FitConfig) -> bool {
     let batch = config.batch_size.unwrap_or(n).min(n);
     !narrow::eligible(net.layers())
