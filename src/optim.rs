@@ -14,6 +14,24 @@
 use crate::{Dense, Error, Float, LayerCache, Result};
 use ndarray::{Array1, Array2, Zip};
 
+/// Parameters with at least this many values are updated on all threads (rows split among
+/// them; each value's update is the same, so the bits are too). Measured on 64-256-256-10
+/// (layers of 2¹⁴ and 2¹⁶ weights): a serial step took 6 % of the epoch with the other
+/// core idle.
+const PARALLEL_UPDATE: usize = 1 << 14;
+
+/// `zip.for_each(rule)`, or `par_for_each` where the parameter is large and there are
+/// threads.
+macro_rules! each {
+    ($zip:expr, $rule:expr) => {{
+        let zip = $zip;
+        match zip.size() >= PARALLEL_UPDATE && crate::linalg::num_threads() > 1 {
+            true => zip.par_for_each($rule),
+            false => zip.for_each($rule),
+        }
+    }};
+}
+
 /// Which optimizer, with its hyperparameters.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum OptimizerConfig {
@@ -125,10 +143,12 @@ impl<T: Float> Optimizer<T> {
         self.t += 1;
         match self.config {
             OptimizerConfig::Sgd { momentum: 0.0, .. } => {
+                // `θ + (−η) g`, as `scaled_add` rounds it.
                 let lr = T::c(-learning_rate);
+                let rule = |p: &mut T, &g: &T| *p = *p + lr * g;
                 for (l, g) in layers.iter_mut().zip(grads) {
-                    l.w.scaled_add(lr, &g.dw);
-                    l.b.scaled_add(lr, &g.db);
+                    each!(Zip::from(&mut l.w).and(&g.dw), rule);
+                    each!(Zip::from(&mut l.b).and(&g.db), rule);
                 }
             }
             OptimizerConfig::Sgd { momentum, nesterov } => {
@@ -138,8 +158,8 @@ impl<T: Float> Optimizer<T> {
                     *p += if nesterov { mu * *v - lr * g } else { *v };
                 };
                 for ((l, g), (vw, vb)) in layers.iter_mut().zip(grads).zip(&mut self.first) {
-                    Zip::from(&mut l.w).and(&g.dw).and(vw).for_each(rule);
-                    Zip::from(&mut l.b).and(&g.db).and(vb).for_each(rule);
+                    each!(Zip::from(&mut l.w).and(&g.dw).and(vw), rule);
+                    each!(Zip::from(&mut l.b).and(&g.db).and(vb), rule);
                 }
             }
             OptimizerConfig::Adam {
@@ -158,16 +178,8 @@ impl<T: Float> Optimizer<T> {
                 };
                 let state = self.first.iter_mut().zip(&mut self.second);
                 for ((l, g), ((mw, mb), (sw, sb))) in layers.iter_mut().zip(grads).zip(state) {
-                    Zip::from(&mut l.w)
-                        .and(&g.dw)
-                        .and(mw)
-                        .and(sw)
-                        .for_each(rule);
-                    Zip::from(&mut l.b)
-                        .and(&g.db)
-                        .and(mb)
-                        .and(sb)
-                        .for_each(rule);
+                    each!(Zip::from(&mut l.w).and(&g.dw).and(mw).and(sw), rule);
+                    each!(Zip::from(&mut l.b).and(&g.db).and(mb).and(sb), rule);
                 }
             }
         }

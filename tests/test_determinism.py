@@ -4,6 +4,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 SCRIPT = """
 import hashlib
 import numpy as np
@@ -12,22 +14,33 @@ rng = np.random.default_rng(0)
 X = rng.normal(size=(512, 96))
 y = rng.integers(0, 10, 512)
 net = Network([96, 384, 256, 10], ["relu", "tanh", "softmax"], "cross_entropy", seed=3)
-net.fit(X, y, epochs=2, learning_rate=0.05, batch_size=256, optimizer="adam", seed=1)
+net.fit(X, y, epochs=2, learning_rate=0.05, batch_size=256, seed=1, **OPTIMIZER)
 print(hashlib.sha256(net.to_bytes()).hexdigest())
 """
 
 
-def digest(threads):
+def digest(threads, optimizer):
     env = {**os.environ, "FERROPROP_NUM_THREADS": str(threads)}
-    out = subprocess.run([sys.executable, "-c", SCRIPT], env=env, capture_output=True, text=True)
+    script = f"OPTIMIZER = {optimizer!r}\n" + SCRIPT
+    out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     return out.stdout.strip()
 
 
-def test_fit_is_bit_identical_across_thread_counts():
-    one = digest(1)
-    assert one == digest(2) == digest(4)
-    assert one == digest(1)  # and across runs
+# Large layers' updates run on the threads too (optim.rs): every update rule is covered.
+@pytest.mark.parametrize(
+    "optimizer",
+    [
+        {"optimizer": "sgd"},
+        {"optimizer": "sgd", "momentum": 0.9, "nesterov": True},
+        {"optimizer": "adam"},
+    ],
+    ids=["sgd", "nesterov", "adam"],
+)
+def test_fit_is_bit_identical_across_thread_counts(optimizer):
+    one = digest(1, optimizer)
+    assert one == digest(2, optimizer) == digest(4, optimizer)
+    assert one == digest(1, optimizer)  # and across runs
 
 
 SMALL = """

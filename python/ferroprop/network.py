@@ -714,8 +714,9 @@ class Network:
     ) -> list[float]:
         """Train by minibatch gradient descent; the whole loop runs in Rust.
 
-        The weights after each epoch are published to the network: a ``predict`` from
-        another thread, or from ``callback``, sees those of a whole epoch.
+        The weights after each epoch are published to the network (with no ``callback``,
+        at most every 50 ms, and at the end): a ``predict`` from another thread, or from
+        ``callback``, sees those of a whole epoch.
 
         Parameters
         ----------
