@@ -143,9 +143,9 @@ impl<T: Float> Optimizer<T> {
         self.t += 1;
         match self.config {
             OptimizerConfig::Sgd { momentum: 0.0, .. } => {
-                // `θ + (−η) g`, as `scaled_add` rounds it.
+                // `θ + (−η) g`, rounded as `scaled_add` rounds it.
                 let lr = T::c(-learning_rate);
-                let rule = |p: &mut T, &g: &T| *p = *p + lr * g;
+                let rule = |p: &mut T, &g: &T| *p += lr * g;
                 for (l, g) in layers.iter_mut().zip(grads) {
                     each!(Zip::from(&mut l.w).and(&g.dw), rule);
                     each!(Zip::from(&mut l.b).and(&g.db), rule);
