@@ -14,8 +14,8 @@
 use crate::{Dense, Error, Float, LayerCache, Result};
 use ndarray::{Array1, Array2, Zip};
 
-/// Parameters with at least this many values are updated on all threads (rows split among
-/// them; each value's update is the same, so the bits are too). Measured on 64-256-256-10
+/// Parameters with at least this many values are updated on all threads (the values split
+/// among them; each value's update is the same, so the bits are too). Measured on 64-256-256-10
 /// (layers of 2¹⁴ and 2¹⁶ weights): a serial step took 6 % of the epoch with the other
 /// core idle.
 const PARALLEL_UPDATE: usize = 1 << 14;

@@ -176,7 +176,8 @@ struct PyMonitor<'a> {
     stop: &'a AtomicBool,
 }
 
-/// How often a fit without a callback publishes its weights and checks for signals.
+/// How often fit checks for signals between batches and, without a callback, publishes its
+/// weights at the end of an epoch.
 const PUBLISH_EVERY: Duration = Duration::from_millis(50);
 
 impl PyMonitor<'_> {
@@ -211,7 +212,9 @@ impl<T: StoredFloat> Monitor<T> for PyMonitor<'_> {
             return Err(Error::Interrupted);
         }
         // Without a callback, the weights are published (and signals checked) every 50 ms
-        // only: taking the lock and the GIL cost the tutorial's 5 µs epoch 5 %.
+        // only: taking the GIL every epoch made a fit beside a busy Python thread wait for
+        // the interpreter's switch interval each time (5000 tutorial epochs: 16.9 s, now
+        // 0.06 s).
         if self.callback.is_none() && self.last_check.elapsed() < PUBLISH_EVERY {
             return Ok(EpochControl::Continue);
         }
