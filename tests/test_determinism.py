@@ -11,33 +11,26 @@ import hashlib
 import numpy as np
 from ferroprop import Network
 rng = np.random.default_rng(0)
-X = rng.normal(size=(512, 96))
+X = rng.normal(size=(512, SIZES[0]))
 y = rng.integers(0, 10, 512)
-net = Network([96, 384, 256, 10], ["relu", "tanh", "softmax"], "cross_entropy", seed=3)
+net = Network(SIZES, ACTIVATIONS, "cross_entropy", seed=3)
 net.fit(X, y, epochs=2, learning_rate=0.05, batch_size=256, seed=1, **OPTIMIZER)
 print(hashlib.sha256(net.to_bytes()).hexdigest())
 """
+# Batches split in halves on two threads (train.rs), then averaged.
+HALVES = ([96, 384, 256, 10], ["relu", "tanh", "softmax"])
+# Products of at least 2^24 multiply-adds split in two blocks of output columns
+# (linalg.rs): the first layer's forward product and its dW, 256 x 320 x 512 each.
+SPLIT = ([320, 512, 10], ["relu", "softmax"])
 
 
-# Products of at least 2^24 multiply-adds are split in two blocks of output columns
-# (linalg.rs): 256 x 320 x 512 here, forward, and both backward products.
-LARGE = """
-import hashlib
-import numpy as np
-from ferroprop import Network
-rng = np.random.default_rng(0)
-X = rng.normal(size=(512, 320))
-y = rng.integers(0, 10, 512)
-net = Network([320, 512, 10], ["relu", "softmax"], "cross_entropy", seed=3)
-net.fit(X, y, epochs=2, learning_rate=0.05, batch_size=256, seed=1, **OPTIMIZER)
-print(hashlib.sha256(net.to_bytes()).hexdigest())
-"""
-
-
-def digest(threads, optimizer, script=SCRIPT):
+def digest(threads, optimizer, network=HALVES):
     env = {**os.environ, "FERROPROP_NUM_THREADS": str(threads)}
-    script = f"OPTIMIZER = {optimizer!r}\n" + script
-    out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True)
+    sizes, activations = network
+    script = f"SIZES = {sizes!r}\nACTIVATIONS = {activations!r}\nOPTIMIZER = {optimizer!r}\n"
+    out = subprocess.run(
+        [sys.executable, "-c", script + SCRIPT], env=env, capture_output=True, text=True
+    )
     assert out.returncode == 0, out.stderr
     return out.stdout.strip()
 
@@ -60,8 +53,8 @@ def test_fit_is_bit_identical_across_thread_counts(optimizer):
 
 def test_split_products_are_bit_identical_across_thread_counts():
     sgd = {"optimizer": "sgd"}
-    one = digest(1, sgd, LARGE)
-    assert one == digest(2, sgd, LARGE) == digest(3, sgd, LARGE) == digest(4, sgd, LARGE)
+    one = digest(1, sgd, SPLIT)
+    assert one == digest(2, sgd, SPLIT) == digest(3, sgd, SPLIT) == digest(4, sgd, SPLIT)
 
 
 SMALL = """
