@@ -17,6 +17,10 @@
 //! largest products are split in two blocks of columns here whatever the thread count
 //! (`SPLIT_MACS`), so results do not depend on the thread count (`FERROPROP_NUM_THREADS`;
 //! tests/test_determinism.py).
+//!
+//! `da = dz · Wᵀ` reads W across its rows. For the largest products it is computed from a
+//! tiled transposed copy of W, for mid-sized ones into a column-major buffer (see `a_bt`);
+//! both buffers are one thread-local scratch, allocated once.
 
 use crate::Float;
 use ndarray::{ArrayView1, ArrayView2, ArrayViewMut2, Axis, ShapeBuilder};
@@ -298,36 +302,98 @@ pub fn a_bt<T: Float>(dz: ArrayView2<T>, w: ArrayView2<T>, mut da: ArrayViewMut2
         }
     }
     let n = dz.nrows();
-    let via_columns = large(n, m, k) && n.saturating_mul(m).saturating_mul(k) < SPLIT_MACS;
-    if let (true, true, Some(da_s)) = (via_columns, n < k, da.as_slice_mut()) {
+    let macs = n.saturating_mul(m).saturating_mul(k);
+    if let (true, Some(w_s)) = (macs >= SPLIT_MACS, w.as_slice()) {
         // gemm makes a row-major product its transpose and packs the operand that gives
-        // the output its columns: here W, gathered a row of 4 or 8 KiB at a time. Into a
-        // column-major buffer the product packs `dz` instead, smaller when the batch has
-        // fewer rows than the layer inputs, and the copy back costs less than the
-        // difference. Measured (64-256-256-10, fit's epoch, best of 3 runs of 5): float64
-        // 58.4–58.8 → 56.1–56.9 ms, float32 32.5–32.8 → 30.1–30.4 ms. Products of
-        // `SPLIT_MACS` or more keep the direct path (784-1024-1024-10: 4 % slower this way).
+        // the output its columns: here W, gathered a row at a time at a stride of 4 or
+        // 8 KiB, which maps every row to the same cache set. A tiled transposed copy of W
+        // (`transpose_into`) costs less than that gather, and the product from it packs
+        // contiguous rows, like the forward product. Measured (784-1024-1024-10, fit's
+        // epoch, best of 10 runs alternating with the direct product): float32 503 →
+        // 464–467 ms, float64 986 → 959–972 ms. On 64-256-256-10 it did no better than
+        // the column-major path below.
+        return with_scratch(m * k, |scratch: &mut [T]| {
+            transpose_into(w_s, k, m, scratch);
+            let w_t = ArrayView2::from_shape((m, k), scratch).expect("m · k values");
+            product(dz, w_t, da, false);
+        });
+    }
+    if let (true, true, Some(da_s)) = (large(n, m, k), n < k, da.as_slice_mut()) {
+        // For mid-sized products with fewer batch rows than layer inputs, the product goes
+        // into a column-major buffer instead: gemm then packs `dz`, the smaller operand,
+        // and the copy back costs less than the difference. Measured (64-256-256-10, fit's
+        // epoch, best of 3 runs of 5): float64 58.4–58.8 → 56.1–56.9 ms, float32
+        // 32.5–32.8 → 30.1–30.4 ms.
         return with_scratch(n * k, |scratch: &mut [T]| {
             let mut columns = ArrayViewMut2::from_shape((n, k).f(), scratch).expect("n · k values");
             product(dz, w.t(), columns.view_mut(), false);
-            transpose_into(columns.view().reversed_axes(), da_s);
+            let columns = columns.view().reversed_axes();
+            transpose_into(columns.to_slice().expect("row-major"), k, n, da_s);
         });
     }
     product(dz, w.t(), da, false);
 }
 
-/// `dst = srcᵀ` for a row-major `src` of shape `(k, n)` and a row-major `dst` of shape
-/// `(n, k)`, in 16 × 16 blocks (a block's rows and columns stay in cache).
-fn transpose_into<T: Float>(src: ArrayView2<T>, dst: &mut [T]) {
-    const B: usize = 16;
-    let (k, n) = src.dim();
-    let s = src.as_slice().expect("row-major");
-    assert!(dst.len() == n * k && s.len() == n * k);
-    for j0 in (0..k).step_by(B) {
-        for i0 in (0..n).step_by(B) {
-            for j in j0..(j0 + B).min(k) {
-                for i in i0..(i0 + B).min(n) {
-                    dst[i * k + j] = s[j * n + i];
+/// `dst = srcᵀ` for a row-major `src` of shape `(rows, cols)` and a row-major `dst` of
+/// shape `(cols, rows)`: tiles of a cache line by a cache line go through a local array.
+/// Large ones are split between two threads by halves of `dst`.
+fn transpose_into<T: Float>(src: &[T], rows: usize, cols: usize, dst: &mut [T]) {
+    assert!(src.len() == rows * cols && dst.len() == rows * cols);
+    if rows * cols >= TRANSPOSE_SPLIT && num_threads() > 1 && !SERIAL.with(|s| s.get()) {
+        let half = (cols / 2).div_ceil(16) * 16;
+        let (d_1, d_2) = dst.split_at_mut(half * rows);
+        rayon::join(
+            || transpose_cols(src, rows, cols, 0..half, d_1),
+            || transpose_cols(src, rows, cols, half..cols, d_2),
+        );
+    } else {
+        transpose_cols(src, rows, cols, 0..cols, dst);
+    }
+}
+
+/// Transposes of at least this many values run on two threads (measured: 1024 × 784
+/// float32 0.45 → 0.28 ms, float64 0.8 → 0.55 ms; no gain at 512 × 512).
+const TRANSPOSE_SPLIT: usize = 1 << 19;
+
+/// `dst = src[:, range]ᵀ`.
+fn transpose_cols<T: Float>(
+    src: &[T],
+    rows: usize,
+    cols: usize,
+    range: std::ops::Range<usize>,
+    dst: &mut [T],
+) {
+    match std::mem::size_of::<T>() {
+        4 => transpose_tiles::<T, 16>(src, rows, cols, range, dst),
+        _ => transpose_tiles::<T, 8>(src, rows, cols, range, dst),
+    }
+}
+
+fn transpose_tiles<T: Float, const B: usize>(
+    src: &[T],
+    rows: usize,
+    cols: usize,
+    range: std::ops::Range<usize>,
+    dst: &mut [T],
+) {
+    let c_base = range.start;
+    let mut tile = [[T::zero(); B]; B];
+    for r0 in (0..rows).step_by(B) {
+        for c0 in range.clone().step_by(B) {
+            if r0 + B <= rows && c0 + B <= range.end {
+                for (r, src_row) in src[r0 * cols + c0..].chunks(cols).take(B).enumerate() {
+                    for c in 0..B {
+                        tile[c][r] = src_row[c];
+                    }
+                }
+                for (c, t) in tile.iter().enumerate() {
+                    dst[(c0 - c_base + c) * rows + r0..][..B].copy_from_slice(t);
+                }
+            } else {
+                for r in r0..(r0 + B).min(rows) {
+                    for c in c0..(c0 + B).min(range.end) {
+                        dst[(c - c_base) * rows + r] = src[r * cols + c];
+                    }
                 }
             }
         }
@@ -336,24 +402,28 @@ fn transpose_into<T: Float>(src: ArrayView2<T>, dst: &mut [T]) {
 
 thread_local! {
     /// `with_scratch`'s buffer, one per thread, grown to the largest request and kept.
-    static SCRATCH: std::cell::RefCell<Vec<u64>> = const { std::cell::RefCell::new(Vec::new()) };
+    static SCRATCH: std::cell::Cell<Vec<u64>> = const { std::cell::Cell::new(Vec::new()) };
 }
 
 /// Runs `f` on `len` values of this thread's scratch buffer (contents unspecified), which
 /// is allocated once and reused: no allocation per training step.
+///
+/// The buffer is taken out of the thread-local for the duration of `f`. A thread waiting
+/// in `rayon::join` inside `f` may run another task (another network's `fit`, say), which
+/// then finds the slot empty and uses a buffer of its own.
 fn with_scratch<T: Float, R>(len: usize, f: impl FnOnce(&mut [T]) -> R) -> R {
-    SCRATCH.with(|cell| {
-        let mut words = cell.borrow_mut();
-        let need = (len * std::mem::size_of::<T>()).div_ceil(8);
-        if words.len() < need {
-            words.resize(need, 0);
-        }
-        // SAFETY: the buffer holds at least `len · size_of::<T>()` initialized bytes, u64's
-        // alignment (8) is at least T's (f32 or f64, the only `Float`s), any bits are a
-        // valid f32 or f64, and the borrow of the RefCell keeps the slice exclusive.
-        let values = unsafe { std::slice::from_raw_parts_mut(words.as_mut_ptr() as *mut T, len) };
-        f(values)
-    })
+    let mut words = SCRATCH.with(|cell| cell.take());
+    let need = (len * std::mem::size_of::<T>()).div_ceil(8);
+    if words.len() < need {
+        words.resize(need, 0);
+    }
+    // SAFETY: the buffer holds at least `len · size_of::<T>()` initialized bytes, u64's
+    // alignment (8) is at least T's (f32 or f64, the only `Float`s), any bits are a valid
+    // f32 or f64, and the buffer is owned here, so the slice is exclusive.
+    let values = unsafe { std::slice::from_raw_parts_mut(words.as_mut_ptr() as *mut T, len) };
+    let result = f(values);
+    SCRATCH.with(|cell| cell.set(words));
+    result
 }
 
 /// `db = Σ_rows dz` (overwrites `db`).
@@ -397,16 +467,40 @@ mod tests {
     use super::*;
     use ndarray::{s, Array1, Array2};
 
-    fn seq(n: usize, m: usize, offset: f64) -> Array2<f64> {
+    fn seq<T: Float>(n: usize, m: usize, offset: f64) -> Array2<T> {
         Array2::from_shape_fn((n, m), |(i, j)| {
-            ((i * 7 + j * 3) % 11) as f64 * 0.25 - offset
+            T::c(((i * 7 + j * 3) % 11) as f64 * 0.25 - offset)
         })
     }
 
+    /// A task run inside `with_scratch` (by a thread waiting in a join) that needs the
+    /// scratch too gets a buffer of its own, not a panic or the same memory.
+    #[test]
+    fn nested_scratch_is_a_different_buffer() {
+        with_scratch(64, |outer: &mut [f64]| {
+            outer.fill(1.0);
+            with_scratch(64, |inner: &mut [f64]| {
+                assert_ne!(inner.as_ptr(), outer.as_ptr());
+                inner.fill(2.0);
+            });
+            assert!(outer.iter().all(|&v| v == 1.0));
+        });
+        // The outer buffer is kept for the next call.
+        let first = with_scratch(64, |s: &mut [f64]| s.as_ptr() as usize);
+        let again = with_scratch(32, |s: &mut [f64]| s.as_ptr() as usize);
+        assert_eq!(first, again);
+    }
+
     /// The products and the column sums against ndarray's `dot` (exactly, on these
-    /// quarter-integers), for contiguous and strided operands.
+    /// quarter-integers), for contiguous and strided operands, in both precisions (the
+    /// transposed copies use tiles of 16 float32 or 8 float64 values).
     #[test]
     fn kernels_agree_with_ndarray_dot() {
+        agree_with_ndarray_dot::<f64>();
+        agree_with_ndarray_dot::<f32>();
+    }
+
+    fn agree_with_ndarray_dot<T: Float>() {
         for (n, k, m) in [
             (5, 2, 4),
             (3, 4, 3),
@@ -416,13 +510,15 @@ mod tests {
             (1, 9, 33),
             (2, 130, 130),   // few rows, but too many weights for the row loop
             (256, 320, 512), // ≥ SPLIT_MACS: each product in two column blocks (320 = 192 + 128)
+            (129, 333, 397), // the same; da from a transposed W, with partial tiles
+            (40, 731, 723),  // the same, the transposed copy in two halves (≥ TRANSPOSE_SPLIT)
             (64, 256, 128),  // da through the column-major scratch (fewer rows than inputs)
             (37, 300, 100),  // the same, with partial 16 × 16 blocks in the copy back
         ] {
-            let a = seq(n, k, 1.0);
-            let w = seq(k, m, 0.5);
-            let b = Array1::from_shape_fn(m, |j| j as f64);
-            let dz = seq(n, m, 0.75);
+            let a = seq::<T>(n, k, 1.0);
+            let w = seq::<T>(k, m, 0.5);
+            let b = Array1::from_shape_fn(m, |j| T::c(j as f64));
+            let dz = seq::<T>(n, m, 0.75);
             let want_z = a.dot(&w) + &b;
             let want_dw = a.t().dot(&dz);
             let want_da = dz.dot(&w.t());
@@ -443,17 +539,13 @@ mod tests {
                 "{n}x{k}x{m}"
             );
             // Strided inputs take the general path and agree too.
-            let a2 =
-                Array2::from_shape_fn(
-                    (n, 2 * k),
-                    |(i, j)| {
-                        if j % 2 == 0 {
-                            a[[i, j / 2]]
-                        } else {
-                            99.0
-                        }
-                    },
-                );
+            let a2 = Array2::from_shape_fn((n, 2 * k), |(i, j)| {
+                if j % 2 == 0 {
+                    a[[i, j / 2]]
+                } else {
+                    T::c(99.0)
+                }
+            });
             let a_strided = a2.slice(s![.., ..;2]);
             affine(a_strided, w.view(), b.view(), z.view_mut());
             assert_eq!(z, want_z);

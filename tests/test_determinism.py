@@ -20,8 +20,9 @@ print(hashlib.sha256(net.to_bytes()).hexdigest())
 # Batches split in halves on two threads (train.rs), then averaged.
 HALVES = ([96, 384, 256, 10], ["relu", "tanh", "softmax"])
 # Products of at least 2^24 multiply-adds split in two blocks of output columns
-# (linalg.rs): the first layer's forward product and its dW, 256 x 320 x 512 each.
-SPLIT = ([320, 512, 10], ["relu", "softmax"])
+# (linalg.rs): every product of the first two layers (256 x 320 x 768, 256 x 768 x 768).
+# The second layer's da is computed from a transposed copy of W, made on two threads.
+SPLIT = ([320, 768, 768, 10], ["relu", "relu", "softmax"])
 
 
 def digest(threads, optimizer, network=HALVES):
