@@ -306,15 +306,19 @@ pub fn a_bt<T: Float>(dz: ArrayView2<T>, w: ArrayView2<T>, mut da: ArrayViewMut2
     if let (true, Some(w_s)) = (macs >= SPLIT_MACS, w.as_slice()) {
         // gemm makes a row-major product its transpose and packs the operand that gives
         // the output its columns: here W, gathered a row at a time at a stride of 4 or
-        // 8 KiB, which maps every row to the same cache set. A tiled transposed copy of W
-        // (`transpose_into`) costs less than that gather, and the product from it packs
-        // contiguous rows, like the forward product. Measured (784-1024-1024-10, fit's
-        // epoch, best of 10 runs alternating with the direct product): float32 503 →
-        // 464–467 ms, float64 986 → 959–972 ms. On 64-256-256-10 it did no better than
-        // the column-major path below.
-        return with_scratch(m * k, |scratch: &mut [T]| {
-            transpose_into(w_s, k, m, scratch);
-            let w_t = ArrayView2::from_shape((m, k), scratch).expect("m · k values");
+        // 8 KiB, which maps every row to the same cache set. A blocked transposed copy of
+        // W (`transpose_into`, into rows padded by a cache line) costs less than that
+        // gather, and the product from it packs contiguous rows, like the forward product.
+        // Measured (784-1024-1024-10, fit's epoch, best of 10 runs alternating with the
+        // direct product): float32 503 → 464–467 ms, float64 986 → 959–972 ms; then the
+        // AVX blocks and the padding, 4 alternating runs of 3 on a busier machine: float32
+        // 573–709 → 519–566 ms. On 64-256-256-10 it did no better than the column-major
+        // path below.
+        let w_t = Strided::new(m, k, k + pad::<T>());
+        return with_scratch(w_t.len(), |scratch: &mut [T]| {
+            transpose_into(w_s, Strided::new(k, m, m), scratch, w_t);
+            let w_t = ArrayView2::from_shape((m, k).strides((w_t.stride, 1)), scratch)
+                .expect("the scratch holds the strided copy");
             product(dz, w_t, da, false);
         });
     }
@@ -324,78 +328,186 @@ pub fn a_bt<T: Float>(dz: ArrayView2<T>, w: ArrayView2<T>, mut da: ArrayViewMut2
         // and the copy back costs less than the difference. Measured (64-256-256-10, fit's
         // epoch, best of 3 runs of 5): float64 58.4–58.8 → 56.1–56.9 ms, float32
         // 32.5–32.8 → 30.1–30.4 ms.
-        return with_scratch(n * k, |scratch: &mut [T]| {
-            let mut columns = ArrayViewMut2::from_shape((n, k).f(), scratch).expect("n · k values");
-            product(dz, w.t(), columns.view_mut(), false);
-            let columns = columns.view().reversed_axes();
-            transpose_into(columns.to_slice().expect("row-major"), k, n, da_s);
+        let columns = Strided::new(k, n, n + pad::<T>());
+        return with_scratch(columns.len(), |scratch: &mut [T]| {
+            // `daᵀ`, row-major with padded rows: `da` column-major.
+            let mut da_t = ArrayViewMut2::from_shape((n, k).strides((1, columns.stride)), scratch)
+                .expect("the scratch holds the strided product");
+            product(dz, w.t(), da_t.view_mut(), false);
+            transpose_into(scratch, columns, da_s, Strided::new(n, k, k));
         });
     }
     product(dz, w.t(), da, false);
 }
 
-/// `dst = srcᵀ` for a row-major `src` of shape `(rows, cols)` and a row-major `dst` of
-/// shape `(cols, rows)`: tiles of a cache line by a cache line go through a local array.
-/// Large ones are split between two threads by halves of `dst`.
-fn transpose_into<T: Float>(src: &[T], rows: usize, cols: usize, dst: &mut [T]) {
-    assert!(src.len() == rows * cols && dst.len() == rows * cols);
-    if rows * cols >= TRANSPOSE_SPLIT && num_threads() > 1 && !SERIAL.with(|s| s.get()) {
-        let half = (cols / 2).div_ceil(16) * 16;
-        let (d_1, d_2) = dst.split_at_mut(half * rows);
+/// Values of padding after each row of a transposed copy: one cache line. Rows a power of
+/// two bytes apart map to the same cache set, and the copy, which writes eight rows at
+/// once, evicts its own lines (1024 × 1024 float32: 0.58 ms unpadded, 0.16 ms padded).
+fn pad<T>() -> usize {
+    64 / std::mem::size_of::<T>()
+}
+
+/// A matrix in a slice: `rows × cols` values, row `r` starting at `r · stride`.
+#[derive(Clone, Copy)]
+struct Strided {
+    rows: usize,
+    cols: usize,
+    stride: usize,
+}
+
+impl Strided {
+    fn new(rows: usize, cols: usize, stride: usize) -> Self {
+        assert!(stride >= cols, "stride");
+        Strided { rows, cols, stride }
+    }
+
+    /// The values the matrix spans.
+    fn len(self) -> usize {
+        match self.rows {
+            0 => 0,
+            r => (r - 1) * self.stride + self.cols,
+        }
+    }
+}
+
+/// `dst = srcᵀ`, `src` being `rows × cols` and `dst` `cols × rows`. Large copies are split
+/// between two threads by halves of `dst` (measured: 1024 × 784 float32 0.45 → 0.28 ms,
+/// float64 0.8 → 0.55 ms; no gain at 512 × 512).
+fn transpose_into<T: Float>(src: &[T], s: Strided, dst: &mut [T], d: Strided) {
+    assert!(d.rows == s.cols && d.cols == s.rows && src.len() >= s.len() && dst.len() >= d.len());
+    let values = s.rows * s.cols;
+    if values >= TRANSPOSE_SPLIT && num_threads() > 1 && !SERIAL.with(|c| c.get()) {
+        let half = (s.cols / 2).div_ceil(8) * 8;
+        let (d_1, d_2) = dst.split_at_mut(half * d.stride);
         rayon::join(
-            || transpose_cols(src, rows, cols, 0..half, d_1),
-            || transpose_cols(src, rows, cols, half..cols, d_2),
+            || transpose_cols(src, s, 0..half, d_1, d.stride),
+            || transpose_cols(src, s, half..s.cols, d_2, d.stride),
         );
     } else {
-        transpose_cols(src, rows, cols, 0..cols, dst);
+        transpose_cols(src, s, 0..s.cols, dst, d.stride);
     }
 }
 
-/// Transposes of at least this many values run on two threads (measured: 1024 × 784
-/// float32 0.45 → 0.28 ms, float64 0.8 → 0.55 ms; no gain at 512 × 512).
 const TRANSPOSE_SPLIT: usize = 1 << 19;
 
-/// `dst = src[:, range]ᵀ`.
+/// `dst[c − cols.start][r] = src[r][c]` for the columns `cols` of `src` (checked by
+/// `transpose_into`), in blocks of 8 × 8 float32 or 4 × 4 float64 values: with AVX, one
+/// register per row of a block, transposed by shuffles.
 fn transpose_cols<T: Float>(
     src: &[T],
-    rows: usize,
-    cols: usize,
-    range: std::ops::Range<usize>,
+    s: Strided,
+    cols: std::ops::Range<usize>,
     dst: &mut [T],
+    d_stride: usize,
 ) {
-    match std::mem::size_of::<T>() {
-        4 => transpose_tiles::<T, 16>(src, rows, cols, range, dst),
-        _ => transpose_tiles::<T, 8>(src, rows, cols, range, dst),
-    }
-}
-
-fn transpose_tiles<T: Float, const B: usize>(
-    src: &[T],
-    rows: usize,
-    cols: usize,
-    range: std::ops::Range<usize>,
-    dst: &mut [T],
-) {
-    let c_base = range.start;
-    let mut tile = [[T::zero(); B]; B];
-    for r0 in (0..rows).step_by(B) {
-        for c0 in range.clone().step_by(B) {
-            if r0 + B <= rows && c0 + B <= range.end {
-                for (r, src_row) in src[r0 * cols + c0..].chunks(cols).take(B).enumerate() {
-                    for c in 0..B {
-                        tile[c][r] = src_row[c];
-                    }
-                }
-                for (c, t) in tile.iter().enumerate() {
-                    dst[(c0 - c_base + c) * rows + r0..][..B].copy_from_slice(t);
-                }
+    let k = if std::mem::size_of::<T>() == 4 { 8 } else { 4 };
+    let full_rows = s.rows / k * k;
+    let full_cols = cols.start + cols.len() / k * k;
+    #[cfg(target_arch = "x86_64")]
+    let avx = crate::simd() != crate::Simd::Baseline;
+    #[cfg(not(target_arch = "x86_64"))]
+    let avx = false;
+    let at = |r: usize, c: usize| (r * s.stride + c, (c - cols.start) * d_stride + r);
+    for r0 in (0..full_rows).step_by(k) {
+        for c0 in (cols.start..full_cols).step_by(k) {
+            let (from, to) = at(r0, c0);
+            if avx {
+                // SAFETY: simd() found AVX2 (so AVX) on this CPU. The block's last value
+                // is at `from + (k − 1) · stride + k − 1 < s.len()` in `src` (r0 + k ≤
+                // rows, c0 + k ≤ cols.end ≤ s.cols) and at `to + (k − 1) · d_stride + k − 1`
+                // in `dst`, below `(cols.len() − 1) · d_stride + rows ≤ dst.len()`.
+                #[cfg(target_arch = "x86_64")]
+                unsafe {
+                    transpose_block_avx(
+                        src.as_ptr().add(from),
+                        s.stride,
+                        dst.as_mut_ptr().add(to),
+                        d_stride,
+                    )
+                };
             } else {
-                for r in r0..(r0 + B).min(rows) {
-                    for c in c0..(c0 + B).min(range.end) {
-                        dst[(c - c_base) * rows + r] = src[r * cols + c];
+                for r in 0..k {
+                    for c in 0..k {
+                        dst[to + c * d_stride + r] = src[from + r * s.stride + c];
                     }
                 }
             }
+        }
+    }
+    // The rows below the last whole block, then the columns right of it.
+    for (rows, cs) in [
+        (full_rows..s.rows, cols.clone()),
+        (0..full_rows, full_cols..cols.end),
+    ] {
+        for r in rows {
+            for c in cs.clone() {
+                let (from, to) = at(r, c);
+                dst[to] = src[from];
+            }
+        }
+    }
+}
+
+/// Transposes the 8 × 8 float32 or 4 × 4 float64 block at `src` (rows `s_stride` apart)
+/// into the block at `dst` (rows `d_stride` apart).
+///
+/// # Safety
+/// AVX must be available, and both blocks in bounds.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx")]
+unsafe fn transpose_block_avx<T: Float>(
+    src: *const T,
+    s_stride: usize,
+    dst: *mut T,
+    d_stride: usize,
+) {
+    use std::arch::x86_64::*;
+    if std::mem::size_of::<T>() == 4 {
+        let (src, dst) = (src as *const f32, dst as *mut f32);
+        let r: [__m256; 8] = std::array::from_fn(|i| _mm256_loadu_ps(src.add(i * s_stride)));
+        // Pairs of rows interleaved, then quadruples, then the 128-bit halves exchanged.
+        let t: [__m256; 8] = std::array::from_fn(|i| match i % 2 {
+            0 => _mm256_unpacklo_ps(r[i], r[i + 1]),
+            _ => _mm256_unpackhi_ps(r[i - 1], r[i]),
+        });
+        let u = [
+            _mm256_shuffle_ps::<0x44>(t[0], t[2]),
+            _mm256_shuffle_ps::<0xEE>(t[0], t[2]),
+            _mm256_shuffle_ps::<0x44>(t[1], t[3]),
+            _mm256_shuffle_ps::<0xEE>(t[1], t[3]),
+            _mm256_shuffle_ps::<0x44>(t[4], t[6]),
+            _mm256_shuffle_ps::<0xEE>(t[4], t[6]),
+            _mm256_shuffle_ps::<0x44>(t[5], t[7]),
+            _mm256_shuffle_ps::<0xEE>(t[5], t[7]),
+        ];
+        for i in 0..4 {
+            _mm256_storeu_ps(
+                dst.add(i * d_stride),
+                _mm256_permute2f128_ps::<0x20>(u[i], u[i + 4]),
+            );
+            _mm256_storeu_ps(
+                dst.add((i + 4) * d_stride),
+                _mm256_permute2f128_ps::<0x31>(u[i], u[i + 4]),
+            );
+        }
+    } else {
+        let (src, dst) = (src as *const f64, dst as *mut f64);
+        let r: [__m256d; 4] = std::array::from_fn(|i| _mm256_loadu_pd(src.add(i * s_stride)));
+        let t = [
+            _mm256_unpacklo_pd(r[0], r[1]),
+            _mm256_unpackhi_pd(r[0], r[1]),
+            _mm256_unpacklo_pd(r[2], r[3]),
+            _mm256_unpackhi_pd(r[2], r[3]),
+        ];
+        for i in 0..2 {
+            _mm256_storeu_pd(
+                dst.add(i * d_stride),
+                _mm256_permute2f128_pd::<0x20>(t[i], t[i + 2]),
+            );
+            _mm256_storeu_pd(
+                dst.add((i + 2) * d_stride),
+                _mm256_permute2f128_pd::<0x31>(t[i], t[i + 2]),
+            );
         }
     }
 }
