@@ -141,3 +141,29 @@ def test_fit_inside_the_callback_of_a_threaded_fit():
     )
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "3 True"
+
+
+def test_concurrent_fits_of_different_networks_match_sequential_ones():
+    # With batches of 128, da = dz·Wᵀ of the 512 x 512 layer is computed from a transposed
+    # copy of W and that of the 512 x 64 layer into a column-major buffer, both held in a
+    # per-thread scratch while the product runs on the pool (linalg.rs). A pool thread
+    # waiting inside one fit's product may run another fit's task, which must get a buffer
+    # of its own: no panic, and the same bits as fits run one at a time.
+    sizes = [256, 512, 512, 64]
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(512, sizes[0]))
+    y = rng.integers(0, sizes[-1], 512)
+
+    def train(seed):
+        net = Network(sizes, ["relu", "relu", "softmax"], "cross_entropy", seed=seed)
+        net.fit(X, y, epochs=3, learning_rate=0.05, batch_size=128, shuffle=False)
+        return net.to_bytes()
+
+    want = [train(seed) for seed in range(6)]
+    got = [None] * 6
+
+    def work(i):
+        got[i] = train(i)
+
+    run_threads(work, 6)
+    assert got == want
