@@ -276,12 +276,16 @@ pub fn affine<T: Float>(
         && m > 0
         && z.strides()[1] == 1;
     if let (true, Some(w_s), Some(b_s)) = (few, w.as_slice(), b.as_slice()) {
-        let threads = k * m >= FEW_ROWS_THREADED && num_threads() > 1 && !SERIAL.with(|c| c.get());
+        // Halves of whole register blocks; too few columns for two blocks stay on one thread.
+        let half = (m / 2).div_ceil(CHAINS * LANES) * CHAINS * LANES;
+        let threads = k * m >= FEW_ROWS_THREADED
+            && half < m
+            && num_threads() > 1
+            && !SERIAL.with(|c| c.get());
         for (mut z_row, a_row) in z.rows_mut().into_iter().zip(a.rows()) {
             let z_row = z_row.as_slice_mut().expect("unit column stride");
             match threads {
                 true => {
-                    let half = (m / 2).div_ceil(CHAINS * LANES) * CHAINS * LANES;
                     let (z_1, z_2) = z_row.split_at_mut(half);
                     rayon::join(
                         || few_rows(a_row, w_s, m, 0, &b_s[..half], z_1),
@@ -444,8 +448,10 @@ impl Strided {
 fn transpose_into<T: Float>(src: &[T], s: Strided, dst: &mut [T], d: Strided) {
     assert!(d.rows == s.cols && d.cols == s.rows && src.len() >= s.len() && dst.len() >= d.len());
     let values = s.rows * s.cols;
-    if values >= TRANSPOSE_SPLIT && num_threads() > 1 && !SERIAL.with(|c| c.get()) {
-        let half = (s.cols / 2).div_ceil(8) * 8;
+    // Halves of whole blocks of columns; fewer than two blocks stay on one thread.
+    let half = (s.cols / 2).div_ceil(8) * 8;
+    if values >= TRANSPOSE_SPLIT && half < s.cols && num_threads() > 1 && !SERIAL.with(|c| c.get())
+    {
         let (d_1, d_2) = dst.split_at_mut(half * d.stride);
         rayon::join(
             || transpose_cols(src, s, 0..half, d_1, d.stride),
@@ -671,6 +677,41 @@ mod tests {
         assert_eq!(first, again);
     }
 
+    /// Transposed copies against the definition, into rows padded or not, including long
+    /// thin matrices (too few columns to split between threads) and partial blocks.
+    #[test]
+    fn transposes_agree_with_the_definition() {
+        for (rows, cols) in [
+            (105_000, 5),
+            (5, 105_000),
+            (1030, 517),
+            (37, 41),
+            (1, 9),
+            (0, 3),
+        ] {
+            let src: Vec<f32> = (0..rows * cols).map(|v| v as f32).collect();
+            for pad in [0, 16] {
+                let d = Strided::new(cols, rows, rows + pad);
+                let mut dst = vec![-1.0f32; d.len()];
+                transpose_into(&src, Strided::new(rows, cols, cols), &mut dst, d);
+                for c in 0..cols {
+                    for r in 0..rows {
+                        assert_eq!(dst[c * d.stride + r], src[r * cols + c], "{rows}x{cols}");
+                    }
+                }
+            }
+            let src: Vec<f64> = src.iter().map(|&v| v as f64).collect();
+            let d = Strided::new(cols, rows, rows + 8);
+            let mut dst = vec![-1.0f64; d.len()];
+            transpose_into(&src, Strided::new(rows, cols, cols), &mut dst, d);
+            for c in 0..cols {
+                for r in 0..rows {
+                    assert_eq!(dst[c * d.stride + r], src[r * cols + c], "{rows}x{cols}");
+                }
+            }
+        }
+    }
+
     /// The products and the column sums against ndarray's `dot` (exactly, on these
     /// quarter-integers), for contiguous and strided operands, in both precisions (the
     /// transposed copies use tiles of 16 float32 or 8 float64 values).
@@ -692,6 +733,7 @@ mod tests {
             (1, 130, 130),   // one row: two blocks of 64 columns, then 2
             (3, 70, 100),    // a few rows through a small layer
             (1, 600, 500),   // one row through many weights: columns in halves of 256 and 244
+            (1, 30000, 10),  // the same with too few columns to halve
             (256, 320, 512), // ≥ SPLIT_MACS: each product in two column blocks (320 = 192 + 128)
             (129, 333, 397), // the same; da from a transposed W, with partial tiles
             (40, 731, 723),  // the same, the transposed copy in two halves (≥ TRANSPOSE_SPLIT)
