@@ -475,6 +475,13 @@ fn transpose_cols<T: Float>(
     d_stride: usize,
 ) {
     let k = if std::mem::size_of::<T>() == 4 { 8 } else { 4 };
+    // The bounds the blocks below rely on (checked here, not only by the caller).
+    assert!(
+        cols.end <= s.cols && src.len() >= s.len(),
+        "transposed columns in bounds"
+    );
+    assert!(cols.is_empty() || dst.len() >= (cols.len() - 1) * d_stride + s.rows);
+    assert!(d_stride >= s.rows, "destination stride");
     let full_rows = s.rows / k * k;
     let full_cols = cols.start + cols.len() / k * k;
     #[cfg(target_arch = "x86_64")]
@@ -489,7 +496,8 @@ fn transpose_cols<T: Float>(
                 // SAFETY: simd() found AVX2 (so AVX) on this CPU. The block's last value
                 // is at `from + (k − 1) · stride + k − 1 < s.len()` in `src` (r0 + k ≤
                 // rows, c0 + k ≤ cols.end ≤ s.cols) and at `to + (k − 1) · d_stride + k − 1`
-                // in `dst`, below `(cols.len() − 1) · d_stride + rows ≤ dst.len()`.
+                // in `dst`, below `(cols.len() − 1) · d_stride + rows ≤ dst.len()` (the
+                // asserts above).
                 #[cfg(target_arch = "x86_64")]
                 unsafe {
                     transpose_block_avx(
