@@ -41,6 +41,9 @@ pub enum Error {
         kind: std::io::ErrorKind,
         msg: String,
     },
+    /// An array sized by the input could not be allocated (`MemoryError` in Python).
+    #[error("out of memory: {what} needs {bytes} bytes, which could not be allocated")]
+    Memory { what: String, bytes: u128 },
     /// Training was interrupted (Ctrl-C); the weights are consistent.
     #[error("training interrupted")]
     Interrupted,
@@ -59,6 +62,13 @@ impl Error {
             arg,
             expected: expected.into(),
             got: got.into(),
+        }
+    }
+
+    pub(crate) fn memory(what: impl Into<String>, bytes: u128) -> Self {
+        Error::Memory {
+            what: what.into(),
+            bytes,
         }
     }
 

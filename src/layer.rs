@@ -83,20 +83,26 @@ impl<T: Float> LayerCache<T> {
 /// A zero `(rows, cols)` array, allocated fallibly: sizes that overflow or do not fit in
 /// memory are an error, not an abort.
 pub fn try_zeros<T: Float>(rows: usize, cols: usize) -> Result<Array2<T>> {
-    let too_large = || {
-        Error::value(
-            "layer_sizes",
-            format!("an array of shape ({rows}, {cols}) is too large to allocate"),
-        )
-    };
-    let len = rows.checked_mul(cols).ok_or_else(too_large)?;
-    len.checked_mul(std::mem::size_of::<T>())
-        .filter(|&bytes| bytes <= isize::MAX as usize)
-        .ok_or_else(too_large)?;
+    let v = try_filled(rows as u128 * cols as u128, T::zero(), || {
+        format!("an array of shape ({rows}, {cols})")
+    })?;
+    Array2::from_shape_vec((rows, cols), v)
+        .map_err(|_| Error::memory(format!("an array of shape ({rows}, {cols})"), 0))
+}
+
+/// A vector of `len` copies of `value`, allocated fallibly: a length that overflows or
+/// does not fit in memory is `Error::Memory` naming `what`, not an abort.
+pub fn try_filled<T: Clone>(len: u128, value: T, what: impl Fn() -> String) -> Result<Vec<T>> {
+    let bytes = len.saturating_mul(std::mem::size_of::<T>() as u128);
+    let fail = || Error::memory(what(), bytes);
+    if bytes > isize::MAX as u128 {
+        return Err(fail());
+    }
+    let len = len as usize;
     let mut v = Vec::new();
-    v.try_reserve_exact(len).map_err(|_| too_large())?;
-    v.resize(len, T::zero());
-    Array2::from_shape_vec((rows, cols), v).map_err(|_| too_large())
+    v.try_reserve_exact(len).map_err(|_| fail())?;
+    v.resize(len, value);
+    Ok(v)
 }
 
 impl<T: Float> Dense<T> {

@@ -19,7 +19,7 @@ use numpy::{
     Element, IntoPyArray, PyReadonlyArray1, PyReadonlyArray2, PyUntypedArray, PyUntypedArrayMethods,
 };
 use pyo3::exceptions::{
-    PyFileExistsError, PyFileNotFoundError, PyIsADirectoryError, PyOSError, PyPermissionError,
+    PyFileExistsError, PyFileNotFoundError, PyIsADirectoryError, PyMemoryError, PyOSError, PyPermissionError,
     PyRuntimeError, PyTypeError, PyValueError,
 };
 use pyo3::prelude::*;
@@ -34,6 +34,7 @@ impl From<Error> for PyErr {
     fn from(err: Error) -> PyErr {
         match err {
             Error::Type { .. } => PyTypeError::new_err(err.to_string()),
+            Error::Memory { .. } => PyMemoryError::new_err(err.to_string()),
             Error::Io { kind, .. } => {
                 let msg = err.to_string();
                 match kind {
