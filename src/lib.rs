@@ -104,6 +104,7 @@ pub mod loss;
 pub mod narrow;
 pub mod network;
 pub mod optim;
+pub mod pool;
 mod simd;
 pub mod stopping;
 pub mod train;

@@ -25,23 +25,11 @@
 use crate::simd::{Lanes, LANES};
 use crate::Float;
 use ndarray::{ArrayView1, ArrayView2, ArrayViewMut2, Axis, ShapeBuilder};
-use std::sync::OnceLock;
 
 /// Products of at least this many multiply-adds use several threads.
 const THREADED_MACS: usize = 1 << 20;
 
-/// Threads for large products: `FERROPROP_NUM_THREADS` if set to a positive integer,
-/// otherwise the number of CPUs.
-pub fn num_threads() -> usize {
-    static THREADS: OnceLock<usize> = OnceLock::new();
-    *THREADS.get_or_init(|| {
-        std::env::var("FERROPROP_NUM_THREADS")
-            .ok()
-            .and_then(|v| v.trim().parse().ok())
-            .filter(|&t| t > 0)
-            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
-    })
-}
+pub use crate::pool::num_threads;
 
 /// Whether an `(m, k) · (k, n)` product runs on several threads.
 pub fn threaded(m: usize, k: usize, n: usize) -> bool {
@@ -102,7 +90,7 @@ fn product<T: Float>(
             }
             _ => {
                 let inner = (threads / 2).max(1);
-                rayon::join(
+                crate::pool::join(
                     || gemm_call(a, b_1, c_1, accumulate, inner),
                     || gemm_call(a, b_2, c_2, accumulate, inner),
                 );
@@ -138,6 +126,7 @@ fn gemm_call<T: Float>(
         1 => gemm::Parallelism::None,
         t => gemm::Parallelism::Rayon(t),
     };
+
     // (row stride, column stride) in elements; gemm takes them the other way round.
     let strides = |s: &[isize]| (s[0], s[1]);
     let ((a_rs, a_cs), (b_rs, b_cs), (c_rs, c_cs)) = (
@@ -148,7 +137,7 @@ fn gemm_call<T: Float>(
     // SAFETY: the pointers and element strides describe the three views, whose shapes were
     // checked above; `c` is borrowed mutably, so it aliases neither input; T is f32 or f64
     // (the only `Float`s), both of which gemm supports.
-    unsafe {
+    let mut call = move || unsafe {
         gemm::gemm(
             m,
             n,
@@ -170,6 +159,11 @@ fn gemm_call<T: Float>(
             false,
             parallelism,
         )
+    };
+    // gemm's threads are those of the pool it is called on: ferroprop's.
+    match threads {
+        1 => call(),
+        _ => crate::pool::install(call),
     }
 }
 
@@ -287,7 +281,7 @@ pub fn affine<T: Float>(
             match threads {
                 true => {
                     let (z_1, z_2) = z_row.split_at_mut(half);
-                    rayon::join(
+                    crate::pool::join(
                         || few_rows(a_row, w_s, m, 0, &b_s[..half], z_1),
                         || few_rows(a_row, w_s, m, half, &b_s[half..], z_2),
                     );
@@ -453,7 +447,7 @@ fn transpose_into<T: Float>(src: &[T], s: Strided, dst: &mut [T], d: Strided) {
     if values >= TRANSPOSE_SPLIT && half < s.cols && num_threads() > 1 && !SERIAL.with(|c| c.get())
     {
         let (d_1, d_2) = dst.split_at_mut(half * d.stride);
-        rayon::join(
+        crate::pool::join(
             || transpose_cols(src, s, 0..half, d_1, d.stride),
             || transpose_cols(src, s, half..s.cols, d_2, d.stride),
         );

@@ -84,7 +84,7 @@ fn in_pieces<P: Parts>(parts: P, pieces: usize, rule: &(impl Fn(P) + Sync)) {
     let len = parts.len();
     let at = (len * (pieces / 2) / pieces).div_ceil(16) * 16;
     let (first, second) = parts.split_at(at.min(len));
-    rayon::join(
+    crate::pool::join(
         || in_pieces(first, pieces / 2, rule),
         || in_pieces(second, pieces - pieces / 2, rule),
     );

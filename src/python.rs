@@ -2,15 +2,14 @@
 //! Python. Arrays come in already converted to the network's dtype by the Python package;
 //! shapes and values are validated by the core.
 //!
-//! Threads: the network sits behind a read-write lock, and every call takes it with the
-//! GIL released, so that calls from many threads (or a free-threaded interpreter) are safe
-//! and never deadlock with the GIL. `fit` trains a private copy and publishes its weights
-//! after every epoch: a `predict` running meanwhile sees the weights of an epoch boundary,
-//! never a half-updated set.
+//! Threads: the network sits behind a read-write lock (see `PyNetwork` for the rules that
+//! keep it, the GIL and the pool free of deadlocks). `fit` trains a private copy and
+//! publishes its weights after every epoch (every 50 ms without a callback): a `predict`
+//! running meanwhile sees the weights of an epoch boundary, never a half-updated set.
 
 use crate::io::{self, AnyNetwork, StoredFloat};
 use crate::stopping::{Metric, Schedule, Stopping};
-use crate::train::{EpochControl, Monitor, Validation};
+use crate::train::{EpochControl, Monitor, Validation, PUBLISH_EVERY};
 use crate::{
     fit, Activation, Error, FitConfig, Loss, Network, NetworkConfig, OptimizerConfig, Target,
 };
@@ -19,16 +18,16 @@ use numpy::{
     Element, IntoPyArray, PyReadonlyArray1, PyReadonlyArray2, PyUntypedArray, PyUntypedArrayMethods,
 };
 use pyo3::exceptions::{
-    PyFileExistsError, PyFileNotFoundError, PyIsADirectoryError, PyMemoryError, PyOSError, PyPermissionError,
-    PyRuntimeError, PyTypeError, PyValueError,
+    PyFileExistsError, PyFileNotFoundError, PyIsADirectoryError, PyMemoryError, PyOSError,
+    PyPermissionError, PyRuntimeError, PyTypeError, PyValueError,
 };
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyTuple};
 use std::io::ErrorKind;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{mpsc, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
-use std::time::{Duration, Instant};
+use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::time::Instant;
 
 impl From<Error> for PyErr {
     fn from(err: Error) -> PyErr {
@@ -72,18 +71,28 @@ macro_rules! by_dtype {
 }
 
 /// The compiled network; `ferroprop.Network` wraps it.
+///
+/// Locking rules (with those of `pool.rs`, they make a deadlock impossible):
+/// - `net` is taken only with the GIL released, or for a short read with the GIL held
+///   (copies of W, b or a cache array); whoever holds it never waits for the GIL.
+/// - Whoever holds it may wait on the pool (a product of `predict`, say): no pool task ever
+///   waits on this lock, the GIL or anything else outside the pool, so that wait ends.
+/// - `fit` trains a private copy; the calling thread (never a pool thread) publishes its
+///   weights between runs of epochs. While it runs, the calls that change the network
+///   (`forward`, `backward`, `update`, `set_weights`, `reset_optimizer`, a second `fit`)
+///   raise `RuntimeError`: the next published epoch would silently overwrite them.
 #[pyclass(module = "ferroprop._core", name = "CoreNetwork", frozen)]
 struct PyNetwork {
     net: RwLock<AnyNetwork>,
-    /// Held by a running `fit`: a second one on the same network is refused.
-    fitting: Mutex<()>,
+    /// Set while a `fit` trains this network; cleared under the write lock of `net`.
+    fitting: AtomicBool,
 }
 
 impl PyNetwork {
     fn wrap(net: AnyNetwork) -> Self {
         PyNetwork {
             net: RwLock::new(net),
-            fitting: Mutex::new(()),
+            fitting: AtomicBool::new(false),
         }
     }
 
@@ -95,6 +104,28 @@ impl PyNetwork {
 
     fn write(&self) -> RwLockWriteGuard<'_, AnyNetwork> {
         self.net.write().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The write lock for a call that changes the network, refused while `fit` trains it.
+    fn change(&self, call: &str) -> PyResult<RwLockWriteGuard<'_, AnyNetwork>> {
+        let guard = self.write();
+        match self.fitting.load(Ordering::Acquire) {
+            false => Ok(guard),
+            true => Err(PyRuntimeError::new_err(format!(
+                "{call} cannot run while fit is training this network (from fit's callback or \
+                 another thread): fit would overwrite its effect with the next epoch's \
+                 weights; call it after fit returns (return True from the callback to stop fit)"
+            ))),
+        }
+    }
+}
+
+/// Clears `fitting` if `fit` ends before publishing its result (an error in its arguments).
+struct Fitting<'a>(&'a AtomicBool);
+
+impl Drop for Fitting<'_> {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::Release);
     }
 }
 
@@ -164,43 +195,49 @@ fn is_f32(this: &PyNetwork) -> bool {
     matches!(*this.read(), AnyNetwork::F32(_))
 }
 
-/// Calls the optional Python callback after each epoch, publishes the epoch's weights to
-/// the shared network, and checks for Ctrl-C between batches (at most every 50 ms),
-/// re-attaching to the interpreter only for that.
+/// Fit's monitor, always called on the thread that called `fit` (see `train::Monitor`):
+/// checks for Ctrl-C at most every 50 ms, publishes the weights to the shared network, and
+/// calls the optional Python callback after each epoch.
 struct PyMonitor<'a> {
     shared: &'a PyNetwork,
     callback: Option<Py<PyAny>>,
     last_check: Instant,
+    /// The Python error (a signal's or the callback's) that ended training.
     error: Option<PyErr>,
-    /// Set by the calling thread when a signal's handler raised while the loop ran on a
-    /// pool thread (where signals cannot be checked).
-    stop: &'a AtomicBool,
 }
-
-/// How often fit checks for signals between batches and, without a callback, publishes its
-/// weights at the end of an epoch.
-const PUBLISH_EVERY: Duration = Duration::from_millis(50);
 
 impl PyMonitor<'_> {
     fn interrupt(&mut self, err: PyErr) -> Error {
         self.error = Some(err);
         Error::Interrupted
     }
-}
 
-impl<T: StoredFloat> Monitor<T> for PyMonitor<'_> {
-    fn between_batches(&mut self) -> crate::Result<()> {
-        if self.stop.load(Ordering::Relaxed) {
-            return Err(Error::Interrupted);
-        }
-        if self.last_check.elapsed() < PUBLISH_EVERY {
-            return Ok(());
-        }
+    fn check_signals(&mut self) -> crate::Result<()> {
         self.last_check = Instant::now();
         match Python::attach(|py| py.check_signals()) {
             Ok(()) => Ok(()),
             Err(e) => Err(self.interrupt(e)),
         }
+    }
+}
+
+impl<T: StoredFloat> Monitor<T> for PyMonitor<'_> {
+    fn between_batches(&mut self) -> crate::Result<()> {
+        match self.last_check.elapsed() < PUBLISH_EVERY {
+            true => Ok(()),
+            false => self.check_signals(),
+        }
+    }
+
+    fn poll(&mut self) -> EpochControl {
+        match self.check_signals() {
+            Ok(()) => EpochControl::Continue,
+            Err(_) => EpochControl::Stop,
+        }
+    }
+
+    fn every_epoch(&self) -> bool {
+        self.callback.is_some()
     }
 
     fn epoch_end(
@@ -209,68 +246,22 @@ impl<T: StoredFloat> Monitor<T> for PyMonitor<'_> {
         loss: f64,
         net: &Network<T>,
     ) -> crate::Result<EpochControl> {
-        if self.stop.load(Ordering::Relaxed) {
-            return Err(Error::Interrupted);
-        }
-        // Without a callback, the weights are published (and signals checked) every 50 ms
-        // only: taking the GIL every epoch made a fit beside a busy Python thread wait for
-        // the interpreter's switch interval each time (5000 tutorial epochs: 16.9 s, now
-        // 0.06 s).
-        if self.callback.is_none() && self.last_check.elapsed() < PUBLISH_EVERY {
-            return Ok(EpochControl::Continue);
-        }
         if let Some(shared) = T::of(&mut self.shared.write()) {
             shared.assign_weights(net);
         }
-        self.last_check = Instant::now();
+        self.check_signals()?;
+        let Some(callback) = &self.callback else {
+            return Ok(EpochControl::Continue);
+        };
         let result = Python::attach(|py| -> PyResult<EpochControl> {
-            py.check_signals()?;
-            match &self.callback {
-                None => Ok(EpochControl::Continue),
-                Some(cb) => {
-                    let stop = cb.call1(py, (epoch, loss))?;
-                    Ok(if stop.bind(py).is_truthy()? {
-                        EpochControl::Stop
-                    } else {
-                        EpochControl::Continue
-                    })
-                }
-            }
+            let stop = callback.call1(py, (epoch, loss))?;
+            Ok(match stop.bind(py).is_truthy()? {
+                true => EpochControl::Stop,
+                false => EpochControl::Continue,
+            })
         });
         result.map_err(|e| self.interrupt(e))
     }
-}
-
-/// Runs `work` on a thread of rayon's pool while this thread checks for signals every
-/// 50 ms (only the main thread can); a signal whose handler raises sets `stop`, which the
-/// monitor reads between batches, and its error goes to `signal`.
-fn on_pool_checking_signals<R: Send>(
-    work: impl FnOnce() -> R + Send,
-    stop: &AtomicBool,
-    signal: &mut Option<PyErr>,
-) -> R {
-    let (done, finished) = mpsc::channel();
-    let result = rayon::in_place_scope(|scope| {
-        scope.spawn(move |_| {
-            let _ = done.send(work());
-        });
-        loop {
-            match finished.recv_timeout(Duration::from_millis(50)) {
-                Ok(result) => break Some(result),
-                Err(mpsc::RecvTimeoutError::Timeout) => {
-                    if signal.is_none() {
-                        if let Err(e) = Python::attach(|py| py.check_signals()) {
-                            *signal = Some(e);
-                            stop.store(true, Ordering::Relaxed);
-                        }
-                    }
-                }
-                // `work` panicked: the end of the scope raises its panic again.
-                Err(mpsc::RecvTimeoutError::Disconnected) => break None,
-            }
-        }
-    });
-    result.expect("the training task sent its result or panicked")
 }
 
 /// The arrays of a fit call: X, y, sample weights, validation X and y.
@@ -312,35 +303,23 @@ fn fit_py<'py, T: Element + StoredFloat>(
             ))
         }
     };
-    let stop = AtomicBool::new(false);
     let mut monitor = PyMonitor {
         shared: this,
         callback,
         last_check: Instant::now(),
         error: None,
-        stop: &stop,
     };
-    // (From a pool thread — a fit inside another fit's callback — the loop stays where it
-    // is: waiting there for the pool could wait for itself.)
-    let threaded = crate::train::uses_threads(&trainee, xv.nrows(), &config)
-        && rayon::current_thread_index().is_none();
-    let mut signal = None;
     let result = py.detach(|| {
-        let mut train = || fit(&mut trainee, xv, yv, wv, val, &config, &mut monitor);
-        let result = match threaded {
-            // The loop runs on a pool thread; this one checks for signals meanwhile.
-            true => on_pool_checking_signals(train, &stop, &mut signal),
-            false => train(),
-        };
+        let result = fit(&mut trainee, xv, yv, wv, val, &config, &mut monitor);
         // Whatever happened, the trainee's weights are consistent: they become the network's.
-        *this.write() = T::wrap(trainee);
+        let mut shared = this.write();
+        *shared = T::wrap(trainee);
+        this.fitting.store(false, Ordering::Release);
         result
     });
-    let history = match (result, monitor.error, signal) {
-        (Err(Error::Interrupted), Some(err), _) | (Err(Error::Interrupted), None, Some(err)) => {
-            return Err(err)
-        }
-        (result, _, _) => result?,
+    let history = match (result, monitor.error) {
+        (Err(Error::Interrupted), Some(err)) => return Err(err),
+        (result, _) => result?,
     };
     let dict = PyDict::new(py);
     dict.set_item("loss", history.loss)?;
@@ -464,8 +443,8 @@ impl PyNetwork {
         ) -> PyResult<Bound<'py, PyAny>> {
             let x = array2::<T>("X", x)?;
             let xv = x.as_array();
-            let yhat = py.detach(|| -> crate::Result<Array2<T>> {
-                let mut guard = this.write();
+            let yhat = py.detach(|| -> PyResult<Array2<T>> {
+                let mut guard = this.change("forward")?;
                 let net = T::of(&mut guard).expect("dtype checked");
                 Ok(net.forward(xv)?.to_owned())
             })?;
@@ -482,19 +461,19 @@ impl PyNetwork {
         ) -> PyResult<()> {
             let y = PyTarget::<T>::extract(y)?;
             let yv = y.view();
-            Ok(py.detach(|| {
-                T::of(&mut this.write())
-                    .expect("dtype checked")
-                    .backward(yv)
-            })?)
+            py.detach(|| {
+                let mut guard = this.change("backward")?;
+                Ok(T::of(&mut guard).expect("dtype checked").backward(yv)?)
+            })
         }
         by_dtype!(self, run(py, self, y))
     }
 
     fn update(&self, py: Python<'_>, learning_rate: f64) -> PyResult<()> {
-        Ok(py.detach(
-            || dispatch!(&mut *self.write(), net => net.update(crate::Float::c(learning_rate))),
-        )?)
+        py.detach(|| {
+            let mut guard = self.change("update")?;
+            Ok(dispatch!(&mut *guard, net => net.update(crate::Float::c(learning_rate)))?)
+        })
     }
 
     fn predict<'py>(&self, py: Python<'py>, x: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
@@ -636,11 +615,12 @@ impl PyNetwork {
                 .iter()
                 .map(|(w, b)| (w.as_array(), b.as_array()))
                 .collect();
-            Ok(py.detach(|| {
-                T::of(&mut this.write())
+            py.detach(|| {
+                let mut guard = this.change("set_weights")?;
+                Ok(T::of(&mut guard)
                     .expect("dtype checked")
-                    .set_weights(&views)
-            })?)
+                    .set_weights(&views)?)
+            })
         }
         by_dtype!(self, run(py, self, weights))
     }
@@ -660,8 +640,12 @@ impl PyNetwork {
     }
 
     /// Forgets the optimizer's state; the next `fit` starts it afresh.
-    fn reset_optimizer(&self, py: Python<'_>) {
-        py.detach(|| dispatch!(&mut *self.write(), net => net.reset_optimizer()))
+    fn reset_optimizer(&self, py: Python<'_>) -> PyResult<()> {
+        py.detach(|| {
+            let mut guard = self.change("reset_optimizer")?;
+            dispatch!(&mut *guard, net => net.reset_optimizer());
+            Ok(())
+        })
     }
 
     /// The network as the bytes of a safetensors file.
@@ -767,11 +751,12 @@ impl PyNetwork {
                 early_stopping,
             },
         };
-        let _running = self.fitting.try_lock().map_err(|_| {
-            PyRuntimeError::new_err(
+        if self.fitting.swap(true, Ordering::AcqRel) {
+            return Err(PyRuntimeError::new_err(
                 "fit is already running on this network (in another thread or from its callback)",
-            )
-        })?;
+            ));
+        }
+        let _fitting = Fitting(&self.fitting);
         let data = (x, y, sample_weight, validation_data);
         let settings = (config, metric);
         by_dtype!(self, fit_py(py, self, data, settings, callback))

@@ -139,21 +139,41 @@ pub enum EpochControl {
     Stop,
 }
 
-/// Hooks the loop calls: between batches (to notice Ctrl-C) and after each epoch with its
-/// mean loss and the network as it stands. An error from either ends training with the
-/// weights of the last full step.
+/// Hooks the loop calls, always on the thread that called `fit` (never on a pool thread, so
+/// a hook may block: take a lock, wait for an interpreter). An error from any of them ends
+/// training with the weights of the last full step.
 pub trait Monitor<T> {
+    /// Between batches, when the loop runs on the calling thread (small networks).
     fn between_batches(&mut self) -> Result<()> {
         Ok(())
     }
+    /// Every `PUBLISH_EVERY` while the loop runs on the pool; `Stop` ends training at the
+    /// next batch with `Error::Interrupted`.
+    fn poll(&mut self) -> EpochControl {
+        EpochControl::Continue
+    }
+    /// After an epoch with its mean loss and the network as it stands: after every epoch
+    /// if `every_epoch`, otherwise after the last epoch of each run of epochs (at least
+    /// every `PUBLISH_EVERY`) and after the last one.
     fn epoch_end(&mut self, _epoch: usize, _loss: f64, _net: &Network<T>) -> Result<EpochControl> {
         Ok(EpochControl::Continue)
     }
+    fn every_epoch(&self) -> bool {
+        true
+    }
 }
+
+/// How long the loop runs on the pool before the monitor sees it again (when the monitor
+/// does not need every epoch).
+pub const PUBLISH_EVERY: std::time::Duration = std::time::Duration::from_millis(50);
 
 /// A monitor that lets training run to the end.
 pub struct NoMonitor;
-impl<T> Monitor<T> for NoMonitor {}
+impl<T> Monitor<T> for NoMonitor {
+    fn every_epoch(&self) -> bool {
+        false
+    }
+}
 
 /// Trains `net` on `(x, y)`; returns the mean training loss of each epoch (each batch's loss
 /// measured in its forward pass, before its update, penalty included; batches weighted by
@@ -164,22 +184,18 @@ impl<T> Monitor<T> for NoMonitor {}
 /// its gradient that of this weighted mean: a weight of 2 counts a row twice. A batch whose
 /// weights are all zero is skipped.
 ///
-/// When some product is large enough for several threads (`uses_threads`), the loop runs
-/// on a thread of rayon's pool, so that the product's threads are the pool's and do not
-/// contend with the loop's own thread for the cores; the monitor is then called there.
-pub fn fit<T: Float>(
+/// When some product is large enough for several threads (`uses_threads`), epochs run as
+/// tasks of ferroprop's pool (so that the loop's thread is one of the products' threads),
+/// and the calling thread waits, calling the monitor between them (see `Monitor`).
+pub fn fit<'d, T: Float>(
     net: &mut Network<T>,
-    x: ArrayView2<T>,
-    y: Target<T>,
-    sample_weight: Option<ArrayView1<T>>,
-    validation: Option<Validation<T>>,
+    x: ArrayView2<'d, T>,
+    y: Target<'d, T>,
+    sample_weight: Option<ArrayView1<'d, T>>,
+    validation: Option<Validation<'d, T>>,
     config: &FitConfig,
-    monitor: &mut (dyn Monitor<T> + Send),
+    monitor: &mut dyn Monitor<T>,
 ) -> Result<History> {
-    if uses_threads(net, x.nrows(), config) && rayon::current_thread_index().is_none() {
-        // `scope` runs its closure on a pool thread and blocks this one until it returns.
-        return rayon::scope(|_| fit(net, x, y, sample_weight, validation, config, monitor));
-    }
     config.validate()?;
     net.check_input(&x)?;
     net.loss_fn().check_target(&y, x.nrows(), net.n_outputs())?;
@@ -202,20 +218,21 @@ pub fn fit<T: Float>(
         }
         None => {}
     }
+    let threaded = uses_threads(net, x.nrows(), config);
     let mut optimizer = match net.optimizer.take() {
         Some(o) if o.config() == config.optimizer => o,
         _ => Optimizer::new(config.optimizer, net.layers())?,
     };
-    let result = run(
-        net,
+    let data = Data {
         x,
         y,
         sample_weight,
         validation,
-        config,
-        monitor,
-        &mut optimizer,
-    );
+    };
+    let result = match Trainer::new(net, data, config, &mut optimizer) {
+        Ok(mut trainer) => drive(&mut trainer, threaded, monitor).map(|()| trainer.finish()),
+        Err(e) => Err(e),
+    };
     // Keep the optimizer's state for the next fit, unless training blew up.
     if !matches!(result, Err(Error::NonFinite(_))) {
         net.optimizer = Some(optimizer);
@@ -254,205 +271,224 @@ fn rename(err: Error, arg: &'static str) -> Error {
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-fn run<T: Float>(
-    net: &mut Network<T>,
-    x: ArrayView2<T>,
-    y: Target<T>,
-    sample_weight: Option<ArrayView1<T>>,
-    validation: Option<Validation<T>>,
-    config: &FitConfig,
+/// Runs the trainer's epochs in runs (on the pool if `threaded`), calling the monitor on
+/// this thread after each run.
+fn drive<T: Float>(
+    trainer: &mut Trainer<'_, '_, T>,
+    threaded: bool,
     monitor: &mut dyn Monitor<T>,
-    optimizer: &mut Optimizer<T>,
-) -> Result<History> {
-    let loss = net.loss_fn();
-    let n = x.nrows();
-    let batch = config.batch_size.unwrap_or(n).min(n);
-    // Small networks train in feature-major buffers (narrow.rs); `caches` then only holds
-    // the gradients.
-    let mut narrow = match narrow::eligible(net.layers()) {
-        true => Some(narrow::Workspace::new(net.layers(), batch)?),
-        false => None,
-    };
-    let mut caches = workspace(net.layers(), if narrow.is_some() { 0 } else { batch })?;
-    // Batches of large layers are split in two halves, each passed forward and backward on
-    // a thread of its own with serial products, their gradients then averaged: one
-    // fork-join per batch instead of one per product, and the elementwise steps in
-    // parallel too. Decided by sizes only (never by the number of threads), so that the
-    // result does not depend on it.
-    let halves = narrow.is_none() && splits(net.layers(), batch);
-    let mut caches_2 = workspace(net.layers(), if halves { batch - batch / 2 } else { 0 })?;
-    let shuffling = config.shuffle && batch < n;
-    // Gathered batches (only when shuffling; otherwise batches are views of x and y).
-    let gathering_x = shuffling && narrow.is_none();
-    let mut xb = try_zeros::<T>(if gathering_x { batch } else { 0 }, x.ncols())?;
-    let mut yb = match y {
-        Target::Dense(y) => {
-            BatchTarget::Dense(try_zeros(if shuffling { batch } else { 0 }, y.ncols())?)
+) -> Result<()> {
+    let every_epoch = monitor.every_epoch();
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    loop {
+        let started = std::time::Instant::now();
+        let enough = || every_epoch || started.elapsed() >= PUBLISH_EVERY;
+        let ran = match threaded {
+            true => {
+                let mut stopped = || match stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    true => Err(Error::Interrupted),
+                    false => Ok(()),
+                };
+                let work = || trainer.epochs(&mut stopped, &enough);
+                crate::pool::run_while(work, PUBLISH_EVERY, || {
+                    if monitor.poll() == EpochControl::Stop {
+                        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+                    }
+                })
+            }
+            false => trainer.epochs(&mut || monitor.between_batches(), &enough),
+        };
+        let finished = ran?;
+        let (epoch, loss) = (trainer.history.loss.len(), trainer.last_loss());
+        let control = monitor.epoch_end(epoch, loss, trainer.net)?;
+        if !finished && control == EpochControl::Stop {
+            trainer.history.stopped = Stop::Callback;
         }
-        Target::Labels(_) => BatchTarget::Labels(Array1::zeros(if shuffling { batch } else { 0 })),
-    };
-    // Per-row gradient scales w_i · n_b / Σw of the current batch.
-    let mut scale = Array1::<T>::zeros(if sample_weight.is_some() { batch } else { 0 });
-    let mut order: Vec<usize> = (0..n).collect();
-    let mut rng = crate::init::rng(config.seed);
-    let mut snapshot = net.get_weights();
-    // The weights of the best validation score (early stopping only); the initial ones to
-    // start, as scikit-learn does.
-    let mut best = if config.stopping.early_stopping {
-        net.get_weights()
-    } else {
-        Vec::new()
-    };
-    let mut val_ws = match validation {
-        Some(v) => forward_workspace(net.layers(), v.x.nrows())?,
-        None => Vec::new(),
-    };
-    let mut tracker = Tracker::new();
-    let mut lr = config.learning_rate;
-    let mut history = History {
-        loss: Vec::with_capacity(config.epochs),
-        val_loss: Vec::new(),
-        val_score: Vec::new(),
-        learning_rate: Vec::with_capacity(config.epochs),
-        samples_seen: 0,
-        best_loss: f64::INFINITY,
-        best_val_score: None,
-        stopped: Stop::MaxEpochs,
-    };
+        if finished || control == EpochControl::Stop {
+            return Ok(());
+        }
+    }
+}
 
-    for epoch in 0..config.epochs {
-        for ((w, b), l) in snapshot.iter_mut().zip(net.layers()) {
+/// The data of a fit.
+#[derive(Clone, Copy)]
+struct Data<'a, T> {
+    x: ArrayView2<'a, T>,
+    y: Target<'a, T>,
+    sample_weight: Option<ArrayView1<'a, T>>,
+    validation: Option<Validation<'a, T>>,
+}
+
+/// A fit in progress: the network, its optimizer and every buffer of the loop, allocated
+/// once; `epochs` advances it.
+struct Trainer<'a, 'd, T: Float> {
+    net: &'a mut Network<T>,
+    data: Data<'d, T>,
+    config: &'a FitConfig,
+    optimizer: &'a mut Optimizer<T>,
+    /// Rows per batch.
+    batch: usize,
+    /// Small networks train in feature-major buffers (narrow.rs); `caches` then only holds
+    /// the gradients.
+    narrow: Option<narrow::Workspace<T>>,
+    caches: Vec<LayerCache<T>>,
+    /// Batches of large layers are split in two halves, each passed forward and backward on
+    /// a thread of its own with serial products, their gradients then averaged: one
+    /// fork-join per batch instead of one per product, and the elementwise steps in
+    /// parallel too. Decided by sizes only (never by the number of threads), so that the
+    /// result does not depend on it.
+    halves: bool,
+    caches_2: Vec<LayerCache<T>>,
+    shuffling: bool,
+    /// Gathered batches (only when shuffling; otherwise batches are views of x and y).
+    gathering_x: bool,
+    xb: Array2<T>,
+    yb: BatchTarget<T>,
+    /// Per-row gradient scales w_i · n_b / Σw of the current batch.
+    scale: Array1<T>,
+    order: Vec<usize>,
+    rng: crate::init::CoreRng,
+    /// The weights at the start of the epoch, restored if it diverges.
+    snapshot: Vec<(Array2<T>, Array1<T>)>,
+    /// The weights of the best validation score (early stopping only); the initial ones to
+    /// start, as scikit-learn does.
+    best: Vec<(Array2<T>, Array1<T>)>,
+    val_ws: Vec<LayerCache<T>>,
+    tracker: Tracker,
+    lr: f64,
+    history: History,
+}
+
+impl<'a, 'd, T: Float> Trainer<'a, 'd, T> {
+    fn new(
+        net: &'a mut Network<T>,
+        data: Data<'d, T>,
+        config: &'a FitConfig,
+        optimizer: &'a mut Optimizer<T>,
+    ) -> Result<Self> {
+        let n = data.x.nrows();
+        let batch = config.batch_size.unwrap_or(n).min(n);
+        let narrow = match narrow::eligible(net.layers()) {
+            true => Some(narrow::Workspace::new(net.layers(), batch)?),
+            false => None,
+        };
+        let caches = workspace(net.layers(), if narrow.is_some() { 0 } else { batch })?;
+        let halves = narrow.is_none() && splits(net.layers(), batch);
+        let caches_2 = workspace(net.layers(), if halves { batch - batch / 2 } else { 0 })?;
+        let shuffling = config.shuffle && batch < n;
+        let gathering_x = shuffling && narrow.is_none();
+        let xb = try_zeros::<T>(if gathering_x { batch } else { 0 }, data.x.ncols())?;
+        let yb = match data.y {
+            Target::Dense(y) => {
+                BatchTarget::Dense(try_zeros(if shuffling { batch } else { 0 }, y.ncols())?)
+            }
+            Target::Labels(_) => {
+                BatchTarget::Labels(Array1::zeros(if shuffling { batch } else { 0 }))
+            }
+        };
+        let scale = Array1::<T>::zeros(if data.sample_weight.is_some() {
+            batch
+        } else {
+            0
+        });
+        let snapshot = net.get_weights();
+        let best = match config.stopping.early_stopping {
+            true => net.get_weights(),
+            false => Vec::new(),
+        };
+        let val_ws = match data.validation {
+            Some(v) => forward_workspace(net.layers(), v.x.nrows())?,
+            None => Vec::new(),
+        };
+        Ok(Trainer {
+            net,
+            data,
+            config,
+            optimizer,
+            batch,
+            narrow,
+            caches,
+            halves,
+            caches_2,
+            shuffling,
+            gathering_x,
+            xb,
+            yb,
+            scale,
+            order: (0..n).collect(),
+            rng: crate::init::rng(config.seed),
+            snapshot,
+            best,
+            val_ws,
+            tracker: Tracker::new(),
+            lr: config.learning_rate,
+            // Grown an epoch at a time: `epochs` may be far more than are run.
+            history: History {
+                loss: Vec::new(),
+                val_loss: Vec::new(),
+                val_score: Vec::new(),
+                learning_rate: Vec::new(),
+                samples_seen: 0,
+                best_loss: f64::INFINITY,
+                best_val_score: None,
+                stopped: Stop::MaxEpochs,
+            },
+        })
+    }
+
+    fn last_loss(&self) -> f64 {
+        self.history.loss.last().copied().unwrap_or(f64::NAN)
+    }
+
+    /// Runs epochs until `enough()` after one, or training ends; `Ok(true)` if it ended.
+    /// `between_batches` is called before each batch but the first of an epoch.
+    fn epochs(
+        &mut self,
+        between_batches: &mut dyn FnMut() -> Result<()>,
+        enough: &dyn Fn() -> bool,
+    ) -> Result<bool> {
+        loop {
+            self.epoch(between_batches)?;
+            let finished = self.history.stopped != Stop::MaxEpochs
+                || self.history.loss.len() >= self.config.epochs;
+            if finished || enough() {
+                return Ok(finished);
+            }
+        }
+    }
+
+    /// One epoch: its batches, the weights' check, the history, validation and stopping.
+    fn epoch(&mut self, between_batches: &mut dyn FnMut() -> Result<()>) -> Result<()> {
+        let epoch = self.history.loss.len();
+        for ((w, b), l) in self.snapshot.iter_mut().zip(self.net.layers()) {
             w.assign(&l.w);
             b.assign(&l.b);
         }
-        if shuffling {
-            order.shuffle(&mut rng);
+        if self.shuffling {
+            self.order.shuffle(&mut self.rng);
         }
+        let n = self.data.x.nrows();
         let mut total = 0.0;
-        for (i, rows) in order.chunks(batch).enumerate() {
-            if i > 0 {
-                monitor.between_batches()?;
-            }
-            let m = rows.len();
-            let r = rows[0]..rows[0] + m; // the rows, when not shuffling
-            let yv = match shuffling {
-                true => gather_target(y, rows, &mut yb),
-                false => slice_target(&y, r.clone()),
-            };
-            let xv = match (gathering_x, &narrow) {
-                (_, Some(_)) => x.slice(s![..0, ..]), // loaded into the workspace instead
-                (true, None) => gather_rows(x, rows, &mut xb),
-                (false, None) => x.slice(s![r, ..]),
-            };
-            // Σw of the batch, and the rows' gradient scales.
-            let (weight_sum, row_scale) = match sample_weight {
-                None => (m as f64, None),
-                Some(w) => {
-                    let sum: f64 = rows.iter().map(|&r| w[r].f64()).sum();
-                    if sum == 0.0 {
-                        continue; // nothing to learn from this batch
-                    }
-                    let k = m as f64 / sum;
-                    for (s, &r) in scale.iter_mut().zip(rows) {
-                        *s = T::c(w[r].f64() * k);
-                    }
-                    (sum, Some(scale.slice(s![..m])))
+        let order = std::mem::take(&mut self.order);
+        let result = order
+            .chunks(self.batch)
+            .enumerate()
+            .try_for_each(|(i, rows)| {
+                if i > 0 {
+                    between_batches()?;
                 }
-            };
-            let layers = net.layers_mut();
-            let mut batch_loss = match &mut narrow {
-                Some(ws) => {
-                    // One batch in a fixed order (full batch, no shuffling): loaded once.
-                    if epoch == 0 || shuffling || m < n {
-                        ws.load(x, rows);
-                    }
-                    ws.forward(layers, m);
-                    loss.value_weighted(ws.output(m), yv, row_scale)
-                }
-                None if halves && m >= 2 => {
-                    let h = m / 2;
-                    let layers: &[Dense<T>] = layers;
-                    let half = |caches: &mut [LayerCache<T>], r: std::ops::Range<usize>| {
-                        let (x, y) = (xv.slice(s![r.clone(), ..]), slice_target(&yv, r.clone()));
-                        let row_scale = row_scale.map(|s| s.slice_move(s![r]));
-                        let mut pass = || {
-                            forward_pass(layers, caches, x);
-                            let n = x.nrows();
-                            let l =
-                                loss.value_weighted(caches[caches.len() - 1].a(n), y, row_scale);
-                            backward_pass(layers, caches, loss, x, y, false, row_scale);
-                            l
-                        };
-                        // Two threads are taken by the halves; more thread the products.
-                        match crate::linalg::num_threads() > 2 {
-                            true => pass(),
-                            false => crate::linalg::serial(pass),
-                        }
-                    };
-                    let (l_1, l_2) = match crate::linalg::num_threads() > 1 {
-                        true => {
-                            rayon::join(|| half(&mut caches, 0..h), || half(&mut caches_2, h..m))
-                        }
-                        false => (half(&mut caches, 0..h), half(&mut caches_2, h..m)),
-                    };
-                    // The batch's mean gradient and loss: the halves' weighted by their rows.
-                    let (f_1, f_2) = (h as f64 / m as f64, (m - h) as f64 / m as f64);
-                    let (t_1, t_2) = (T::c(f_1), T::c(f_2));
-                    for (c_1, c_2) in caches.iter_mut().zip(&caches_2) {
-                        weigh(c_1.dw.view_mut(), c_2.dw.view(), t_1, t_2);
-                        let (db_1, db_2) = (c_1.db.view_mut(), c_2.db.view());
-                        weigh(
-                            db_1.insert_axis(Axis(0)),
-                            db_2.insert_axis(Axis(0)),
-                            t_1,
-                            t_2,
-                        );
-                    }
-                    l_1 * f_1 + l_2 * f_2
-                }
-                None => {
-                    forward_pass(layers, &mut caches, xv);
-                    loss.value_weighted(caches[caches.len() - 1].a(m), yv, row_scale)
-                }
-            };
-            if config.alpha > 0.0 {
-                let squares: f64 = layers
-                    .iter()
-                    .flat_map(|l| l.w.iter())
-                    .map(|w| (*w * *w).f64())
-                    .sum();
-                batch_loss += 0.5 * config.alpha * squares / weight_sum;
-            }
-            if !batch_loss.is_finite() {
-                restore(net, &snapshot);
-                return Err(Error::NonFinite(format!(
-                    "the training loss became {batch_loss} at epoch {} (batch {}); the weights \
-                     from the start of that epoch were restored: lower the learning_rate",
-                    epoch + 1,
-                    i + 1
-                )));
-            }
-            total += batch_loss * m as f64;
-            match &mut narrow {
-                Some(ws) => ws.backward(layers, &mut caches, loss, yv, m, row_scale),
-                None if halves && m >= 2 => {} // done with the forward passes
-                None => backward_pass(layers, &mut caches, loss, xv, yv, false, row_scale),
-            }
-            if config.alpha > 0.0 {
-                let a = T::c(config.alpha / weight_sum);
-                for (l, c) in layers.iter().zip(caches.iter_mut()) {
-                    c.dw.scaled_add(a, &l.w);
-                }
-            }
-            optimizer.step(layers, &caches, lr);
-        }
-        if net
+                total += self.step(epoch, i, rows)?;
+                Ok(())
+            });
+        self.order = order;
+        result?;
+        if self
+            .net
             .layers()
             .iter()
             .any(|l| l.w.iter().chain(&l.b).any(|v| !v.is_finite()))
         {
-            restore(net, &snapshot);
+            restore(self.net, &self.snapshot);
             return Err(Error::NonFinite(format!(
                 "the weights became non-finite during epoch {}; the weights from the start of \
                  that epoch were restored: lower the learning_rate",
@@ -460,58 +496,195 @@ fn run<T: Float>(
             )));
         }
         let epoch_loss = total / n as f64;
-        history.loss.push(epoch_loss);
-        history.learning_rate.push(lr);
-        history.samples_seen += n as u64;
-        let score = match validation {
+        self.history.loss.push(epoch_loss);
+        self.history.learning_rate.push(self.lr);
+        self.history.samples_seen += n as u64;
+        self.end_epoch(epoch_loss)
+    }
+
+    /// Validation, the stopping rule and the schedule after an epoch.
+    fn end_epoch(&mut self, epoch_loss: f64) -> Result<()> {
+        let (config, loss) = (self.config, self.net.loss_fn());
+        let score = match self.data.validation {
             Some(v) => {
-                forward_pass(net.layers(), &mut val_ws, v.x);
-                let yhat = val_ws[val_ws.len() - 1].a.view();
-                let output = net.layers()[net.layers().len() - 1].activation;
+                forward_pass(self.net.layers(), &mut self.val_ws, v.x);
+                let yhat = self.val_ws[self.val_ws.len() - 1].a.view();
+                let output = self.net.layers()[self.net.layers().len() - 1].activation;
                 let val_loss = loss.value(yhat, v.y);
                 let s = stopping::score(v.metric, loss, output, yhat, v.y)?;
-                history.val_loss.push(val_loss);
-                history.val_score.push(s);
+                self.history.val_loss.push(val_loss);
+                self.history.val_score.push(s);
                 Some(s)
             }
             None => None,
         };
-        if tracker.observe(&config.stopping, epoch_loss, score) && config.stopping.early_stopping {
-            for ((w, b), l) in best.iter_mut().zip(net.layers()) {
+        let improved = self.tracker.observe(&config.stopping, epoch_loss, score);
+        if improved && config.stopping.early_stopping {
+            for ((w, b), l) in self.best.iter_mut().zip(self.net.layers()) {
                 w.assign(&l.w);
                 b.assign(&l.b);
             }
         }
         if let Schedule::InvScaling { power_t } = config.schedule {
-            lr = config.learning_rate / (history.samples_seen as f64 + 1.0).powf(power_t);
+            let seen = self.history.samples_seen as f64;
+            self.lr = config.learning_rate / (seen + 1.0).powf(power_t);
         }
-        if tracker.exhausted(&config.stopping) {
+        if self.tracker.exhausted(&config.stopping) {
             if config.schedule != Schedule::Adaptive {
-                history.stopped = Stop::NoImprovement;
-            } else if lr <= 1e-6 {
-                history.stopped = Stop::LearningRate;
+                self.history.stopped = Stop::NoImprovement;
+            } else if self.lr <= 1e-6 {
+                self.history.stopped = Stop::LearningRate;
             } else {
-                lr /= 5.0;
-                tracker.reset_count();
+                self.lr /= 5.0;
+                self.tracker.reset_count();
             }
         }
-        // The monitor sees every epoch, the last one too.
-        let control = monitor.epoch_end(epoch + 1, epoch_loss, net)?;
-        if history.stopped == Stop::MaxEpochs && control == EpochControl::Stop {
-            history.stopped = Stop::Callback;
+        Ok(())
+    }
+
+    /// One batch `rows` (batch `i` of epoch `epoch`, both 0-based): forward, loss,
+    /// backward, update. Returns the batch's loss times its row count.
+    fn step(&mut self, epoch: usize, i: usize, rows: &[usize]) -> Result<f64> {
+        let (x, y, sample_weight) = (self.data.x, self.data.y, self.data.sample_weight);
+        let (config, loss) = (self.config, self.net.loss_fn());
+        let n = x.nrows();
+        let m = rows.len();
+        let r = rows[0]..rows[0] + m; // the rows, when not shuffling
+        let yv = match self.shuffling {
+            true => gather_target(y, rows, &mut self.yb),
+            false => slice_target(&y, r.clone()),
+        };
+        let xv = match (self.gathering_x, &self.narrow) {
+            (_, Some(_)) => x.slice(s![..0, ..]), // loaded into the workspace instead
+            (true, None) => gather_rows(x, rows, &mut self.xb),
+            (false, None) => x.slice(s![r, ..]),
+        };
+        // Σw of the batch, and the rows' gradient scales.
+        let (weight_sum, row_scale) = match sample_weight {
+            None => (m as f64, None),
+            Some(w) => {
+                let sum: f64 = rows.iter().map(|&r| w[r].f64()).sum();
+                if sum == 0.0 {
+                    return Ok(0.0); // nothing to learn from this batch
+                }
+                let k = m as f64 / sum;
+                for (s, &r) in self.scale.iter_mut().zip(rows) {
+                    *s = T::c(w[r].f64() * k);
+                }
+                (sum, Some(self.scale.slice(s![..m])))
+            }
+        };
+        let layers = self.net.layers_mut();
+        let (caches, caches_2) = (&mut self.caches, &mut self.caches_2);
+        let mut batch_loss = match &mut self.narrow {
+            Some(ws) => {
+                // One batch in a fixed order (full batch, no shuffling): loaded once.
+                if epoch == 0 || self.shuffling || m < n {
+                    ws.load(x, rows);
+                }
+                ws.forward(layers, m);
+                loss.value_weighted(ws.output(m), yv, row_scale)
+            }
+            None if self.halves && m >= 2 => {
+                halves_pass(layers, (caches, caches_2), loss, xv, yv, row_scale)
+            }
+            None => {
+                forward_pass(layers, caches, xv);
+                loss.value_weighted(caches[caches.len() - 1].a(m), yv, row_scale)
+            }
+        };
+        if config.alpha > 0.0 {
+            let squares: f64 = layers
+                .iter()
+                .flat_map(|l| l.w.iter())
+                .map(|w| (*w * *w).f64())
+                .sum();
+            batch_loss += 0.5 * config.alpha * squares / weight_sum;
         }
-        if history.stopped != Stop::MaxEpochs {
-            break;
+        if !batch_loss.is_finite() {
+            restore(self.net, &self.snapshot);
+            return Err(Error::NonFinite(format!(
+                "the training loss became {batch_loss} at epoch {} (batch {}); the weights \
+                 from the start of that epoch were restored: lower the learning_rate",
+                epoch + 1,
+                i + 1
+            )));
         }
+        match &mut self.narrow {
+            Some(ws) => ws.backward(layers, caches, loss, yv, m, row_scale),
+            None if self.halves && m >= 2 => {} // done with the forward passes
+            None => backward_pass(layers, caches, loss, xv, yv, false, row_scale),
+        }
+        if config.alpha > 0.0 {
+            let a = T::c(config.alpha / weight_sum);
+            for (l, c) in layers.iter().zip(caches.iter_mut()) {
+                c.dw.scaled_add(a, &l.w);
+            }
+        }
+        self.optimizer.step(layers, caches, self.lr);
+        Ok(batch_loss * m as f64)
     }
-    history.best_loss = tracker.best_loss;
-    if validation.is_some() {
-        history.best_val_score = Some(tracker.best_score);
+
+    /// The history, after restoring the best weights (early stopping).
+    fn finish(self) -> History {
+        let mut history = self.history;
+        history.best_loss = self.tracker.best_loss;
+        if self.data.validation.is_some() {
+            history.best_val_score = Some(self.tracker.best_score);
+        }
+        if self.config.stopping.early_stopping {
+            restore(self.net, &self.best);
+        }
+        history
     }
-    if config.stopping.early_stopping {
-        restore(net, &best);
+}
+
+/// Forward and backward passes of a batch in two halves on two threads (see
+/// `Trainer::halves`); `caches` ends with the batch's mean gradient. Returns its loss.
+fn halves_pass<T: Float>(
+    layers: &[Dense<T>],
+    (caches, caches_2): (&mut [LayerCache<T>], &mut [LayerCache<T>]),
+    loss: crate::Loss,
+    xv: ArrayView2<T>,
+    yv: Target<T>,
+    row_scale: Option<ArrayView1<T>>,
+) -> f64 {
+    let m = xv.nrows();
+    let h = m / 2;
+    let half = |caches: &mut [LayerCache<T>], r: std::ops::Range<usize>| {
+        let (x, y) = (xv.slice(s![r.clone(), ..]), slice_target(&yv, r.clone()));
+        let row_scale = row_scale.map(|s| s.slice_move(s![r]));
+        let mut pass = || {
+            forward_pass(layers, caches, x);
+            let n = x.nrows();
+            let l = loss.value_weighted(caches[caches.len() - 1].a(n), y, row_scale);
+            backward_pass(layers, caches, loss, x, y, false, row_scale);
+            l
+        };
+        // Two threads are taken by the halves; more thread the products.
+        match crate::linalg::num_threads() > 2 {
+            true => pass(),
+            false => crate::linalg::serial(pass),
+        }
+    };
+    let (l_1, l_2) = match crate::linalg::num_threads() > 1 {
+        true => crate::pool::join(|| half(caches, 0..h), || half(caches_2, h..m)),
+        false => (half(caches, 0..h), half(caches_2, h..m)),
+    };
+    // The batch's mean gradient and loss: the halves' weighted by their rows.
+    let (f_1, f_2) = (h as f64 / m as f64, (m - h) as f64 / m as f64);
+    let (t_1, t_2) = (T::c(f_1), T::c(f_2));
+    for (c_1, c_2) in caches.iter_mut().zip(caches_2.iter()) {
+        weigh(c_1.dw.view_mut(), c_2.dw.view(), t_1, t_2);
+        let (db_1, db_2) = (c_1.db.view_mut(), c_2.db.view());
+        weigh(
+            db_1.insert_axis(Axis(0)),
+            db_2.insert_axis(Axis(0)),
+            t_1,
+            t_2,
+        );
     }
-    Ok(history)
+    l_1 * f_1 + l_2 * f_2
 }
 
 /// `a = a · t_1 + b · t_2`, the rows in two halves on two threads if there are.
@@ -520,7 +693,7 @@ fn weigh<T: Float>(mut a: ArrayViewMut2<T>, b: ArrayView2<T>, t_1: T, t_2: T) {
     if crate::linalg::num_threads() > 1 && rows >= 2 && a.len() >= 1 << 14 {
         let (a_1, a_2) = a.split_at(Axis(0), rows / 2);
         let (b_1, b_2) = b.split_at(Axis(0), rows / 2);
-        rayon::join(|| weigh(a_1, b_1, t_1, t_2), || weigh(a_2, b_2, t_1, t_2));
+        crate::pool::join(|| weigh(a_1, b_1, t_1, t_2), || weigh(a_2, b_2, t_1, t_2));
         return;
     }
     Zip::from(&mut a)
@@ -619,10 +792,10 @@ mod tests {
     use crate::{Activation, Loss, NetworkConfig};
 
     /// `fit` without sample weights, validation or monitor.
-    fn train<T: Float>(
+    fn train<'d, T: Float>(
         net: &mut Network<T>,
-        x: ArrayView2<T>,
-        y: Target<T>,
+        x: ArrayView2<'d, T>,
+        y: Target<'d, T>,
         cfg: &FitConfig,
     ) -> Result<History> {
         fit(net, x, y, None, None, cfg, &mut NoMonitor)

@@ -1,0 +1,129 @@
+//! ferroprop's own thread pool: every parallel product, split batch and update runs on it,
+//! never on rayon's global pool.
+//!
+//! Rules that make deadlocks impossible (see also `python.rs`):
+//! - A pool task never blocks on anything but other pool tasks: no lock, no GIL, no channel.
+//!   The training loop runs on the pool between epochs only; callbacks, publishing the
+//!   weights and signal checks happen on the calling thread while no pool task waits.
+//! - So every thread waiting on the pool is waiting on work that always finishes.
+//!
+//! Fork: a child process inherits the pool's data but none of its threads, so waiting on
+//! it would wait forever. The pool records the process that built it; a call from another
+//! process (a forked child) builds a new pool there and leaks the dead one (its threads do
+//! not exist, so it must not be dropped). This costs a `getpid` per parallel call.
+
+use rayon::ThreadPool;
+use std::sync::atomic::{AtomicPtr, AtomicU32, Ordering};
+use std::sync::OnceLock;
+
+/// Threads of the pool: `FERROPROP_NUM_THREADS` if set to a positive integer, otherwise the
+/// number of CPUs. Read once per process.
+pub fn num_threads() -> usize {
+    static THREADS: OnceLock<usize> = OnceLock::new();
+    *THREADS.get_or_init(|| {
+        std::env::var("FERROPROP_NUM_THREADS")
+            .ok()
+            .and_then(|v| v.trim().parse().ok())
+            .filter(|&t| t > 0)
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+    })
+}
+
+static POOL: AtomicPtr<ThreadPool> = AtomicPtr::new(std::ptr::null_mut());
+static OWNER: AtomicU32 = AtomicU32::new(0);
+
+/// The pool of this process, built on first use (and again in a forked child).
+fn pool() -> &'static ThreadPool {
+    let pid = std::process::id();
+    let current = POOL.load(Ordering::Acquire);
+    if !current.is_null() && OWNER.load(Ordering::Acquire) == pid {
+        // SAFETY: pools are leaked, never freed, once published.
+        return unsafe { &*current };
+    }
+    let fresh = Box::into_raw(Box::new(build()));
+    match POOL.compare_exchange(current, fresh, Ordering::AcqRel, Ordering::Acquire) {
+        Ok(_) => {
+            OWNER.store(pid, Ordering::Release);
+            // SAFETY: just published and never freed.
+            unsafe { &*fresh }
+        }
+        Err(_) => {
+            // Another thread of this process built one first: use it, drop ours (its
+            // threads are alive, so dropping it is a normal shutdown).
+            // SAFETY: `fresh` was never published.
+            drop(unsafe { Box::from_raw(fresh) });
+            pool()
+        }
+    }
+}
+
+fn build() -> ThreadPool {
+    let threads = num_threads();
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .thread_name(|i| format!("ferroprop-{i}"))
+        .build()
+        .or_else(|_| rayon::ThreadPoolBuilder::new().num_threads(1).build())
+        .expect("a one-thread pool can always be built")
+}
+
+/// Runs `f` on the pool (in place if this thread is one of its workers), waiting for it.
+pub fn install<R: Send>(f: impl FnOnce() -> R + Send) -> R {
+    let pool = pool();
+    match pool.current_thread_index() {
+        Some(_) => f(),
+        None => pool.install(f),
+    }
+}
+
+/// `rayon::join` on the pool.
+pub fn join<A: Send, B: Send>(
+    a: impl FnOnce() -> A + Send,
+    b: impl FnOnce() -> B + Send,
+) -> (A, B) {
+    install(|| rayon::join(a, b))
+}
+
+/// Runs `work` on a pool thread while this thread calls `wait` every `every` until it
+/// is done; the pool task itself never waits on this thread.
+pub fn run_while<R: Send>(
+    work: impl FnOnce() -> R + Send,
+    every: std::time::Duration,
+    mut wait: impl FnMut(),
+) -> R {
+    let pool = pool();
+    if pool.current_thread_index().is_some() {
+        return work();
+    }
+    let (done, finished) = std::sync::mpsc::channel();
+    pool.in_place_scope(|scope| {
+        scope.spawn(move |_| {
+            let _ = done.send(work());
+        });
+        loop {
+            match finished.recv_timeout(every) {
+                Ok(result) => break Some(result),
+                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => wait(),
+                // `work` panicked: the end of the scope raises its panic again.
+                Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break None,
+            }
+        }
+    })
+    .expect("the pool task sent its result or panicked")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn work_runs_on_the_pool_and_nests() {
+        let on_pool = install(|| pool().current_thread_index().is_some());
+        assert!(on_pool);
+        let (a, b) = join(|| join(|| 1, || 2), || 3);
+        assert_eq!((a, b), ((1, 2), 3));
+        let mut calls = 0;
+        let r = run_while(|| 7, std::time::Duration::from_millis(1), || calls += 1);
+        assert_eq!(r, 7);
+    }
+}
