@@ -8,9 +8,9 @@
 //! - So every thread waiting on the pool is waiting on work that always finishes.
 //!
 //! Fork: a child process inherits the pool's data but none of its threads, so waiting on
-//! it would wait forever. The pool records the process that built it; a call from another
-//! process (a forked child) builds a new pool there and leaks the dead one (its threads do
-//! not exist, so it must not be dropped). This costs a `getpid` per parallel call.
+//! it would wait forever. A `pthread_atfork` handler counts forks in the child; a call that
+//! finds the count changed since the pool was built builds a new pool there and leaks the
+//! dead one (its threads do not exist, so it must not be dropped).
 
 use rayon::ThreadPool;
 use std::sync::atomic::{AtomicPtr, AtomicU32, Ordering};
@@ -30,20 +30,24 @@ pub fn num_threads() -> usize {
 }
 
 static POOL: AtomicPtr<ThreadPool> = AtomicPtr::new(std::ptr::null_mut());
-static OWNER: AtomicU32 = AtomicU32::new(0);
+/// The value of `FORKS` when `POOL` was built.
+static BUILT_AT: AtomicU32 = AtomicU32::new(0);
+/// Forks this process descends from (counted in each child since the first pool).
+static FORKS: AtomicU32 = AtomicU32::new(0);
 
 /// The pool of this process, built on first use (and again in a forked child).
 fn pool() -> &'static ThreadPool {
-    let pid = std::process::id();
     let current = POOL.load(Ordering::Acquire);
-    if !current.is_null() && OWNER.load(Ordering::Acquire) == pid {
+    if !current.is_null() && BUILT_AT.load(Ordering::Acquire) == FORKS.load(Ordering::Acquire) {
         // SAFETY: pools are leaked, never freed, once published.
         return unsafe { &*current };
     }
+    count_forks();
+    let forks = FORKS.load(Ordering::Acquire);
     let fresh = Box::into_raw(Box::new(build()));
     match POOL.compare_exchange(current, fresh, Ordering::AcqRel, Ordering::Acquire) {
         Ok(_) => {
-            OWNER.store(pid, Ordering::Release);
+            BUILT_AT.store(forks, Ordering::Release);
             // SAFETY: just published and never freed.
             unsafe { &*fresh }
         }
@@ -55,6 +59,21 @@ fn pool() -> &'static ThreadPool {
             pool()
         }
     }
+}
+
+/// Registers the fork counter, once per process tree.
+fn count_forks() {
+    static REGISTERED: std::sync::Once = std::sync::Once::new();
+    #[cfg(unix)]
+    REGISTERED.call_once(|| {
+        extern "C" fn child() {
+            FORKS.fetch_add(1, Ordering::AcqRel);
+        }
+        // SAFETY: `child` only touches an atomic, which is async-signal-safe.
+        unsafe { libc::pthread_atfork(None, None, Some(child)) };
+    });
+    #[cfg(not(unix))]
+    REGISTERED.call_once(|| {});
 }
 
 fn build() -> ThreadPool {
