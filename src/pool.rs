@@ -13,20 +13,55 @@
 //! dead one (its threads do not exist, so it must not be dropped).
 
 use rayon::ThreadPool;
-use std::sync::atomic::{AtomicPtr, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicPtr, AtomicU32, AtomicUsize, Ordering};
 use std::sync::OnceLock;
 
-/// Threads of the pool: `FERROPROP_NUM_THREADS` if set to a positive integer, otherwise the
-/// number of CPUs. Read once per process.
+/// The threads parallel work uses now: `set_num_threads`' limit if one was set (a
+/// threadpoolctl limit, say), otherwise `FERROPROP_NUM_THREADS`, otherwise
+/// `OMP_NUM_THREADS` (which joblib and Dask set in their workers to share the cores),
+/// otherwise the number of CPUs. Results never depend on it.
 pub fn num_threads() -> usize {
+    match LIMIT.load(Ordering::Relaxed) {
+        0 => default_threads(),
+        limit => limit,
+    }
+}
+
+/// Limits parallel work to `threads` (at least 1, at most the pool's size); 0 goes back
+/// to the default of `num_threads`.
+pub fn set_num_threads(threads: usize) {
+    LIMIT.store(threads.min(pool_size()), Ordering::Relaxed);
+}
+
+/// 0, or the limit `set_num_threads` set.
+static LIMIT: AtomicUsize = AtomicUsize::new(0);
+
+fn default_threads() -> usize {
     static THREADS: OnceLock<usize> = OnceLock::new();
     *THREADS.get_or_init(|| {
-        std::env::var("FERROPROP_NUM_THREADS")
-            .ok()
-            .and_then(|v| v.trim().parse().ok())
-            .filter(|&t| t > 0)
-            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+        let var = |name| {
+            std::env::var(name)
+                .ok()
+                .and_then(|v| v.trim().parse::<usize>().ok())
+                .filter(|&t| t > 0)
+        };
+        var("FERROPROP_NUM_THREADS")
+            .or_else(|| var("OMP_NUM_THREADS"))
+            .unwrap_or_else(cpus)
+            .min(MAX_THREADS)
     })
+}
+
+fn cpus() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// More threads than this are never started, whatever the environment asks for.
+const MAX_THREADS: usize = 1024;
+
+/// Threads in the pool: enough for the default and for any limit up to the CPU count.
+fn pool_size() -> usize {
+    default_threads().max(cpus()).min(MAX_THREADS)
 }
 
 static POOL: AtomicPtr<ThreadPool> = AtomicPtr::new(std::ptr::null_mut());
@@ -77,7 +112,7 @@ fn count_forks() {
 }
 
 fn build() -> ThreadPool {
-    let threads = num_threads();
+    let threads = pool_size();
     rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
         .thread_name(|i| format!("ferroprop-{i}"))
@@ -131,6 +166,25 @@ pub fn run_while<R: Send>(
     .expect("the pool task sent its result or panicked")
 }
 
+/// `num_threads` for threadpoolctl's controller (`ferroprop._threadpoolctl`), which calls
+/// it through the extension's C symbols as it does OpenBLAS's.
+#[no_mangle]
+pub extern "C" fn ferroprop_get_num_threads() -> std::os::raw::c_int {
+    num_threads().min(std::os::raw::c_int::MAX as usize) as std::os::raw::c_int
+}
+
+/// `set_num_threads` for threadpoolctl's controller; values below 1 count as 1.
+#[no_mangle]
+pub extern "C" fn ferroprop_set_num_threads(threads: std::os::raw::c_int) {
+    set_num_threads(threads.max(1) as usize);
+}
+
+/// The crate's version, for threadpoolctl's controller.
+#[no_mangle]
+pub extern "C" fn ferroprop_version() -> *const std::os::raw::c_char {
+    concat!(env!("CARGO_PKG_VERSION"), "\0").as_ptr().cast()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -144,5 +198,16 @@ mod tests {
         let mut calls = 0;
         let r = run_while(|| 7, std::time::Duration::from_millis(1), || calls += 1);
         assert_eq!(r, 7);
+    }
+
+    #[test]
+    fn limits_stay_between_one_and_the_pool_size() {
+        let default = num_threads();
+        ferroprop_set_num_threads(-3);
+        assert_eq!(ferroprop_get_num_threads(), 1);
+        set_num_threads(usize::MAX);
+        assert_eq!(num_threads(), pool_size());
+        set_num_threads(0);
+        assert_eq!(num_threads(), default);
     }
 }

@@ -786,9 +786,32 @@ fn dtype_name<T: StoredFloat>(_: &Network<T>) -> &'static str {
     T::NAME
 }
 
+/// The threads ferroprop's parallel work uses now (see `pool::num_threads`).
+#[pyfunction]
+fn get_num_threads() -> usize {
+    crate::pool::num_threads()
+}
+
+/// Limits ferroprop's parallel work to `threads` threads (`None`: back to the default).
+#[pyfunction]
+#[pyo3(signature = (threads))]
+fn set_num_threads(threads: Option<usize>) -> PyResult<()> {
+    match threads {
+        Some(0) => Err(PyValueError::new_err(
+            "threads: must be at least 1 (or None for the default), got 0",
+        )),
+        t => {
+            crate::pool::set_num_threads(t.unwrap_or(0));
+            Ok(())
+        }
+    }
+}
+
 #[pymodule(gil_used = false)]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyNetwork>()?;
+    m.add_function(wrap_pyfunction!(get_num_threads, m)?)?;
+    m.add_function(wrap_pyfunction!(set_num_threads, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

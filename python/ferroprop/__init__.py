@@ -9,6 +9,8 @@ The forward and backward passes, the training loop and the parameter updates run
 - ``ferroprop.sklearn``: ``MLPClassifier`` and ``MLPRegressor``, drop-in replacements for
   scikit-learn's (needs scikit-learn and SciPy).
 - ``ferroprop.reference``: the same computations in plain NumPy, in the tutorial's shape.
+- :func:`get_num_threads`, :func:`set_num_threads`: the threads of ferroprop's pool
+  (threadpoolctl sees and limits it too).
 
 Attributes
 ----------
@@ -30,7 +32,20 @@ scikit-learn's estimators, over the same core:
 >>> from ferroprop.sklearn import MLPClassifier, MLPRegressor
 """
 
+from ferroprop import _threadpoolctl
 from ferroprop._core import __version__
 from ferroprop.network import ACTIVATIONS, LOSSES, OPTIMIZERS, Layer, Network
+from ferroprop.threads import get_num_threads, set_num_threads
 
-__all__ = ["ACTIVATIONS", "LOSSES", "OPTIMIZERS", "Layer", "Network", "__version__"]
+__all__ = [
+    "ACTIVATIONS",
+    "LOSSES",
+    "OPTIMIZERS",
+    "Layer",
+    "Network",
+    "__version__",
+    "get_num_threads",
+    "set_num_threads",
+]
+
+_threadpoolctl.register()

@@ -8,8 +8,10 @@ keyword-only markers are those of the binding's ``__text_signature__``.
 Errors: invalid shapes, values and names raise ``ValueError``; an argument of the wrong
 type ``TypeError`` (``OverflowError`` for a negative or too large integer); file errors
 the ``OSError`` subclass of their cause (``FileNotFoundError``, ``PermissionError``,
-``IsADirectoryError``, ``FileExistsError``); a second ``fit`` on a network that is already
-fitting ``RuntimeError``; an exception raised by ``fit``'s callback, or Ctrl-C, propagates.
+``IsADirectoryError``, ``FileExistsError``); an allocation that fails ``MemoryError``; a
+second ``fit``, or a call that changes the network (``forward``, ``backward``, ``update``,
+``set_weights``, ``reset_optimizer``), while ``fit`` trains it ``RuntimeError``; an
+exception raised by ``fit``'s callback, or Ctrl-C, propagates.
 """
 
 from collections.abc import Callable, Iterable, Sequence
@@ -24,9 +26,12 @@ from ferroprop.network import ActivationName as _Activation
 from ferroprop.network import FitHistory as _History
 from ferroprop.network import LossName as _Loss
 
-__all__ = ["CoreNetwork", "__version__"]
+__all__ = ["CoreNetwork", "__version__", "get_num_threads", "set_num_threads"]
 
 __version__: str
+
+def get_num_threads() -> int: ...
+def set_num_threads(threads: int | None) -> None: ...
 
 _Floats = npt.NDArray[np.float32] | npt.NDArray[np.float64]
 _Targets = npt.NDArray[np.float32] | npt.NDArray[np.float64] | npt.NDArray[np.int64]
