@@ -59,3 +59,27 @@ def test_search_on_a_dask_cluster_equals_the_serial_search(client, problem):
     # The candidates differ, so equal scores are not the scores of one model.
     assert len(set(serial.cv_results_["mean_test_score"])) > 1
     np.testing.assert_array_equal(on_dask.predict(X), serial.predict(X))
+
+
+def test_incremental_over_chunks_equals_partial_fit_in_one_process(client):
+    """Out-of-core training: dask-ml's ``Incremental`` passes the chunks of a Dask array to
+    ``partial_fit`` on the workers, the estimator travelling pickled between them; the model
+    is the one ``partial_fit`` gives over the same chunks here, to the bit (the optimizer's
+    state travels with it)."""
+    dask_ml_wrappers = pytest.importorskip("dask_ml.wrappers")
+    da = pytest.importorskip("dask.array")
+    X = da.random.RandomState(0).standard_normal((2400, 6), chunks=(400, 6))
+    y = (X[:, 0] - X[:, 1] > 0).astype("int64")
+    for solver in ["adam", "sgd"]:
+        model = MLPClassifier(hidden_layer_sizes=(12,), solver=solver, random_state=0)
+        with distributed.get_task_stream(client) as tasks:
+            incremental = dask_ml_wrappers.Incremental(clone(model), shuffle_blocks=False)
+            incremental.fit(X, y, classes=[0, 1])
+        assert {task["worker"] for task in tasks.data} <= set(client.scheduler_info()["workers"])
+        local = clone(model)
+        for bx, by in zip(X.blocks, y.blocks):
+            local.partial_fit(bx.compute(), by.compute(), classes=[0, 1])
+        fitted = incremental.estimator_
+        for a, b in zip(fitted.coefs_ + fitted.intercepts_, local.coefs_ + local.intercepts_):
+            np.testing.assert_array_equal(a, b)
+        assert fitted.n_iter_ == local.n_iter_ == 6
