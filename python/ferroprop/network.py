@@ -1022,10 +1022,34 @@ class Network:
         return net
 
     def __getstate__(self) -> dict[str, Any]:
-        return {"safetensors": self.to_bytes()}
+        # The core as its bytes (optimizer state included); the instance's other
+        # attributes (history_, a subclass's or the user's) as they are.
+        attributes = {k: v for k, v in vars(self).items() if k != "_core"}
+        for name in _slot_names(type(self)):
+            if hasattr(self, name):
+                attributes[name] = getattr(self, name)
+        return {"safetensors": self.to_bytes(), "attributes": attributes}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
+        # Pickles of earlier versions hold the bytes only.
         self._core = _core.CoreNetwork.from_bytes(state["safetensors"])
+        slots = _slot_names(type(self))
+        for name, value in state.get("attributes", {}).items():
+            if name in slots:
+                setattr(self, name, value)
+            else:
+                self.__dict__[name] = value  # as pickle restores an instance's __dict__
+
+
+def _slot_names(cls: type) -> list[str]:
+    """The ``__slots__`` attributes a subclass declares (``vars`` does not see them)."""
+    names: list[str] = []
+    for klass in cls.__mro__:
+        slots = klass.__dict__.get("__slots__", ())
+        for name in [slots] if isinstance(slots, str) else slots:
+            if name not in ("__dict__", "__weakref__") and name not in names:
+                names.append(name)
+    return names
 
 
 def _with_bar(
