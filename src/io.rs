@@ -23,16 +23,17 @@
 //! it opened, so a FIFO, a device or a folder is refused at once. [`save`] writes a
 //! temporary file next to the target (following symbolic links to the real file), keeps an
 //! existing file's mode, syncs it, renames it over the target and syncs the folder: an
-//! interrupted save leaves the previous file intact.
+//! interrupted save leaves the previous file intact. The file system side is `io/files.rs`.
 
 use crate::Result;
 use crate::{Activation, Error, Float, Loss, Network, NetworkConfig, Optimizer, OptimizerConfig};
 use ndarray::{Array1, Array2};
 use safetensors::{Dtype, SafeTensors};
 use std::collections::HashMap;
-use std::fs::{File, Metadata, OpenOptions};
-use std::io::{ErrorKind, Read, Write};
-use std::path::{Path, PathBuf};
+use std::io::{ErrorKind, Read};
+use std::path::Path;
+
+mod files;
 
 /// The value of the `format` metadata key.
 pub const FORMAT: &str = "ferroprop";
@@ -42,8 +43,6 @@ pub const FORMAT_VERSION: &str = "1";
 pub const FORMAT_VERSION_OPTIMIZER: &str = "2";
 /// Headers longer than this are refused before being read, and never written.
 pub const MAX_HEADER_BYTES: u64 = 1 << 20;
-/// Symbolic links followed, at most, from the path given to [`save`] (Linux's limit).
-const MAX_LINKS: usize = 40;
 
 /// A network of either dtype, as read from a file.
 #[derive(Debug, Clone)]
@@ -98,13 +97,6 @@ stored_float!(f64, F64, F64);
 
 fn invalid(msg: impl Into<String>) -> Error {
     Error::value("file", msg)
-}
-
-fn io_error(path: &Path, err: std::io::Error) -> Error {
-    Error::Io {
-        kind: err.kind(),
-        msg: format!("{}: {err}", path.display()),
-    }
 }
 
 // -- writing ------------------------------------------------------------------------------
@@ -255,161 +247,12 @@ fn try_reserve(v: &mut Vec<u8>, bytes: u64, what: &str) -> Result<()> {
 }
 
 /// Saves atomically, with the optimizer's state (format version 2) if `optimizer_state`
-/// and the network has one.
-///
-/// A symbolic link at `path` is followed to the file it names, which is replaced (the link
-/// stays a link; a dangling link gets its target created). The bytes go to a new file with a
-/// random name of fixed length in that file's folder, which gets the replaced file's owner
-/// (where allowed) and mode (a new file gets the mode the umask gives), is synced, and is
-/// renamed over the target; then the folder is synced. Anything there that is not a
-/// regular file (a folder, a FIFO, a device) is refused and left alone.
+/// and the network has one. A symbolic link at `path` is followed and stays a link; the
+/// replaced file's mode is kept; anything but a regular file at the target is refused
+/// (`io/files.rs` says how).
 pub fn save<T: StoredFloat>(net: &Network<T>, path: &Path, optimizer_state: bool) -> Result<()> {
     let bytes = encode(net, optimizer_state)?;
-    write_atomically(path, &bytes)
-}
-
-fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
-    check_names_a_file(path)?;
-    let target = resolve_links(path)?;
-    let fail = |e: std::io::Error| match target.as_path() == path {
-        true => io_error(path, e),
-        false => io_error(
-            &PathBuf::from(format!(
-                "{} (a link to {})",
-                path.display(),
-                target.display()
-            )),
-            e,
-        ),
-    };
-    let existing = match std::fs::symlink_metadata(&target) {
-        Ok(m) if m.is_file() => Some(m),
-        Ok(m) => return Err(not_regular(path, &m, "; it is left as it is")),
-        Err(e) if e.kind() == ErrorKind::NotFound => None,
-        Err(e) => return Err(fail(e)),
-    };
-    let dir = match target.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
-    let (tmp, mut file) = create_temp(dir, existing.is_some()).map_err(fail)?;
-    let mut renamed = false;
-    let written = (|| {
-        file.write_all(bytes)?;
-        if let Some(old) = &existing {
-            keep_owner_and_mode(&file, old)?;
-        }
-        file.sync_all()?;
-        std::fs::rename(&tmp, &target)?;
-        renamed = true;
-        sync_dir(dir)
-    })();
-    if !renamed {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    written.map_err(fail)
-}
-
-/// Refuses a path whose last component is not a name (empty, `.` or `..`, or a trailing
-/// separator), which the file system would take for a folder.
-fn check_names_a_file(path: &Path) -> Result<()> {
-    let text = path.as_os_str().to_string_lossy();
-    let last = text.rsplit(std::path::is_separator).next().unwrap_or("");
-    if matches!(last, "" | "." | "..") {
-        return Err(Error::value(
-            "path",
-            format!("{:?} does not name a file", path.display().to_string()),
-        ));
-    }
-    Ok(())
-}
-
-/// `path` with its symbolic links followed, as far as they lead: the file a write through
-/// `path` would reach (which may not exist yet). Links in the folders above stay as they
-/// are: a rename through them reaches the same folder.
-fn resolve_links(path: &Path) -> Result<PathBuf> {
-    let mut current = path.to_path_buf();
-    for _ in 0..MAX_LINKS {
-        match std::fs::symlink_metadata(&current) {
-            Ok(m) if m.file_type().is_symlink() => {
-                let target = std::fs::read_link(&current).map_err(|e| io_error(path, e))?;
-                // A relative target is relative to the link's folder.
-                current = current.parent().unwrap_or(Path::new("")).join(target);
-            }
-            Ok(_) => return Ok(current),
-            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(current),
-            Err(e) => return Err(io_error(path, e)),
-        }
-    }
-    // The system says why (a loop, too many links) in its own words.
-    let err = std::fs::metadata(path)
-        .err()
-        .unwrap_or_else(|| std::io::Error::other("too many levels of symbolic links"));
-    Err(io_error(path, err))
-}
-
-/// A new file in `dir` with a free random name of fixed length (whatever the target's name
-/// is, this one is valid); created readable by its owner only when `private`, since it
-/// gets its final mode only once written.
-fn create_temp(dir: &Path, private: bool) -> std::io::Result<(PathBuf, File)> {
-    use std::hash::{BuildHasher, Hasher};
-    let mut taken = None;
-    for attempt in 0..16u32 {
-        // std's RandomState is seeded from the system's randomness; the process id tells a
-        // forked child's names from its parent's.
-        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-        h.write_u32(std::process::id());
-        h.write_u32(attempt);
-        let tmp = dir.join(format!(".ferroprop-{:016x}.tmp", h.finish()));
-        let mut options = OpenOptions::new();
-        options.write(true).create_new(true);
-        #[cfg(unix)]
-        if private {
-            std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-        }
-        #[cfg(not(unix))]
-        let _ = private;
-        match options.open(&tmp) {
-            Ok(file) => return Ok((tmp, file)),
-            Err(e) if e.kind() == ErrorKind::AlreadyExists => taken = Some(e),
-            Err(e) => return Err(e),
-        }
-    }
-    Err(taken.expect("the loop ran"))
-}
-
-/// Gives `file` the mode of the file it replaces, and its owner where the system allows it
-/// (root, or a group of the user's); otherwise the new file is the user's, as a new one is.
-#[cfg(unix)]
-fn keep_owner_and_mode(file: &File, old: &Metadata) -> std::io::Result<()> {
-    use std::os::unix::fs::{fchown, MetadataExt, PermissionsExt};
-    if fchown(file, Some(old.uid()), Some(old.gid())).is_err() {
-        let _ = fchown(file, None, Some(old.gid()));
-    }
-    // After the owner: changing it may clear the set-id bits.
-    file.set_permissions(std::fs::Permissions::from_mode(old.mode() & 0o7777))
-}
-
-#[cfg(not(unix))]
-fn keep_owner_and_mode(file: &File, old: &Metadata) -> std::io::Result<()> {
-    file.set_permissions(old.permissions())
-}
-
-/// Makes the rename durable. A folder that cannot be opened, or whose file system does not
-/// sync folders, is left as it is: the rename has happened either way.
-fn sync_dir(dir: &Path) -> std::io::Result<()> {
-    #[cfg(unix)]
-    if let Ok(folder) = File::open(dir) {
-        match folder.sync_all() {
-            Err(e) if !matches!(e.kind(), ErrorKind::InvalidInput | ErrorKind::Unsupported) => {
-                return Err(e)
-            }
-            _ => {}
-        }
-    }
-    #[cfg(not(unix))]
-    let _ = dir;
-    Ok(())
+    files::write_atomically(path, &bytes)
 }
 
 // -- reading ------------------------------------------------------------------------------
@@ -738,96 +581,18 @@ fn build<T: StoredFloat>(layout: &Layout, tensors: &SafeTensors) -> Result<Netwo
     Ok(net)
 }
 
-/// What a file that is not a regular one is, for messages.
-fn file_kind(meta: &Metadata) -> &'static str {
-    let t = meta.file_type();
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::FileTypeExt;
-        if t.is_fifo() {
-            return "a named pipe (FIFO)";
-        } else if t.is_char_device() {
-            return "a character device";
-        } else if t.is_block_device() {
-            return "a block device";
-        } else if t.is_socket() {
-            return "a socket";
-        }
-    }
-    match t.is_dir() {
-        true => "a folder",
-        false => "a special file",
-    }
-}
-
-fn not_regular(path: &Path, meta: &Metadata, consequence: &str) -> Error {
-    Error::Io {
-        kind: match meta.is_dir() {
-            true => ErrorKind::IsADirectory,
-            false => ErrorKind::InvalidInput,
-        },
-        msg: format!(
-            "{}: is {}, not a regular file{consequence}",
-            path.display(),
-            file_kind(meta)
-        ),
-    }
-}
-
-/// `path` opened for reading, if it is a regular file, with its size. The open does not
-/// wait (a FIFO without a writer would block an ordinary one), and the type is checked on
-/// the opened descriptor: nothing can swap the file between the check and the reads.
-fn open_regular(path: &Path) -> Result<(File, u64)> {
-    let mut options = OpenOptions::new();
-    options.read(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::custom_flags(
-        &mut options,
-        libc::O_NONBLOCK | libc::O_NOCTTY,
-    );
-    let file = options
-        .open(path)
-        .map_err(|e| match std::fs::metadata(path) {
-            // A socket cannot be opened at all: say what it is.
-            Ok(m) if !m.is_file() => not_regular(path, &m, ""),
-            _ => io_error(path, e),
-        })?;
-    let meta = file.metadata().map_err(|e| io_error(path, e))?;
-    if !meta.is_file() {
-        return Err(not_regular(path, &meta, ""));
-    }
-    #[cfg(unix)]
-    blocking(&file).map_err(|e| io_error(path, e))?;
-    Ok((file, meta.len()))
-}
-
-/// Clears `O_NONBLOCK`, which was there for the open only.
-#[cfg(unix)]
-fn blocking(file: &File) -> std::io::Result<()> {
-    use std::os::fd::AsRawFd;
-    let fd = file.as_raw_fd();
-    // SAFETY: fcntl reads and sets the flags of a descriptor that `file` keeps open; no
-    // memory is passed.
-    let flags = unsafe { libc::fcntl(fd, libc::F_GETFL) };
-    // SAFETY: as above.
-    if flags == -1 || unsafe { libc::fcntl(fd, libc::F_SETFL, flags & !libc::O_NONBLOCK) } == -1 {
-        return Err(std::io::Error::last_os_error());
-    }
-    Ok(())
-}
-
 /// Loads a file saved by [`save`] (or bytes of [`to_bytes`] written to a file): a regular
 /// file, read no further than the size it had when opened, and checked by the same rule as
 /// [`from_bytes`], its header before the rest is read.
 pub fn load(path: &Path) -> Result<AnyNetwork> {
-    let (file, total) = open_regular(path)?;
+    let (file, total) = files::open_regular(path)?;
     let mut file = file.take(total);
     let read_error = |e: std::io::Error| match e.kind() {
         ErrorKind::UnexpectedEof => invalid(format!(
             "{}: became shorter than its {total} bytes while being read",
             path.display()
         )),
-        _ => io_error(path, e),
+        _ => files::io_error(path, e),
     };
     let mut bytes = vec![0u8; total.min(8) as usize];
     file.read_exact(&mut bytes).map_err(read_error)?;

@@ -359,6 +359,24 @@ def test_save_to_any_valid_file_name(tmp_path, length):
     assert Network.load(tmp_path / name).to_bytes() == a.to_bytes()
 
 
+def test_save_to_a_path_near_the_longest(tmp_path):
+    # The temporary file is named relative to its folder: a path the system takes for the
+    # target works, even when the temporary's full path would be too long.
+    longest = os.pathconf(tmp_path, "PC_PATH_MAX") - 1
+    folder = str(tmp_path)
+    while len(folder) < longest - 2 - 200:
+        folder = os.path.join(folder, "d" * 200)
+    folder = os.path.join(folder, "d" * (longest - len(folder) - 3))
+    os.makedirs(folder)
+    path = os.path.join(folder, "m")
+    assert len(path) == longest
+    a = trained(optimizer="adam")
+    for _ in range(2):  # a new file, then a replaced one
+        a.save(path, optimizer_state=True)
+        assert os.listdir(folder) == ["m"]
+        assert Network.load(path).to_bytes() == a.to_bytes()
+
+
 def test_save_to_a_name_too_long_fails_cleanly(tmp_path):
     name = "m" * (os.pathconf(tmp_path, "PC_NAME_MAX") + 1)
     with pytest.raises(OSError, match="too long"):
