@@ -107,7 +107,13 @@ class Tagged(Network):
 
 
 class Slotted(Network):
-    __slots__ = ("slot",)
+    __slots__ = ("slot", "__private")
+
+    def set_private(self, value):
+        self.__private = value
+
+    def private(self):
+        return self.__private
 
 
 COPIES = {
@@ -145,8 +151,9 @@ def test_subclasses_round_trip_with_their_attributes(how):
     assert_same_bits(a, b)
     s = make(cls=Slotted)
     s.slot, s.other = 3, 4
+    s.set_private(5)
     t = COPIES[how](s)
-    assert type(t) is Slotted and (t.slot, t.other) == (3, 4)
+    assert type(t) is Slotted and (t.slot, t.other, t.private()) == (3, 4, 5)
     empty = COPIES[how](make(cls=Slotted))  # an unset slot stays unset
     assert not hasattr(empty, "slot")
 

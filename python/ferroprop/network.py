@@ -1047,6 +1047,8 @@ def _slot_names(cls: type) -> list[str]:
     for klass in cls.__mro__:
         slots = klass.__dict__.get("__slots__", ())
         for name in [slots] if isinstance(slots, str) else slots:
+            if name.startswith("__") and not name.endswith("__"):  # private: mangled
+                name = f"_{klass.__name__.lstrip('_')}{name}"
             if name not in ("__dict__", "__weakref__") and name not in names:
                 names.append(name)
     return names
