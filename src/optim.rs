@@ -232,6 +232,16 @@ impl OptimizerConfig {
         }
     }
 
+    /// Buffers of state per parameter: none for plain SGD, the velocity with momentum,
+    /// both moments for Adam.
+    pub fn state_buffers(&self) -> usize {
+        match *self {
+            OptimizerConfig::Sgd { momentum: 0.0, .. } => 0,
+            OptimizerConfig::Sgd { .. } => 1,
+            OptimizerConfig::Adam { .. } => 2,
+        }
+    }
+
     /// Refuses hyperparameters outside their domain.
     pub fn validate(&self) -> Result<()> {
         let in_unit = |arg: &'static str, v: f64| {
@@ -305,6 +315,86 @@ impl<T: Float> Optimizer<T> {
     /// Steps taken so far.
     pub fn steps(&self) -> u64 {
         self.t
+    }
+
+    /// Momentum's velocities `v` or Adam's first moments `m`, one `(W, b)` pair per layer
+    /// shaped like the layer's parameters (empty for plain SGD).
+    pub fn first(&self) -> &[(Array2<T>, Array1<T>)] {
+        &self.first
+    }
+
+    /// Adam's second moments `s`, one `(W, b)` pair per layer (empty otherwise).
+    pub fn second(&self) -> &[(Array2<T>, Array1<T>)] {
+        &self.second
+    }
+
+    /// The most steps a restored optimizer may have taken: counting on from there never
+    /// overflows.
+    pub const MAX_STEPS: u64 = i64::MAX as u64;
+
+    /// An optimizer that continues from saved state: `first`, `second` and `steps` as
+    /// [`first`](Self::first), [`second`](Self::second) and [`steps`](Self::steps) gave
+    /// them, for parameters shaped like `layers`. Refuses an invalid `config`, buffers the
+    /// config does not have or lacks, a shape other than its parameter's, a value that is
+    /// not finite, a negative second moment, or more than [`MAX_STEPS`](Self::MAX_STEPS).
+    pub fn from_state(
+        config: OptimizerConfig,
+        first: Vec<(Array2<T>, Array1<T>)>,
+        second: Vec<(Array2<T>, Array1<T>)>,
+        steps: u64,
+        layers: &[Dense<T>],
+    ) -> Result<Self> {
+        config.validate()?;
+        let bad = |msg: String| Error::value("optimizer state", msg);
+        let n = layers.len();
+        let (n_first, n_second) = match config.state_buffers() {
+            0 => (0, 0),
+            1 => (n, 0),
+            _ => (n, n),
+        };
+        for (name, buffers, want) in [("first", &first, n_first), ("second", &second, n_second)] {
+            if buffers.len() != want {
+                return Err(bad(format!(
+                    "{config:?} needs {want} {name} buffers (one per layer), got {}",
+                    buffers.len()
+                )));
+            }
+            for (k, ((w, b), layer)) in buffers.iter().zip(layers).enumerate() {
+                if w.dim() != layer.w.dim() || b.len() != layer.b.len() {
+                    return Err(bad(format!(
+                        "{name} buffers of layer {k} have shapes {:?} and ({},), the layer's \
+                         W and b {:?} and ({},)",
+                        w.dim(),
+                        b.len(),
+                        layer.w.dim(),
+                        layer.b.len()
+                    )));
+                }
+                if w.iter().chain(b).any(|v| !v.is_finite()) {
+                    return Err(bad(format!(
+                        "{name} buffers of layer {k} contain NaN or infinity"
+                    )));
+                }
+                // Adam's s is a mean of squares; a negative one would make √s NaN.
+                if name == "second" && w.iter().chain(b).any(|&v| v < T::zero()) {
+                    return Err(bad(format!(
+                        "second moments of layer {k} must be non-negative"
+                    )));
+                }
+            }
+        }
+        if steps > Self::MAX_STEPS {
+            return Err(bad(format!(
+                "steps must be at most {}, got {steps}",
+                Self::MAX_STEPS
+            )));
+        }
+        Ok(Optimizer {
+            config,
+            first,
+            second,
+            t: steps,
+        })
     }
 
     /// One update of every `(W, b)` from the gradients `(dW, db)` in `grads`.

@@ -659,9 +659,10 @@ impl PyNetwork {
         Ok(PyNetwork::wrap(py.detach(|| io::from_bytes(data))?))
     }
 
-    /// Saves atomically in the safetensors format.
-    fn save(&self, py: Python<'_>, path: PathBuf) -> PyResult<()> {
-        Ok(py.detach(|| dispatch!(&*self.read(), net => io::save(net, &path)))?)
+    /// Saves atomically in the safetensors format (with the optimizer's state if asked).
+    #[pyo3(signature = (path, optimizer_state=false))]
+    fn save(&self, py: Python<'_>, path: PathBuf, optimizer_state: bool) -> PyResult<()> {
+        Ok(py.detach(|| dispatch!(&*self.read(), net => io::save(net, &path, optimizer_state)))?)
     }
 
     #[staticmethod]

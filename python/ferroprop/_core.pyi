@@ -75,11 +75,11 @@ class CoreNetwork:
     def reset_optimizer(self) -> None:
         """Forgets the optimizer's state; the next `fit` starts it afresh."""
     def to_bytes(self) -> bytes:
-        """The network as the bytes of a safetensors file."""
+        """The network as the bytes of a safetensors file, with its optimizer's state."""
     @staticmethod
     def from_bytes(data: bytes) -> CoreNetwork: ...
-    def save(self, path: str | PathLike[str]) -> None:
-        """Saves atomically in the safetensors format."""
+    def save(self, path: str | PathLike[str], optimizer_state: bool = False) -> None:
+        """Saves atomically in the safetensors format (with the optimizer's state if asked)."""
     @staticmethod
     def load(path: str | PathLike[str]) -> CoreNetwork: ...
     def fit(

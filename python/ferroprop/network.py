@@ -895,38 +895,55 @@ class Network:
 
     # -- persistence, pickling and copying ----------------------------------------------
 
-    def save(self, path: str | os.PathLike[str]) -> None:
+    def save(self, path: str | os.PathLike[str], *, optimizer_state: bool = False) -> None:
         """Save to ``path`` in the safetensors format, atomically.
 
         The file holds ``layers.{k}.weight`` (``W.T``, shape ``(n_out, n_in)``, the layout
         of PyTorch's ``nn.Linear``) and ``layers.{k}.bias`` for each layer, and the
-        architecture, dtype and loss in its metadata. It is written to a temporary file in
-        the same folder and renamed over ``path``: a failed save leaves any previous file
-        intact. The optimizer's state is not saved.
+        architecture, dtype and loss in its metadata. With ``optimizer_state=True`` it also
+        holds the optimizer's state (its settings, step count, velocities or moments, as
+        the tensors ``optimizer.first`` and ``optimizer.second``), so that a later ``fit``
+        of the loaded network continues exactly where this one stopped.
+
+        The bytes go to a new file in the target's folder, which gets the replaced file's
+        mode (and owner, where the system allows it; a new file gets the mode the umask
+        gives), is synced to disk and renamed over the target, and then the folder is
+        synced: a failed save leaves any previous file intact. A symbolic link is followed:
+        the file it points to is replaced and the link stays a link (a dangling link gets
+        its target created). A folder, FIFO, device or socket at ``path`` is refused.
 
         Parameters
         ----------
         path : str or os.PathLike
             The file to write (replaced if it exists).
+        optimizer_state : bool, default False
+            Also store the optimizer's state, if there is one (a file that PyTorch's
+            ``load_state_dict`` then sees extra tensors in).
 
         Raises
         ------
         TypeError
             If ``path`` is not a str or os.PathLike (bytes paths are refused).
         ValueError
-            If ``path`` does not name a file (it ends in ``..`` or is a root).
+            If ``path`` does not name a file (it is empty, ends in a separator, ``.`` or
+            ``..``), or if the network is too deep for the format's 1 MiB header.
         OSError
             If writing fails: ``FileNotFoundError`` for a missing folder,
-            ``PermissionError``, ``IsADirectoryError``, ... as the system reports it.
+            ``PermissionError``, ``IsADirectoryError`` for a folder, ... as the system
+            reports it; an ``OSError`` for a FIFO, device or socket at ``path``.
         """
-        self._core.save(_path(path))
+        self._core.save(_path(path), optimizer_state=bool(optimizer_state))
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> Network:
-        """Load a network saved by :meth:`save`.
+        """Load a network saved by :meth:`save` (or the bytes of :meth:`to_bytes` in a file).
 
-        Everything is checked before the weights are read: header, metadata, the file's
-        size against its architecture, every tensor's name, dtype, shape and values.
+        ``path`` must be a regular file: it is opened without waiting and its type is
+        checked before anything is read, so a FIFO, a device, a socket or a folder is
+        refused at once. Everything is checked before the weights are read, by the same
+        rule as :meth:`from_bytes`: the header's length (at most 1 MiB), its metadata,
+        the file's size against its architecture, every tensor's name, dtype, shape and
+        values, and the optimizer's state if the file holds one.
 
         Parameters
         ----------
@@ -936,7 +953,8 @@ class Network:
         Returns
         -------
         Network
-            The network, with a fresh optimizer state and no step values.
+            The network, with the optimizer's state the file holds (a fresh one if none)
+            and no step values.
 
         Raises
         ------
@@ -945,23 +963,35 @@ class Network:
         ValueError
             If the file is not a valid ferroprop file; the message says why.
         OSError
-            If reading fails (``FileNotFoundError``, ``PermissionError``, ...).
+            If reading fails (``FileNotFoundError``, ``PermissionError``, ...):
+            ``IsADirectoryError`` for a folder, an ``OSError`` for a FIFO, device or socket.
         """
         return cls._from_core(_core.CoreNetwork.load(_path(path)))
 
     def to_bytes(self) -> bytes:
-        """The bytes :meth:`save` would write.
+        """The network and its optimizer's state as the bytes of a safetensors file.
+
+        The bytes :meth:`save` writes with ``optimizer_state=True``, and what pickling
+        keeps: a network read back with :meth:`from_bytes` trains on bit for bit as this
+        one would.
 
         Returns
         -------
         bytes
             The network as a safetensors file.
+
+        Raises
+        ------
+        ValueError
+            If the network is too deep for the format's 1 MiB header.
         """
         return self._core.to_bytes()
 
     @classmethod
     def from_bytes(cls, data: bytes | bytearray | memoryview) -> Network:
-        """A network from the bytes of :meth:`to_bytes` (checked as :meth:`load` does).
+        """A network from the bytes of :meth:`to_bytes` or of a saved file.
+
+        The bytes are checked by the same rule as :meth:`load`.
 
         Parameters
         ----------
@@ -971,7 +1001,8 @@ class Network:
         Returns
         -------
         Network
-            The network, with a fresh optimizer state and no step values.
+            The network, with the optimizer's state the bytes hold (a fresh one if none)
+            and no step values.
 
         Raises
         ------
@@ -991,10 +1022,36 @@ class Network:
         return net
 
     def __getstate__(self) -> dict[str, Any]:
-        return {"safetensors": self.to_bytes()}
+        # The core as its bytes (optimizer state included); the instance's other
+        # attributes (history_, a subclass's or the user's) as they are.
+        attributes = {k: v for k, v in vars(self).items() if k != "_core"}
+        for name in _slot_names(type(self)):
+            if hasattr(self, name):
+                attributes[name] = getattr(self, name)
+        return {"safetensors": self.to_bytes(), "attributes": attributes}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
+        # Pickles of earlier versions hold the bytes only.
         self._core = _core.CoreNetwork.from_bytes(state["safetensors"])
+        slots = _slot_names(type(self))
+        for name, value in state.get("attributes", {}).items():
+            if name in slots:
+                setattr(self, name, value)
+            else:
+                self.__dict__[name] = value  # as pickle restores an instance's __dict__
+
+
+def _slot_names(cls: type) -> list[str]:
+    """The ``__slots__`` attributes a subclass declares (``vars`` does not see them)."""
+    names: list[str] = []
+    for klass in cls.__mro__:
+        slots = klass.__dict__.get("__slots__", ())
+        for name in [slots] if isinstance(slots, str) else slots:
+            if name.startswith("__") and not name.endswith("__"):  # private: mangled
+                name = f"_{klass.__name__.lstrip('_')}{name}"
+            if name not in ("__dict__", "__weakref__") and name not in names:
+                names.append(name)
+    return names
 
 
 def _with_bar(

@@ -4,15 +4,16 @@ Drop-in replacements for ``sklearn.neural_network.MLPClassifier`` / ``MLPRegress
 (behaviour of scikit-learn 1.9.1): same parameters, defaults, fitted attributes, RNG use
 and stopping rules. The weights live in a :class:`ferroprop.Network` (``_network``);
 ``coefs_`` and ``intercepts_`` are read-only copies of its weights (assigning a whole
-list sets the network's weights). Pickles hold the network as its safetensors bytes.
+list sets the network's weights). Pickles hold the network as its safetensors bytes, with
+the optimizer's state (momentum, Adam's moments): ``partial_fit`` after unpickling
+continues as it would have without the round trip.
 Importing this module needs scikit-learn and SciPy (``pip install 'ferroprop[sklearn]'``).
 
 Known differences from scikit-learn: the shuffling order (ferroprop's RNG); a minibatch
 whose sample weights are all zero is skipped (scikit-learn raises ZeroDivisionError);
-negative sample weights and ``momentum=1`` are refused; the optimizer's state (momentum,
-Adam's moments) is not pickled, so ``partial_fit`` after unpickling restarts it; a
-float32 model computes in float32 whatever the dtype of the ``X`` it predicts on; and
-``MLPRegressor(loss="poisson")`` is refused (ferroprop has no exponential output).
+negative sample weights and ``momentum=1`` are refused; a float32 model computes in
+float32 whatever the dtype of the ``X`` it predicts on; and ``MLPRegressor(loss="poisson")``
+is refused (ferroprop has no exponential output).
 
 How the estimators map onto :meth:`ferroprop.Network.fit` (loss scales, which fits run
 in one Rust call) is described in the docstring of ``ferroprop.sklearn._base``.
