@@ -82,4 +82,4 @@ def test_incremental_over_chunks_equals_partial_fit_in_one_process(client):
         fitted = incremental.estimator_
         for a, b in zip(fitted.coefs_ + fitted.intercepts_, local.coefs_ + local.intercepts_):
             np.testing.assert_array_equal(a, b)
-        assert fitted.n_iter_ == local.n_iter_ == 6
+        assert fitted.t_ == local.t_ == 2400  # samples seen: every chunk once
