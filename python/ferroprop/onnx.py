@@ -119,7 +119,7 @@ def to_onnx(
         The opset of the ``ai.onnx`` domain, at least 9; by default the newest that both
         onnx and skl2onnx support.
     options : mapping, optional
-        skl2onnx's converter options for an estimator, such as ``{"zipmap": True}``,
+        The converter options of skl2onnx for an estimator, such as ``{"zipmap": True}``,
         ``{"nocl": True}`` or ``{"output_class_labels": True}`` for a classifier. Unlike
         skl2onnx, ``zipmap`` defaults to False here, so that the outputs are the arrays
         that ``predict`` and ``predict_proba`` return. A ``Network`` takes none.
@@ -362,6 +362,7 @@ def _label_type(labels: npt.NDArray[Any], shape: list[Any]) -> Any:
 
 def _parse_classifier(scope: Any, model: Any, inputs: Any, custom_parsers: Any = None) -> Any:
     """skl2onnx's classifier parser, with ZipMap's float32 probabilities for float64 inputs."""
+    check_is_fitted(model)
     options = scope.get_options(model, {"zipmap": True, "output_class_labels": False})
     zipmap = options["zipmap"]
     if zipmap is True and _multilabel(model):
