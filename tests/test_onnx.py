@@ -173,6 +173,30 @@ def test_leaky_relu_slope_is_in_the_networks_dtype(dtype):
     np.testing.assert_array_equal(y, net.predict(X))  # one correctly rounded product each
 
 
+def one_node_model(op, dtype, opset, **attrs):
+    elem = onnx.TensorProto.FLOAT if dtype == "float32" else onnx.TensorProto.DOUBLE
+    graph = onnx.helper.make_graph(
+        [onnx.helper.make_node(op, ["x"], ["y"], **attrs)],
+        op,
+        [onnx.helper.make_tensor_value_info("x", elem, [None])],
+        [onnx.helper.make_tensor_value_info("y", elem, [None])],
+    )
+    return onnx.helper.make_model(graph, opset_imports=[onnx.helper.make_opsetid("", opset)])
+
+
+def test_why_sigmoid_and_leaky_relu_are_written_out():
+    # What the README says of ONNX Runtime's own Sigmoid and LeakyRelu kernels.
+    z = np.linspace(-40.0, -10.0, 301, dtype=np.float32)
+    (y,) = session(one_node_model("Sigmoid", "float32", 13)).run(None, {"x": z})
+    exact = 1 / (1 + np.exp(-z.astype(np.float64)))
+    assert np.max(np.abs(y / exact - 1)) > 1e-3  # the tail is lost
+    z = -np.geomspace(1e-3, 1e3, 50)
+    leaky = one_node_model("LeakyRelu", "float64", 16, alpha=0.01)  # its float64 kernel: 16-18
+    (y,) = session(leaky).run(None, {"x": z})
+    np.testing.assert_array_equal(y, np.float64(np.float32(0.01)) * z)  # a float32 slope
+    assert not np.any(y == 0.01 * z)
+
+
 @pytest.mark.parametrize("target_opset", [9, 13, None])
 def test_opsets(target_opset):
     net = Network([3, 8, 2], ["leaky_relu", "sigmoid"], dtype="float64", seed=0)

@@ -134,7 +134,8 @@ def to_onnx(
     Raises
     ------
     TypeError
-        If ``model`` is not one of the types above, or ``input_name`` not a string.
+        If ``model`` is not one of the types above, ``input_name`` not a string,
+        ``options`` not a mapping or ``target_opset`` not an integer.
     ValueError
         If an estimator is not fitted (scikit-learn's ``NotFittedError``), a classifier
         was fitted on a single class, ``target_opset`` is too old, or ``options`` are
