@@ -23,13 +23,12 @@ worker processes)
 
 import copy
 
-import numpy as np
-from sklearn.model_selection import ParameterGrid
-
 import dask
 import dask.array as da
+import numpy as np
 from dask.distributed import Client, LocalCluster
 from dask_ml.wrappers import Incremental
+from sklearn.model_selection import ParameterGrid
 
 from ferroprop.sklearn import MLPClassifier
 
@@ -64,9 +63,12 @@ def search(X: da.Array, y: da.Array, grid: dict[str, list[object]]) -> dict[str,
 def main() -> None:
     X, y = data()
     model = MLPClassifier(hidden_layer_sizes=(32,), learning_rate_init=1e-2, random_state=0)
-    with LocalCluster(
-        n_workers=2, processes=True, threads_per_worker=1, dashboard_address=None
-    ) as cluster, Client(cluster) as client:
+    with (
+        LocalCluster(
+            n_workers=2, processes=True, threads_per_worker=1, dashboard_address=None
+        ) as cluster,
+        Client(cluster) as client,
+    ):
         print(f"cluster: {len(client.scheduler_info()['workers'])} worker processes")
         incremental = Incremental(model, scoring="accuracy", shuffle_blocks=False)
         incremental.fit(X, y, classes=[0, 1])
@@ -86,6 +88,7 @@ def main() -> None:
         for params, score in scores.items():
             print(f"  {params}: held-out accuracy {score:.4f}")
         print(f"best: {max(scores, key=scores.__getitem__)}")
+
 
 if __name__ == "__main__":
     main()

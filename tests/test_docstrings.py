@@ -15,14 +15,21 @@ import pytest
 import ferroprop
 import ferroprop.network
 import ferroprop.reference
+import ferroprop.threads
 
-MODULES: list[types.ModuleType] = [ferroprop.network, ferroprop.reference]
+MODULES: list[types.ModuleType] = [ferroprop.network, ferroprop.reference, ferroprop.threads]
 try:
     import ferroprop.sklearn
 except ImportError:  # scikit-learn or SciPy not installed
     pass
 else:
     MODULES.append(ferroprop.sklearn)
+try:
+    import ferroprop.onnx
+except ImportError:  # onnx or skl2onnx not installed
+    pass
+else:
+    MODULES.append(ferroprop.onnx)
 
 
 def public_objects() -> Iterator[tuple[str, object]]:
