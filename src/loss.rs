@@ -308,6 +308,84 @@ impl Loss {
     }
 }
 
+/// The total sample weight `Σw` of a batch, held as `2^e · s` (`2^e` the largest weight's
+/// power of two, so `s ≥ 1`): dividing by it neither overflows nor loses the quotient when
+/// `Σw` itself is out of range (`x / weight_sum` is `x / Σw`, rounded once where `Σw` is a
+/// normal number).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct WeightSum {
+    power: f64,
+    sum: f64,
+}
+
+impl WeightSum {
+    /// The weight of `m` unweighted rows.
+    pub fn rows(m: usize) -> Self {
+        WeightSum {
+            power: 1.0,
+            sum: m as f64,
+        }
+    }
+
+    /// `Σw` (infinite if it overflows).
+    pub fn value(self) -> f64 {
+        self.power * self.sum
+    }
+}
+
+impl std::ops::Div<WeightSum> for f64 {
+    type Output = f64;
+    fn div(self, w: WeightSum) -> f64 {
+        let total = w.power * w.sum;
+        if total.is_normal() {
+            self / total
+        } else {
+            self / w.power / w.sum
+        }
+    }
+}
+
+/// The sample weights of a batch as the loss uses them: `Σw`, and the rows' gradient scales
+/// `w_i · m / Σw` (`m` the rows of the batch) in `scale[..m]` — or no scales where the
+/// weights are all equal, so that uniform weights of any size train exactly as no weights
+/// do. `None` if every weight is zero: the batch has nothing to teach. Without weights,
+/// `Σw = m`.
+///
+/// The weights are divided by the largest one's power of two before they are summed, so
+/// that `Σw` cannot overflow nor the scales lose their precision to subnormal sums; the
+/// scaling is exact, so weights within range give the bits of `w_i · (m / Σw)`. The
+/// weights must have passed `check_sample_weight` (finite, non-negative).
+pub fn batch_weights<'s, T: Float>(
+    sample_weight: Option<ArrayView1<T>>,
+    rows: impl ExactSizeIterator<Item = usize> + Clone,
+    scale: &'s mut [T],
+) -> Option<(WeightSum, Option<ArrayView1<'s, T>>)> {
+    let m = rows.len();
+    let Some(w) = sample_weight else {
+        return Some((WeightSum::rows(m), None));
+    };
+    let weights = rows.map(|r| w[r].f64());
+    let max = weights.clone().fold(0.0, f64::max);
+    if max == 0.0 {
+        return None;
+    }
+    // The power of two of `max` (2⁻¹⁰²² for subnormals, whose quotient by it is exact).
+    let power = match max.is_normal() {
+        true => f64::from_bits(max.to_bits() & 0x7ff0_0000_0000_0000),
+        false => f64::MIN_POSITIVE,
+    };
+    let sum: f64 = weights.clone().map(|v| v / power).sum();
+    let weight_sum = WeightSum { power, sum };
+    if weights.clone().all(|v| v == max) {
+        return Some((weight_sum, None));
+    }
+    let k = m as f64 / sum;
+    for (s, v) in scale.iter_mut().zip(weights) {
+        *s = T::c(v / power * k);
+    }
+    Some((weight_sum, Some(ArrayView1::from(&scale[..m]))))
+}
+
 /// The fused output delta of one value, `(ŷ − y) · scale`.
 #[inline(always)]
 fn delta_value<T: Float>(p: T, y: T, scale: T) -> T {

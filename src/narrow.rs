@@ -53,6 +53,8 @@ pub struct Workspace<T> {
     /// One layer's `dz` back in sample-major layout, `(batch, WIDTH · ⌈n_out / WIDTH⌉)`,
     /// zero-padded, for `outer_gradients`.
     dz_rows: Array2<T>,
+    /// The first layer whose `z` was not finite in the last forward pass.
+    overflowed: Option<usize>,
 }
 
 /// The first `n` columns (samples) of a buffer; no slicing for a whole batch, the usual
@@ -101,6 +103,7 @@ impl<T: Float> Workspace<T> {
                 let wide = layers.iter().map(|l| l.n_out()).filter(|&m| m >= WIDTH);
                 try_zeros(batch, wide.map(padded).max().unwrap_or(0))?
             },
+            overflowed: None,
         })
     }
 
@@ -121,8 +124,12 @@ impl<T: Float> Workspace<T> {
     ///
     /// A hidden ReLU or identity layer's activation is applied as its product is stored,
     /// into `a`; its `z` is left unwritten (the backward pass reads ReLU's `a` instead).
-    pub fn forward(&mut self, layers: &[Dense<T>], n: usize) {
+    ///
+    /// Returns the first layer whose `z` is not finite, if one is: that layer's `a` is then
+    /// all NaN, and so is the output (see `Activation::forward`).
+    pub fn forward(&mut self, layers: &[Dense<T>], n: usize) -> Option<usize> {
         let last = layers.len() - 1;
+        self.overflowed = None;
         for (k, layer) in layers.iter().enumerate() {
             let (done, before) = self.a.split_at_mut(k);
             let a_prev = match k {
@@ -131,16 +138,32 @@ impl<T: Float> Workspace<T> {
             };
             let b = Some(layer.b.as_slice().expect("biases are contiguous"));
             let w = layer.w.t();
-            match fused(layers, k, last) {
-                Some(finish) => combine_rows(w, b, a_prev, rows_mut(&mut before[0], n), finish),
+            let finite = match fused(layers, k, last) {
+                Some(finish) => {
+                    let check = combine_rows(w, b, a_prev, rows_mut(&mut before[0], n), finish);
+                    let finite = check == T::zero();
+                    if !finite {
+                        cols_mut(&mut before[0], n).fill(T::nan());
+                    }
+                    finite
+                }
                 None => {
                     combine_rows(w, b, a_prev, rows_mut(&mut self.z[k], n), Finish::Sum);
                     let z = cols(&self.z[k], n);
                     let a = cols_mut(&mut before[0], n);
-                    layer.activation.forward(z.t(), a.reversed_axes());
+                    layer.activation.forward(z.t(), a.reversed_axes())
                 }
+            };
+            if !finite && self.overflowed.is_none() {
+                self.overflowed = Some(k);
             }
         }
+        self.overflowed
+    }
+
+    /// The first layer whose `z` was not finite in the last forward pass.
+    pub fn overflowed(&self) -> Option<usize> {
+        self.overflowed
     }
 
     /// The network's output for the first `n` samples, `(n, n_out)` as everywhere else.
@@ -233,12 +256,12 @@ impl<T: Float> Workspace<T> {
 fn fused<'a, T: Float>(layers: &[Dense<T>], k: usize, last: usize) -> Option<Finish<'a, T>> {
     match (k < last, layers[k].activation) {
         (true, Activation::Relu) => Some(Finish::Relu),
-        (true, Activation::Identity) => Some(Finish::Sum),
+        (true, Activation::Identity) => Some(Finish::Identity),
         _ => None,
     }
 }
 
-dispatch!(combine_rows, combine_rows_avx2, combine_rows_avx512, combine_rows_body, (coef: ArrayView2<T>, init: Option<&[T]>, x: Rows<T>, out: RowsMut<T>, finish: Finish<T>));
+dispatch!(combine_rows, combine_rows_avx2, combine_rows_avx512, combine_rows_body, (coef: ArrayView2<T>, init: Option<&[T]>, x: Rows<T>, out: RowsMut<T>, finish: Finish<T>) -> T);
 dispatch!(gradients, gradients_avx2, gradients_avx512, gradients_body, (a: Rows<T>, dz: Rows<T>, dw: ArrayViewMut2<T>, db: &mut [T]));
 dispatch!(outer_gradients, outer_gradients_avx2, outer_gradients_avx512, outer_gradients_body, (a: Rows<T>, dz: Rows<T>, dw: ArrayViewMut2<T>, db: &mut [T], scratch: &mut [T]));
 
@@ -309,6 +332,8 @@ const _: () = assert!(UNITS == 4);
 enum Finish<'a, T> {
     /// `v`.
     Sum,
+    /// `v`, a hidden identity layer's forward pass: checked, as `Relu` is.
+    Identity,
     /// `relu(v)`: a hidden ReLU layer's forward pass.
     Relu,
     /// `v` where `mask > 0`, else 0: the backward pass into a hidden ReLU layer, whose
@@ -324,7 +349,9 @@ const MAX_Q: usize = if MAX_INPUTS > MAX_UNITS {
 };
 
 /// `out[p, :] = finish(init[p] + Σ_q coef[p, q] · x[q, :])`: the forward product
-/// (`coef = Wᵀ`, `init = b`) and the backward one (`coef = W`, no init).
+/// (`coef = Wᵀ`, `init = b`) and the backward one (`coef = W`, no init). Returns the sum of
+/// `v · 0` over the sums `v` of a forward finish (`Relu`, `Identity`), which is NaN if one
+/// is not finite, and 0 otherwise.
 #[inline(always)]
 fn combine_rows_body<T: Float, L: Level>(
     coef: ArrayView2<T>,
@@ -332,7 +359,7 @@ fn combine_rows_body<T: Float, L: Level>(
     x: Rows<T>,
     mut out: RowsMut<T>,
     finish: Finish<T>,
-) {
+) -> T {
     let (p_total, q_total) = coef.dim();
     assert!(
         q_total <= MAX_Q,
@@ -356,16 +383,18 @@ fn combine_rows_body<T: Float, L: Level>(
         assert!(mask.rows >= p_total && mask.tiles >= n / TILE);
     }
     let full = p_total / UNITS * UNITS;
+    let mut check = T::zero();
     for p0 in (0..full).step_by(UNITS) {
-        combine_tile::<T, L, UNITS>(coef, init, x, x_tiles, &mut out, finish, p0);
+        check += combine_tile::<T, L, UNITS>(coef, init, x, x_tiles, &mut out, finish, p0);
     }
     // The last 1–3 rows in one tile too, so that `x` is read once more, not up to 3 times.
-    match p_total - full {
-        1 => combine_tile::<T, L, 1>(coef, init, x, x_tiles, &mut out, finish, full),
-        2 => combine_tile::<T, L, 2>(coef, init, x, x_tiles, &mut out, finish, full),
-        3 => combine_tile::<T, L, 3>(coef, init, x, x_tiles, &mut out, finish, full),
-        _ => {}
-    }
+    check
+        + match p_total - full {
+            1 => combine_tile::<T, L, 1>(coef, init, x, x_tiles, &mut out, finish, full),
+            2 => combine_tile::<T, L, 2>(coef, init, x, x_tiles, &mut out, finish, full),
+            3 => combine_tile::<T, L, 3>(coef, init, x, x_tiles, &mut out, finish, full),
+            _ => T::zero(),
+        }
 }
 
 /// `init[u] + Σ_q w[u][q] · x[q, tile t0 + g]` for `u < U`, `g < G`; the tiles must exist
@@ -395,16 +424,31 @@ fn combine_tiles<T: Float, L: Level, const U: usize, const G: usize>(
 }
 
 impl<T: Float> Finish<'_, T> {
-    /// Stores `finish(v)` as tile `t` of row `p` of `out`.
+    /// Stores `finish(v)` as tile `t` of row `p` of `out`; a forward finish adds `v · 0` to
+    /// `check`.
     ///
     /// # Safety
     /// Row `p`'s first `out.n` values lie within `out.data`, `t < out.n / TILE`, and a
     /// mask has row `p` and tile `t`.
     #[inline(always)]
-    unsafe fn store<V: Lanes<T>>(self, v: V, out: &mut RowsMut<T>, p: usize, t: usize) {
+    unsafe fn store<V: Lanes<T>>(
+        self,
+        v: V,
+        out: &mut RowsMut<T>,
+        p: usize,
+        t: usize,
+        check: &mut V,
+    ) {
         let v = match self {
             Finish::Sum => v,
-            Finish::Relu => v.relu(),
+            Finish::Identity => {
+                *check = check.add(v.mul(V::splat(T::zero())));
+                v
+            }
+            Finish::Relu => {
+                *check = check.add(v.mul(V::splat(T::zero())));
+                v.relu()
+            }
             // SAFETY: the caller's contract.
             Finish::WherePositive(mask) => v.where_positive(Lanes::load(unsafe { mask.get(p, t) })),
         };
@@ -441,7 +485,7 @@ fn combine_tile<T: Float, L: Level, const U: usize>(
     out: &mut RowsMut<T>,
     finish: Finish<T>,
     p0: usize,
-) {
+) -> T {
     let q_total = coef.q_total.min(MAX_Q);
     // The block's coefficients, copied where the loop reads them without bounds checks.
     let mut w = [[T::zero(); MAX_Q]; U];
@@ -453,6 +497,8 @@ fn combine_tile<T: Float, L: Level, const U: usize>(
     let start: [T; U] = std::array::from_fn(|u| init.map_or(T::zero(), |b| b[p0 + u]));
     let n = out.n;
     let tiles = n / TILE;
+    // One check per unit: no long chain of dependent additions.
+    let mut checks = [L::V::<T>::splat(T::zero()); U];
     // Two tiles at a time where there are two: each coefficient is broadcast once for both.
     let mut t = 0;
     while t + 2 <= tiles {
@@ -461,8 +507,8 @@ fn combine_tile<T: Float, L: Level, const U: usize>(
             // SAFETY: p0 + u < p_total and t + 1 < n / TILE, with the rows of `out` and of
             // the mask checked by `combine_rows_body`.
             unsafe {
-                finish.store(first, out, p0 + u, t);
-                finish.store(second, out, p0 + u, t + 1);
+                finish.store(first, out, p0 + u, t, &mut checks[u]);
+                finish.store(second, out, p0 + u, t + 1, &mut checks[u]);
             }
         }
         t += 2;
@@ -471,9 +517,13 @@ fn combine_tile<T: Float, L: Level, const U: usize>(
         let sums: [[L::V<T>; 1]; U] = combine_tiles::<T, L, U, 1>(&w, start, x_tiles, q_total, t);
         for (u, [sum]) in sums.into_iter().enumerate() {
             // SAFETY: as above, for tile t < n / TILE.
-            unsafe { finish.store(sum, out, p0 + u, t) };
+            unsafe { finish.store(sum, out, p0 + u, t, &mut checks[u]) };
         }
     }
+    let mut check = checks
+        .iter()
+        .flat_map(|c| c.to_array())
+        .fold(T::zero(), |s, c| s + c);
     for i in tiles * TILE..n {
         for (u, &b) in start.iter().enumerate() {
             let mut v = b;
@@ -482,13 +532,21 @@ fn combine_tile<T: Float, L: Level, const U: usize>(
             }
             out.data[(p0 + u) * out.stride + i] = match finish {
                 Finish::Sum => v,
-                Finish::Relu => [v; LANES].relu()[0],
+                Finish::Identity => {
+                    check += v * T::zero();
+                    v
+                }
+                Finish::Relu => {
+                    check += v * T::zero();
+                    [v; LANES].relu()[0]
+                }
                 Finish::WherePositive(mask) => {
                     [v; LANES].where_positive([mask.data[(p0 + u) * mask.stride + i]; LANES])[0]
                 }
             };
         }
     }
+    check
 }
 
 /// `dW[k, j] = aᵀ[k, :] · dzᵀ[j, :]`, `db[j] = Σ dzᵀ[j, :]`: each sum in `TILE` partial

@@ -11,9 +11,12 @@
 //! The step API keeps the values of the last pass (`z, a, dz, da, dW, db` of every layer)
 //! for inspection. `predict`, `loss` and `gradient_check` leave them untouched.
 
-use crate::layer::try_zeros;
+use crate::layer::{try_clone, try_filled, try_zeros};
+use crate::loss::{batch_weights, WeightSum};
 use crate::{init, Activation, Dense, Error, Float, LayerCache, Loss, Optimizer, Result, Target};
-use ndarray::{s, Array1, Array2, ArrayView1, ArrayView2, ArrayViewMut2};
+use ndarray::{
+    s, Array, Array1, Array2, ArrayView, ArrayView1, ArrayView2, ArrayViewMut2, Dimension,
+};
 
 /// The architecture of a network: what `Network::new` builds from.
 #[derive(Debug, Clone, PartialEq)]
@@ -182,16 +185,26 @@ impl<T: Float> Network<T> {
     }
 
     /// A copy of the parameters, the loss and the optimizer state, without the values of
-    /// the last step-API pass.
-    pub fn clone_params(&self) -> Self {
-        Network {
-            layers: self.layers.clone(),
+    /// the last step-API pass; `Error::Memory` if it does not fit in memory.
+    pub fn clone_params(&self) -> Result<Self> {
+        Ok(Network {
+            layers: self
+                .layers
+                .iter()
+                .map(|l| {
+                    Ok(Dense {
+                        w: try_clone(&l.w)?,
+                        b: try_clone(&l.b)?,
+                        activation: l.activation,
+                    })
+                })
+                .collect::<Result<_>>()?,
             loss: self.loss,
             cache: Vec::new(),
             x: Array2::zeros((0, 0)),
             state: StepState::Fresh,
-            optimizer: self.optimizer.clone(),
-        }
+            optimizer: self.optimizer.as_ref().map(|o| o.try_clone()).transpose()?,
+        })
     }
 
     /// Forgets the optimizer's state (momentum, Adam's moments and step count): the next
@@ -208,11 +221,11 @@ impl<T: Float> Network<T> {
         }
     }
 
-    /// `[(W, b), …]`, copied.
-    pub fn get_weights(&self) -> Vec<(Array2<T>, Array1<T>)> {
+    /// `[(W, b), …]`, copied; `Error::Memory` if the copy does not fit in memory.
+    pub fn get_weights(&self) -> Result<Vec<(Array2<T>, Array1<T>)>> {
         self.layers
             .iter()
-            .map(|l| (l.w.clone(), l.b.clone()))
+            .map(|l| Ok((try_clone(&l.w)?, try_clone(&l.b)?)))
             .collect()
     }
 
@@ -289,8 +302,8 @@ impl<T: Float> Network<T> {
             self.x = try_zeros(n, self.n_inputs())?;
         }
         self.x.assign(&x);
-        forward_pass(&self.layers, &mut self.cache, self.x.view());
         self.state = StepState::Fresh;
+        forward_checked(&self.layers, &mut self.cache, self.x.view())?;
         check_output(self.cache[self.cache.len() - 1].a.view())?;
         self.state = StepState::Forwarded;
         Ok(self.cache[self.cache.len() - 1].a.view())
@@ -316,6 +329,8 @@ impl<T: Float> Network<T> {
             true,
             None,
         );
+        // No update from gradients that overflowed: the state stays `Forwarded`.
+        check_gradients(self.cache.iter().map(|c| (&c.dw, &c.db)))?;
         self.state = StepState::Backwarded;
         Ok(())
     }
@@ -355,7 +370,7 @@ impl<T: Float> Network<T> {
     pub fn predict(&self, x: ArrayView2<T>) -> Result<Array2<T>> {
         self.check_input(&x)?;
         let mut ws = forward_workspace(&self.layers, x.nrows())?;
-        forward_pass(&self.layers, &mut ws, x);
+        forward_checked(&self.layers, &mut ws, x)?;
         let last = ws.pop().expect("a network has at least one layer");
         check_output(last.a.view())?;
         Ok(last.a)
@@ -366,15 +381,9 @@ impl<T: Float> Network<T> {
         self.check_input(&x)?;
         self.loss.check_target(&y, x.nrows(), self.n_outputs())?;
         let mut ws = forward_workspace(&self.layers, x.nrows())?;
-        forward_pass(&self.layers, &mut ws, x);
+        forward_checked(&self.layers, &mut ws, x)?;
         check_output(ws[ws.len() - 1].a.view())?;
-        let value = self.loss.value(ws[ws.len() - 1].a.view(), y);
-        if !value.is_finite() {
-            return Err(Error::NonFinite(format!(
-                "the loss is {value}: it overflowed (outputs or targets too large)"
-            )));
-        }
-        Ok(value)
+        check_loss(self.loss.value(ws[ws.len() - 1].a.view(), y))
     }
 
     /// The objective of full-batch training and its gradient, in one pass: the
@@ -398,21 +407,21 @@ impl<T: Float> Network<T> {
                 format!("must be non-negative and finite, got {alpha}"),
             ));
         }
-        let (weight_sum, scale) = match sample_weight {
-            None => (n as f64, None),
-            Some(w) => {
-                crate::train::check_sample_weight(w, n)?;
-                let sum: f64 = w.iter().map(|v| v.f64()).sum();
-                (sum, Some(w.mapv(|v| T::c(v.f64() * n as f64 / sum))))
-            }
-        };
+        if let Some(w) = sample_weight {
+            crate::train::check_sample_weight(w, n)?;
+        }
+        let mut scale = try_filled(sample_weight.map_or(0, |_| n) as u128, T::zero(), || {
+            format!("the row scales of {n} sample weights")
+        })?;
+        let (weight_sum, scale) = batch_weights(sample_weight, 0..n, &mut scale)
+            .expect("check_sample_weight refuses weights that are all zero");
         let mut ws = workspace(&self.layers, n)?;
-        forward_pass(&self.layers, &mut ws, x);
+        forward_checked(&self.layers, &mut ws, x)?;
         check_output(ws[ws.len() - 1].a.view())?;
-        let scale = scale.as_ref().map(|s| s.view());
-        let data_loss = self
-            .loss
-            .value_weighted(ws[ws.len() - 1].a.view(), y, scale);
+        let data_loss = check_loss(
+            self.loss
+                .value_weighted(ws[ws.len() - 1].a.view(), y, scale),
+        )?;
         backward_pass(&self.layers, &mut ws, self.loss, x, y, false, scale);
         let squares: f64 = self
             .layers
@@ -420,6 +429,7 @@ impl<T: Float> Network<T> {
             .flat_map(|l| l.w.iter())
             .map(|w| (*w * *w).f64())
             .sum();
+        let penalty = l2_penalty(alpha, squares, weight_sum)?;
         let k = T::c(alpha / weight_sum);
         let gradients = ws
             .into_iter()
@@ -428,10 +438,11 @@ impl<T: Float> Network<T> {
                 c.dw.scaled_add(k, &l.w);
                 (c.dw, c.db)
             })
-            .collect();
+            .collect::<Vec<_>>();
+        check_gradients(gradients.iter().map(|(dw, db)| (dw, db)))?;
         Ok(LossAndGradient {
             data_loss,
-            penalty: 0.5 * alpha * squares / weight_sum,
+            penalty,
             gradients,
         })
     }
@@ -461,8 +472,10 @@ impl<T: Float> Network<T> {
         }
         let floor = f64::EPSILON.sqrt().sqrt().max(T::epsilon().f64().sqrt());
         let mut ws = workspace(&self.layers, x.nrows())?;
-        forward_pass(&self.layers, &mut ws, x);
+        forward_checked(&self.layers, &mut ws, x)?;
+        check_loss(self.loss.value(ws[ws.len() - 1].a.view(), y))?;
         backward_pass(&self.layers, &mut ws, self.loss, x, y, false, None);
+        check_gradients(ws.iter().map(|c| (&c.dw, &c.db)))?;
         // Backpropagated gradients, in the order of `param_mut`'s index: W row-major, then b.
         let grads = ws
             .iter()
@@ -472,15 +485,17 @@ impl<T: Float> Network<T> {
         let mut probe: Vec<Dense<f64>> = self
             .layers
             .iter()
-            .map(|l| Dense {
-                w: l.w.mapv(Float::f64),
-                b: l.b.mapv(Float::f64),
-                activation: l.activation,
+            .map(|l| {
+                Ok(Dense {
+                    w: to_f64(l.w.view())?,
+                    b: to_f64(l.b.view())?,
+                    activation: l.activation,
+                })
             })
-            .collect();
-        let x64 = x.mapv(Float::f64);
+            .collect::<Result<_>>()?;
+        let x64 = to_f64(x)?;
         let y64 = match y {
-            Target::Dense(y) => Some(y.mapv(Float::f64)),
+            Target::Dense(y) => Some(to_f64(y)?),
             Target::Labels(_) => None,
         };
         let y64 = match (&y64, y) {
@@ -493,7 +508,11 @@ impl<T: Float> Network<T> {
             forward_pass(layers, &mut ws64, x64.view());
             self.loss.value(ws64[ws64.len() - 1].a.view(), y64)
         };
-        let mut fd = Vec::with_capacity(ws.iter().map(|c| c.dw.len() + c.db.len()).sum());
+        let params: usize = ws.iter().map(|c| c.dw.len() + c.db.len()).sum();
+        let mut fd = try_filled(0, 0.0, String::new)?;
+        fd.try_reserve_exact(params).map_err(|_| {
+            Error::memory(format!("{params} finite differences"), params as u128 * 8)
+        })?;
         for k in 0..probe.len() {
             for i in 0..probe[k].w.len() + probe[k].b.len() {
                 let original = *param_mut(&mut probe[k], i);
@@ -502,6 +521,13 @@ impl<T: Float> Network<T> {
                 *param_mut(&mut probe[k], i) = original - h;
                 let down = loss_at(&probe);
                 *param_mut(&mut probe[k], i) = original;
+                if !(up.is_finite() && down.is_finite()) {
+                    return Err(Error::NonFinite(format!(
+                        "the loss at a step of ±{h} from parameter {i} of layer {k} (W \
+                         row-major, then b) is {up} and {down}: it overflowed; scale X, y or \
+                         the weights down"
+                    )));
+                }
                 // The step actually taken, after rounding θ ± h.
                 fd.push((up - down) / ((original + h) - (original - h)));
             }
@@ -532,6 +558,93 @@ fn param_mut<T: Float>(layer: &mut Dense<T>, i: usize) -> &mut T {
     } else {
         &mut layer.b[i - n_w]
     }
+}
+
+/// `a` converted to f64, allocated fallibly.
+fn to_f64<T: Float, D: Dimension>(a: ArrayView<T, D>) -> Result<Array<f64, D>> {
+    let what = || format!("an f64 copy of an array of shape {:?}", a.shape());
+    let v = try_filled(a.len() as u128, 0.0, what)?;
+    let mut out = Array::from_shape_vec(a.raw_dim(), v).expect("the copy has a's length");
+    out.zip_mut_with(&a, |o, &v| *o = v.f64());
+    Ok(out)
+}
+
+/// `forward_pass`, with a layer whose `z` overflowed an error that names it.
+fn forward_checked<T: Float>(
+    layers: &[Dense<T>],
+    caches: &mut [LayerCache<T>],
+    x: ArrayView2<T>,
+) -> Result<()> {
+    match forward_pass(layers, caches, x) {
+        None => Ok(()),
+        Some(k) => Err(overflow_error("X", k)),
+    }
+}
+
+/// The error of a forward pass of `arg` in which the `z` of layer `k` overflowed.
+pub(crate) fn overflow_error(arg: &str, k: usize) -> Error {
+    Error::NonFinite(format!(
+        "{arg}: the pre-activation z of layer {k} (layers[{k}]) overflowed in the forward \
+         pass: it is not finite (inf or NaN) for these inputs; scale {arg} or the weights down"
+    ))
+}
+
+/// The first layer whose output `a` holds a value that is not finite, after `forward_pass`
+/// (which makes a layer's `a` NaN where its `z` overflowed; rows beyond the pass hold
+/// earlier, finite values).
+pub fn first_overflow<T: Float>(caches: &[LayerCache<T>]) -> Option<usize> {
+    caches
+        .iter()
+        .position(|c| c.a.iter().any(|v| !v.is_finite()))
+}
+
+/// A loss that is a number, or an error saying it overflowed.
+fn check_loss(value: f64) -> Result<f64> {
+    match value.is_finite() {
+        true => Ok(value),
+        false => Err(Error::NonFinite(format!(
+            "the loss is {value}: it overflowed (outputs or targets too large); scale X or \
+             y down"
+        ))),
+    }
+}
+
+/// `α/2 · Σ‖W‖² / Σw`, or an error naming `alpha` if it overflows.
+fn l2_penalty(alpha: f64, squares: f64, weight_sum: WeightSum) -> Result<f64> {
+    let penalty = match 0.5 * alpha * squares / weight_sum {
+        p if p.is_finite() => p,
+        // The product overflowed first: divide before multiplying.
+        _ => 0.5 * (alpha / weight_sum) * squares,
+    };
+    match penalty.is_finite() {
+        true => Ok(penalty),
+        false => Err(Error::value(
+            "alpha",
+            format!(
+                "the L2 penalty alpha/2 · Σ‖W‖² / Σw overflowed (alpha = {alpha}, Σ‖W‖² = \
+                 {squares}, Σw = {}): lower alpha",
+                weight_sum.value()
+            ),
+        )),
+    }
+}
+
+/// Refuses gradients `(dW, db)` of which one is not finite: the backward pass overflowed.
+fn check_gradients<'a, T: Float>(
+    grads: impl Iterator<Item = (&'a Array2<T>, &'a Array1<T>)>,
+) -> Result<()> {
+    for (k, (dw, db)) in grads.enumerate() {
+        let name = match () {
+            _ if dw.iter().any(|v| !v.is_finite()) => "dW",
+            _ if db.iter().any(|v| !v.is_finite()) => "db",
+            _ => continue,
+        };
+        return Err(Error::NonFinite(format!(
+            "the gradient {name} of layer {k} (layers[{k}]) overflowed in the backward pass: \
+             it is not finite (inf or NaN); the weights, alpha or the targets are too large"
+        )));
+    }
+    Ok(())
 }
 
 /// Refuses a non-finite network output: some layer overflowed, and a NaN or infinity
@@ -579,17 +692,26 @@ pub fn workspace<T: Float>(layers: &[Dense<T>], rows: usize) -> Result<Vec<Layer
 }
 
 /// The forward pass of `x` (its `n` rows) through every layer, into the first `n` rows of
-/// each cache.
-pub fn forward_pass<T: Float>(layers: &[Dense<T>], caches: &mut [LayerCache<T>], x: ArrayView2<T>) {
+/// each cache. Returns the first layer whose `z` is not finite, if one is: that layer's `a`
+/// is then NaN, and so is the output.
+pub fn forward_pass<T: Float>(
+    layers: &[Dense<T>],
+    caches: &mut [LayerCache<T>],
+    x: ArrayView2<T>,
+) -> Option<usize> {
     let n = x.nrows();
+    let mut overflowed = None;
     for (k, layer) in layers.iter().enumerate() {
         let (before, after) = caches.split_at_mut(k);
         let a_prev = match before.last() {
             Some(prev) => prev.a(n),
             None => x,
         };
-        layer.forward(a_prev, &mut after[0]);
+        if !layer.forward(a_prev, &mut after[0]) && overflowed.is_none() {
+            overflowed = Some(k);
+        }
     }
+    overflowed
 }
 
 /// The backward pass after `forward_pass(x)`: `dz, dW, db` of every layer and `da` of every

@@ -19,8 +19,8 @@ use numpy::{
     Element, IntoPyArray, PyReadonlyArray1, PyReadonlyArray2, PyUntypedArray, PyUntypedArrayMethods,
 };
 use pyo3::exceptions::{
-    PyFileExistsError, PyFileNotFoundError, PyIsADirectoryError, PyMemoryError, PyOSError, PyPermissionError,
-    PyRuntimeError, PyTypeError, PyValueError,
+    PyFileExistsError, PyFileNotFoundError, PyIsADirectoryError, PyMemoryError, PyOSError,
+    PyPermissionError, PyRuntimeError, PyTypeError, PyValueError,
 };
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyTuple};
@@ -305,7 +305,7 @@ fn fit_py<'py, T: Element + StoredFloat>(
         metric,
     });
     let mut trainee = match py.detach(|| T::of_ref(&this.read()).map(|n| n.clone_params())) {
-        Some(net) => net,
+        Some(net) => net?,
         None => {
             return Err(PyRuntimeError::new_err(
                 "the network's dtype changed during fit",
@@ -354,7 +354,7 @@ fn fit_py<'py, T: Element + StoredFloat>(
     Ok(dict)
 }
 
-fn weights_of<T: StoredFloat>(net: &Network<T>) -> Vec<(Array2<T>, Array1<T>)> {
+fn weights_of<T: StoredFloat>(net: &Network<T>) -> crate::Result<Vec<(Array2<T>, Array1<T>)>> {
     net.get_weights()
 }
 
@@ -544,7 +544,7 @@ impl PyNetwork {
             let (xv, yv) = (x.as_array(), y.view());
             // A copy, so that a long check does not hold the lock.
             let net = py.detach(|| T::of_ref(&this.read()).map(|n| n.clone_params()));
-            let net = net.expect("dtype checked");
+            let net = net.expect("dtype checked")?;
             Ok(py.detach(|| net.gradient_check(xv, yv, eps))?)
         }
         by_dtype!(self, run(py, self, x, y, eps))
@@ -607,8 +607,8 @@ impl PyNetwork {
         // Cheap reads lock with the GIL held: writers never wait for the GIL while they
         // hold the lock, so this cannot deadlock.
         match &*self.read() {
-            AnyNetwork::F32(net) => run(py, weights_of(net)),
-            AnyNetwork::F64(net) => run(py, weights_of(net)),
+            AnyNetwork::F32(net) => run(py, weights_of(net)?),
+            AnyNetwork::F64(net) => run(py, weights_of(net)?),
         }
     }
 

@@ -15,9 +15,12 @@
 //! finite, the weights of the start of the epoch are restored and training stops with an
 //! error.
 
-use crate::layer::try_zeros;
+use crate::layer::{try_collect, try_filled, try_zeros, try_zeros1};
+use crate::loss::batch_weights;
 use crate::narrow;
-use crate::network::{backward_pass, forward_pass, forward_workspace, workspace};
+use crate::network::{
+    backward_pass, first_overflow, forward_pass, forward_workspace, overflow_error, workspace,
+};
 use crate::stopping::{self, Metric, Schedule, Stop, Stopping, Tracker};
 use crate::{Dense, Error, Float, LayerCache, Network, Optimizer, OptimizerConfig, Result, Target};
 use ndarray::{s, Array1, Array2, ArrayView1, ArrayView2, ArrayViewMut2, Axis, Zip};
@@ -254,6 +257,10 @@ fn rename(err: Error, arg: &'static str) -> Error {
     }
 }
 
+/// Epochs whose history `fit` reserves room for: `epochs` is a bound that early stopping
+/// may never reach (2⁴⁰ of them would be 8 TiB), so the rest grows as needed.
+const RESERVED_EPOCHS: usize = 1 << 12;
+
 #[allow(clippy::too_many_arguments)]
 fn run<T: Float>(
     net: &mut Network<T>,
@@ -290,17 +297,20 @@ fn run<T: Float>(
         Target::Dense(y) => {
             BatchTarget::Dense(try_zeros(if shuffling { batch } else { 0 }, y.ncols())?)
         }
-        Target::Labels(_) => BatchTarget::Labels(Array1::zeros(if shuffling { batch } else { 0 })),
+        Target::Labels(_) => {
+            let len = if shuffling { batch } else { 0 };
+            BatchTarget::Labels(try_filled(len as u128, 0, || format!("{len} labels"))?.into())
+        }
     };
     // Per-row gradient scales w_i · n_b / Σw of the current batch.
-    let mut scale = Array1::<T>::zeros(if sample_weight.is_some() { batch } else { 0 });
-    let mut order: Vec<usize> = (0..n).collect();
+    let mut scale = try_zeros1::<T>(if sample_weight.is_some() { batch } else { 0 })?;
+    let mut order = try_collect(0..n, || format!("the order of {n} rows"))?;
     let mut rng = crate::init::rng(config.seed);
-    let mut snapshot = net.get_weights();
+    let mut snapshot = net.get_weights()?;
     // The weights of the best validation score (early stopping only); the initial ones to
     // start, as scikit-learn does.
     let mut best = if config.stopping.early_stopping {
-        net.get_weights()
+        net.get_weights()?
     } else {
         Vec::new()
     };
@@ -311,10 +321,10 @@ fn run<T: Float>(
     let mut tracker = Tracker::new();
     let mut lr = config.learning_rate;
     let mut history = History {
-        loss: Vec::with_capacity(config.epochs),
+        loss: Vec::with_capacity(config.epochs.min(RESERVED_EPOCHS)),
         val_loss: Vec::new(),
         val_score: Vec::new(),
-        learning_rate: Vec::with_capacity(config.epochs),
+        learning_rate: Vec::with_capacity(config.epochs.min(RESERVED_EPOCHS)),
         samples_seen: 0,
         best_loss: f64::INFINITY,
         best_val_score: None,
@@ -345,20 +355,12 @@ fn run<T: Float>(
                 (true, None) => gather_rows(x, rows, &mut xb),
                 (false, None) => x.slice(s![r, ..]),
             };
-            // Σw of the batch, and the rows' gradient scales.
-            let (weight_sum, row_scale) = match sample_weight {
-                None => (m as f64, None),
-                Some(w) => {
-                    let sum: f64 = rows.iter().map(|&r| w[r].f64()).sum();
-                    if sum == 0.0 {
-                        continue; // nothing to learn from this batch
-                    }
-                    let k = m as f64 / sum;
-                    for (s, &r) in scale.iter_mut().zip(rows) {
-                        *s = T::c(w[r].f64() * k);
-                    }
-                    (sum, Some(scale.slice(s![..m])))
-                }
+            // Σw of the batch, and the rows' gradient scales (none for equal weights).
+            let scale = scale.as_slice_mut().expect("contiguous");
+            let Some((weight_sum, row_scale)) =
+                batch_weights(sample_weight, rows.iter().copied(), scale)
+            else {
+                continue; // nothing to learn from this batch
             };
             let layers = net.layers_mut();
             let mut batch_loss = match &mut narrow {
@@ -425,13 +427,12 @@ fn run<T: Float>(
                 batch_loss += 0.5 * config.alpha * squares / weight_sum;
             }
             if !batch_loss.is_finite() {
+                let overflowed = match &narrow {
+                    Some(ws) => ws.overflowed(),
+                    None => first_overflow(&caches).or_else(|| first_overflow(&caches_2)),
+                };
                 restore(net, &snapshot);
-                return Err(Error::NonFinite(format!(
-                    "the training loss became {batch_loss} at epoch {} (batch {}); the weights \
-                     from the start of that epoch were restored: lower the learning_rate",
-                    epoch + 1,
-                    i + 1
-                )));
+                return Err(diverged(batch_loss, overflowed, epoch, i));
             }
             total += batch_loss * m as f64;
             match &mut narrow {
@@ -465,7 +466,9 @@ fn run<T: Float>(
         history.samples_seen += n as u64;
         let score = match validation {
             Some(v) => {
-                forward_pass(net.layers(), &mut val_ws, v.x);
+                if let Some(k) = forward_pass(net.layers(), &mut val_ws, v.x) {
+                    return Err(overflow_error("validation_data X", k));
+                }
                 let yhat = val_ws[val_ws.len() - 1].a.view();
                 let output = net.layers()[net.layers().len() - 1].activation;
                 let val_loss = loss.value(yhat, v.y);
@@ -606,6 +609,28 @@ fn slice_target<'s, T: Float>(y: &'s Target<'_, T>, r: std::ops::Range<usize>) -
     }
 }
 
+/// The error of a batch whose loss is not finite: the layer whose `z` overflowed, if one
+/// did, and what to change — before the first update, the data or the initial weights are
+/// to blame, not the learning rate.
+fn diverged(loss: f64, overflowed: Option<usize>, epoch: usize, batch: usize) -> Error {
+    let what = match overflowed {
+        Some(k) => {
+            format!("the pre-activation z of layer {k} (layers[{k}]) overflowed (inf or NaN)")
+        }
+        None => format!("the training loss became {loss}"),
+    };
+    let advice = match (epoch, batch) {
+        (0, 0) => "this was before any update: scale X or y (or alpha) down",
+        _ => "lower the learning_rate, or scale X or y down",
+    };
+    Error::NonFinite(format!(
+        "{what} at epoch {} (batch {}); the weights from the start of that epoch were \
+         restored: {advice}",
+        epoch + 1,
+        batch + 1
+    ))
+}
+
 fn restore<T: Float>(net: &mut Network<T>, snapshot: &[(Array2<T>, Array1<T>)]) {
     for (l, (w, b)) in net.layers_mut().iter_mut().zip(snapshot) {
         l.w.assign(w);
@@ -708,7 +733,12 @@ mod tests {
                 l.b.scaled_add(-0.1, db);
             }
         }
-        for ((wa, ba), (wb, bb)) in a.get_weights().iter().zip(&b.get_weights()) {
+        for ((wa, ba), (wb, bb)) in a
+            .get_weights()
+            .unwrap()
+            .iter()
+            .zip(&b.get_weights().unwrap())
+        {
             assert!(wa
                 .iter()
                 .chain(ba)
