@@ -326,6 +326,57 @@ mod tests {
         }
     }
 
+    /// A NaN or infinity anywhere in `z` — in a vector chunk or the remainder, in every
+    /// layout the loops take — is reported and makes every output NaN; huge finite values
+    /// are not.
+    #[test]
+    fn a_non_finite_z_is_reported_and_poisons_the_output() {
+        fn check<T: Float>() {
+            let (rows, cols) = (5, 37); // 185 values: chunks of 32 and a remainder
+            for act in Activation::ALL {
+                let base = Array2::from_shape_fn((rows, cols), |(i, j)| {
+                    T::c((i * 7 + j) as f64 / 50.0 - 1.0)
+                });
+                let mut a = Array2::<T>::zeros((rows, cols));
+                let mut huge = base.clone();
+                huge[[0, 0]] = T::max_value();
+                huge[[4, 36]] = T::min_value();
+                assert!(act.forward(huge.view(), a.view_mut()), "{act:?}");
+                assert!(a.iter().all(|v| v.is_finite()), "{act:?}");
+                for bad in [T::nan(), T::infinity(), T::neg_infinity()] {
+                    for (i, j) in [(0, 0), (2, 20), (4, 36)] {
+                        let mut z = base.clone();
+                        z[[i, j]] = bad;
+                        // Contiguous, by rows (`a` a slice of wider rows) and strided.
+                        let mut a_rows = Array2::<T>::zeros((rows, cols + 3));
+                        let mut wide = Array2::<T>::zeros((rows, 2 * cols));
+                        let z_wide = {
+                            let mut w = Array2::<T>::zeros((rows, 2 * cols));
+                            w.slice_mut(ndarray::s![.., ..;2]).assign(&z);
+                            w
+                        };
+                        let layouts = [
+                            act.forward(z.view(), a.view_mut()),
+                            act.forward(z.view(), a_rows.slice_mut(ndarray::s![.., ..cols])),
+                            act.forward(
+                                z_wide.slice(ndarray::s![.., ..;2]),
+                                wide.slice_mut(ndarray::s![.., 1..;2]),
+                            ),
+                        ];
+                        assert_eq!(layouts, [false; 3], "{act:?} {bad} at ({i}, {j})");
+                        let strided = wide.slice(ndarray::s![.., 1..;2]);
+                        let by_rows = a_rows.slice(ndarray::s![.., ..cols]);
+                        for out in [a.view(), by_rows, strided] {
+                            assert!(out.iter().all(|v| v.is_nan()), "{act:?} {bad}");
+                        }
+                    }
+                }
+            }
+        }
+        check::<f64>();
+        check::<f32>();
+    }
+
     #[test]
     fn f32_is_supported() {
         let z = array![[0.0f32, -1.0]];

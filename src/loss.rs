@@ -506,7 +506,7 @@ fn zeros_and_ones<T: Float>(y: &[T]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ndarray::{array, Array2};
+    use ndarray::{array, Array1, Array2};
 
     #[test]
     fn bce_by_hand() {
@@ -559,6 +559,66 @@ mod tests {
         }
         check::<f64>(1e-14);
         check::<f32>(1e-6);
+    }
+
+    /// Equal weights of any size give no scales (the unweighted passes); others give
+    /// `w_i · m / Σw` with the old formula's bits where it does not overflow, and the same
+    /// scales for weights scaled by any power of two; `Σw` never overflows.
+    #[test]
+    fn batch_weights_of_any_size() {
+        fn check<T: Float>() {
+            let rows = [3usize, 0, 4, 1];
+            let mut scale = vec![T::zero(); 4];
+            for c in [1.0, 3.0, 0.1, 1e-310, 5e-324, 1e308, f64::MAX] {
+                let c = T::c(c);
+                if c == T::zero() || !c.is_finite() {
+                    continue; // beyond f32's range
+                }
+                let w = Array1::from_elem(5, c);
+                let (sum, scales) =
+                    batch_weights(Some(w.view()), rows.iter().copied(), &mut scale).unwrap();
+                assert!(scales.is_none(), "{c}");
+                assert!((c.f64() / sum - 0.25).abs() < 1e-15, "{c}");
+            }
+            let w = Array1::from_vec([2.0, 1.0, 0.0, 3.0, 0.5].map(T::c).to_vec());
+            let (sum, scales) =
+                batch_weights(Some(w.view()), rows.iter().copied(), &mut scale).unwrap();
+            let total = 3.0 + 2.0 + 0.5 + 1.0;
+            assert_eq!(sum.value(), total);
+            let want: Vec<T> = rows
+                .iter()
+                .map(|&r| T::c(w[r].f64() * (4.0 / total)))
+                .collect();
+            assert_eq!(scales.unwrap().to_vec(), want);
+            for shift in [-1000, -60, 60, 1000] {
+                let scaled = w.mapv(|v| T::c(v.f64() * 2f64.powi(shift)));
+                if scaled
+                    .iter()
+                    .zip(&w)
+                    .any(|(v, w)| *w != T::zero() && !v.is_normal())
+                {
+                    continue; // beyond the type's normal range: not the same weights
+                }
+                let mut other = vec![T::zero(); 4];
+                let (sum, scales) =
+                    batch_weights(Some(scaled.view()), rows.iter().copied(), &mut other).unwrap();
+                assert_eq!(scales.unwrap().to_vec(), want, "2^{shift}");
+                assert_eq!(1.0 / sum * 2f64.powi(shift), 1.0 / total, "2^{shift}");
+            }
+            // Huge weights whose sum overflows: the ratios are what counts.
+            let huge = Array1::from_vec([T::max_value(), T::max_value(), T::zero()].to_vec());
+            let (sum, scales) =
+                batch_weights(Some(huge.view()), [0, 1, 2].into_iter(), &mut scale).unwrap();
+            assert_eq!(sum.value(), 2.0 * T::max_value().f64()); // infinite for f64
+            assert!(1.0 / sum > 0.0);
+            assert_eq!(scales.unwrap().to_vec(), [1.5, 1.5, 0.0].map(T::c).to_vec());
+            let zeros = Array1::from_elem(5, T::zero());
+            assert!(batch_weights(Some(zeros.view()), 0..5, &mut [T::zero(); 5]).is_none());
+            let (sum, scales) = batch_weights::<T>(None, 0..7, &mut []).unwrap();
+            assert_eq!((sum, scales), (WeightSum::rows(7), None));
+        }
+        check::<f64>();
+        check::<f32>();
     }
 
     #[test]

@@ -630,10 +630,11 @@ fn l2_penalty(alpha: f64, squares: f64, weight_sum: WeightSum) -> Result<f64> {
 }
 
 /// Refuses gradients `(dW, db)` of which one is not finite: the backward pass overflowed.
+/// The layer named is the first the backward pass reached (the last one).
 fn check_gradients<'a, T: Float>(
-    grads: impl Iterator<Item = (&'a Array2<T>, &'a Array1<T>)>,
+    grads: impl DoubleEndedIterator<Item = (&'a Array2<T>, &'a Array1<T>)> + ExactSizeIterator,
 ) -> Result<()> {
-    for (k, (dw, db)) in grads.enumerate() {
+    for (k, (dw, db)) in grads.enumerate().rev() {
         let name = match () {
             _ if dw.iter().any(|v| !v.is_finite()) => "dW",
             _ if db.iter().any(|v| !v.is_finite()) => "db",
@@ -833,14 +834,69 @@ mod tests {
         net.set_weights(&[(w1.view(), b1.view()), (w2.view(), b2.view())])
             .unwrap();
         // z1 = [inf, -inf, inf]: z2 = inf − inf = NaN, which sigmoid's clip must not hide.
-        let x = array![[1e308, 1e308]];
-        assert!(matches!(net.predict(x.view()), Err(Error::NonFinite(_))));
-        assert!(matches!(net.forward(x.view()), Err(Error::NonFinite(_))));
-        let y = array![[1.0]];
-        assert!(matches!(
-            net.backward(Target::Dense(y.view())),
-            Err(Error::State(_))
+        let x = array![[0.5, 0.5], [1e308, 1e308]];
+        let y = array![[1.0], [0.0]];
+        let target = Target::Dense(y.view());
+        let layer_0 = |r: Result<_>| match r {
+            Err(Error::NonFinite(msg)) => msg.contains("X: the pre-activation z of layer 0"),
+            _ => false,
+        };
+        assert!(layer_0(net.predict(x.view()).map(|_| ())));
+        assert!(layer_0(net.forward(x.view()).map(|_| ())));
+        assert!(layer_0(net.loss(x.view(), target).map(|_| ())));
+        assert!(layer_0(
+            net.loss_and_gradient(x.view(), target, None, 0.0)
+                .map(|_| ())
         ));
+        assert!(layer_0(
+            net.gradient_check(x.view(), target, None).map(|_| ())
+        ));
+        assert!(matches!(net.backward(target), Err(Error::State(_))));
+    }
+
+    /// Gradients that overflow in the backward pass are refused by `backward` (and `update`
+    /// then has nothing to apply), `loss_and_gradient` and `gradient_check`.
+    #[test]
+    fn a_gradient_overflow_is_an_error() {
+        let config = NetworkConfig::new(
+            vec![1, 1, 1],
+            vec![Activation::Identity, Activation::Identity],
+            Loss::MeanSquaredError,
+        );
+        let mut net = Network::<f64>::new(&config, 0).unwrap();
+        let (w1, b1) = (array![[1.0]], array![0.0]);
+        let (w2, b2) = (array![[1e308]], array![0.0]);
+        net.set_weights(&[(w1.view(), b1.view()), (w2.view(), b2.view())])
+            .unwrap();
+        // ŷ = 1e308 and y = −1.5e308 are finite; ŷ − y is not.
+        let (x, y) = (array![[1.0]], array![[-1.5e308]]);
+        let target = Target::Dense(y.view());
+        net.forward(x.view()).unwrap();
+        let err = net.backward(target).unwrap_err().to_string();
+        assert!(err.contains("gradient dW of layer 1"), "{err}");
+        assert!(matches!(net.update(0.1), Err(Error::State(_))));
+        assert_eq!(net.layers()[1].w, w2);
+        assert!(net.loss_and_gradient(x.view(), target, None, 0.0).is_err());
+        assert!(net.gradient_check(x.view(), target, None).is_err());
+        // A penalty too large to represent names alpha; a large finite one is a number,
+        // even where α · Σ‖W‖² alone overflows (Σ‖W‖² = 8).
+        let two = array![[2.0]];
+        net.set_weights(&[(two.view(), b1.view()), (two.view(), b1.view())])
+            .unwrap();
+        let (x, y) = (array![[0.5], [0.25], [0.0], [1.0]], Array2::zeros((4, 1)));
+        let target = Target::Dense(y.view());
+        let one = (x.slice(s![..1, ..]), Target::Dense(y.slice(s![..1, ..])));
+        let err = net
+            .loss_and_gradient(one.0, one.1, None, f64::MAX)
+            .unwrap_err();
+        assert!(matches!(err, Error::Value { arg: "alpha", .. }), "{err}");
+        let got = net
+            .loss_and_gradient(x.view(), target, None, 1e308)
+            .unwrap();
+        assert_eq!(got.penalty, 1e308);
+        let finite =
+            |(dw, db): &(Array2<f64>, Array1<f64>)| dw.iter().chain(db).all(|v| v.is_finite());
+        assert!(got.gradients.iter().all(finite));
     }
 
     #[test]
