@@ -621,7 +621,7 @@ fn diverged(loss: f64, overflowed: Option<usize>, epoch: usize, batch: usize) ->
     };
     let advice = match (epoch, batch) {
         (0, 0) => "this was before any update: scale X or y (or alpha) down",
-        _ => "lower the learning_rate, or scale X or y down",
+        _ => "lower the learning_rate (or alpha), or scale X or y down",
     };
     Error::NonFinite(format!(
         "{what} at epoch {} (batch {}); the weights from the start of that epoch were \

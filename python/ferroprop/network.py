@@ -452,7 +452,8 @@ class Network:
             if 0 < top < np.inf:
                 shift = 1 - int(np.frexp(top)[1])  # top · 2**shift lies in [1, 2)
                 arr = np.ldexp(arr.astype(np.float64), shift)
-                scaled = float(np.ldexp(alpha, shift))
+                with np.errstate(over="ignore"):
+                    scaled = float(np.ldexp(alpha, shift))
                 if not np.isfinite(scaled):
                     raise ValueError(
                         f"alpha / sum(sample_weight) overflows (alpha={alpha}, largest weight "

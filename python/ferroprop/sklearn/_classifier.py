@@ -306,7 +306,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
             )
         if isinstance(self.class_weight, dict):
             for label, weight in self.class_weight.items():
-                if not (isinstance(weight, Real) and np.isfinite(weight) and weight >= 0):
+                if not _weight_like(weight):
                     raise ValueError(
                         f"class_weight: the weight of class {label!r} must be a finite, "
                         f"non-negative number, got {weight!r}"
@@ -477,3 +477,8 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         tags = super().__sklearn_tags__()
         tags.classifier_tags.multi_label = True
         return tags
+
+
+def _weight_like(value: object) -> bool:
+    """Whether ``value`` is a finite, non-negative real number."""
+    return isinstance(value, Real) and bool(np.isfinite(float(value))) and float(value) >= 0
