@@ -16,6 +16,7 @@ OUTPUTS = {
     "binary_cross_entropy": ("sigmoid", 1),
     "cross_entropy": ("softmax", 2),
 }
+pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 DTYPES = ["float32", "float64"]
 BIG = {"float32": 3e38, "float64": 1e308}
 
