@@ -181,3 +181,19 @@ def test_estimators_refuse_to_predict_from_an_overflow():
         assert np.isfinite(est.predict(X)).all()
         with pytest.raises(ValueError, match="layer 0.*overflowed"):
             est.predict(np.array([[1e308, 1e308, 0.0]]))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_fit_of_large_layers_in_halves_reports_the_overflow(dtype):
+    # 300 → 256 units over 64 rows: fit passes each batch as two halves on two threads.
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((64, 300))
+    X[50] = BIG[dtype]
+    net = Network([300, 256, 1], ["relu", "identity"], "mean_squared_error", dtype, seed=0)
+    before = net.get_weights()
+    with pytest.raises(ValueError, match=r"z of layer 0 \(layers\[0\]\) overflowed"):
+        net.fit(X, np.zeros((64, 1)), epochs=2)
+    for (W, _), (W0, _) in zip(net.get_weights(), before):
+        np.testing.assert_array_equal(W, W0)
+    with pytest.raises(ValueError, match="layer 0"):
+        net.predict(X)

@@ -240,3 +240,17 @@ def test_loss_and_gradient_with_weights_of_any_size(dtype):
     a = net.loss_and_gradient(X, y, sample_weight=w)
     b = net.loss_and_gradient(X, y, sample_weight=np.ldexp(w, 1020))
     assert a[:2] == b[:2]
+
+
+@pytest.mark.parametrize(
+    ("dtype", "small"), [("float32", 1e-40), ("float32", 1e-300), ("float64", 1e-300)]
+)
+def test_weights_whose_ratios_the_dtype_cannot_hold_are_refused(dtype, small):
+    X, y, _ = problem("mean_squared_error")
+    net = Network([3, 6, 2], ["leaky_relu", "identity"], "mean_squared_error", dtype, seed=0)
+    w = np.ones(len(X))
+    w[0], w[1] = 1e308 if dtype == "float64" else 1e30, small
+    with pytest.raises(ValueError, match="would count as 0"):
+        net.fit(X, y, epochs=1, sample_weight=w)
+    with pytest.raises(ValueError, match="would count as 0"):
+        net.loss_and_gradient(X, y, sample_weight=w)

@@ -442,16 +442,20 @@ class Network:
 
         Only the weights' ratios and ``alpha / sum(w)`` matter, so both are divided by the
         largest weight's power of two (exactly): weights of any finite size then fit the
-        dtype, and their sums cannot overflow. Weights the core refuses pass unchanged.
+        dtype, and their sums cannot overflow. Weights the core refuses pass unchanged;
+        weights whose ratios the dtype cannot hold (a positive one would count as 0) are
+        refused here.
         """
-        arr = _numeric("sample_weight", sample_weight)
-        if arr.ndim != 1:
-            raise ValueError(f"sample_weight must be 1-D, got {arr.ndim}-D shape {arr.shape}")
+        given = _numeric("sample_weight", sample_weight)
+        if given.ndim != 1:
+            raise ValueError(f"sample_weight must be 1-D, got {given.ndim}-D shape {given.shape}")
+        arr = given
         if arr.dtype.kind == "f" and arr.size and np.all(np.isfinite(arr) & (arr >= 0)):
             top = float(arr.max())
             if 0 < top < np.inf:
                 shift = 1 - int(np.frexp(top)[1])  # top · 2**shift lies in [1, 2)
-                arr = np.ldexp(arr.astype(np.float64), shift)
+                with np.errstate(under="ignore"):
+                    arr = np.ldexp(arr.astype(np.float64), shift)
                 with np.errstate(over="ignore"):
                     scaled = float(np.ldexp(alpha, shift))
                 if not np.isfinite(scaled):
@@ -460,7 +464,15 @@ class Network:
                         f"{top}): the sample weights are too small for this alpha; scale them up"
                     )
                 alpha = scaled
-        return self._cast("sample_weight", arr), alpha
+        with np.errstate(under="ignore"):
+            weights = self._cast("sample_weight", arr)
+        lost = (weights == 0) & (given != 0)
+        if np.any(lost):
+            raise ValueError(
+                f"sample_weight: weights from {given[given > 0].min()} to {given.max()} span "
+                f"more than {self.dtype.name} holds: weight {given[lost][0]} would count as 0"
+            )
+        return weights, alpha
 
     # -- the step API ---------------------------------------------------------------
 
