@@ -98,6 +98,21 @@ pub fn try_zeros1<T: Float>(len: usize) -> Result<Array1<T>> {
     Ok(Array1::from_vec(v))
 }
 
+/// A shape as NumPy prints it: `(2, 3)`, `(4,)`.
+pub(crate) fn shape_text(shape: &[usize]) -> String {
+    match shape {
+        [n] => format!("({n},)"),
+        _ => format!(
+            "({})",
+            shape
+                .iter()
+                .map(|n| n.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
+}
+
 /// A copy of `a` in standard layout, allocated fallibly (`clone` aborts when memory runs
 /// out).
 pub fn try_clone<T: Float, D: Dimension>(a: &Array<T, D>) -> Result<Array<T, D>> {
@@ -105,7 +120,7 @@ pub fn try_clone<T: Float, D: Dimension>(a: &Array<T, D>) -> Result<Array<T, D>>
     v.try_reserve_exact(a.len()).map_err(|_| {
         let bytes = a.len() as u128 * std::mem::size_of::<T>() as u128;
         Error::memory(
-            format!("a copy of an array of shape {:?}", a.shape()),
+            format!("a copy of an array of shape {}", shape_text(a.shape())),
             bytes,
         )
     })?;

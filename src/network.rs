@@ -11,7 +11,7 @@
 //! The step API keeps the values of the last pass (`z, a, dz, da, dW, db` of every layer)
 //! for inspection. `predict`, `loss` and `gradient_check` leave them untouched.
 
-use crate::layer::{try_clone, try_filled, try_zeros};
+use crate::layer::{shape_text, try_clone, try_filled, try_zeros};
 use crate::loss::{batch_weights, WeightSum};
 use crate::{init, Activation, Dense, Error, Float, LayerCache, Loss, Optimizer, Result, Target};
 use ndarray::{
@@ -509,7 +509,7 @@ impl<T: Float> Network<T> {
             self.loss.value(ws64[ws64.len() - 1].a.view(), y64)
         };
         let params: usize = ws.iter().map(|c| c.dw.len() + c.db.len()).sum();
-        let mut fd = try_filled(0, 0.0, String::new)?;
+        let mut fd = Vec::new();
         fd.try_reserve_exact(params).map_err(|_| {
             Error::memory(format!("{params} finite differences"), params as u128 * 8)
         })?;
@@ -562,7 +562,7 @@ fn param_mut<T: Float>(layer: &mut Dense<T>, i: usize) -> &mut T {
 
 /// `a` converted to f64, allocated fallibly.
 fn to_f64<T: Float, D: Dimension>(a: ArrayView<T, D>) -> Result<Array<f64, D>> {
-    let what = || format!("an f64 copy of an array of shape {:?}", a.shape());
+    let what = || format!("an f64 copy of an array of shape {}", shape_text(a.shape()));
     let v = try_filled(a.len() as u128, 0.0, what)?;
     let mut out = Array::from_shape_vec(a.raw_dim(), v).expect("the copy has a's length");
     out.zip_mut_with(&a, |o, &v| *o = v.f64());
@@ -621,8 +621,8 @@ fn l2_penalty(alpha: f64, squares: f64, weight_sum: WeightSum) -> Result<f64> {
         false => Err(Error::value(
             "alpha",
             format!(
-                "the L2 penalty alpha/2 · Σ‖W‖² / Σw overflowed (alpha = {alpha}, Σ‖W‖² = \
-                 {squares}, Σw = {}): lower alpha",
+                "the L2 penalty alpha/2 · Σ‖W‖² / Σw overflowed (Σ‖W‖² = {squares}, Σw = \
+                 {}): lower alpha",
                 weight_sum.value()
             ),
         )),

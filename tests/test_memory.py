@@ -96,7 +96,7 @@ def test_copies_of_the_weights():
         net = Network([1, 2**23, 1], ["relu", "identity"], "mean_squared_error")
         X, y = np.ones((1, 1)), np.ones((1, 1))
         limit(32)
-        copy = "a copy of an array of shape [1, 8388608]"
+        copy = "a copy of an array of shape (1, 8388608)"
         expect_memory_error(net.get_weights, copy)
         expect_memory_error(lambda: net.fit(X, y, epochs=1), copy)
         expect_memory_error(lambda: net.gradient_check(X, y), copy)
