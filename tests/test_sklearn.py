@@ -486,3 +486,14 @@ def test_hidden_layers_and_output_attributes():
         MLPClassifier(hidden_layer_sizes=(3, 0)).fit(X, y)
     with pytest.raises(ValueError, match="poisson"):
         MLPRegressor(loss="poisson").fit(*problem("regression"))
+
+
+@pytest.mark.parametrize("weighted", [False, True])  # weighted: scored in Python
+def test_early_stopping_with_rows_that_overflow_is_an_error(weighted):
+    X, y = problem("regression", n=100)
+    X = X.copy()
+    X[::2] *= 1e306  # every other row: in the training and the validation split
+    weights = np.ones(len(y)) if weighted else None
+    est = MLPRegressor(hidden_layer_sizes=(5,), early_stopping=True, max_iter=3)
+    with pytest.raises(ValueError, match="overflowed|became inf"):
+        est.fit(X, y, sample_weight=weights)

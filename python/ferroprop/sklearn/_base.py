@@ -744,10 +744,8 @@ class _BaseMLP(BaseEstimator, ABC):
     ) -> float:
         try:
             y_pred = self._predict(X_val, check_input=False)
-        except ValueError:  # ferroprop refuses to return non-finite outputs
-            return np.nan
-        if np.issubdtype(y_pred.dtype, np.floating) and not np.isfinite(y_pred).all():
-            return np.nan
+        except ValueError as err:  # an overflow: an error, as in the Rust loop
+            raise ValueError(f"validation data (early_stopping): {err}") from None
         if sw_val is not None:  # scores depend on the weights' ratios only
             sw_val = np.ldexp(sw_val, _weight_scale(sw_val))
         return self._score_function(y_val, y_pred, sample_weight=sw_val)
