@@ -67,17 +67,36 @@ impl Activation {
             })
     }
 
-    /// `a = f(z)`. `z` and `a` have the same shape.
-    pub fn forward<T: Float>(self, z: ArrayView2<T>, mut a: ArrayViewMut2<T>) {
+    /// `a = f(z)`. `z` and `a` have the same shape. Returns whether every `z` is finite; if
+    /// one is not (the layer overflowed), every `a` is NaN instead, so that no activation
+    /// (ReLU's 0 for NaN, the sigmoid's clip, tanh's ±1 for ±∞, softmax's 0 for −∞) passes
+    /// the overflow off as a value downstream.
+    pub fn forward<T: Float>(self, z: ArrayView2<T>, mut a: ArrayViewMut2<T>) -> bool {
+        // Each loop also sums z · 0, which is 0 if every z is finite and NaN otherwise.
+        let check = self.forward_checked(z, a.view_mut());
+        let finite = check == T::zero();
+        if !finite {
+            a.fill(T::nan());
+        }
+        finite
+    }
+
+    /// `a = f(z)` and `Σ z · 0`.
+    fn forward_checked<T: Float>(self, z: ArrayView2<T>, mut a: ArrayViewMut2<T>) -> T {
+        let zero = T::zero();
         if self == Activation::Softmax {
             a.assign(&z);
+            let mut check = zero;
             for mut row in a.axis_iter_mut(Axis(0)) {
-                let max = row.fold(T::neg_infinity(), |m, &v| m.max(v));
+                let (max, row_check) = row.fold((T::neg_infinity(), zero), |(m, c), &v| {
+                    (m.max(v), c + v * zero)
+                });
+                check += row_check;
                 row.mapv_inplace(|v| (v - max).vexp());
                 let sum = row.sum();
                 row.mapv_inplace(|v| v / sum);
             }
-            return;
+            return check;
         }
         if z.strides() == a.strides() {
             if let (Some(z), Some(a)) = (z.as_slice_memory_order(), a.as_slice_memory_order_mut()) {
@@ -89,16 +108,19 @@ impl Activation {
         match (unit(1), unit(0)) {
             (true, _) | (_, true) => {
                 let axis = Axis(if unit(1) { 1 } else { 0 });
+                let mut check = zero;
                 Zip::from(a.lanes_mut(axis))
                     .and(z.lanes(axis))
                     .for_each(|mut a, z| match (z.as_slice(), a.as_slice_mut()) {
-                        (Some(z), Some(a)) => elementwise(self, z, a),
+                        (Some(z), Some(a)) => check += elementwise(self, z, a),
                         _ => unreachable!("lanes along a unit-stride axis are contiguous"),
-                    })
+                    });
+                check
             }
-            _ => Zip::from(&mut a)
-                .and(&z)
-                .for_each(|a, &z| *a = self.value(z)),
+            _ => Zip::from(&mut a).and(&z).fold(zero, |check, a, &z| {
+                *a = self.value(z);
+                check + z * zero
+            }),
         }
     }
 
@@ -172,36 +194,39 @@ impl Activation {
     }
 }
 
-dispatch!(elementwise, elementwise_avx2, elementwise_avx512, elementwise_body, (f: Activation, z: &[T], a: &mut [T]));
+dispatch!(elementwise, elementwise_avx2, elementwise_avx512, elementwise_body, (f: Activation, z: &[T], a: &mut [T]) -> T);
 
-/// `a = f(z)` over slices: one loop per activation, so that each vectorizes (the
-/// sigmoid's `vexp` included), the sigmoid's four vectors at a time.
+/// `a = f(z)` over slices, and `Σ z · 0` (NaN if some `z` is not finite): one loop per
+/// activation, so that each vectorizes (the sigmoid's `vexp` included), four vectors at a
+/// time, each lane summing its own `z · 0` so that the check adds no chain of dependent
+/// additions to the loop.
 #[inline(always)]
-fn elementwise_body<T: Float, L: crate::simd::Level>(f: Activation, z: &[T], a: &mut [T]) {
+fn elementwise_body<T: Float, L: crate::simd::Level>(f: Activation, z: &[T], a: &mut [T]) -> T {
     #[inline(always)]
-    fn each<T: Float>(z: &[T], a: &mut [T], f: impl Fn(T) -> T) {
+    fn each<T: Float>(z: &[T], a: &mut [T], f: impl Fn(T) -> T) -> T {
         const CHUNK: usize = 4 * LANES;
+        let zero = T::zero();
+        let mut checks = [zero; CHUNK];
         let (mut a_chunks, z_chunks) = (a.chunks_exact_mut(CHUNK), z.chunks_exact(CHUNK));
         let z_rest = z_chunks.remainder();
         for (a, z) in a_chunks.by_ref().zip(z_chunks) {
             let z: &[T; CHUNK] = z.try_into().unwrap();
             interleaved(a.try_into().unwrap(), |i| f(z[i]));
+            for (c, &z) in checks.iter_mut().zip(z) {
+                *c += z * zero;
+            }
         }
+        let mut check = checks.iter().fold(zero, |s, &c| s + c);
         for (a, &z) in a_chunks.into_remainder().iter_mut().zip(z_rest) {
             *a = f(z);
+            check += z * zero;
         }
-    }
-    // A few operations per element: a plain loop (the compiler unrolls it as it likes).
-    #[inline(always)]
-    fn plain<T: Float>(z: &[T], a: &mut [T], f: impl Fn(T) -> T) {
-        for (a, &z) in a.iter_mut().zip(z) {
-            *a = f(z);
-        }
+        check
     }
     match f {
-        Activation::Identity => a.copy_from_slice(z),
-        Activation::Relu => plain(z, a, |z| Activation::Relu.value(z)),
-        Activation::LeakyRelu => plain(z, a, |z| Activation::LeakyRelu.value(z)),
+        Activation::Identity => each(z, a, |z| z),
+        Activation::Relu => each(z, a, |z| Activation::Relu.value(z)),
+        Activation::LeakyRelu => each(z, a, |z| Activation::LeakyRelu.value(z)),
         Activation::Sigmoid => each(z, a, |z| Activation::Sigmoid.value(z)),
         Activation::Tanh => each(z, a, |z| Activation::Tanh.value(z)),
         Activation::Softmax => unreachable!("softmax normalizes rows, see forward"),
@@ -299,6 +324,57 @@ mod tests {
             }
             assert!((dz[[0, j]] - want).abs() < 1e-15);
         }
+    }
+
+    /// A NaN or infinity anywhere in `z` — in a vector chunk or the remainder, in every
+    /// layout the loops take — is reported and makes every output NaN; huge finite values
+    /// are not.
+    #[test]
+    fn a_non_finite_z_is_reported_and_poisons_the_output() {
+        fn check<T: Float>() {
+            let (rows, cols) = (5, 37); // 185 values: chunks of 32 and a remainder
+            for act in Activation::ALL {
+                let base = Array2::from_shape_fn((rows, cols), |(i, j)| {
+                    T::c((i * 7 + j) as f64 / 50.0 - 1.0)
+                });
+                let mut a = Array2::<T>::zeros((rows, cols));
+                let mut huge = base.clone();
+                huge[[0, 0]] = T::max_value();
+                huge[[4, 36]] = T::min_value();
+                assert!(act.forward(huge.view(), a.view_mut()), "{act:?}");
+                assert!(a.iter().all(|v| v.is_finite()), "{act:?}");
+                for bad in [T::nan(), T::infinity(), T::neg_infinity()] {
+                    for (i, j) in [(0, 0), (2, 20), (4, 36)] {
+                        let mut z = base.clone();
+                        z[[i, j]] = bad;
+                        // Contiguous, by rows (`a` a slice of wider rows) and strided.
+                        let mut a_rows = Array2::<T>::zeros((rows, cols + 3));
+                        let mut wide = Array2::<T>::zeros((rows, 2 * cols));
+                        let z_wide = {
+                            let mut w = Array2::<T>::zeros((rows, 2 * cols));
+                            w.slice_mut(ndarray::s![.., ..;2]).assign(&z);
+                            w
+                        };
+                        let layouts = [
+                            act.forward(z.view(), a.view_mut()),
+                            act.forward(z.view(), a_rows.slice_mut(ndarray::s![.., ..cols])),
+                            act.forward(
+                                z_wide.slice(ndarray::s![.., ..;2]),
+                                wide.slice_mut(ndarray::s![.., 1..;2]),
+                            ),
+                        ];
+                        assert_eq!(layouts, [false; 3], "{act:?} {bad} at ({i}, {j})");
+                        let strided = wide.slice(ndarray::s![.., 1..;2]);
+                        let by_rows = a_rows.slice(ndarray::s![.., ..cols]);
+                        for out in [a.view(), by_rows, strided] {
+                            assert!(out.iter().all(|v| v.is_nan()), "{act:?} {bad}");
+                        }
+                    }
+                }
+            }
+        }
+        check::<f64>();
+        check::<f32>();
     }
 
     #[test]

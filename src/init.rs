@@ -13,7 +13,7 @@
 //! rounded to the network's dtype: a seed gives the same network on every platform, and
 //! the f32 network is the rounded f64 one.
 
-use crate::layer::try_zeros;
+use crate::layer::{try_zeros, try_zeros1};
 use crate::{Activation, Float, Result};
 use ndarray::{Array1, Array2};
 use rand::{Rng, SeedableRng};
@@ -38,7 +38,7 @@ pub fn layer<T: Float>(
     rng: &mut CoreRng,
 ) -> Result<(Array2<T>, Array1<T>)> {
     let mut w = try_zeros::<T>(n_in, n_out)?;
-    let mut b = Array1::zeros(n_out);
+    let mut b = try_zeros1::<T>(n_out)?;
     match activation {
         Activation::Relu | Activation::LeakyRelu => {
             let std = (2.0 / n_in as f64).sqrt();

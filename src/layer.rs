@@ -14,7 +14,7 @@
 //! first `n` rows of each buffer.
 
 use crate::{linalg, Activation, Error, Float, Result};
-use ndarray::{s, Array1, Array2, ArrayView2, ArrayViewMut2};
+use ndarray::{s, Array, Array1, Array2, ArrayView2, ArrayViewMut2, Dimension};
 
 /// Parameters of a dense layer: `z = a_prev · W + b`, `a = activation(z)`.
 #[derive(Debug, Clone, PartialEq)]
@@ -48,7 +48,7 @@ impl<T: Float> LayerCache<T> {
             dz: try_zeros(rows, n_out)?,
             da: try_zeros(rows, n_out)?,
             dw: try_zeros(n_in, n_out)?,
-            db: Array1::zeros(n_out),
+            db: try_zeros1(n_out)?,
         })
     }
 
@@ -90,6 +90,60 @@ pub fn try_zeros<T: Float>(rows: usize, cols: usize) -> Result<Array2<T>> {
         .map_err(|_| Error::memory(format!("an array of shape ({rows}, {cols})"), 0))
 }
 
+/// A zero vector of length `len`, allocated fallibly.
+pub fn try_zeros1<T: Float>(len: usize) -> Result<Array1<T>> {
+    let v = try_filled(len as u128, T::zero(), || {
+        format!("an array of shape ({len},)")
+    })?;
+    Ok(Array1::from_vec(v))
+}
+
+/// A shape as NumPy prints it: `(2, 3)`, `(4,)`.
+pub(crate) fn shape_text(shape: &[usize]) -> String {
+    match shape {
+        [n] => format!("({n},)"),
+        _ => format!(
+            "({})",
+            shape
+                .iter()
+                .map(|n| n.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
+}
+
+/// A copy of `a` in standard layout, allocated fallibly (`clone` aborts when memory runs
+/// out).
+pub fn try_clone<T: Float, D: Dimension>(a: &Array<T, D>) -> Result<Array<T, D>> {
+    let mut v = Vec::new();
+    v.try_reserve_exact(a.len()).map_err(|_| {
+        let bytes = a.len() as u128 * std::mem::size_of::<T>() as u128;
+        Error::memory(
+            format!("a copy of an array of shape {}", shape_text(a.shape())),
+            bytes,
+        )
+    })?;
+    match a.as_slice() {
+        Some(s) => v.extend_from_slice(s),
+        None => v.extend(a.iter().copied()),
+    }
+    Ok(Array::from_shape_vec(a.raw_dim(), v).expect("the copy has the array's length"))
+}
+
+/// The items of `iter` in a vector, allocated fallibly (`Error::Memory` naming `what`).
+pub fn try_collect<T>(
+    iter: impl ExactSizeIterator<Item = T>,
+    what: impl Fn() -> String,
+) -> Result<Vec<T>> {
+    let len = iter.len();
+    let mut v = Vec::new();
+    v.try_reserve_exact(len)
+        .map_err(|_| Error::memory(what(), len as u128 * std::mem::size_of::<T>() as u128))?;
+    v.extend(iter);
+    Ok(v)
+}
+
 /// A vector of `len` copies of `value`, allocated fallibly: a length that overflows or
 /// does not fit in memory is `Error::Memory` naming `what`, not an abort.
 pub fn try_filled<T: Clone>(len: u128, value: T, what: impl Fn() -> String) -> Result<Vec<T>> {
@@ -117,12 +171,14 @@ impl<T: Float> Dense<T> {
     }
 
     /// `z = a_prev · W + b`, `a = f(z)` into the first `n = a_prev.nrows()` rows of `cache`.
-    pub fn forward(&self, a_prev: ArrayView2<T>, cache: &mut LayerCache<T>) {
+    /// Returns whether every `z` is finite; if not, `a` is all NaN (see
+    /// `Activation::forward`).
+    pub fn forward(&self, a_prev: ArrayView2<T>, cache: &mut LayerCache<T>) -> bool {
         let n = a_prev.nrows();
         let mut z = cache.z.slice_mut(s![..n, ..]);
         linalg::affine(a_prev, self.w.view(), self.b.view(), z.view_mut());
         self.activation
-            .forward(z.view(), cache.a.slice_mut(s![..n, ..]));
+            .forward(z.view(), cache.a.slice_mut(s![..n, ..]))
     }
 
     /// `dz = da ⊙ f'(z)` from the cached forward values (not used at a fused output).

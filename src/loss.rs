@@ -308,6 +308,84 @@ impl Loss {
     }
 }
 
+/// The total sample weight `Σw` of a batch, held as `2^e · s` (`2^e` the largest weight's
+/// power of two, so `s ≥ 1`): dividing by it neither overflows nor loses the quotient when
+/// `Σw` itself is out of range (`x / weight_sum` is `x / Σw`, rounded once where `Σw` is a
+/// normal number).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct WeightSum {
+    power: f64,
+    sum: f64,
+}
+
+impl WeightSum {
+    /// The weight of `m` unweighted rows.
+    pub fn rows(m: usize) -> Self {
+        WeightSum {
+            power: 1.0,
+            sum: m as f64,
+        }
+    }
+
+    /// `Σw` (infinite if it overflows).
+    pub fn value(self) -> f64 {
+        self.power * self.sum
+    }
+}
+
+impl std::ops::Div<WeightSum> for f64 {
+    type Output = f64;
+    fn div(self, w: WeightSum) -> f64 {
+        let total = w.power * w.sum;
+        if total.is_normal() {
+            self / total
+        } else {
+            self / w.power / w.sum
+        }
+    }
+}
+
+/// The sample weights of a batch as the loss uses them: `Σw`, and the rows' gradient scales
+/// `w_i · m / Σw` (`m` the rows of the batch) in `scale[..m]` — or no scales where the
+/// weights are all equal, so that uniform weights of any size train exactly as no weights
+/// do. `None` if every weight is zero: the batch has nothing to teach. Without weights,
+/// `Σw = m`.
+///
+/// The weights are divided by the largest one's power of two before they are summed, so
+/// that `Σw` cannot overflow nor the scales lose their precision to subnormal sums; the
+/// scaling is exact, so weights within range give the bits of `w_i · (m / Σw)`. The
+/// weights must have passed `check_sample_weight` (finite, non-negative).
+pub fn batch_weights<'s, T: Float>(
+    sample_weight: Option<ArrayView1<T>>,
+    rows: impl ExactSizeIterator<Item = usize> + Clone,
+    scale: &'s mut [T],
+) -> Option<(WeightSum, Option<ArrayView1<'s, T>>)> {
+    let m = rows.len();
+    let Some(w) = sample_weight else {
+        return Some((WeightSum::rows(m), None));
+    };
+    let weights = rows.map(|r| w[r].f64());
+    let max = weights.clone().fold(0.0, f64::max);
+    if max == 0.0 {
+        return None;
+    }
+    // The power of two of `max` (2⁻¹⁰²² for subnormals, whose quotient by it is exact).
+    let power = match max.is_normal() {
+        true => f64::from_bits(max.to_bits() & 0x7ff0_0000_0000_0000),
+        false => f64::MIN_POSITIVE,
+    };
+    let sum: f64 = weights.clone().map(|v| v / power).sum();
+    let weight_sum = WeightSum { power, sum };
+    if weights.clone().all(|v| v == max) {
+        return Some((weight_sum, None));
+    }
+    let k = m as f64 / sum;
+    for (s, v) in scale.iter_mut().zip(weights) {
+        *s = T::c(v / power * k);
+    }
+    Some((weight_sum, Some(ArrayView1::from(&scale[..m]))))
+}
+
 /// The fused output delta of one value, `(ŷ − y) · scale`.
 #[inline(always)]
 fn delta_value<T: Float>(p: T, y: T, scale: T) -> T {
@@ -428,7 +506,7 @@ fn zeros_and_ones<T: Float>(y: &[T]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ndarray::{array, Array2};
+    use ndarray::{array, Array1, Array2};
 
     #[test]
     fn bce_by_hand() {
@@ -481,6 +559,66 @@ mod tests {
         }
         check::<f64>(1e-14);
         check::<f32>(1e-6);
+    }
+
+    /// Equal weights of any size give no scales (the unweighted passes); others give
+    /// `w_i · m / Σw` with the old formula's bits where it does not overflow, and the same
+    /// scales for weights scaled by any power of two; `Σw` never overflows.
+    #[test]
+    fn batch_weights_of_any_size() {
+        fn check<T: Float>() {
+            let rows = [3usize, 0, 4, 1];
+            let mut scale = vec![T::zero(); 4];
+            for c in [1.0, 3.0, 0.1, 1e-310, 5e-324, 1e308, f64::MAX] {
+                let c = T::c(c);
+                if c == T::zero() || !c.is_finite() {
+                    continue; // beyond f32's range
+                }
+                let w = Array1::from_elem(5, c);
+                let (sum, scales) =
+                    batch_weights(Some(w.view()), rows.iter().copied(), &mut scale).unwrap();
+                assert!(scales.is_none(), "{c}");
+                assert!((c.f64() / sum - 0.25).abs() < 1e-15, "{c}");
+            }
+            let w = Array1::from_vec([2.0, 1.0, 0.0, 3.0, 0.5].map(T::c).to_vec());
+            let (sum, scales) =
+                batch_weights(Some(w.view()), rows.iter().copied(), &mut scale).unwrap();
+            let total = 3.0 + 2.0 + 0.5 + 1.0;
+            assert_eq!(sum.value(), total);
+            let want: Vec<T> = rows
+                .iter()
+                .map(|&r| T::c(w[r].f64() * (4.0 / total)))
+                .collect();
+            assert_eq!(scales.unwrap().to_vec(), want);
+            for shift in [-1000, -60, 60, 1000] {
+                let scaled = w.mapv(|v| T::c(v.f64() * 2f64.powi(shift)));
+                if scaled
+                    .iter()
+                    .zip(&w)
+                    .any(|(v, w)| *w != T::zero() && !v.is_normal())
+                {
+                    continue; // beyond the type's normal range: not the same weights
+                }
+                let mut other = vec![T::zero(); 4];
+                let (sum, scales) =
+                    batch_weights(Some(scaled.view()), rows.iter().copied(), &mut other).unwrap();
+                assert_eq!(scales.unwrap().to_vec(), want, "2^{shift}");
+                assert_eq!(1.0 / sum * 2f64.powi(shift), 1.0 / total, "2^{shift}");
+            }
+            // Huge weights whose sum overflows: the ratios are what counts.
+            let huge = Array1::from_vec([T::max_value(), T::max_value(), T::zero()].to_vec());
+            let (sum, scales) =
+                batch_weights(Some(huge.view()), [0, 1, 2].into_iter(), &mut scale).unwrap();
+            assert_eq!(sum.value(), 2.0 * T::max_value().f64()); // infinite for f64
+            assert!(1.0 / sum > 0.0);
+            assert_eq!(scales.unwrap().to_vec(), [1.5, 1.5, 0.0].map(T::c).to_vec());
+            let zeros = Array1::from_elem(5, T::zero());
+            assert!(batch_weights(Some(zeros.view()), 0..5, &mut [T::zero(); 5]).is_none());
+            let (sum, scales) = batch_weights::<T>(None, 0..7, &mut []).unwrap();
+            assert_eq!((sum, scales), (WeightSum::rows(7), None));
+        }
+        check::<f64>();
+        check::<f32>();
     }
 
     #[test]

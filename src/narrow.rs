@@ -53,6 +53,10 @@ pub struct Workspace<T> {
     /// One layer's `dz` back in sample-major layout, `(batch, WIDTH · ⌈n_out / WIDTH⌉)`,
     /// zero-padded, for `outer_gradients`.
     dz_rows: Array2<T>,
+    /// The largest `|x|` of the loaded samples.
+    x_max: f64,
+    /// The first layer whose `z` was not finite in the last forward pass.
+    overflowed: Option<usize>,
 }
 
 /// The first `n` columns (samples) of a buffer; no slicing for a whole batch, the usual
@@ -101,28 +105,49 @@ impl<T: Float> Workspace<T> {
                 let wide = layers.iter().map(|l| l.n_out()).filter(|&m| m >= WIDTH);
                 try_zeros(batch, wide.map(padded).max().unwrap_or(0))?
             },
+            x_max: 0.0,
+            overflowed: None,
         })
     }
 
     /// Copies rows `rows` of `x` into the first `rows.len()` columns of the input buffer.
     pub fn load(&mut self, x: ArrayView2<T>, rows: &[usize]) {
+        let mut max = T::zero();
         for (mut x_t, column) in self.x.rows_mut().into_iter().zip(x.columns()) {
             let x_t = x_t
                 .as_slice_mut()
                 .expect("workspace buffers are contiguous");
+            let mut copy = |v: &mut T, value: T| {
+                *v = value;
+                max = if value.abs() > max { value.abs() } else { max };
+            };
             match column.as_slice() {
-                Some(column) => x_t.iter_mut().zip(rows).for_each(|(v, &r)| *v = column[r]),
-                None => x_t.iter_mut().zip(rows).for_each(|(v, &r)| *v = column[r]),
+                Some(column) => x_t
+                    .iter_mut()
+                    .zip(rows)
+                    .for_each(|(v, &r)| copy(v, column[r])),
+                None => x_t
+                    .iter_mut()
+                    .zip(rows)
+                    .for_each(|(v, &r)| copy(v, column[r])),
             }
         }
+        self.x_max = max.f64();
     }
 
     /// The forward pass of the first `n` loaded samples.
     ///
     /// A hidden ReLU or identity layer's activation is applied as its product is stored,
     /// into `a`; its `z` is left unwritten (the backward pass reads ReLU's `a` instead).
-    pub fn forward(&mut self, layers: &[Dense<T>], n: usize) {
+    ///
+    /// Returns the first layer whose `z` is not finite, if one is: that layer's `a` is then
+    /// all NaN, and so is the output (see `Activation::forward`). A fused layer's products
+    /// are checked only where bounds on `|z|` from `|W|`, `|b|` and the inputs' largest
+    /// values do not rule an overflow out (see `bounds`).
+    pub fn forward(&mut self, layers: &[Dense<T>], n: usize) -> Option<usize> {
         let last = layers.len() - 1;
+        self.overflowed = None;
+        let mut a_max = self.x_max;
         for (k, layer) in layers.iter().enumerate() {
             let (done, before) = self.a.split_at_mut(k);
             let a_prev = match k {
@@ -131,16 +156,40 @@ impl<T: Float> Workspace<T> {
             };
             let b = Some(layer.b.as_slice().expect("biases are contiguous"));
             let w = layer.w.t();
-            match fused(layers, k, last) {
-                Some(finish) => combine_rows(w, b, a_prev, rows_mut(&mut before[0], n), finish),
+            let (bounded, next_max) = bounds(layer, a_max);
+            a_max = next_max;
+            let finite = match fused(layers, k, last) {
+                Some(finish) if bounded => {
+                    combine_rows(w, b, a_prev, rows_mut(&mut before[0], n), finish);
+                    true
+                }
+                Some(finish) => {
+                    let out = rows_mut(&mut before[0], n);
+                    let finite = combine_rows_checked(w, b, a_prev, out, finish) == T::zero();
+                    if !finite {
+                        cols_mut(&mut before[0], n).fill(T::nan());
+                    }
+                    finite
+                }
                 None => {
                     combine_rows(w, b, a_prev, rows_mut(&mut self.z[k], n), Finish::Sum);
                     let z = cols(&self.z[k], n);
                     let a = cols_mut(&mut before[0], n);
-                    layer.activation.forward(z.t(), a.reversed_axes());
+                    layer.activation.forward(z.t(), a.reversed_axes())
                 }
+            };
+            if !finite {
+                // NaN from here on: every later layer must check, or ReLU would clear it.
+                a_max = f64::INFINITY;
+                self.overflowed = self.overflowed.or(Some(k));
             }
         }
+        self.overflowed
+    }
+
+    /// The first layer whose `z` was not finite in the last forward pass.
+    pub fn overflowed(&self) -> Option<usize> {
+        self.overflowed
     }
 
     /// The network's output for the first `n` samples, `(n, n_out)` as everywhere else.
@@ -228,6 +277,49 @@ impl<T: Float> Workspace<T> {
     }
 }
 
+/// Whether `layer` cannot overflow given a bound `a_max` on `|a_prev|`, and a bound on
+/// `|a|` (infinite where there is none).
+///
+/// `|z_j| ≤ |b_j| + Σ_q |W_qj| · a_max ≤ Σ|b| + Σ|W| · a_max`; the rounded sums exceed the
+/// middle term by a factor of at most `(1 + ε)^(n_in + 1)` (with `n_in ≤ 16`), as does
+/// the bound computed in f64: twice it bounds `|z_j|`, and a layer whose bound lies
+/// within the type's range cannot overflow. ReLU, leaky ReLU and identity keep
+/// `|a| ≤ |z|`; tanh, the sigmoid and softmax keep `|a| ≤ 1`. A NaN or infinite weight
+/// gives no bound, as it should. Coarse, but the bound of a trained network of this size
+/// is far below the type's range, and it costs a sum over the weights.
+fn bounds<T: Float>(layer: &Dense<T>, a_max: f64) -> (bool, f64) {
+    let w = layer
+        .w
+        .as_slice_memory_order()
+        .expect("weights are contiguous");
+    let b = layer.b.as_slice().expect("biases are contiguous");
+    let z_max = 2.0 * (abs_sum(b) + abs_sum(w) * a_max);
+    let bounded = z_max < T::max_value().f64();
+    let a_max = match (bounded, layer.activation) {
+        (_, Activation::Tanh | Activation::Sigmoid | Activation::Softmax) => 1.0,
+        (true, _) => z_max,
+        (false, _) => f64::INFINITY,
+    };
+    (bounded, a_max)
+}
+
+dispatch!(abs_sum, abs_sum_avx2, abs_sum_avx512, abs_sum_body, (v: &[T]) -> f64);
+
+/// `Σ |v|` in f64, in `LANES` partial sums (a NaN or infinity makes it NaN or infinite).
+#[inline(always)]
+#[allow(clippy::extra_unused_type_parameters)] // `dispatch!` passes the level
+fn abs_sum_body<T: Float, L>(v: &[T]) -> f64 {
+    let mut sums = [0.0f64; LANES];
+    let chunks = v.chunks_exact(LANES);
+    let rest = chunks.remainder();
+    for chunk in chunks {
+        for (s, x) in sums.iter_mut().zip(chunk) {
+            *s += x.abs().f64();
+        }
+    }
+    sums.iter().sum::<f64>() + rest.iter().map(|x| x.abs().f64()).sum::<f64>()
+}
+
 /// How the forward product of layer `k` stores its activation, if it does: hidden ReLU and
 /// identity layers only (the output layer's `z` is kept for the loss's backward step).
 fn fused<'a, T: Float>(layers: &[Dense<T>], k: usize, last: usize) -> Option<Finish<'a, T>> {
@@ -239,6 +331,7 @@ fn fused<'a, T: Float>(layers: &[Dense<T>], k: usize, last: usize) -> Option<Fin
 }
 
 dispatch!(combine_rows, combine_rows_avx2, combine_rows_avx512, combine_rows_body, (coef: ArrayView2<T>, init: Option<&[T]>, x: Rows<T>, out: RowsMut<T>, finish: Finish<T>));
+dispatch!(combine_rows_checked, combine_rows_checked_avx2, combine_rows_checked_avx512, combine_rows_checked_body, (coef: ArrayView2<T>, init: Option<&[T]>, x: Rows<T>, out: RowsMut<T>, finish: Finish<T>) -> T);
 dispatch!(gradients, gradients_avx2, gradients_avx512, gradients_body, (a: Rows<T>, dz: Rows<T>, dw: ArrayViewMut2<T>, db: &mut [T]));
 dispatch!(outer_gradients, outer_gradients_avx2, outer_gradients_avx512, outer_gradients_body, (a: Rows<T>, dz: Rows<T>, dw: ArrayViewMut2<T>, db: &mut [T], scratch: &mut [T]));
 
@@ -330,9 +423,35 @@ fn combine_rows_body<T: Float, L: Level>(
     coef: ArrayView2<T>,
     init: Option<&[T]>,
     x: Rows<T>,
-    mut out: RowsMut<T>,
+    out: RowsMut<T>,
     finish: Finish<T>,
 ) {
+    combine_rows_in::<T, L, false>(coef, init, x, out, finish);
+}
+
+/// `combine_rows`, returning the sum of `v · 0` over the sums `v`: NaN if one is not
+/// finite, 0 otherwise. (Its check registers spill in the unchecked kernel's loops, hence
+/// two kernels.)
+#[inline(always)]
+fn combine_rows_checked_body<T: Float, L: Level>(
+    coef: ArrayView2<T>,
+    init: Option<&[T]>,
+    x: Rows<T>,
+    out: RowsMut<T>,
+    finish: Finish<T>,
+) -> T {
+    combine_rows_in::<T, L, true>(coef, init, x, out, finish)
+}
+
+/// `combine_rows`, with the finiteness check if `CHECK` (0 otherwise).
+#[inline(always)]
+fn combine_rows_in<T: Float, L: Level, const CHECK: bool>(
+    coef: ArrayView2<T>,
+    init: Option<&[T]>,
+    x: Rows<T>,
+    mut out: RowsMut<T>,
+    finish: Finish<T>,
+) -> T {
     let (p_total, q_total) = coef.dim();
     assert!(
         q_total <= MAX_Q,
@@ -356,16 +475,18 @@ fn combine_rows_body<T: Float, L: Level>(
         assert!(mask.rows >= p_total && mask.tiles >= n / TILE);
     }
     let full = p_total / UNITS * UNITS;
+    let mut check = T::zero();
     for p0 in (0..full).step_by(UNITS) {
-        combine_tile::<T, L, UNITS>(coef, init, x, x_tiles, &mut out, finish, p0);
+        check += combine_tile::<T, L, UNITS, CHECK>(coef, init, x, x_tiles, &mut out, finish, p0);
     }
     // The last 1–3 rows in one tile too, so that `x` is read once more, not up to 3 times.
-    match p_total - full {
-        1 => combine_tile::<T, L, 1>(coef, init, x, x_tiles, &mut out, finish, full),
-        2 => combine_tile::<T, L, 2>(coef, init, x, x_tiles, &mut out, finish, full),
-        3 => combine_tile::<T, L, 3>(coef, init, x, x_tiles, &mut out, finish, full),
-        _ => {}
-    }
+    check
+        + match p_total - full {
+            1 => combine_tile::<T, L, 1, CHECK>(coef, init, x, x_tiles, &mut out, finish, full),
+            2 => combine_tile::<T, L, 2, CHECK>(coef, init, x, x_tiles, &mut out, finish, full),
+            3 => combine_tile::<T, L, 3, CHECK>(coef, init, x, x_tiles, &mut out, finish, full),
+            _ => T::zero(),
+        }
 }
 
 /// `init[u] + Σ_q w[u][q] · x[q, tile t0 + g]` for `u < U`, `g < G`; the tiles must exist
@@ -431,9 +552,10 @@ impl<T: Float> Coefficients<'_, T> {
     }
 }
 
-/// Rows `p0..p0 + U` of `combine_rows`, `TILE` samples at a time in registers.
+/// Rows `p0..p0 + U` of `combine_rows`, `TILE` samples at a time in registers; with
+/// `CHECK`, returns `Σ v · 0` over the sums `v`.
 #[inline(always)]
-fn combine_tile<T: Float, L: Level, const U: usize>(
+fn combine_tile<T: Float, L: Level, const U: usize, const CHECK: bool>(
     coef: Coefficients<T>,
     init: Option<&[T]>,
     x: Rows<T>,
@@ -441,7 +563,7 @@ fn combine_tile<T: Float, L: Level, const U: usize>(
     out: &mut RowsMut<T>,
     finish: Finish<T>,
     p0: usize,
-) {
+) -> T {
     let q_total = coef.q_total.min(MAX_Q);
     // The block's coefficients, copied where the loop reads them without bounds checks.
     let mut w = [[T::zero(); MAX_Q]; U];
@@ -453,13 +575,19 @@ fn combine_tile<T: Float, L: Level, const U: usize>(
     let start: [T; U] = std::array::from_fn(|u| init.map_or(T::zero(), |b| b[p0 + u]));
     let n = out.n;
     let tiles = n / TILE;
+    // One check per unit: no long chain of dependent additions.
+    let zero = L::V::<T>::splat(T::zero());
+    let mut checks = [zero; U];
     // Two tiles at a time where there are two: each coefficient is broadcast once for both.
     let mut t = 0;
     while t + 2 <= tiles {
         let sums: [[L::V<T>; 2]; U] = combine_tiles::<T, L, U, 2>(&w, start, x_tiles, q_total, t);
         for (u, [first, second]) in sums.into_iter().enumerate() {
+            if CHECK {
+                checks[u] = checks[u].add(first.mul(zero)).add(second.mul(zero));
+            }
             // SAFETY: p0 + u < p_total and t + 1 < n / TILE, with the rows of `out` and of
-            // the mask checked by `combine_rows_body`.
+            // the mask checked by `combine_rows_in`.
             unsafe {
                 finish.store(first, out, p0 + u, t);
                 finish.store(second, out, p0 + u, t + 1);
@@ -470,15 +598,28 @@ fn combine_tile<T: Float, L: Level, const U: usize>(
     if t < tiles {
         let sums: [[L::V<T>; 1]; U] = combine_tiles::<T, L, U, 1>(&w, start, x_tiles, q_total, t);
         for (u, [sum]) in sums.into_iter().enumerate() {
+            if CHECK {
+                checks[u] = checks[u].add(sum.mul(zero));
+            }
             // SAFETY: as above, for tile t < n / TILE.
             unsafe { finish.store(sum, out, p0 + u, t) };
         }
     }
+    let mut check = match CHECK {
+        true => checks
+            .iter()
+            .flat_map(|c| c.to_array())
+            .fold(T::zero(), |s, c| s + c),
+        false => T::zero(),
+    };
     for i in tiles * TILE..n {
         for (u, &b) in start.iter().enumerate() {
             let mut v = b;
             for (q, &w_uq) in w[u][..q_total].iter().enumerate() {
                 v += w_uq * x.data[q * x.stride + i];
+            }
+            if CHECK {
+                check += v * T::zero();
             }
             out.data[(p0 + u) * out.stride + i] = match finish {
                 Finish::Sum => v,
@@ -489,6 +630,7 @@ fn combine_tile<T: Float, L: Level, const U: usize>(
             };
         }
     }
+    check
 }
 
 /// `dW[k, j] = aᵀ[k, :] · dzᵀ[j, :]`, `db[j] = Σ dzᵀ[j, :]`: each sum in `TILE` partial
@@ -742,6 +884,85 @@ mod tests {
     use crate::network::{backward_pass, forward_pass, workspace};
     use crate::{Activation, Network, NetworkConfig};
     use ndarray::{Array1, Zip};
+
+    /// An overflow in any layer — fused ReLU or identity, or an activation of its own; in a
+    /// pair of tiles, a single tile or the tail of the batch; in a full block of units or
+    /// the remainder — is reported by both engines, with the output all NaN.
+    #[test]
+    fn an_overflow_is_reported_by_both_engines() {
+        use Activation::*;
+        let hidden = [Relu, Identity, Tanh, LeakyRelu];
+        let n = 37; // tiles 0–3 in pairs, samples 32–36 in the tail
+        for first in hidden {
+            for second in hidden {
+                let config = NetworkConfig::new(
+                    vec![2, 5, 6, 1],
+                    vec![first, second, Sigmoid],
+                    Loss::BinaryCrossEntropy,
+                );
+                let mut net = Network::<f64>::new(&config, 1).unwrap();
+                for (k, big) in [(0, 1e300), (1, 1e200)] {
+                    // Layer 0 passes 1e200 on where the input is (tanh: 1); layer 1 multiplies.
+                    let w0 = Array2::from_elem((2, 5), if k == 0 { 1e10 } else { 1.0 });
+                    let w1 = Array2::from_elem((5, 6), 1e200);
+                    let weights = [
+                        (w0, Array1::zeros(5)),
+                        (w1, Array1::zeros(6)),
+                        (Array2::from_elem((6, 1), 1e-300), Array1::zeros(1)),
+                    ];
+                    let views: Vec<_> = weights.iter().map(|(w, b)| (w.view(), b.view())).collect();
+                    net.set_weights(&views).unwrap();
+                    let layers = net.layers();
+                    for sample in [0, 9, 30, 35] {
+                        let mut x = Array2::from_elem((n, 2), 0.5);
+                        x[[sample, 1]] = big;
+                        // Whether the input reaches layer 1 depends on layer 0's activation.
+                        let want = match (k, first) {
+                            (1, Tanh) => None,
+                            _ => Some(k),
+                        };
+                        let mut row_major = workspace(layers, n).unwrap();
+                        let got = forward_pass(layers, &mut row_major, x.view());
+                        assert_eq!(got, want, "{first:?} {second:?} layer {k} sample {sample}");
+                        let mut ws = Workspace::new(layers, n).unwrap();
+                        ws.load(x.view(), &(0..n).collect::<Vec<_>>());
+                        assert_eq!(ws.forward(layers, n), want, "{first:?} {second:?}");
+                        assert_eq!(ws.overflowed(), want);
+                        let outputs = [ws.output(n), row_major[2].a.view()];
+                        for output in outputs {
+                            let all_nan = output.iter().all(|v| v.is_nan());
+                            assert_eq!(all_nan, want.is_some(), "{first:?} {second:?}");
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Weights too large for the bound to rule an overflow out, whose products cancel: the
+    /// checked kernel runs and finds none, and computes what the unchecked one does.
+    #[test]
+    fn a_loose_bound_is_not_an_overflow() {
+        let config = NetworkConfig::new(
+            vec![2, 3, 1],
+            vec![Activation::Relu, Activation::Identity],
+            Loss::MeanSquaredError,
+        );
+        let mut net = Network::<f64>::new(&config, 0).unwrap();
+        let w0 = ndarray::array![[1e308, 1.0, -1e308], [-1e308, 2.0, 1e308]];
+        let (b0, w1, b1) = (Array1::zeros(3), Array2::ones((3, 1)), Array1::zeros(1));
+        net.set_weights(&[(w0.view(), b0.view()), (w1.view(), b1.view())])
+            .unwrap();
+        let layers = net.layers();
+        assert!(!bounds(&layers[0], 1.0).0);
+        let n = 21;
+        let x = Array2::from_shape_fn((n, 2), |(i, _)| i as f64 / n as f64);
+        let mut ws = Workspace::new(layers, n).unwrap();
+        ws.load(x.view(), &(0..n).collect::<Vec<_>>());
+        assert_eq!(ws.forward(layers, n), None);
+        let want = x.column(0).mapv(|v| v + 2.0 * v);
+        assert_eq!(ws.output(n).column(0), want);
+    }
 
     /// Both layouts compute the same output and gradients, with and without row scales, on
     /// a partial batch, for layers narrower and wider than `WIDTH`.

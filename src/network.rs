@@ -11,9 +11,12 @@
 //! The step API keeps the values of the last pass (`z, a, dz, da, dW, db` of every layer)
 //! for inspection. `predict`, `loss` and `gradient_check` leave them untouched.
 
-use crate::layer::try_zeros;
+use crate::layer::{shape_text, try_clone, try_filled, try_zeros};
+use crate::loss::{batch_weights, WeightSum};
 use crate::{init, Activation, Dense, Error, Float, LayerCache, Loss, Optimizer, Result, Target};
-use ndarray::{s, Array1, Array2, ArrayView1, ArrayView2, ArrayViewMut2};
+use ndarray::{
+    s, Array, Array1, Array2, ArrayView, ArrayView1, ArrayView2, ArrayViewMut2, Dimension,
+};
 
 /// The architecture of a network: what `Network::new` builds from.
 #[derive(Debug, Clone, PartialEq)]
@@ -182,16 +185,26 @@ impl<T: Float> Network<T> {
     }
 
     /// A copy of the parameters, the loss and the optimizer state, without the values of
-    /// the last step-API pass.
-    pub fn clone_params(&self) -> Self {
-        Network {
-            layers: self.layers.clone(),
+    /// the last step-API pass; `Error::Memory` if it does not fit in memory.
+    pub fn clone_params(&self) -> Result<Self> {
+        Ok(Network {
+            layers: self
+                .layers
+                .iter()
+                .map(|l| {
+                    Ok(Dense {
+                        w: try_clone(&l.w)?,
+                        b: try_clone(&l.b)?,
+                        activation: l.activation,
+                    })
+                })
+                .collect::<Result<_>>()?,
             loss: self.loss,
             cache: Vec::new(),
             x: Array2::zeros((0, 0)),
             state: StepState::Fresh,
-            optimizer: self.optimizer.clone(),
-        }
+            optimizer: self.optimizer.as_ref().map(|o| o.try_clone()).transpose()?,
+        })
     }
 
     /// Forgets the optimizer's state (momentum, Adam's moments and step count): the next
@@ -208,11 +221,11 @@ impl<T: Float> Network<T> {
         }
     }
 
-    /// `[(W, b), …]`, copied.
-    pub fn get_weights(&self) -> Vec<(Array2<T>, Array1<T>)> {
+    /// `[(W, b), …]`, copied; `Error::Memory` if the copy does not fit in memory.
+    pub fn get_weights(&self) -> Result<Vec<(Array2<T>, Array1<T>)>> {
         self.layers
             .iter()
-            .map(|l| (l.w.clone(), l.b.clone()))
+            .map(|l| Ok((try_clone(&l.w)?, try_clone(&l.b)?)))
             .collect()
     }
 
@@ -289,8 +302,8 @@ impl<T: Float> Network<T> {
             self.x = try_zeros(n, self.n_inputs())?;
         }
         self.x.assign(&x);
-        forward_pass(&self.layers, &mut self.cache, self.x.view());
         self.state = StepState::Fresh;
+        forward_checked(&self.layers, &mut self.cache, self.x.view())?;
         check_output(self.cache[self.cache.len() - 1].a.view())?;
         self.state = StepState::Forwarded;
         Ok(self.cache[self.cache.len() - 1].a.view())
@@ -316,6 +329,8 @@ impl<T: Float> Network<T> {
             true,
             None,
         );
+        // No update from gradients that overflowed: the state stays `Forwarded`.
+        check_gradients(self.cache.iter().map(|c| (&c.dw, &c.db)))?;
         self.state = StepState::Backwarded;
         Ok(())
     }
@@ -355,7 +370,7 @@ impl<T: Float> Network<T> {
     pub fn predict(&self, x: ArrayView2<T>) -> Result<Array2<T>> {
         self.check_input(&x)?;
         let mut ws = forward_workspace(&self.layers, x.nrows())?;
-        forward_pass(&self.layers, &mut ws, x);
+        forward_checked(&self.layers, &mut ws, x)?;
         let last = ws.pop().expect("a network has at least one layer");
         check_output(last.a.view())?;
         Ok(last.a)
@@ -366,15 +381,9 @@ impl<T: Float> Network<T> {
         self.check_input(&x)?;
         self.loss.check_target(&y, x.nrows(), self.n_outputs())?;
         let mut ws = forward_workspace(&self.layers, x.nrows())?;
-        forward_pass(&self.layers, &mut ws, x);
+        forward_checked(&self.layers, &mut ws, x)?;
         check_output(ws[ws.len() - 1].a.view())?;
-        let value = self.loss.value(ws[ws.len() - 1].a.view(), y);
-        if !value.is_finite() {
-            return Err(Error::NonFinite(format!(
-                "the loss is {value}: it overflowed (outputs or targets too large)"
-            )));
-        }
-        Ok(value)
+        check_loss(self.loss.value(ws[ws.len() - 1].a.view(), y))
     }
 
     /// The objective of full-batch training and its gradient, in one pass: the
@@ -398,21 +407,21 @@ impl<T: Float> Network<T> {
                 format!("must be non-negative and finite, got {alpha}"),
             ));
         }
-        let (weight_sum, scale) = match sample_weight {
-            None => (n as f64, None),
-            Some(w) => {
-                crate::train::check_sample_weight(w, n)?;
-                let sum: f64 = w.iter().map(|v| v.f64()).sum();
-                (sum, Some(w.mapv(|v| T::c(v.f64() * n as f64 / sum))))
-            }
-        };
+        if let Some(w) = sample_weight {
+            crate::train::check_sample_weight(w, n)?;
+        }
+        let mut scale = try_filled(sample_weight.map_or(0, |_| n) as u128, T::zero(), || {
+            format!("the row scales of {n} sample weights")
+        })?;
+        let (weight_sum, scale) = batch_weights(sample_weight, 0..n, &mut scale)
+            .expect("check_sample_weight refuses weights that are all zero");
         let mut ws = workspace(&self.layers, n)?;
-        forward_pass(&self.layers, &mut ws, x);
+        forward_checked(&self.layers, &mut ws, x)?;
         check_output(ws[ws.len() - 1].a.view())?;
-        let scale = scale.as_ref().map(|s| s.view());
-        let data_loss = self
-            .loss
-            .value_weighted(ws[ws.len() - 1].a.view(), y, scale);
+        let data_loss = check_loss(
+            self.loss
+                .value_weighted(ws[ws.len() - 1].a.view(), y, scale),
+        )?;
         backward_pass(&self.layers, &mut ws, self.loss, x, y, false, scale);
         let squares: f64 = self
             .layers
@@ -420,6 +429,7 @@ impl<T: Float> Network<T> {
             .flat_map(|l| l.w.iter())
             .map(|w| (*w * *w).f64())
             .sum();
+        let penalty = l2_penalty(alpha, squares, weight_sum)?;
         let k = T::c(alpha / weight_sum);
         let gradients = ws
             .into_iter()
@@ -428,10 +438,11 @@ impl<T: Float> Network<T> {
                 c.dw.scaled_add(k, &l.w);
                 (c.dw, c.db)
             })
-            .collect();
+            .collect::<Vec<_>>();
+        check_gradients(gradients.iter().map(|(dw, db)| (dw, db)))?;
         Ok(LossAndGradient {
             data_loss,
-            penalty: 0.5 * alpha * squares / weight_sum,
+            penalty,
             gradients,
         })
     }
@@ -461,8 +472,10 @@ impl<T: Float> Network<T> {
         }
         let floor = f64::EPSILON.sqrt().sqrt().max(T::epsilon().f64().sqrt());
         let mut ws = workspace(&self.layers, x.nrows())?;
-        forward_pass(&self.layers, &mut ws, x);
+        forward_checked(&self.layers, &mut ws, x)?;
+        check_loss(self.loss.value(ws[ws.len() - 1].a.view(), y))?;
         backward_pass(&self.layers, &mut ws, self.loss, x, y, false, None);
+        check_gradients(ws.iter().map(|c| (&c.dw, &c.db)))?;
         // Backpropagated gradients, in the order of `param_mut`'s index: W row-major, then b.
         let grads = ws
             .iter()
@@ -472,15 +485,17 @@ impl<T: Float> Network<T> {
         let mut probe: Vec<Dense<f64>> = self
             .layers
             .iter()
-            .map(|l| Dense {
-                w: l.w.mapv(Float::f64),
-                b: l.b.mapv(Float::f64),
-                activation: l.activation,
+            .map(|l| {
+                Ok(Dense {
+                    w: to_f64(l.w.view())?,
+                    b: to_f64(l.b.view())?,
+                    activation: l.activation,
+                })
             })
-            .collect();
-        let x64 = x.mapv(Float::f64);
+            .collect::<Result<_>>()?;
+        let x64 = to_f64(x)?;
         let y64 = match y {
-            Target::Dense(y) => Some(y.mapv(Float::f64)),
+            Target::Dense(y) => Some(to_f64(y)?),
             Target::Labels(_) => None,
         };
         let y64 = match (&y64, y) {
@@ -493,7 +508,11 @@ impl<T: Float> Network<T> {
             forward_pass(layers, &mut ws64, x64.view());
             self.loss.value(ws64[ws64.len() - 1].a.view(), y64)
         };
-        let mut fd = Vec::with_capacity(ws.iter().map(|c| c.dw.len() + c.db.len()).sum());
+        let params: usize = ws.iter().map(|c| c.dw.len() + c.db.len()).sum();
+        let mut fd = Vec::new();
+        fd.try_reserve_exact(params).map_err(|_| {
+            Error::memory(format!("{params} finite differences"), params as u128 * 8)
+        })?;
         for k in 0..probe.len() {
             for i in 0..probe[k].w.len() + probe[k].b.len() {
                 let original = *param_mut(&mut probe[k], i);
@@ -502,6 +521,13 @@ impl<T: Float> Network<T> {
                 *param_mut(&mut probe[k], i) = original - h;
                 let down = loss_at(&probe);
                 *param_mut(&mut probe[k], i) = original;
+                if !(up.is_finite() && down.is_finite()) {
+                    return Err(Error::NonFinite(format!(
+                        "the loss at a step of ±{h} from parameter {i} of layer {k} (W \
+                         row-major, then b) is {up} and {down}: it overflowed; scale X, y or \
+                         the weights down"
+                    )));
+                }
                 // The step actually taken, after rounding θ ± h.
                 fd.push((up - down) / ((original + h) - (original - h)));
             }
@@ -532,6 +558,94 @@ fn param_mut<T: Float>(layer: &mut Dense<T>, i: usize) -> &mut T {
     } else {
         &mut layer.b[i - n_w]
     }
+}
+
+/// `a` converted to f64, allocated fallibly.
+fn to_f64<T: Float, D: Dimension>(a: ArrayView<T, D>) -> Result<Array<f64, D>> {
+    let what = || format!("an f64 copy of an array of shape {}", shape_text(a.shape()));
+    let v = try_filled(a.len() as u128, 0.0, what)?;
+    let mut out = Array::from_shape_vec(a.raw_dim(), v).expect("the copy has a's length");
+    out.zip_mut_with(&a, |o, &v| *o = v.f64());
+    Ok(out)
+}
+
+/// `forward_pass`, with a layer whose `z` overflowed an error that names it.
+fn forward_checked<T: Float>(
+    layers: &[Dense<T>],
+    caches: &mut [LayerCache<T>],
+    x: ArrayView2<T>,
+) -> Result<()> {
+    match forward_pass(layers, caches, x) {
+        None => Ok(()),
+        Some(k) => Err(overflow_error("X", k)),
+    }
+}
+
+/// The error of a forward pass of `arg` in which the `z` of layer `k` overflowed.
+pub(crate) fn overflow_error(arg: &str, k: usize) -> Error {
+    Error::NonFinite(format!(
+        "{arg}: the pre-activation z of layer {k} (layers[{k}]) overflowed in the forward \
+         pass: it is not finite (inf or NaN) for these inputs; scale {arg} or the weights down"
+    ))
+}
+
+/// The first layer whose output `a` holds a value that is not finite, after `forward_pass`
+/// (which makes a layer's `a` NaN where its `z` overflowed; rows beyond the pass hold
+/// earlier, finite values).
+pub fn first_overflow<T: Float>(caches: &[LayerCache<T>]) -> Option<usize> {
+    caches
+        .iter()
+        .position(|c| c.a.iter().any(|v| !v.is_finite()))
+}
+
+/// A loss that is a number, or an error saying it overflowed.
+fn check_loss(value: f64) -> Result<f64> {
+    match value.is_finite() {
+        true => Ok(value),
+        false => Err(Error::NonFinite(format!(
+            "the loss is {value}: it overflowed (outputs or targets too large); scale X or \
+             y down"
+        ))),
+    }
+}
+
+/// `α/2 · Σ‖W‖² / Σw`, or an error naming `alpha` if it overflows.
+fn l2_penalty(alpha: f64, squares: f64, weight_sum: WeightSum) -> Result<f64> {
+    let penalty = match 0.5 * alpha * squares / weight_sum {
+        p if p.is_finite() => p,
+        // The product overflowed first: divide before multiplying.
+        _ => 0.5 * (alpha / weight_sum) * squares,
+    };
+    match penalty.is_finite() {
+        true => Ok(penalty),
+        false => Err(Error::value(
+            "alpha",
+            format!(
+                "the L2 penalty alpha/2 · Σ‖W‖² / Σw overflowed (Σ‖W‖² = {squares}, Σw = \
+                 {}): lower alpha",
+                weight_sum.value()
+            ),
+        )),
+    }
+}
+
+/// Refuses gradients `(dW, db)` of which one is not finite: the backward pass overflowed.
+/// The layer named is the first the backward pass reached (the last one).
+fn check_gradients<'a, T: Float>(
+    grads: impl DoubleEndedIterator<Item = (&'a Array2<T>, &'a Array1<T>)> + ExactSizeIterator,
+) -> Result<()> {
+    for (k, (dw, db)) in grads.enumerate().rev() {
+        let name = match () {
+            _ if dw.iter().any(|v| !v.is_finite()) => "dW",
+            _ if db.iter().any(|v| !v.is_finite()) => "db",
+            _ => continue,
+        };
+        return Err(Error::NonFinite(format!(
+            "the gradient {name} of layer {k} (layers[{k}]) overflowed in the backward pass: \
+             it is not finite (inf or NaN); the weights, alpha or the targets are too large"
+        )));
+    }
+    Ok(())
 }
 
 /// Refuses a non-finite network output: some layer overflowed, and a NaN or infinity
@@ -579,17 +693,26 @@ pub fn workspace<T: Float>(layers: &[Dense<T>], rows: usize) -> Result<Vec<Layer
 }
 
 /// The forward pass of `x` (its `n` rows) through every layer, into the first `n` rows of
-/// each cache.
-pub fn forward_pass<T: Float>(layers: &[Dense<T>], caches: &mut [LayerCache<T>], x: ArrayView2<T>) {
+/// each cache. Returns the first layer whose `z` is not finite, if one is: that layer's `a`
+/// is then NaN, and so is the output.
+pub fn forward_pass<T: Float>(
+    layers: &[Dense<T>],
+    caches: &mut [LayerCache<T>],
+    x: ArrayView2<T>,
+) -> Option<usize> {
     let n = x.nrows();
+    let mut overflowed = None;
     for (k, layer) in layers.iter().enumerate() {
         let (before, after) = caches.split_at_mut(k);
         let a_prev = match before.last() {
             Some(prev) => prev.a(n),
             None => x,
         };
-        layer.forward(a_prev, &mut after[0]);
+        if !layer.forward(a_prev, &mut after[0]) && overflowed.is_none() {
+            overflowed = Some(k);
+        }
     }
+    overflowed
 }
 
 /// The backward pass after `forward_pass(x)`: `dz, dW, db` of every layer and `da` of every
@@ -711,14 +834,69 @@ mod tests {
         net.set_weights(&[(w1.view(), b1.view()), (w2.view(), b2.view())])
             .unwrap();
         // z1 = [inf, -inf, inf]: z2 = inf − inf = NaN, which sigmoid's clip must not hide.
-        let x = array![[1e308, 1e308]];
-        assert!(matches!(net.predict(x.view()), Err(Error::NonFinite(_))));
-        assert!(matches!(net.forward(x.view()), Err(Error::NonFinite(_))));
-        let y = array![[1.0]];
-        assert!(matches!(
-            net.backward(Target::Dense(y.view())),
-            Err(Error::State(_))
+        let x = array![[0.5, 0.5], [1e308, 1e308]];
+        let y = array![[1.0], [0.0]];
+        let target = Target::Dense(y.view());
+        let layer_0 = |r: Result<_>| match r {
+            Err(Error::NonFinite(msg)) => msg.contains("X: the pre-activation z of layer 0"),
+            _ => false,
+        };
+        assert!(layer_0(net.predict(x.view()).map(|_| ())));
+        assert!(layer_0(net.forward(x.view()).map(|_| ())));
+        assert!(layer_0(net.loss(x.view(), target).map(|_| ())));
+        assert!(layer_0(
+            net.loss_and_gradient(x.view(), target, None, 0.0)
+                .map(|_| ())
         ));
+        assert!(layer_0(
+            net.gradient_check(x.view(), target, None).map(|_| ())
+        ));
+        assert!(matches!(net.backward(target), Err(Error::State(_))));
+    }
+
+    /// Gradients that overflow in the backward pass are refused by `backward` (and `update`
+    /// then has nothing to apply), `loss_and_gradient` and `gradient_check`.
+    #[test]
+    fn a_gradient_overflow_is_an_error() {
+        let config = NetworkConfig::new(
+            vec![1, 1, 1],
+            vec![Activation::Identity, Activation::Identity],
+            Loss::MeanSquaredError,
+        );
+        let mut net = Network::<f64>::new(&config, 0).unwrap();
+        let (w1, b1) = (array![[1.0]], array![0.0]);
+        let (w2, b2) = (array![[1e308]], array![0.0]);
+        net.set_weights(&[(w1.view(), b1.view()), (w2.view(), b2.view())])
+            .unwrap();
+        // ŷ = 1e308 and y = −1.5e308 are finite; ŷ − y is not.
+        let (x, y) = (array![[1.0]], array![[-1.5e308]]);
+        let target = Target::Dense(y.view());
+        net.forward(x.view()).unwrap();
+        let err = net.backward(target).unwrap_err().to_string();
+        assert!(err.contains("gradient dW of layer 1"), "{err}");
+        assert!(matches!(net.update(0.1), Err(Error::State(_))));
+        assert_eq!(net.layers()[1].w, w2);
+        assert!(net.loss_and_gradient(x.view(), target, None, 0.0).is_err());
+        assert!(net.gradient_check(x.view(), target, None).is_err());
+        // A penalty too large to represent names alpha; a large finite one is a number,
+        // even where α · Σ‖W‖² alone overflows (Σ‖W‖² = 8).
+        let two = array![[2.0]];
+        net.set_weights(&[(two.view(), b1.view()), (two.view(), b1.view())])
+            .unwrap();
+        let (x, y) = (array![[0.5], [0.25], [0.0], [1.0]], Array2::zeros((4, 1)));
+        let target = Target::Dense(y.view());
+        let one = (x.slice(s![..1, ..]), Target::Dense(y.slice(s![..1, ..])));
+        let err = net
+            .loss_and_gradient(one.0, one.1, None, f64::MAX)
+            .unwrap_err();
+        assert!(matches!(err, Error::Value { arg: "alpha", .. }), "{err}");
+        let got = net
+            .loss_and_gradient(x.view(), target, None, 1e308)
+            .unwrap();
+        assert_eq!(got.penalty, 1e308);
+        let finite =
+            |(dw, db): &(Array2<f64>, Array1<f64>)| dw.iter().chain(db).all(|v| v.is_finite());
+        assert!(got.gradients.iter().all(finite));
     }
 
     #[test]

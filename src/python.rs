@@ -296,7 +296,7 @@ fn fit_py<'py, T: Element + StoredFloat>(
         metric,
     });
     let mut trainee = match py.detach(|| T::of_ref(&this.read()).map(|n| n.clone_params())) {
-        Some(net) => net,
+        Some(net) => net?,
         None => {
             return Err(PyRuntimeError::new_err(
                 "the network's dtype changed during fit",
@@ -333,7 +333,7 @@ fn fit_py<'py, T: Element + StoredFloat>(
     Ok(dict)
 }
 
-fn weights_of<T: StoredFloat>(net: &Network<T>) -> Vec<(Array2<T>, Array1<T>)> {
+fn weights_of<T: StoredFloat>(net: &Network<T>) -> crate::Result<Vec<(Array2<T>, Array1<T>)>> {
     net.get_weights()
 }
 
@@ -523,7 +523,7 @@ impl PyNetwork {
             let (xv, yv) = (x.as_array(), y.view());
             // A copy, so that a long check does not hold the lock.
             let net = py.detach(|| T::of_ref(&this.read()).map(|n| n.clone_params()));
-            let net = net.expect("dtype checked");
+            let net = net.expect("dtype checked")?;
             Ok(py.detach(|| net.gradient_check(xv, yv, eps))?)
         }
         by_dtype!(self, run(py, self, x, y, eps))
@@ -586,8 +586,8 @@ impl PyNetwork {
         // Cheap reads lock with the GIL held: writers never wait for the GIL while they
         // hold the lock, so this cannot deadlock.
         match &*self.read() {
-            AnyNetwork::F32(net) => run(py, weights_of(net)),
-            AnyNetwork::F64(net) => run(py, weights_of(net)),
+            AnyNetwork::F32(net) => run(py, weights_of(net)?),
+            AnyNetwork::F64(net) => run(py, weights_of(net)?),
         }
     }
 

@@ -15,9 +15,12 @@
 //! finite, the weights of the start of the epoch are restored and training stops with an
 //! error.
 
-use crate::layer::try_zeros;
+use crate::layer::{try_collect, try_filled, try_zeros, try_zeros1};
+use crate::loss::batch_weights;
 use crate::narrow;
-use crate::network::{backward_pass, forward_pass, forward_workspace, workspace};
+use crate::network::{
+    backward_pass, first_overflow, forward_pass, forward_workspace, overflow_error, workspace,
+};
 use crate::stopping::{self, Metric, Schedule, Stop, Stopping, Tracker};
 use crate::{Dense, Error, Float, LayerCache, Network, Optimizer, OptimizerConfig, Result, Target};
 use ndarray::{s, Array1, Array2, ArrayView1, ArrayView2, ArrayViewMut2, Axis, Zip};
@@ -383,17 +386,15 @@ impl<'a, 'd, T: Float> Trainer<'a, 'd, T> {
                 BatchTarget::Dense(try_zeros(if shuffling { batch } else { 0 }, y.ncols())?)
             }
             Target::Labels(_) => {
-                BatchTarget::Labels(Array1::zeros(if shuffling { batch } else { 0 }))
+                let len = if shuffling { batch } else { 0 };
+                BatchTarget::Labels(try_filled(len as u128, 0, || format!("{len} labels"))?.into())
             }
         };
-        let scale = Array1::<T>::zeros(if data.sample_weight.is_some() {
-            batch
-        } else {
-            0
-        });
-        let snapshot = net.get_weights();
+        let scale = try_zeros1::<T>(if data.sample_weight.is_some() { batch } else { 0 })?;
+        let order = try_collect(0..n, || format!("the order of {n} rows"))?;
+        let snapshot = net.get_weights()?;
         let best = match config.stopping.early_stopping {
-            true => net.get_weights(),
+            true => net.get_weights()?,
             false => Vec::new(),
         };
         let val_ws = match data.validation {
@@ -415,7 +416,7 @@ impl<'a, 'd, T: Float> Trainer<'a, 'd, T> {
             xb,
             yb,
             scale,
-            order: (0..n).collect(),
+            order,
             rng: crate::init::rng(config.seed),
             snapshot,
             best,
@@ -507,7 +508,9 @@ impl<'a, 'd, T: Float> Trainer<'a, 'd, T> {
         let (config, loss) = (self.config, self.net.loss_fn());
         let score = match self.data.validation {
             Some(v) => {
-                forward_pass(self.net.layers(), &mut self.val_ws, v.x);
+                if let Some(k) = forward_pass(self.net.layers(), &mut self.val_ws, v.x) {
+                    return Err(overflow_error("validation_data X", k));
+                }
                 let yhat = self.val_ws[self.val_ws.len() - 1].a.view();
                 let output = self.net.layers()[self.net.layers().len() - 1].activation;
                 let val_loss = loss.value(yhat, v.y);
@@ -559,20 +562,12 @@ impl<'a, 'd, T: Float> Trainer<'a, 'd, T> {
             (true, None) => gather_rows(x, rows, &mut self.xb),
             (false, None) => x.slice(s![r, ..]),
         };
-        // Σw of the batch, and the rows' gradient scales.
-        let (weight_sum, row_scale) = match sample_weight {
-            None => (m as f64, None),
-            Some(w) => {
-                let sum: f64 = rows.iter().map(|&r| w[r].f64()).sum();
-                if sum == 0.0 {
-                    return Ok(0.0); // nothing to learn from this batch
-                }
-                let k = m as f64 / sum;
-                for (s, &r) in self.scale.iter_mut().zip(rows) {
-                    *s = T::c(w[r].f64() * k);
-                }
-                (sum, Some(self.scale.slice(s![..m])))
-            }
+        // Σw of the batch, and the rows' gradient scales (none for equal weights).
+        let scale = self.scale.as_slice_mut().expect("contiguous");
+        let Some((weight_sum, row_scale)) =
+            batch_weights(sample_weight, rows.iter().copied(), scale)
+        else {
+            return Ok(0.0); // nothing to learn from this batch
         };
         let layers = self.net.layers_mut();
         let (caches, caches_2) = (&mut self.caches, &mut self.caches_2);
@@ -602,13 +597,12 @@ impl<'a, 'd, T: Float> Trainer<'a, 'd, T> {
             batch_loss += 0.5 * config.alpha * squares / weight_sum;
         }
         if !batch_loss.is_finite() {
+            let overflowed = match &self.narrow {
+                Some(ws) => ws.overflowed(),
+                None => first_overflow(caches).or_else(|| first_overflow(caches_2)),
+            };
             restore(self.net, &self.snapshot);
-            return Err(Error::NonFinite(format!(
-                "the training loss became {batch_loss} at epoch {} (batch {}); the weights \
-                 from the start of that epoch were restored: lower the learning_rate",
-                epoch + 1,
-                i + 1
-            )));
+            return Err(diverged(batch_loss, overflowed, epoch, i));
         }
         match &mut self.narrow {
             Some(ws) => ws.backward(layers, caches, loss, yv, m, row_scale),
@@ -779,6 +773,28 @@ fn slice_target<'s, T: Float>(y: &'s Target<'_, T>, r: std::ops::Range<usize>) -
     }
 }
 
+/// The error of a batch whose loss is not finite: the layer whose `z` overflowed, if one
+/// did, and what to change — before the first update, the data or the initial weights are
+/// to blame, not the learning rate.
+fn diverged(loss: f64, overflowed: Option<usize>, epoch: usize, batch: usize) -> Error {
+    let what = match overflowed {
+        Some(k) => {
+            format!("the pre-activation z of layer {k} (layers[{k}]) overflowed (inf or NaN)")
+        }
+        None => format!("the training loss became {loss}"),
+    };
+    let advice = match (epoch, batch) {
+        (0, 0) => "this was before any update: scale X or y (or alpha) down",
+        _ => "lower the learning_rate (or alpha), or scale X or y down",
+    };
+    Error::NonFinite(format!(
+        "{what} at epoch {} (batch {}); the weights from the start of that epoch were \
+         restored: {advice}",
+        epoch + 1,
+        batch + 1
+    ))
+}
+
 fn restore<T: Float>(net: &mut Network<T>, snapshot: &[(Array2<T>, Array1<T>)]) {
     for (l, (w, b)) in net.layers_mut().iter_mut().zip(snapshot) {
         l.w.assign(w);
@@ -881,7 +897,12 @@ mod tests {
                 l.b.scaled_add(-0.1, db);
             }
         }
-        for ((wa, ba), (wb, bb)) in a.get_weights().iter().zip(&b.get_weights()) {
+        for ((wa, ba), (wb, bb)) in a
+            .get_weights()
+            .unwrap()
+            .iter()
+            .zip(&b.get_weights().unwrap())
+        {
             assert!(wa
                 .iter()
                 .chain(ba)

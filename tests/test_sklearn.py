@@ -364,6 +364,56 @@ def test_class_weight_is_sample_weight(solver):
         MLPClassifier(class_weight="balanced").partial_fit(X, y, classes=np.unique(y))
 
 
+@pytest.mark.parametrize("solver", ["sgd", "adam", "lbfgs"])
+@pytest.mark.parametrize("weight", [3.0, 1e308, 1e-310])
+@pytest.mark.parametrize("task", ["binary", "multiclass", "regression"])
+def test_uniform_weights_of_any_size_fit_as_no_weights(task, solver, weight):
+    X, y = problem(task)
+    est = MLPRegressor if task == "regression" else MLPClassifier
+    kw = dict(hidden_layer_sizes=(5,), solver=solver, alpha=0.0, max_iter=5, random_state=0)
+    plain = est(**kw).fit(X, y)
+    fits = [(est(**kw), np.full(len(y), weight))]
+    if task != "regression":
+        fits.append((est(class_weight=dict.fromkeys(np.unique(y), weight), **kw), None))
+    for fit, sample_weight in fits:
+        fit.fit(X, y, sample_weight=sample_weight)
+        assert_same_weights(fit, plain, rtol=0)
+        if solver != "lbfgs":
+            assert fit.loss_curve_ == plain.loss_curve_
+        if weight >= 1:  # (tiny weights make the default alpha / Σw huge)
+            # With the default alpha, the penalty alpha / Σw is a number too.
+            fit.set_params(alpha=1e-4).fit(X, y, sample_weight=sample_weight)
+            assert np.isfinite(fit.loss_) and all(np.isfinite(W).all() for W in fit.coefs_)
+
+
+def test_early_stopping_scores_with_huge_weights():
+    X, y = problem("binary", n=100)
+    kw = dict(hidden_layer_sizes=(5,), early_stopping=True, max_iter=5, random_state=0)
+    clf = MLPClassifier(**kw).fit(X, y, sample_weight=np.full(len(y), 1e308))
+    assert np.isfinite(clf.validation_scores_).all()
+    plain = MLPClassifier(**kw).fit(X, y, sample_weight=np.ones(len(y)))
+    np.testing.assert_allclose(clf.validation_scores_, plain.validation_scores_, rtol=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("class_weight", "sample_weight", "match"),
+    [
+        ({0: -1.0, 1: 1.0}, None, "class_weight: the weight of class 0 must be"),
+        ({0: 1.0, 1: np.nan}, None, "class_weight: the weight of class 1 must be"),
+        ({0: 1.0, 1: np.inf}, None, "class_weight: the weight of class 1 must be"),
+        ({0: 1.0, 1: "heavy"}, None, "class_weight: the weight of class 1 must be"),
+        ({0: 0.0, 1: 0.0}, None, "class_weight gives every sample a weight of 0"),
+        ({0: 10.0, 1: 10.0}, 1e308, "sample_weight × class_weight overflows"),
+        ({0: 1e-300, 1: 1.0}, 1e-300, "sample_weight × class_weight underflows"),
+    ],
+)
+def test_bad_class_weights_name_class_weight(class_weight, sample_weight, match):
+    X, y = problem("binary")
+    weights = None if sample_weight is None else np.full(len(y), sample_weight)
+    with pytest.raises(ValueError, match=match):
+        MLPClassifier(class_weight=class_weight, max_iter=2).fit(X, y, sample_weight=weights)
+
+
 def test_partial_fit():
     X, y = problem("multiclass")
     clf = MLPClassifier(hidden_layer_sizes=(5,), random_state=0)
@@ -436,3 +486,14 @@ def test_hidden_layers_and_output_attributes():
         MLPClassifier(hidden_layer_sizes=(3, 0)).fit(X, y)
     with pytest.raises(ValueError, match="poisson"):
         MLPRegressor(loss="poisson").fit(*problem("regression"))
+
+
+@pytest.mark.parametrize("weighted", [False, True])  # weighted: scored in Python
+def test_early_stopping_with_rows_that_overflow_is_an_error(weighted):
+    X, y = problem("regression", n=100)
+    X = X.copy()
+    X[::2] *= 1e306  # every other row: in the training and the validation split
+    weights = np.ones(len(y)) if weighted else None
+    est = MLPRegressor(hidden_layer_sizes=(5,), early_stopping=True, max_iter=3)
+    with pytest.raises(ValueError, match="overflowed|became inf"):
+        est.fit(X, y, sample_weight=weights)

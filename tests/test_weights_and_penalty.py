@@ -144,3 +144,113 @@ def test_loss_and_gradient_is_the_weighted_penalized_objective():
         np.testing.assert_allclose(db, layer.db, rtol=1e-12, atol=1e-15)
     with pytest.raises(ValueError, match="sample_weight"):
         net.loss_and_gradient(X, y, sample_weight=-w)
+
+
+# -- weights of any finite size ------------------------------------------------------------
+
+
+def fitted(net, X, y, **kw):
+    net = copy.deepcopy(net)
+    history = net.fit(X, y, epochs=3, learning_rate=0.1, seed=3, **kw)
+    return history, net.get_weights()
+
+
+def assert_bits(a, b):
+    (ha, wa), (hb, wb) = a, b
+    assert ha == hb
+    for (Wa, ba), (Wb, bb) in zip(wa, wb):
+        np.testing.assert_array_equal(Wa, Wb)
+        np.testing.assert_array_equal(ba, bb)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("width", [6, 40])  # the small-network engine and the other
+@pytest.mark.parametrize("batch_size", [None, 7])
+@pytest.mark.parametrize("weight", [3.0, 1e308, 1e-310, 5e-324, 1.7976931348623157e308])
+def test_uniform_weights_of_any_size_train_exactly_as_no_weights(dtype, width, batch_size, weight):
+    X, y, _ = problem("binary_cross_entropy")
+    net = Network([3, width, 2], ["relu", "sigmoid"], "binary_cross_entropy", dtype, seed=0)
+    for optimizer in OPTIMIZERS:
+        kw = {"batch_size": batch_size, "optimizer": optimizer}
+        assert_bits(
+            fitted(net, X, y, sample_weight=np.full(len(X), weight), **kw),
+            fitted(net, X, y, **kw),
+        )
+
+
+@pytest.mark.parametrize("loss", LOSSES)
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_huge_and_tiny_weights_train_as_the_same_weights_scaled(loss, dtype):
+    X, y, net = problem(loss)
+    net = Network(net.layer_sizes, net.activations, loss, dtype, seed=0)
+    w = np.random.default_rng(4).uniform(0.5, 2.0, len(X))
+    w[::5] = 0.0
+    base = fitted(net, X, y, sample_weight=w, batch_size=8)
+    # Scaled by powers of two: the same bits, over the whole range of float64.
+    for power in (1000, -1000, -1020):
+        assert_bits(fitted(net, X, y, sample_weight=np.ldexp(w, power), batch_size=8), base)
+    # Scaled by other factors: the same weights, rounded.
+    for factor in (1e300, 1e-300):
+        history, weights = fitted(net, X, y, sample_weight=w * factor, batch_size=8)
+        np.testing.assert_allclose(history, base[0], rtol=1e-5 if dtype == "float32" else 1e-12)
+        for (W, _), (W0, _) in zip(weights, base[1]):
+            np.testing.assert_allclose(W, W0, rtol=1e-4 if dtype == "float32" else 1e-11)
+
+
+def test_tiny_uniform_weights_do_not_blame_the_learning_rate():
+    X, y, net = problem("mean_squared_error")
+    history = net.fit(X, y, epochs=2, learning_rate=0.1, sample_weight=np.full(len(X), 1e-310))
+    assert np.isfinite(history).all()
+
+
+def test_the_penalty_keeps_its_meaning_with_huge_and_tiny_weights():
+    X, y, net = problem("mean_squared_error")
+    for scale in (2.0**1000, 2.0**-1000):
+        # alpha / Σw is what counts: doubling the weights is halving alpha, at any scale.
+        a = fitted(net, X, y, sample_weight=np.full(len(X), scale), alpha=0.4 * scale)
+        b = fitted(net, X, y, alpha=0.4)
+        assert_bits(a, b)
+        data, penalty, grads = net.loss_and_gradient(
+            X, y, sample_weight=np.full(len(X), scale), alpha=0.4 * scale
+        )
+        assert (data, penalty) == net.loss_and_gradient(X, y, alpha=0.4)[:2]
+
+
+def test_a_penalty_beyond_the_range_is_refused():
+    X, y, net = problem("mean_squared_error")
+    w = np.full(len(X), 5e-324)  # alpha / Σw = 1e-4 / 1.5e-322 overflows
+    with pytest.raises(ValueError, match=r"alpha / sum\(sample_weight\) overflows"):
+        net.fit(X, y, epochs=1, alpha=1e-4, sample_weight=w)
+    with pytest.raises(ValueError, match="alpha"):
+        net.loss_and_gradient(X, y, sample_weight=w, alpha=1e-4)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_loss_and_gradient_with_weights_of_any_size(dtype):
+    X, y, _ = problem("binary_cross_entropy")
+    net = Network([3, 6, 2], ["relu", "sigmoid"], "binary_cross_entropy", dtype, seed=0)
+    plain = net.loss_and_gradient(X, y)
+    for weight in (1e308, 1e-310, 3.0):
+        got = net.loss_and_gradient(X, y, sample_weight=np.full(len(X), weight))
+        assert got[:2] == plain[:2]
+        for (dW, db), (dW0, db0) in zip(got[2], plain[2]):
+            np.testing.assert_array_equal(dW, dW0)
+            np.testing.assert_array_equal(db, db0)
+    w = np.random.default_rng(5).uniform(0.5, 2.0, len(X))
+    a = net.loss_and_gradient(X, y, sample_weight=w)
+    b = net.loss_and_gradient(X, y, sample_weight=np.ldexp(w, 1020))
+    assert a[:2] == b[:2]
+
+
+@pytest.mark.parametrize(
+    ("dtype", "small"), [("float32", 1e-40), ("float32", 1e-300), ("float64", 1e-300)]
+)
+def test_weights_whose_ratios_the_dtype_cannot_hold_are_refused(dtype, small):
+    X, y, _ = problem("mean_squared_error")
+    net = Network([3, 6, 2], ["leaky_relu", "identity"], "mean_squared_error", dtype, seed=0)
+    w = np.ones(len(X))
+    w[0], w[1] = 1e308 if dtype == "float64" else 1e30, small
+    with pytest.raises(ValueError, match="would count as 0"):
+        net.fit(X, y, epochs=1, sample_weight=w)
+    with pytest.raises(ValueError, match="would count as 0"):
+        net.loss_and_gradient(X, y, sample_weight=w)

@@ -437,11 +437,42 @@ class Network:
             raise ValueError(f"y must be 1-D or 2-D, got {arr.ndim}-D shape {arr.shape}")
         return self._cast("y", arr)
 
-    def _weights(self, sample_weight: ArrayLike) -> FloatArray:
-        arr = _numeric("sample_weight", sample_weight)
-        if arr.ndim != 1:
-            raise ValueError(f"sample_weight must be 1-D, got {arr.ndim}-D shape {arr.shape}")
-        return self._cast("sample_weight", arr)
+    def _weights(self, sample_weight: ArrayLike, alpha: float) -> tuple[FloatArray, float]:
+        """``sample_weight`` in the network's dtype, and ``alpha`` with it.
+
+        Only the weights' ratios and ``alpha / sum(w)`` matter, so both are divided by the
+        largest weight's power of two (exactly): weights of any finite size then fit the
+        dtype, and their sums cannot overflow. Weights the core refuses pass unchanged;
+        weights whose ratios the dtype cannot hold (a positive one would count as 0) are
+        refused here.
+        """
+        given = _numeric("sample_weight", sample_weight)
+        if given.ndim != 1:
+            raise ValueError(f"sample_weight must be 1-D, got {given.ndim}-D shape {given.shape}")
+        arr = given
+        if arr.dtype.kind == "f" and arr.size and np.all(np.isfinite(arr) & (arr >= 0)):
+            top = float(arr.max())
+            if 0 < top < np.inf:
+                shift = 1 - int(np.frexp(top)[1])  # top · 2**shift lies in [1, 2)
+                with np.errstate(under="ignore"):
+                    arr = np.ldexp(arr.astype(np.float64), shift)
+                with np.errstate(over="ignore"):
+                    scaled = float(np.ldexp(alpha, shift))
+                if not np.isfinite(scaled):
+                    raise ValueError(
+                        f"alpha / sum(sample_weight) overflows (alpha={alpha}, largest weight "
+                        f"{top}): the sample weights are too small for this alpha; scale them up"
+                    )
+                alpha = scaled
+        with np.errstate(under="ignore"):
+            weights = self._cast("sample_weight", arr)
+        lost = (weights == 0) & (given != 0)
+        if np.any(lost):
+            raise ValueError(
+                f"sample_weight: weights from {given[given > 0].min()} to {given.max()} span "
+                f"more than {self.dtype.name} holds: weight {given[lost][0]} would count as 0"
+            )
+        return weights, alpha
 
     # -- the step API ---------------------------------------------------------------
 
@@ -624,9 +655,12 @@ class Network:
             For invalid ``X``, ``y`` or ``sample_weight``, a negative ``alpha``, or a
             non-finite output.
         """
-        weights = None if sample_weight is None else self._weights(sample_weight)
+        alpha = _check_float("alpha", alpha)
+        weights = None
+        if sample_weight is not None:
+            weights, alpha = self._weights(sample_weight, alpha)
         data_loss, penalty, grads = self._core.loss_and_gradient(
-            self._x(X), self._y(y), weights, _check_float("alpha", alpha)
+            self._x(X), self._y(y), weights, alpha
         )
         return data_loss, penalty, [(dW, db) for dW, db in grads]
 
@@ -840,7 +874,9 @@ class Network:
         beta_2 = _check_float("beta_2", beta_2, below_one=True)
         epsilon = _check_float("epsilon", epsilon, positive=True)
         alpha = _check_float("alpha", alpha)
-        weights = None if sample_weight is None else self._weights(sample_weight)
+        weights = None
+        if sample_weight is not None:
+            weights, alpha = self._weights(sample_weight, alpha)
         schedule = _check_name("schedule", schedule, SCHEDULES)
         power_t = _check_float("power_t", power_t)
         validation_metric = _check_name("validation_metric", validation_metric, METRICS)

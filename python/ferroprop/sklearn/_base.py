@@ -154,6 +154,19 @@ def _network_like(net: Network, weights: _Weights) -> Network:
     return copy
 
 
+def _weight_scale(weights: FloatArray) -> int:
+    """The power of two ``k`` that puts the largest weight in ``[1, 2)``: ``weights · 2**k``
+    has the same ratios, exactly, and sums that cannot overflow."""
+    top = float(np.max(weights)) if weights.size else 0.0
+    return 1 - int(np.frexp(top)[1]) if 0 < top < np.inf else 0
+
+
+def _weight_sum(weights: FloatArray) -> float:
+    """``sum(weights)``, infinite rather than a NumPy overflow warning if it overflows."""
+    k = _weight_scale(weights)
+    return float(np.sum(np.ldexp(weights, k))) * 2.0**-k
+
+
 def _squares(net: Network) -> float:
     """``Σ‖W‖²`` over the layers (biases excluded), as the L2 penalty counts it."""
     return sum(float(np.dot(W.ravel(), W.ravel())) for W, _ in net.get_weights())
@@ -626,7 +639,7 @@ class _BaseMLP(BaseEstimator, ABC):
         # (exact for the full batch).
         k = self.n_outputs_
         n_batches = math.ceil(X.shape[0] / common["batch_size"])
-        sw_sum = X.shape[0] if sw is None else float(np.sum(sw))
+        sw_sum = X.shape[0] if sw is None else _weight_sum(sw)
         correct = g != s and self.alpha > 0
         squares = _squares(net) if correct else 0.0
         # verbose: scikit-learn's lines, and a progress bar (tqdm, if installed) on stderr.
@@ -731,10 +744,10 @@ class _BaseMLP(BaseEstimator, ABC):
     ) -> float:
         try:
             y_pred = self._predict(X_val, check_input=False)
-        except ValueError:  # ferroprop refuses to return non-finite outputs
-            return np.nan
-        if np.issubdtype(y_pred.dtype, np.floating) and not np.isfinite(y_pred).all():
-            return np.nan
+        except ValueError as err:  # an overflow: an error, as in the Rust loop
+            raise ValueError(f"validation data (early_stopping): {err}") from None
+        if sw_val is not None:  # scores depend on the weights' ratios only
+            sw_val = np.ldexp(sw_val, _weight_scale(sw_val))
         return self._score_function(y_val, y_pred, sample_weight=sw_val)
 
     def _fit_lbfgs(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from numbers import Real
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
@@ -303,8 +304,36 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
                 "(for instance computed with sklearn.utils.class_weight."
                 "compute_class_weight on all the data)"
             )
+        if isinstance(self.class_weight, dict):
+            for label, weight in self.class_weight.items():
+                if not _weight_like(weight):
+                    raise ValueError(
+                        f"class_weight: the weight of class {label!r} must be a finite, "
+                        f"non-negative number, got {weight!r}"
+                    )
         weights: FloatArray = compute_sample_weight(self.class_weight, y)
-        return weights if sample_weight is None else sample_weight * weights
+        if not np.any(weights):
+            raise ValueError(
+                "class_weight gives every sample a weight of 0: at least one class of y "
+                "needs a positive weight"
+            )
+        if sample_weight is None:
+            return weights
+        with np.errstate(over="ignore", under="ignore"):
+            product: FloatArray = sample_weight * weights
+        if not np.isfinite(product).all():
+            raise ValueError(
+                "sample_weight × class_weight overflows (largest sample weight "
+                f"{np.max(sample_weight)}, largest class weight {np.max(weights)}): scale "
+                "one of them down"
+            )
+        if np.any((product == 0) & (sample_weight != 0) & (weights != 0)):
+            raise ValueError(
+                "sample_weight × class_weight underflows to 0 (smallest positive sample "
+                f"weight {np.min(sample_weight[sample_weight > 0])}, smallest positive class "
+                f"weight {np.min(weights[weights > 0])}): scale one of them up"
+            )
+        return product
 
     @available_when(lambda est: est._check_solver())
     @fit_context(prefer_skip_nested_validation=True)
@@ -448,3 +477,8 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         tags = super().__sklearn_tags__()
         tags.classifier_tags.multi_label = True
         return tags
+
+
+def _weight_like(value: object) -> bool:
+    """Whether ``value`` is a finite, non-negative real number."""
+    return isinstance(value, Real) and bool(np.isfinite(float(value))) and float(value) >= 0
