@@ -115,7 +115,9 @@ pub(crate) fn shape_text(shape: &[usize]) -> String {
 
 /// A copy of `a` in standard layout, allocated fallibly (`clone` aborts when memory runs
 /// out).
-pub fn try_clone<T: Float, D: Dimension>(a: &Array<T, D>) -> Result<Array<T, D>> {
+pub fn try_clone<T: Float, S: ndarray::Data<Elem = T>, D: Dimension>(
+    a: &ndarray::ArrayBase<S, D>,
+) -> Result<Array<T, D>> {
     let mut v = Vec::new();
     v.try_reserve_exact(a.len()).map_err(|_| {
         let bytes = a.len() as u128 * std::mem::size_of::<T>() as u128;

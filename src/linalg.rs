@@ -381,12 +381,15 @@ pub fn a_bt<T: Float>(dz: ArrayView2<T>, w: ArrayView2<T>, mut da: ArrayViewMut2
         // 573–709 → 519–566 ms. On 64-256-256-10 it did no better than the column-major
         // path below.
         let w_t = Strided::new(m, k, k + pad::<T>());
-        return with_scratch(w_t.len(), |scratch: &mut [T]| {
+        let done = with_scratch(w_t.len(), |scratch: &mut [T]| {
             transpose_into(w_s, Strided::new(k, m, m), scratch, w_t);
             let w_t = ArrayView2::from_shape((m, k).strides((w_t.stride, 1)), scratch)
                 .expect("the scratch holds the strided copy");
-            product(dz, w_t, da, false);
+            product(dz, w_t, da.view_mut(), false);
         });
+        if done.is_some() {
+            return;
+        }
     }
     if let (true, true, Some(da_s)) = (large(n, m, k), n < k, da.as_slice_mut()) {
         // For mid-sized products with fewer batch rows than layer inputs, the product goes
@@ -395,14 +398,18 @@ pub fn a_bt<T: Float>(dz: ArrayView2<T>, w: ArrayView2<T>, mut da: ArrayViewMut2
         // epoch, best of 3 runs of 5): float64 58.4–58.8 → 56.1–56.9 ms, float32
         // 32.5–32.8 → 30.1–30.4 ms.
         let columns = Strided::new(k, n, n + pad::<T>());
-        return with_scratch(columns.len(), |scratch: &mut [T]| {
+        let done = with_scratch(columns.len(), |scratch: &mut [T]| {
             // `daᵀ`, row-major with padded rows: `da` column-major.
             let mut da_t = ArrayViewMut2::from_shape((n, k).strides((1, columns.stride)), scratch)
                 .expect("the scratch holds the strided product");
             product(dz, w.t(), da_t.view_mut(), false);
             transpose_into(scratch, columns, da_s, Strided::new(n, k, k));
         });
+        if done.is_some() {
+            return;
+        }
     }
+    // Also where the scratch could not be allocated: the same product, read in place.
     product(dz, w.t(), da, false);
 }
 
@@ -594,15 +601,21 @@ thread_local! {
 }
 
 /// Runs `f` on `len` values of this thread's scratch buffer (contents unspecified), which
-/// is allocated once and reused: no allocation per training step.
+/// is allocated once and reused: no allocation per training step. `None`, without running
+/// `f`, if the buffer cannot grow to `len`.
 ///
 /// The buffer is taken out of the thread-local for the duration of `f`. A thread waiting
 /// in `rayon::join` inside `f` may run another task (another network's `fit`, say), which
 /// then finds the slot empty and uses a buffer of its own.
-fn with_scratch<T: Float, R>(len: usize, f: impl FnOnce(&mut [T]) -> R) -> R {
+fn with_scratch<T: Float, R>(len: usize, f: impl FnOnce(&mut [T]) -> R) -> Option<R> {
     let mut words = SCRATCH.with(|cell| cell.take());
     let need = (len * std::mem::size_of::<T>()).div_ceil(8);
     if words.len() < need {
+        // Out of memory is no error here: the caller computes without the scratch.
+        if words.try_reserve_exact(need - words.len()).is_err() {
+            SCRATCH.with(|cell| cell.set(words));
+            return None;
+        }
         words.resize(need, 0);
     }
     // SAFETY: the buffer holds at least `len · size_of::<T>()` initialized bytes, u64's
@@ -611,7 +624,7 @@ fn with_scratch<T: Float, R>(len: usize, f: impl FnOnce(&mut [T]) -> R) -> R {
     let values = unsafe { std::slice::from_raw_parts_mut(words.as_mut_ptr() as *mut T, len) };
     let result = f(values);
     SCRATCH.with(|cell| cell.set(words));
-    result
+    Some(result)
 }
 
 /// `db = Σ_rows dz` (overwrites `db`).
@@ -677,6 +690,9 @@ mod tests {
         let first = with_scratch(64, |s: &mut [f64]| s.as_ptr() as usize);
         let again = with_scratch(32, |s: &mut [f64]| s.as_ptr() as usize);
         assert_eq!(first, again);
+        // A size no allocation can hold runs nothing and keeps the buffer.
+        assert_eq!(with_scratch(usize::MAX / 16, |_: &mut [f64]| ()), None);
+        assert_eq!(with_scratch(32, |s: &mut [f64]| s.as_ptr() as usize), first);
     }
 
     /// Transposed copies against the definition, into rows padded or not, including long

@@ -8,6 +8,7 @@
 //! running meanwhile sees the weights of an epoch boundary, never a half-updated set.
 
 use crate::io::{self, AnyNetwork, StoredFloat};
+use crate::layer::try_clone;
 use crate::stopping::{Metric, Schedule, Stopping};
 use crate::train::{EpochControl, Monitor, Validation, PUBLISH_EVERY};
 use crate::{
@@ -353,20 +354,20 @@ fn layer_array<T: StoredFloat>(
         .get(k)
         .ok_or_else(|| PyValueError::new_err(format!("layer index {k} out of range")))?;
     match name {
-        "W" => return Ok(Some(LayerArray::Two(layer.w.clone()))),
-        "b" => return Ok(Some(LayerArray::One(layer.b.clone()))),
+        "W" => return Ok(Some(LayerArray::Two(try_clone(&layer.w)?))),
+        "b" => return Ok(Some(LayerArray::One(try_clone(&layer.b)?))),
         _ => {}
     }
     let Some(cache) = net.cache().get(k) else {
         return Ok(None);
     };
     Ok(Some(match name {
-        "z" => LayerArray::Two(cache.z.clone()),
-        "a" => LayerArray::Two(cache.a.clone()),
-        "dz" => LayerArray::Two(cache.dz.clone()),
-        "da" => LayerArray::Two(cache.da.clone()),
-        "dW" => LayerArray::Two(cache.dw.clone()),
-        "db" => LayerArray::One(cache.db.clone()),
+        "z" => LayerArray::Two(try_clone(&cache.z)?),
+        "a" => LayerArray::Two(try_clone(&cache.a)?),
+        "dz" => LayerArray::Two(try_clone(&cache.dz)?),
+        "da" => LayerArray::Two(try_clone(&cache.da)?),
+        "dW" => LayerArray::Two(try_clone(&cache.dw)?),
+        "db" => LayerArray::One(try_clone(&cache.db)?),
         _ => {
             return Err(PyValueError::new_err(format!(
                 "unknown layer array {name:?}; expected one of W, b, z, a, dz, dW, db, da"
@@ -446,7 +447,7 @@ impl PyNetwork {
             let yhat = py.detach(|| -> PyResult<Array2<T>> {
                 let mut guard = this.change("forward")?;
                 let net = T::of(&mut guard).expect("dtype checked");
-                Ok(net.forward(xv)?.to_owned())
+                Ok(try_clone(&net.forward(xv)?)?)
             })?;
             Ok(yhat.into_pyarray(py).into_any())
         }
@@ -651,7 +652,11 @@ impl PyNetwork {
     /// The network as the bytes of a safetensors file.
     fn to_bytes<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
         let bytes = py.detach(|| dispatch!(&*self.read(), net => io::to_bytes(net)))?;
-        Ok(PyBytes::new(py, &bytes))
+        // Fallible (`new` panics when Python cannot allocate the object).
+        PyBytes::new_with(py, bytes.len(), |out| {
+            out.copy_from_slice(&bytes);
+            Ok(())
+        })
     }
 
     #[staticmethod]

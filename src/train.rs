@@ -390,7 +390,11 @@ impl<'a, 'd, T: Float> Trainer<'a, 'd, T> {
                 BatchTarget::Labels(try_filled(len as u128, 0, || format!("{len} labels"))?.into())
             }
         };
-        let scale = try_zeros1::<T>(if data.sample_weight.is_some() { batch } else { 0 })?;
+        let scale = try_zeros1::<T>(if data.sample_weight.is_some() {
+            batch
+        } else {
+            0
+        })?;
         let order = try_collect(0..n, || format!("the order of {n} rows"))?;
         let snapshot = net.get_weights()?;
         let best = match config.stopping.early_stopping {

@@ -135,3 +135,24 @@ def test_an_epoch_bound_is_not_an_allocation():
         assert est.n_iter_ < 20
         """
     )
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_copies_handed_to_python(dtype):
+    # The arrays of `layers[k]`, forward's output, to_bytes and pickling copy what the
+    # network holds: each copy is fallible too.
+    run(
+        f"""
+        import pickle
+        net = Network([1, 2**24, 1], ["relu", "identity"], "mean_squared_error", "{dtype}")
+        net.forward(np.ones((2, 1)))
+        limit(32)  # less than one copy of the first layer's W
+        for name in ["W", "z", "a"]:
+            expect_memory_error(lambda: getattr(net.layers[0], name), "a copy of an array")
+        expect_memory_error(net.to_bytes, "out of memory")
+        expect_memory_error(lambda: pickle.dumps(net), "out of memory")
+        unlimit()
+        assert net.layers[0].W.shape == (1, 2**24)
+        assert pickle.loads(pickle.dumps(net)).layer_sizes == [1, 2**24, 1]
+        """
+    )
