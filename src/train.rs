@@ -232,8 +232,18 @@ pub fn fit<'d, T: Float>(
         sample_weight,
         validation,
     };
-    let result = match Trainer::new(net, data, config, &mut optimizer) {
-        Ok(mut trainer) => drive(&mut trainer, threaded, monitor).map(|()| trainer.finish()),
+    // A threaded fit's buffers are made and freed on the pool, where its epochs use them:
+    // the allocator then keeps them for the next fit instead of returning them to the
+    // system and faulting them in again.
+    let made = on_pool(threaded, || Trainer::new(net, data, config, &mut optimizer));
+    let result = match made {
+        Ok(mut trainer) => match drive(&mut trainer, threaded, monitor) {
+            Ok(()) => Ok(on_pool(threaded, || trainer.finish())),
+            Err(e) => {
+                on_pool(threaded, || drop(trainer));
+                Err(e)
+            }
+        },
         Err(e) => Err(e),
     };
     // Keep the optimizer's state for the next fit, unless training blew up.
@@ -271,6 +281,14 @@ fn rename(err: Error, arg: &'static str) -> Error {
         Error::Value { msg, .. } => Error::Value { arg, msg },
         Error::Type { expected, got, .. } => Error::Type { arg, expected, got },
         other => other,
+    }
+}
+
+/// `f()`, on the pool if `threaded`.
+fn on_pool<R: Send>(threaded: bool, f: impl FnOnce() -> R + Send) -> R {
+    match threaded {
+        true => crate::pool::install(f),
+        false => f(),
     }
 }
 
