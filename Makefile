@@ -14,7 +14,7 @@ export VIRTUAL_ENV := $(abspath $(VENV))
 export PYO3_PYTHON := $(abspath $(PY))
 
 STAMP := $(VENV)/.ferroprop-installed
-SOURCES := $(wildcard src/*.rs) Cargo.toml Cargo.lock pyproject.toml
+SOURCES := $(shell find src -name '*.rs') Cargo.toml Cargo.lock pyproject.toml
 # The wheel is tested in its own environment, made afresh each time.
 TEST_VENV ?= build/test-venv
 TEST_PY := $(TEST_VENV)/bin/python

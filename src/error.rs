@@ -1,6 +1,7 @@
-//! The one error type of the core. The binding maps `Error::Type` to `TypeError` and every
-//! other variant to `ValueError`; each message names the argument, what was received and
-//! what was expected.
+//! The one error type of the core. The binding maps `Error::Type` to `TypeError`,
+//! `Error::Memory` to `MemoryError`, `Error::Io` to the `OSError` subclass of its cause and
+//! every other variant to `ValueError`; each message names the argument, what was received
+//! and what was expected.
 
 /// Everything that can go wrong in the core, before or during a computation.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]

@@ -8,7 +8,7 @@
 //! ```
 //!
 //! Products go through the `gemm` crate (AVX2 or AVX-512 kernels chosen at run time,
-//! threads from rayon's pool for large products), except for small layers — at most
+//! threads from ferroprop's pool, `pool.rs`, for large products), except for small layers — at most
 //! `NARROW_K` inputs and `NARROW_M` units, like the tutorial's 2 → 4 → 3 → 1 — where
 //! packing the operands costs more than the arithmetic: there, row loops with a
 //! compile-time width keep a row of accumulators in registers. (Row loops with a run-time

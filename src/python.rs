@@ -179,7 +179,11 @@ impl<'py, T: Element + StoredFloat> PyTarget<'py, T> {
                     "y: class labels must be non-negative, got {bad}"
                 )));
             }
-            return Ok(PyTarget::Labels(labels.mapv(|c| c as usize)));
+            let n = labels.len();
+            let labels = crate::layer::try_collect(labels.iter().map(|&c| c as usize), || {
+                format!("{n} class labels")
+            })?;
+            return Ok(PyTarget::Labels(Array1::from_vec(labels)));
         }
         Ok(PyTarget::Dense(array2("y", obj)?))
     }
