@@ -345,6 +345,27 @@ impl std::ops::Div<WeightSum> for f64 {
     }
 }
 
+/// Sample weights: one per row, finite, non-negative, not all zero.
+pub fn check_sample_weight<T: Float>(w: ArrayView1<T>, n: usize) -> Result<()> {
+    if w.len() != n {
+        return Err(Error::shape(
+            "sample_weight",
+            format!("{n} weights (one per row of X)"),
+            format!("{}", w.len()),
+        ));
+    }
+    if let Some(bad) = w.iter().find(|v| !(v.is_finite() && **v >= T::zero())) {
+        return Err(Error::value(
+            "sample_weight",
+            format!("weights must be finite and non-negative, got {bad}"),
+        ));
+    }
+    if w.iter().all(|v| *v == T::zero()) {
+        return Err(Error::value("sample_weight", "all weights are zero"));
+    }
+    Ok(())
+}
+
 /// The sample weights of a batch as the loss uses them: `Σw`, and the rows' gradient scales
 /// `w_i · m / Σw` (`m` the rows of the batch) in `scale[..m]` — or no scales where the
 /// weights are all equal, so that uniform weights of any size train exactly as no weights

@@ -408,7 +408,7 @@ impl<T: Float> Network<T> {
             ));
         }
         if let Some(w) = sample_weight {
-            crate::train::check_sample_weight(w, n)?;
+            crate::loss::check_sample_weight(w, n)?;
         }
         let mut scale = try_filled(sample_weight.map_or(0, |_| n) as u128, T::zero(), || {
             format!("the row scales of {n} sample weights")

@@ -203,7 +203,7 @@ pub fn fit<'d, T: Float>(
     net.check_input(&x)?;
     net.loss_fn().check_target(&y, x.nrows(), net.n_outputs())?;
     if let Some(w) = sample_weight {
-        check_sample_weight(w, x.nrows())?;
+        crate::loss::check_sample_weight(w, x.nrows())?;
     }
     match validation {
         Some(v) => {
@@ -251,27 +251,6 @@ pub fn fit<'d, T: Float>(
         net.optimizer = Some(optimizer);
     }
     result
-}
-
-/// Sample weights: one per row, finite, non-negative, not all zero.
-pub(crate) fn check_sample_weight<T: Float>(w: ArrayView1<T>, n: usize) -> Result<()> {
-    if w.len() != n {
-        return Err(Error::shape(
-            "sample_weight",
-            format!("{n} weights (one per row of X)"),
-            format!("{}", w.len()),
-        ));
-    }
-    if let Some(bad) = w.iter().find(|v| !(v.is_finite() && **v >= T::zero())) {
-        return Err(Error::value(
-            "sample_weight",
-            format!("weights must be finite and non-negative, got {bad}"),
-        ));
-    }
-    if w.iter().all(|v| *v == T::zero()) {
-        return Err(Error::value("sample_weight", "all weights are zero"));
-    }
-    Ok(())
 }
 
 /// The same error, about another argument.
