@@ -10,7 +10,7 @@
 //! da_{k−1} = dz_k · W_kᵀ
 //! ```
 //!
-//! The core is pure Rust (no Python); `python.rs` is the only binding module.
+//! The core is pure Rust (no Python); `python/` is the only binding module.
 //!
 //! ```
 //! use ferroprop::{Activation, Loss, Network, NetworkConfig, Target};

@@ -1,7 +1,7 @@
 //! ferroprop's own thread pool: every parallel product, split batch and update runs on it,
 //! never on rayon's global pool.
 //!
-//! Rules that make deadlocks impossible (see also `python.rs`):
+//! Rules that make deadlocks impossible (see also `PyNetwork` in `python/network.rs`):
 //! - A pool task never blocks on anything but other pool tasks: no lock, no GIL, no channel.
 //!   The training loop runs on the pool between epochs only; callbacks, publishing the
 //!   weights and signal checks happen on the calling thread while no pool task waits.

@@ -1,4 +1,4 @@
-"""Type stub of the compiled extension ``ferroprop._core`` (see ``src/python.rs``).
+"""Type stub of the compiled extension ``ferroprop._core`` (see ``src/python/``).
 
 Arrays must already be NumPy arrays of the network's dtype, in any memory order (2-D for
 ``X``, 1-D for sample weights and biases; targets 2-D of the dtype, or 1-D ``int64`` class

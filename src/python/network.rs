@@ -1,54 +1,19 @@
-//! The Python binding: `ferroprop._core`. Thin wrappers around the core, which never sees
-//! Python. Arrays come in already converted to the network's dtype by the Python package;
-//! shapes and values are validated by the core.
-//!
-//! Threads: the network sits behind a read-write lock (see `PyNetwork` for the rules that
-//! keep it, the GIL and the pool free of deadlocks). `fit` trains a private copy and
-//! publishes its weights after every epoch (every 50 ms without a callback): a `predict`
-//! running meanwhile sees the weights of an epoch boundary, never a half-updated set.
+//! `CoreNetwork`: the network behind its lock, and each method a thin wrapper around the
+//! core's `Network` of the right dtype.
 
+use super::convert::{array2, describe, weights1, PyTarget};
+use super::fit::{self, fit_py};
 use crate::io::{self, AnyNetwork, StoredFloat};
 use crate::layer::try_clone;
-use crate::stopping::{Metric, Schedule, Stopping};
-use crate::train::{EpochControl, Monitor, Validation, PUBLISH_EVERY};
-use crate::{
-    fit, Activation, Error, FitConfig, Loss, Network, NetworkConfig, OptimizerConfig, Target,
-};
+use crate::{Activation, Error, Loss, Network, NetworkConfig};
 use ndarray::{Array1, Array2, ArrayView1, ArrayView2};
-use numpy::{
-    Element, IntoPyArray, PyReadonlyArray1, PyReadonlyArray2, PyUntypedArray, PyUntypedArrayMethods,
-};
-use pyo3::exceptions::{
-    PyFileExistsError, PyFileNotFoundError, PyIsADirectoryError, PyMemoryError, PyOSError,
-    PyPermissionError, PyRuntimeError, PyTypeError, PyValueError,
-};
+use numpy::{Element, IntoPyArray, PyReadonlyArray1};
+use pyo3::exceptions::{PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyTuple};
-use std::io::ErrorKind;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
-use std::time::Instant;
-
-impl From<Error> for PyErr {
-    fn from(err: Error) -> PyErr {
-        match err {
-            Error::Type { .. } => PyTypeError::new_err(err.to_string()),
-            Error::Memory { .. } => PyMemoryError::new_err(err.to_string()),
-            Error::Io { kind, .. } => {
-                let msg = err.to_string();
-                match kind {
-                    ErrorKind::NotFound => PyFileNotFoundError::new_err(msg),
-                    ErrorKind::PermissionDenied => PyPermissionError::new_err(msg),
-                    ErrorKind::IsADirectory => PyIsADirectoryError::new_err(msg),
-                    ErrorKind::AlreadyExists => PyFileExistsError::new_err(msg),
-                    _ => PyOSError::new_err(msg),
-                }
-            }
-            _ => PyValueError::new_err(err.to_string()),
-        }
-    }
-}
 
 /// Runs `$body` with `$net` bound to the network, whatever its dtype.
 macro_rules! dispatch {
@@ -83,10 +48,10 @@ macro_rules! by_dtype {
 ///   (`forward`, `backward`, `update`, `set_weights`, `reset_optimizer`, a second `fit`)
 ///   raise `RuntimeError`: the next published epoch would silently overwrite them.
 #[pyclass(module = "ferroprop._core", name = "CoreNetwork", frozen)]
-struct PyNetwork {
+pub(super) struct PyNetwork {
     net: RwLock<AnyNetwork>,
     /// Set while a `fit` trains this network; cleared under the write lock of `net`.
-    fitting: AtomicBool,
+    pub(super) fitting: AtomicBool,
 }
 
 impl PyNetwork {
@@ -99,11 +64,11 @@ impl PyNetwork {
 
     // A panic is a bug and never happens while the lock is held by ferroprop's own code;
     // if one did, the weights are still whole arrays, so the lock is taken regardless.
-    fn read(&self) -> RwLockReadGuard<'_, AnyNetwork> {
+    pub(super) fn read(&self) -> RwLockReadGuard<'_, AnyNetwork> {
         self.net.read().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn write(&self) -> RwLockWriteGuard<'_, AnyNetwork> {
+    pub(super) fn write(&self) -> RwLockWriteGuard<'_, AnyNetwork> {
         self.net.write().unwrap_or_else(|e| e.into_inner())
     }
 
@@ -122,7 +87,7 @@ impl PyNetwork {
 }
 
 /// Clears `fitting` if `fit` ends before publishing its result (an error in its arguments).
-struct Fitting<'a>(&'a AtomicBool);
+pub(super) struct Fitting<'a>(&'a AtomicBool);
 
 impl Drop for Fitting<'_> {
     fn drop(&mut self) {
@@ -130,212 +95,8 @@ impl Drop for Fitting<'_> {
     }
 }
 
-fn array2<'py, T: Element>(
-    arg: &'static str,
-    obj: &Bound<'py, PyAny>,
-) -> PyResult<PyReadonlyArray2<'py, T>> {
-    obj.extract::<PyReadonlyArray2<T>>().map_err(|_| {
-        PyTypeError::new_err(format!(
-            "{arg}: expected a 2-D numpy array of dtype {}, got {}",
-            std::any::type_name::<T>(),
-            describe(obj)
-        ))
-    })
-}
-
-fn describe(obj: &Bound<'_, PyAny>) -> String {
-    match obj.cast::<PyUntypedArray>() {
-        Ok(a) => format!("a {}-D array of dtype {}", a.ndim(), a.dtype()),
-        Err(_) => obj
-            .get_type()
-            .name()
-            .map(|n| n.to_string())
-            .unwrap_or_default(),
-    }
-}
-
-/// Sample weights as the core takes them: a 1-D array of the network's dtype.
-fn weights1<'py, T: Element>(w: &Bound<'py, PyAny>) -> PyResult<PyReadonlyArray1<'py, T>> {
-    w.extract::<PyReadonlyArray1<T>>().map_err(|_| {
-        PyTypeError::new_err(format!(
-            "sample_weight: expected a 1-D array of the network's dtype, got {}",
-            describe(w)
-        ))
-    })
-}
-
-/// Targets as the core takes them: a 2-D array of the dtype, or 1-D int64 class labels.
-enum PyTarget<'py, T: Element> {
-    Dense(PyReadonlyArray2<'py, T>),
-    Labels(Array1<usize>),
-}
-
-impl<'py, T: Element + StoredFloat> PyTarget<'py, T> {
-    fn extract(obj: &Bound<'py, PyAny>) -> PyResult<Self> {
-        if let Ok(labels) = obj.extract::<PyReadonlyArray1<i64>>() {
-            let labels = labels.as_array();
-            if let Some(bad) = labels.iter().find(|&&c| c < 0) {
-                return Err(PyValueError::new_err(format!(
-                    "y: class labels must be non-negative, got {bad}"
-                )));
-            }
-            let n = labels.len();
-            let labels = crate::layer::try_collect(labels.iter().map(|&c| c as usize), || {
-                format!("{n} class labels")
-            })?;
-            return Ok(PyTarget::Labels(Array1::from_vec(labels)));
-        }
-        Ok(PyTarget::Dense(array2("y", obj)?))
-    }
-
-    fn view(&self) -> Target<'_, T> {
-        match self {
-            PyTarget::Dense(y) => Target::Dense(y.as_array()),
-            PyTarget::Labels(l) => Target::Labels(l.view()),
-        }
-    }
-}
-
 fn is_f32(this: &PyNetwork) -> bool {
     matches!(*this.read(), AnyNetwork::F32(_))
-}
-
-/// Fit's monitor, always called on the thread that called `fit` (see `train::Monitor`):
-/// checks for Ctrl-C at most every 50 ms, publishes the weights to the shared network, and
-/// calls the optional Python callback after each epoch.
-struct PyMonitor<'a> {
-    shared: &'a PyNetwork,
-    callback: Option<Py<PyAny>>,
-    last_check: Instant,
-    /// The Python error (a signal's or the callback's) that ended training.
-    error: Option<PyErr>,
-}
-
-impl PyMonitor<'_> {
-    fn interrupt(&mut self, err: PyErr) -> Error {
-        self.error = Some(err);
-        Error::Interrupted
-    }
-
-    fn check_signals(&mut self) -> crate::Result<()> {
-        self.last_check = Instant::now();
-        match Python::attach(|py| py.check_signals()) {
-            Ok(()) => Ok(()),
-            Err(e) => Err(self.interrupt(e)),
-        }
-    }
-}
-
-impl<T: StoredFloat> Monitor<T> for PyMonitor<'_> {
-    fn between_batches(&mut self) -> crate::Result<()> {
-        match self.last_check.elapsed() < PUBLISH_EVERY {
-            true => Ok(()),
-            false => self.check_signals(),
-        }
-    }
-
-    fn poll(&mut self) -> EpochControl {
-        match self.check_signals() {
-            Ok(()) => EpochControl::Continue,
-            Err(_) => EpochControl::Stop,
-        }
-    }
-
-    fn every_epoch(&self) -> bool {
-        self.callback.is_some()
-    }
-
-    fn epoch_end(
-        &mut self,
-        epoch: usize,
-        loss: f64,
-        net: &Network<T>,
-    ) -> crate::Result<EpochControl> {
-        if let Some(shared) = T::of(&mut self.shared.write()) {
-            shared.assign_weights(net);
-        }
-        self.check_signals()?;
-        let Some(callback) = &self.callback else {
-            return Ok(EpochControl::Continue);
-        };
-        let result = Python::attach(|py| -> PyResult<EpochControl> {
-            let stop = callback.call1(py, (epoch, loss))?;
-            Ok(match stop.bind(py).is_truthy()? {
-                true => EpochControl::Stop,
-                false => EpochControl::Continue,
-            })
-        });
-        result.map_err(|e| self.interrupt(e))
-    }
-}
-
-/// The arrays of a fit call: X, y, sample weights, validation X and y.
-type FitData<'a, 'py> = (
-    &'a Bound<'py, PyAny>,
-    &'a Bound<'py, PyAny>,
-    Option<&'a Bound<'py, PyAny>>,
-    Option<(Bound<'py, PyAny>, Bound<'py, PyAny>)>,
-);
-
-fn fit_py<'py, T: Element + StoredFloat>(
-    py: Python<'py>,
-    this: &PyNetwork,
-    (x, y, sample_weight, validation): FitData<'_, 'py>,
-    (config, metric): (FitConfig, Metric),
-    callback: Option<Py<PyAny>>,
-) -> PyResult<Bound<'py, PyDict>> {
-    let x = array2::<T>("X", x)?;
-    let y = PyTarget::<T>::extract(y)?;
-    let w = sample_weight.map(weights1::<T>).transpose()?;
-    let (xv, yv, wv) = (x.as_array(), y.view(), w.as_ref().map(|w| w.as_array()));
-    let val = match &validation {
-        Some((vx, vy)) => Some((
-            array2::<T>("validation_data X", vx)?,
-            PyTarget::<T>::extract(vy)?,
-        )),
-        None => None,
-    };
-    let val = val.as_ref().map(|(vx, vy)| Validation {
-        x: vx.as_array(),
-        y: vy.view(),
-        metric,
-    });
-    let mut trainee = match py.detach(|| T::of_ref(&this.read()).map(|n| n.clone_params())) {
-        Some(net) => net?,
-        None => {
-            return Err(PyRuntimeError::new_err(
-                "the network's dtype changed during fit",
-            ))
-        }
-    };
-    let mut monitor = PyMonitor {
-        shared: this,
-        callback,
-        last_check: Instant::now(),
-        error: None,
-    };
-    let result = py.detach(|| {
-        let result = fit(&mut trainee, xv, yv, wv, val, &config, &mut monitor);
-        // Whatever happened, the trainee's weights are consistent: they become the network's.
-        let mut shared = this.write();
-        *shared = T::wrap(trainee);
-        this.fitting.store(false, Ordering::Release);
-        result
-    });
-    let history = match (result, monitor.error) {
-        (Err(Error::Interrupted), Some(err)) => return Err(err),
-        (result, _) => result?,
-    };
-    let dict = PyDict::new(py);
-    dict.set_item("loss", history.loss)?;
-    dict.set_item("val_loss", history.val_loss)?;
-    dict.set_item("val_score", history.val_score)?;
-    dict.set_item("learning_rate", history.learning_rate)?;
-    dict.set_item("t", history.samples_seen)?;
-    dict.set_item("best_loss", history.best_loss)?;
-    dict.set_item("best_val_score", history.best_val_score)?;
-    dict.set_item("stopped", history.stopped.name())?;
-    Ok(dict)
 }
 
 fn weights_of<T: StoredFloat>(net: &Network<T>) -> crate::Result<Vec<(Array2<T>, Array1<T>)>> {
@@ -678,7 +439,6 @@ impl PyNetwork {
     fn load(py: Python<'_>, path: PathBuf) -> PyResult<Self> {
         Ok(PyNetwork::wrap(py.detach(|| io::load(&path))?))
     }
-
     #[allow(clippy::too_many_arguments)]
     #[pyo3(signature = (x, y, *, epochs, learning_rate, batch_size, shuffle, seed, optimizer,
                         momentum, nesterov, beta_1, beta_2, epsilon, alpha=0.0,
@@ -713,54 +473,26 @@ impl PyNetwork {
         early_stopping: bool,
         callback: Option<Py<PyAny>>,
     ) -> PyResult<Bound<'py, PyDict>> {
-        let schedule = pick(
-            "schedule",
-            schedule,
-            [
-                ("constant", Schedule::Constant),
-                ("invscaling", Schedule::InvScaling { power_t }),
-                ("adaptive", Schedule::Adaptive),
-            ],
-        )?;
-        let metric = pick(
-            "validation_metric",
-            validation_metric,
-            [
-                ("loss", Metric::Loss),
-                ("accuracy", Metric::Accuracy),
-                ("r2", Metric::R2),
-            ],
-        )?;
-        let optimizer = pick(
-            "optimizer",
-            optimizer,
-            [
-                ("sgd", OptimizerConfig::Sgd { momentum, nesterov }),
-                (
-                    "adam",
-                    OptimizerConfig::Adam {
-                        beta_1,
-                        beta_2,
-                        epsilon,
-                    },
-                ),
-            ],
-        )?;
-        let config = FitConfig {
+        let (config, metric) = fit::config(fit::Args {
             epochs,
             learning_rate,
             batch_size,
             shuffle,
             seed,
             optimizer,
+            momentum,
+            nesterov,
+            beta_1,
+            beta_2,
+            epsilon,
             alpha,
             schedule,
-            stopping: Stopping {
-                n_iter_no_change,
-                tol,
-                early_stopping,
-            },
-        };
+            power_t,
+            validation_metric,
+            n_iter_no_change,
+            tol,
+            early_stopping,
+        })?;
         if self.fitting.swap(true, Ordering::AcqRel) {
             return Err(PyRuntimeError::new_err(
                 "fit is already running on this network (in another thread or from its callback)",
@@ -773,55 +505,6 @@ impl PyNetwork {
     }
 }
 
-/// The value named `name` among `choices`, or an error listing the names.
-fn pick<T: Copy, const N: usize>(
-    kind: &'static str,
-    name: &str,
-    choices: [(&str, T); N],
-) -> PyResult<T> {
-    match choices.iter().find(|(n, _)| *n == name) {
-        Some(&(_, value)) => Ok(value),
-        None => Err(PyValueError::new_err(format!(
-            "unknown {kind} {name:?}; expected one of {}",
-            choices
-                .iter()
-                .map(|(n, _)| *n)
-                .collect::<Vec<_>>()
-                .join(", ")
-        ))),
-    }
-}
-
 fn dtype_name<T: StoredFloat>(_: &Network<T>) -> &'static str {
     T::NAME
-}
-
-/// The threads ferroprop's parallel work uses now (see `pool::num_threads`).
-#[pyfunction]
-fn get_num_threads() -> usize {
-    crate::pool::num_threads()
-}
-
-/// Limits ferroprop's parallel work to `threads` threads (`None`: back to the default).
-#[pyfunction]
-#[pyo3(signature = (threads))]
-fn set_num_threads(threads: Option<usize>) -> PyResult<()> {
-    match threads {
-        Some(0) => Err(PyValueError::new_err(
-            "threads: must be at least 1 (or None for the default), got 0",
-        )),
-        t => {
-            crate::pool::set_num_threads(t.unwrap_or(0));
-            Ok(())
-        }
-    }
-}
-
-#[pymodule(gil_used = false)]
-fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
-    m.add_class::<PyNetwork>()?;
-    m.add_function(wrap_pyfunction!(get_num_threads, m)?)?;
-    m.add_function(wrap_pyfunction!(set_num_threads, m)?)?;
-    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
-    Ok(())
 }

@@ -1,0 +1,267 @@
+//! `CoreNetwork.fit`: its arguments, its monitor (signals, publishing, the callback) and
+//! the call of `train::fit` with the GIL released.
+
+use super::convert::{array2, weights1, PyTarget};
+use super::network::PyNetwork;
+use crate::io::StoredFloat;
+use crate::stopping::{Metric, Schedule, Stopping};
+use crate::train::{EpochControl, Monitor, Validation, PUBLISH_EVERY};
+use crate::{fit, Error, FitConfig, Network, OptimizerConfig};
+use numpy::Element;
+use pyo3::exceptions::{PyRuntimeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::PyDict;
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+/// The scalar and name arguments of `CoreNetwork.fit`.
+pub(super) struct Args<'a> {
+    pub epochs: usize,
+    pub learning_rate: f64,
+    pub batch_size: Option<usize>,
+    pub shuffle: bool,
+    pub seed: u64,
+    pub optimizer: &'a str,
+    pub momentum: f64,
+    pub nesterov: bool,
+    pub beta_1: f64,
+    pub beta_2: f64,
+    pub epsilon: f64,
+    pub alpha: f64,
+    pub schedule: &'a str,
+    pub power_t: f64,
+    pub validation_metric: &'a str,
+    pub n_iter_no_change: Option<usize>,
+    pub tol: f64,
+    pub early_stopping: bool,
+}
+
+/// The core's `FitConfig` and validation metric from `fit`'s arguments (names parsed here;
+/// values are checked by `FitConfig::validate`).
+pub(super) fn config(args: Args<'_>) -> PyResult<(FitConfig, Metric)> {
+    let Args {
+        epochs,
+        learning_rate,
+        batch_size,
+        shuffle,
+        seed,
+        optimizer,
+        momentum,
+        nesterov,
+        beta_1,
+        beta_2,
+        epsilon,
+        alpha,
+        schedule,
+        power_t,
+        validation_metric,
+        n_iter_no_change,
+        tol,
+        early_stopping,
+    } = args;
+    let schedule = pick(
+        "schedule",
+        schedule,
+        [
+            ("constant", Schedule::Constant),
+            ("invscaling", Schedule::InvScaling { power_t }),
+            ("adaptive", Schedule::Adaptive),
+        ],
+    )?;
+    let metric = pick(
+        "validation_metric",
+        validation_metric,
+        [
+            ("loss", Metric::Loss),
+            ("accuracy", Metric::Accuracy),
+            ("r2", Metric::R2),
+        ],
+    )?;
+    let optimizer = pick(
+        "optimizer",
+        optimizer,
+        [
+            ("sgd", OptimizerConfig::Sgd { momentum, nesterov }),
+            (
+                "adam",
+                OptimizerConfig::Adam {
+                    beta_1,
+                    beta_2,
+                    epsilon,
+                },
+            ),
+        ],
+    )?;
+    let config = FitConfig {
+        epochs,
+        learning_rate,
+        batch_size,
+        shuffle,
+        seed,
+        optimizer,
+        alpha,
+        schedule,
+        stopping: Stopping {
+            n_iter_no_change,
+            tol,
+            early_stopping,
+        },
+    };
+    Ok((config, metric))
+}
+
+/// The value named `name` among `choices`, or an error listing the names.
+pub(super) fn pick<T: Copy, const N: usize>(
+    kind: &'static str,
+    name: &str,
+    choices: [(&str, T); N],
+) -> PyResult<T> {
+    match choices.iter().find(|(n, _)| *n == name) {
+        Some(&(_, value)) => Ok(value),
+        None => Err(PyValueError::new_err(format!(
+            "unknown {kind} {name:?}; expected one of {}",
+            choices
+                .iter()
+                .map(|(n, _)| *n)
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))),
+    }
+}
+/// Fit's monitor, always called on the thread that called `fit` (see `train::Monitor`):
+/// checks for Ctrl-C at most every 50 ms, publishes the weights to the shared network, and
+/// calls the optional Python callback after each epoch.
+pub(super) struct PyMonitor<'a> {
+    shared: &'a PyNetwork,
+    callback: Option<Py<PyAny>>,
+    last_check: Instant,
+    /// The Python error (a signal's or the callback's) that ended training.
+    error: Option<PyErr>,
+}
+
+impl PyMonitor<'_> {
+    fn interrupt(&mut self, err: PyErr) -> Error {
+        self.error = Some(err);
+        Error::Interrupted
+    }
+
+    fn check_signals(&mut self) -> crate::Result<()> {
+        self.last_check = Instant::now();
+        match Python::attach(|py| py.check_signals()) {
+            Ok(()) => Ok(()),
+            Err(e) => Err(self.interrupt(e)),
+        }
+    }
+}
+
+impl<T: StoredFloat> Monitor<T> for PyMonitor<'_> {
+    fn between_batches(&mut self) -> crate::Result<()> {
+        match self.last_check.elapsed() < PUBLISH_EVERY {
+            true => Ok(()),
+            false => self.check_signals(),
+        }
+    }
+
+    fn poll(&mut self) -> EpochControl {
+        match self.check_signals() {
+            Ok(()) => EpochControl::Continue,
+            Err(_) => EpochControl::Stop,
+        }
+    }
+
+    fn every_epoch(&self) -> bool {
+        self.callback.is_some()
+    }
+
+    fn epoch_end(
+        &mut self,
+        epoch: usize,
+        loss: f64,
+        net: &Network<T>,
+    ) -> crate::Result<EpochControl> {
+        if let Some(shared) = T::of(&mut self.shared.write()) {
+            shared.assign_weights(net);
+        }
+        self.check_signals()?;
+        let Some(callback) = &self.callback else {
+            return Ok(EpochControl::Continue);
+        };
+        let result = Python::attach(|py| -> PyResult<EpochControl> {
+            let stop = callback.call1(py, (epoch, loss))?;
+            Ok(match stop.bind(py).is_truthy()? {
+                true => EpochControl::Stop,
+                false => EpochControl::Continue,
+            })
+        });
+        result.map_err(|e| self.interrupt(e))
+    }
+}
+
+/// The arrays of a fit call: X, y, sample weights, validation X and y.
+pub(super) type FitData<'a, 'py> = (
+    &'a Bound<'py, PyAny>,
+    &'a Bound<'py, PyAny>,
+    Option<&'a Bound<'py, PyAny>>,
+    Option<(Bound<'py, PyAny>, Bound<'py, PyAny>)>,
+);
+
+pub(super) fn fit_py<'py, T: Element + StoredFloat>(
+    py: Python<'py>,
+    this: &PyNetwork,
+    (x, y, sample_weight, validation): FitData<'_, 'py>,
+    (config, metric): (FitConfig, Metric),
+    callback: Option<Py<PyAny>>,
+) -> PyResult<Bound<'py, PyDict>> {
+    let x = array2::<T>("X", x)?;
+    let y = PyTarget::<T>::extract(y)?;
+    let w = sample_weight.map(weights1::<T>).transpose()?;
+    let (xv, yv, wv) = (x.as_array(), y.view(), w.as_ref().map(|w| w.as_array()));
+    let val = match &validation {
+        Some((vx, vy)) => Some((
+            array2::<T>("validation_data X", vx)?,
+            PyTarget::<T>::extract(vy)?,
+        )),
+        None => None,
+    };
+    let val = val.as_ref().map(|(vx, vy)| Validation {
+        x: vx.as_array(),
+        y: vy.view(),
+        metric,
+    });
+    let mut trainee = match py.detach(|| T::of_ref(&this.read()).map(|n| n.clone_params())) {
+        Some(net) => net?,
+        None => {
+            return Err(PyRuntimeError::new_err(
+                "the network's dtype changed during fit",
+            ))
+        }
+    };
+    let mut monitor = PyMonitor {
+        shared: this,
+        callback,
+        last_check: Instant::now(),
+        error: None,
+    };
+    let result = py.detach(|| {
+        let result = fit(&mut trainee, xv, yv, wv, val, &config, &mut monitor);
+        // Whatever happened, the trainee's weights are consistent: they become the network's.
+        let mut shared = this.write();
+        *shared = T::wrap(trainee);
+        this.fitting.store(false, Ordering::Release);
+        result
+    });
+    let history = match (result, monitor.error) {
+        (Err(Error::Interrupted), Some(err)) => return Err(err),
+        (result, _) => result?,
+    };
+    let dict = PyDict::new(py);
+    dict.set_item("loss", history.loss)?;
+    dict.set_item("val_loss", history.val_loss)?;
+    dict.set_item("val_score", history.val_score)?;
+    dict.set_item("learning_rate", history.learning_rate)?;
+    dict.set_item("t", history.samples_seen)?;
+    dict.set_item("best_loss", history.best_loss)?;
+    dict.set_item("best_val_score", history.best_val_score)?;
+    dict.set_item("stopped", history.stopped.name())?;
+    Ok(dict)
+}
