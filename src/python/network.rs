@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 /// Runs `$body` with `$net` bound to the network, whatever its dtype.
-macro_rules! dispatch {
+macro_rules! on_network {
     ($any:expr, $net:ident => $body:expr) => {
         match $any {
             AnyNetwork::F32($net) => $body,
@@ -183,22 +183,22 @@ impl PyNetwork {
 
     #[getter]
     fn dtype(&self) -> &'static str {
-        dispatch!(&*self.read(), net => dtype_name(net))
+        on_network!(&*self.read(), net => dtype_name(net))
     }
 
     #[getter]
     fn layer_sizes(&self) -> Vec<usize> {
-        dispatch!(&*self.read(), net => net.config().layer_sizes)
+        on_network!(&*self.read(), net => net.config().layer_sizes)
     }
 
     #[getter]
     fn activations(&self) -> Vec<&'static str> {
-        dispatch!(&*self.read(), net => net.layers().iter().map(|l| l.activation.name()).collect())
+        on_network!(&*self.read(), net => net.layers().iter().map(|l| l.activation.name()).collect())
     }
 
     #[getter]
     fn loss_name(&self) -> &'static str {
-        dispatch!(&*self.read(), net => net.loss_fn().name())
+        on_network!(&*self.read(), net => net.loss_fn().name())
     }
 
     fn forward<'py>(&self, py: Python<'py>, x: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
@@ -238,7 +238,7 @@ impl PyNetwork {
     fn update(&self, py: Python<'_>, learning_rate: f64) -> PyResult<()> {
         py.detach(|| {
             let mut guard = self.change("update")?;
-            Ok(dispatch!(&mut *guard, net => net.update(crate::Float::c(learning_rate)))?)
+            Ok(on_network!(&mut *guard, net => net.update(crate::Float::c(learning_rate)))?)
         })
     }
 
@@ -409,14 +409,14 @@ impl PyNetwork {
     fn reset_optimizer(&self, py: Python<'_>) -> PyResult<()> {
         py.detach(|| {
             let mut guard = self.change("reset_optimizer")?;
-            dispatch!(&mut *guard, net => net.reset_optimizer());
+            on_network!(&mut *guard, net => net.reset_optimizer());
             Ok(())
         })
     }
 
     /// The network as the bytes of a safetensors file.
     fn to_bytes<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
-        let bytes = py.detach(|| dispatch!(&*self.read(), net => io::to_bytes(net)))?;
+        let bytes = py.detach(|| on_network!(&*self.read(), net => io::to_bytes(net)))?;
         // Fallible (`new` panics when Python cannot allocate the object).
         PyBytes::new_with(py, bytes.len(), |out| {
             out.copy_from_slice(&bytes);
@@ -432,7 +432,7 @@ impl PyNetwork {
     /// Saves atomically in the safetensors format (with the optimizer's state if asked).
     #[pyo3(signature = (path, optimizer_state=false))]
     fn save(&self, py: Python<'_>, path: PathBuf, optimizer_state: bool) -> PyResult<()> {
-        Ok(py.detach(|| dispatch!(&*self.read(), net => io::save(net, &path, optimizer_state)))?)
+        Ok(py.detach(|| on_network!(&*self.read(), net => io::save(net, &path, optimizer_state)))?)
     }
 
     #[staticmethod]
