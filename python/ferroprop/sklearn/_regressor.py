@@ -22,6 +22,7 @@ from ferroprop.sklearn._base import (
     Solver,
     _BaseMLP,
     _OutActivation,
+    _shared_docs,
     available_when,
     fit_context,
 )
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
     from typing_extensions import Self
 
 
+@_shared_docs
 class MLPRegressor(RegressorMixin, _BaseMLP):
     """Multi-layer perceptron regressor, trained by ferroprop (scikit-learn's API).
 
@@ -43,101 +45,11 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         ``"squared_error"`` (half the squared error). ``"poisson"`` is accepted by the
         constructor, as scikit-learn's, but refused by ``fit``: ferroprop has no
         exponential output.
-    hidden_layer_sizes : int or array-like of int, default=(100,)
-        Units of each hidden layer (an int: one hidden layer).
-    activation : {"identity", "logistic", "tanh", "relu"}, default="relu"
-        Activation of the hidden layers (``"logistic"`` is the sigmoid).
-    solver : {"lbfgs", "sgd", "adam"}, default="adam"
-        ``"sgd"`` and ``"adam"`` train by minibatches in ferroprop's Rust loop;
-        ``"lbfgs"`` runs SciPy's L-BFGS-B on ferroprop's full-batch loss and gradient.
-    alpha : float, default=0.0001
-        Strength of the L2 penalty, divided by the total sample weight (the number of
-        samples without weights) when added to the loss; biases are not penalized.
-    batch_size : int or "auto", default="auto"
-        Minibatch size of ``"sgd"`` and ``"adam"``; ``"auto"`` is
-        ``min(200, n_samples)``. A size above ``n_samples`` is clipped, with a warning.
-    learning_rate : {"constant", "invscaling", "adaptive"}, default="constant"
-        Step-size schedule of ``solver="sgd"``: ``"constant"`` keeps
-        ``learning_rate_init``; ``"invscaling"`` uses
-        ``learning_rate_init / (t_ + 1) ** power_t`` after each epoch; ``"adaptive"``
-        divides the step by 5 whenever more than ``n_iter_no_change`` epochs in a row
-        fail to improve by ``tol``, and stops once it is at most 1e-6.
-    learning_rate_init : float, default=0.001
-        Initial step size of ``"sgd"`` and ``"adam"``.
-    power_t : float, default=0.5
-        Exponent of the ``"invscaling"`` schedule.
-    max_iter : int, default=200
-        Maximum number of epochs (``"sgd"``, ``"adam"``) or of iterations (``"lbfgs"``).
-    shuffle : bool, default=True
-        Shuffle the samples before each epoch (``"sgd"``, ``"adam"``), in ferroprop's
-        order, seeded from ``random_state``.
-    random_state : int, RandomState instance or None, default=None
-        Source of the initial weights (scikit-learn's Glorot-uniform draw: the same
-        numbers as scikit-learn's), of the early-stopping split and of the shuffling
-        seeds.
-    tol : float, default=1e-4
-        The improvement of the loss (or of the validation score) that counts; for
-        ``"lbfgs"``, SciPy's ``gtol``.
-    verbose : bool, default=False
-        Print the loss of each epoch (scikit-learn's lines) and, if tqdm is installed, show
-        a progress bar.
-    warm_start : bool, default=False
-        Start ``fit`` from the weights, counters and best values of the previous fit.
-    momentum : float, default=0.9
-        Momentum of ``"sgd"``, in ``[0, 1)`` (``fit`` refuses 1).
-    nesterovs_momentum : bool, default=True
-        Use Nesterov's momentum (``"sgd"``).
-    early_stopping : bool, default=False
-        Hold out ``validation_fraction`` of the data (a stratified split for binary
-        classification), stop once the validation score has not improved by ``tol`` for
-        more than ``n_iter_no_change`` epochs, and restore the weights of the best score
-        (``"sgd"`` and ``"adam"``; refused by ``partial_fit``).
-    validation_fraction : float, default=0.1
-        The share of the data held out for early stopping, in ``[0, 1)``.
-    beta_1 : float, default=0.9
-        Adam's decay rate of the first moment, in ``[0, 1)``.
-    beta_2 : float, default=0.999
-        Adam's decay rate of the second moment, in ``[0, 1)``.
-    epsilon : float, default=1e-8
-        Adam's numerical-stability term.
-    n_iter_no_change : int or np.inf, default=10
-        Epochs without an improvement of ``tol`` that ``"sgd"`` and ``"adam"`` tolerate;
-        ``np.inf`` never stops early.
-    max_fun : int, default=15000
-        Maximum number of loss evaluations of ``"lbfgs"``.
-    dtype : {None, "float32", "float64"}, default=None
-        The network's dtype. ``None`` follows scikit-learn: float32 ``X`` trains a float32
-        network with SGD/Adam, anything else (and lbfgs) float64.
-
+    {common_parameters}
+    {dtype_parameter}
     Attributes
     ----------
-    loss_ : float
-        The loss of the last epoch (``"sgd"``, ``"adam"``) or at the solution
-        (``"lbfgs"``), penalty included, in scikit-learn's convention.
-    best_loss_ : float or None
-        The lowest epoch loss (``None`` with ``early_stopping``; ``"sgd"``/``"adam"``).
-    loss_curve_ : list of float
-        The loss of each epoch (``"sgd"``, ``"adam"``).
-    validation_scores_ : list of float or None
-        The validation score of each epoch with ``early_stopping``, else ``None``.
-    best_validation_score_ : float or None
-        The best validation score with ``early_stopping``, else ``None``.
-    t_ : int
-        Number of training samples seen.
-    coefs_ : list of ndarray
-        Weight matrix of each layer, shape ``(fan_in, fan_out)`` (read-only copies).
-    intercepts_ : list of ndarray
-        Bias vector of each layer, shape ``(fan_out,)`` (read-only copies).
-    n_features_in_ : int
-        Number of features seen during ``fit``.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
-        Names of the features seen during ``fit``, if ``X`` had string column names.
-    n_iter_ : int
-        Number of epochs (or L-BFGS iterations) of the last fit.
-    n_layers_ : int
-        Number of layers, input and output included.
-    n_outputs_ : int
-        Number of output units.
+    {common_attributes}
     out_activation_ : {"identity"}
         The output activation.
 
