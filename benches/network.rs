@@ -2,7 +2,7 @@
 //! the shapes of `benches/compare.py`.
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use ferroprop::network::{backward_pass, forward_pass, workspace};
+use ferroprop::nn::network::{backward_pass, forward_pass, workspace};
 use ferroprop::train::NoMonitor;
 use ferroprop::{fit, Activation, FitConfig, Float, Loss, Network, NetworkConfig, Target};
 use ndarray::Array2;

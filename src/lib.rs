@@ -30,95 +30,26 @@
 //! assert!(net.loss(x.view(), Target::Dense(y.view())).unwrap() < before);
 //! ```
 
-/// Defines `$name`, which runs `$body` compiled for the widest vector instructions the CPU
-/// has — AVX-512F, AVX2, or baseline x86-64 — as `simd()` reports (`$body` must be
-/// `#[inline(always)]` so that it is compiled into each). The body is generic over the
-/// level too, `L: simd::Level`, for the kernels that write their sums on `L::V<T>` (eight
-/// lanes in one or two registers); the others leave it unused. None of them fuses
-/// multiply-adds and every sum runs in the body's order, so all three give the same bits.
-macro_rules! dispatch {
-    ($name:ident, $avx2:ident, $avx512:ident, $body:ident, ($($arg:ident: $ty:ty),*) $(-> $ret:ty)?) => {
-        fn $name<T: Float>($($arg: $ty),*) $(-> $ret)? {
-            match crate::simd() {
-                // SAFETY: `simd()` reports a level only if the CPU has its features.
-                #[cfg(target_arch = "x86_64")]
-                crate::Simd::Avx512 => unsafe { $avx512($($arg),*) },
-                #[cfg(target_arch = "x86_64")]
-                crate::Simd::Avx2 => unsafe { $avx2($($arg),*) },
-                _ => $body::<T, crate::simd::Baseline>($($arg),*),
-            }
-        }
+#[macro_use]
+pub mod kernels;
 
-        #[cfg(target_arch = "x86_64")]
-        #[target_feature(enable = "avx2")]
-        fn $avx2<T: Float>($($arg: $ty),*) $(-> $ret)? {
-            $body::<T, crate::simd::Avx2>($($arg),*)
-        }
-
-        #[cfg(target_arch = "x86_64")]
-        #[target_feature(enable = "avx512f")]
-        fn $avx512<T: Float>($($arg: $ty),*) $(-> $ret)? {
-            $body::<T, crate::simd::Avx512>($($arg),*)
-        }
-    };
-}
-
-/// The vector instructions the kernels of `dispatch!` use.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Simd {
-    Baseline,
-    Avx2,
-    Avx512,
-}
-
-/// The widest level the CPU has, or a narrower one named by `FERROPROP_SIMD` (`baseline`,
-/// `avx2`), which the tests use to check that every level gives the same bits.
-pub fn simd() -> Simd {
-    static LEVEL: std::sync::OnceLock<Simd> = std::sync::OnceLock::new();
-    *LEVEL.get_or_init(|| {
-        #[cfg(target_arch = "x86_64")]
-        let cpu = if std::arch::is_x86_feature_detected!("avx512f") {
-            Simd::Avx512
-        } else if std::arch::is_x86_feature_detected!("avx2") {
-            Simd::Avx2
-        } else {
-            Simd::Baseline
-        };
-        #[cfg(not(target_arch = "x86_64"))]
-        let cpu = Simd::Baseline;
-        match std::env::var("FERROPROP_SIMD").as_deref() {
-            Ok("baseline") => Simd::Baseline,
-            Ok("avx2") => cpu.min(Simd::Avx2),
-            _ => cpu,
-        }
-    })
-}
-
-pub mod activation;
 pub mod error;
-pub mod init;
 pub mod io;
-pub mod layer;
-pub mod linalg;
-pub mod loss;
-pub mod narrow;
-pub mod network;
-pub mod optim;
+pub mod nn;
 pub mod pool;
-mod simd;
-pub mod stopping;
 pub mod train;
-pub mod vmath;
 
 #[cfg(feature = "python")]
 mod python;
 
-pub use activation::Activation;
 pub use error::{Error, Result};
-pub use layer::{Dense, LayerCache};
-pub use loss::{Loss, Target};
-pub use network::{LossAndGradient, Network, NetworkConfig};
-pub use optim::{Optimizer, OptimizerConfig};
+pub use kernels::Simd;
+pub use nn::activation::Activation;
+pub use nn::layer::{Dense, LayerCache};
+pub use nn::loss::{Loss, Target};
+pub use nn::network::{LossAndGradient, Network, NetworkConfig};
+pub use nn::optim::{Optimizer, OptimizerConfig};
+pub use nn::AnyNetwork;
 pub use train::{fit, EpochControl, FitConfig};
 
 use std::fmt::{Debug, Display};
@@ -154,7 +85,7 @@ pub trait Float:
     + Display
     + Default
     + 'static
-    + simd::HasLanes
+    + kernels::simd::HasLanes
 {
     /// The dtype's name as NumPy spells it.
     const NAME: &'static str;
@@ -183,16 +114,16 @@ impl Float for f32 {
     }
     #[inline(always)]
     fn vexp(self) -> Self {
-        vmath::exp_f32(self)
+        kernels::vmath::exp_f32(self)
     }
     #[inline(always)]
     fn vln(self) -> Self {
-        vmath::ln_f32(self)
+        kernels::vmath::ln_f32(self)
     }
     #[inline(always)]
     fn vexp_clipped(self) -> Self {
         // e^±500 is out of f32's range: the checks stay.
-        vmath::exp_f32(self)
+        kernels::vmath::exp_f32(self)
     }
 }
 
@@ -208,15 +139,15 @@ impl Float for f64 {
     }
     #[inline(always)]
     fn vexp(self) -> Self {
-        vmath::exp_f64(self)
+        kernels::vmath::exp_f64(self)
     }
     #[inline(always)]
     fn vln(self) -> Self {
-        vmath::ln_f64(self)
+        kernels::vmath::ln_f64(self)
     }
     #[inline(always)]
     fn vexp_clipped(self) -> Self {
-        const _: () = assert!(activation::SIGMOID_CLIP <= 708.0);
-        vmath::exp_f64_within(self)
+        const _: () = assert!(nn::activation::SIGMOID_CLIP <= 708.0);
+        kernels::vmath::exp_f64_within(self)
     }
 }

@@ -60,7 +60,7 @@ impl<'py, T: Element + StoredFloat> PyTarget<'py, T> {
                 )));
             }
             let n = labels.len();
-            let labels = crate::layer::try_collect(labels.iter().map(|&c| c as usize), || {
+            let labels = crate::nn::layer::try_collect(labels.iter().map(|&c| c as usize), || {
                 format!("{n} class labels")
             })?;
             return Ok(PyTarget::Labels(Array1::from_vec(labels)));

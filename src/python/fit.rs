@@ -4,7 +4,7 @@
 use super::convert::{array2, weights1, PyTarget};
 use super::network::PyNetwork;
 use crate::io::StoredFloat;
-use crate::stopping::{Metric, Schedule, Stopping};
+use crate::train::stopping::{Metric, Schedule, Stopping};
 use crate::train::{EpochControl, Monitor, Validation, PUBLISH_EVERY};
 use crate::{fit, Error, FitConfig, Network, OptimizerConfig};
 use numpy::Element;

@@ -3,8 +3,9 @@
 
 use super::convert::{array2, describe, weights1, PyTarget};
 use super::fit::{self, fit_py};
-use crate::io::{self, AnyNetwork, StoredFloat};
-use crate::layer::try_clone;
+use crate::io::{self, StoredFloat};
+use crate::nn::layer::try_clone;
+use crate::AnyNetwork;
 use crate::{Activation, Error, Loss, Network, NetworkConfig};
 use ndarray::{Array1, Array2, ArrayView1, ArrayView2};
 use numpy::{Element, IntoPyArray, PyReadonlyArray1};

@@ -11,9 +11,10 @@
 //! The step API keeps the values of the last pass (`z, a, dz, da, dW, db` of every layer)
 //! for inspection. `predict`, `loss` and `gradient_check` leave them untouched.
 
-use crate::layer::{shape_text, try_clone, try_filled, try_zeros};
-use crate::loss::{batch_weights, WeightSum};
-use crate::{init, Activation, Dense, Error, Float, LayerCache, Loss, Optimizer, Result, Target};
+use crate::nn::init;
+use crate::nn::layer::{shape_text, try_clone, try_filled, try_zeros};
+use crate::nn::loss::{batch_weights, WeightSum};
+use crate::{Activation, Dense, Error, Float, LayerCache, Loss, Optimizer, Result, Target};
 use ndarray::{
     s, Array, Array1, Array2, ArrayView, ArrayView1, ArrayView2, ArrayViewMut2, Dimension,
 };
@@ -408,7 +409,7 @@ impl<T: Float> Network<T> {
             ));
         }
         if let Some(w) = sample_weight {
-            crate::loss::check_sample_weight(w, n)?;
+            crate::nn::loss::check_sample_weight(w, n)?;
         }
         let mut scale = try_filled(sample_weight.map_or(0, |_| n) as u128, T::zero(), || {
             format!("the row scales of {n} sample weights")

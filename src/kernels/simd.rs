@@ -1,6 +1,6 @@
 //! Eight lanes of `f32` or `f64` as one value, in the registers of each instruction level.
 //!
-//! The narrow kernels (narrow.rs) keep blocks of partial sums in registers. Written on
+//! The feature-major kernels (feature_major.rs) keep blocks of partial sums in registers. Written on
 //! plain arrays, the compiler spills such blocks to the stack and adds them one lane at a
 //! time; written on these types, a block of sums is a block of registers. Every operation
 //! is one IEEE operation per lane (no fused multiply-add), so the three levels give the

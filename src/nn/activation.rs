@@ -11,7 +11,7 @@
 //!
 //! Softmax couples the units of a row, so it is allowed on the output layer only.
 
-use crate::simd::{interleaved, LANES};
+use crate::kernels::simd::{interleaved, LANES};
 use crate::{clamp, Error, Float, Result};
 use ndarray::{ArrayView2, ArrayViewMut2, Axis, Zip};
 
@@ -201,7 +201,11 @@ dispatch!(elementwise, elementwise_avx2, elementwise_avx512, elementwise_body, (
 /// time, each lane summing its own `z · 0` so that the check adds no chain of dependent
 /// additions to the loop.
 #[inline(always)]
-fn elementwise_body<T: Float, L: crate::simd::Level>(f: Activation, z: &[T], a: &mut [T]) -> T {
+fn elementwise_body<T: Float, L: crate::kernels::simd::Level>(
+    f: Activation,
+    z: &[T],
+    a: &mut [T],
+) -> T {
     #[inline(always)]
     fn each<T: Float>(z: &[T], a: &mut [T], f: impl Fn(T) -> T) -> T {
         const CHUNK: usize = 4 * LANES;

@@ -9,7 +9,7 @@
 //!
 //! Products go through the `gemm` crate (AVX2 or AVX-512 kernels chosen at run time,
 //! threads from ferroprop's pool, `pool.rs`, for large products), except for small layers — at most
-//! `NARROW_K` inputs and `NARROW_M` units, like the tutorial's 2 → 4 → 3 → 1 — where
+//! `FIXED_K` inputs and `FIXED_M` units, like the tutorial's 2 → 4 → 3 → 1 — where
 //! packing the operands costs more than the arithmetic: there, row loops with a
 //! compile-time width keep a row of accumulators in registers. (Row loops with a run-time
 //! width were measured 2× slower than a packed product: they do not vectorize.) gemm
@@ -22,7 +22,7 @@
 //! tiled transposed copy of W, for mid-sized ones into a column-major buffer (see `a_bt`);
 //! both buffers are one thread-local scratch, allocated once.
 
-use crate::simd::{Lanes, LANES};
+use crate::kernels::simd::{Lanes, LANES};
 use crate::Float;
 use ndarray::{ArrayView1, ArrayView2, ArrayViewMut2, Axis, ShapeBuilder};
 
@@ -48,7 +48,7 @@ thread_local! {
 }
 
 /// Runs `f` with every product on the calling thread (for work already split across
-/// threads, see train.rs).
+/// threads, see `train/engine.rs`).
 pub fn serial<R>(f: impl FnOnce() -> R) -> R {
     let before = SERIAL.with(|s| s.replace(true));
     let result = f();
@@ -169,10 +169,10 @@ fn gemm_call<T: Float>(
 
 /// Layers with at most this many units and inputs use the fixed-width row loops (16 units
 /// measured slower than a packed product on the 2-16-16-1 network).
-pub const NARROW_M: usize = 8;
-pub const NARROW_K: usize = 32;
+pub const FIXED_M: usize = 8;
+pub const FIXED_K: usize = 32;
 
-/// Calls `$f::<T, M>($args)` for the run-time width `$m` in `1..=NARROW_M`.
+/// Calls `$f::<T, M>($args)` for the run-time width `$m` in `1..=FIXED_M`.
 macro_rules! by_width {
     ($m:expr, $f:ident, $t:ty, ($($arg:expr),*)) => {
         match $m {
@@ -188,11 +188,11 @@ macro_rules! by_width {
     };
 }
 
-fn narrow(k: usize, m: usize) -> bool {
-    (1..=NARROW_M).contains(&m) && (1..=NARROW_K).contains(&k)
+fn fixed_width(k: usize, m: usize) -> bool {
+    (1..=FIXED_M).contains(&m) && (1..=FIXED_K).contains(&k)
 }
 
-fn narrow_affine<T: Float, const M: usize>(a: &[T], k: usize, w: &[T], b: &[T], z: &mut [T]) {
+fn fixed_affine<T: Float, const M: usize>(a: &[T], k: usize, w: &[T], b: &[T], z: &mut [T]) {
     let mut bias = [T::zero(); M];
     bias.copy_from_slice(b);
     for (z_row, a_row) in z.chunks_exact_mut(M).zip(a.chunks_exact(k)) {
@@ -206,7 +206,7 @@ fn narrow_affine<T: Float, const M: usize>(a: &[T], k: usize, w: &[T], b: &[T], 
     }
 }
 
-fn narrow_at_b<T: Float, const M: usize>(a: &[T], k: usize, dz: &[T], dw: &mut [T]) {
+fn fixed_at_b<T: Float, const M: usize>(a: &[T], k: usize, dz: &[T], dw: &mut [T]) {
     // One row of dW at a time, its accumulators in registers, summing over the batch in
     // row order (a column of `a` is read with stride k, small here).
     for (kk, dw_row) in dw.chunks_exact_mut(M).enumerate() {
@@ -220,7 +220,7 @@ fn narrow_at_b<T: Float, const M: usize>(a: &[T], k: usize, dz: &[T], dw: &mut [
     }
 }
 
-fn narrow_a_bt<T: Float, const M: usize>(dz: &[T], k: usize, w: &[T], da: &mut [T]) {
+fn fixed_a_bt<T: Float, const M: usize>(dz: &[T], k: usize, w: &[T], da: &mut [T]) {
     for (da_row, dz_row) in da.chunks_exact_mut(k).zip(dz.chunks_exact(M)) {
         let mut d = [T::zero(); M];
         d.copy_from_slice(dz_row);
@@ -258,10 +258,10 @@ pub fn affine<T: Float>(
     mut z: ArrayViewMut2<T>,
 ) {
     let (k, m) = w.dim();
-    if narrow(k, m) {
+    if fixed_width(k, m) {
         if let (Some(a_s), Some(w_s), Some(b_s)) = (a.as_slice(), w.as_slice(), b.as_slice()) {
             if let Some(z_s) = z.as_slice_mut() {
-                return by_width!(m, narrow_affine, T, (a_s, k, w_s, b_s, z_s));
+                return by_width!(m, fixed_affine, T, (a_s, k, w_s, b_s, z_s));
             }
         }
     }
@@ -306,7 +306,7 @@ dispatch!(few_rows, few_rows_avx2, few_rows_avx512, few_rows_body, (a: ArrayView
 /// independent sums: with four, the additions wait on each other; medium network's
 /// one-sample predict, float64, 11.3 → 9.4 µs).
 #[inline(always)]
-fn few_rows_body<T: Float, L: crate::simd::Level>(
+fn few_rows_body<T: Float, L: crate::kernels::simd::Level>(
     a: ArrayView1<T>,
     w: &[T],
     m: usize,
@@ -351,9 +351,9 @@ fn few_rows_body<T: Float, L: crate::simd::Level>(
 /// `dW = aᵀ · dz` (overwrites `dw`).
 pub fn at_b<T: Float>(a: ArrayView2<T>, dz: ArrayView2<T>, mut dw: ArrayViewMut2<T>) {
     let (k, m) = dw.dim();
-    if let (true, Some(a_s), Some(dz_s)) = (narrow(k, m), a.as_slice(), dz.as_slice()) {
+    if let (true, Some(a_s), Some(dz_s)) = (fixed_width(k, m), a.as_slice(), dz.as_slice()) {
         if let Some(dw_s) = dw.as_slice_mut() {
-            return by_width!(m, narrow_at_b, T, (a_s, k, dz_s, dw_s));
+            return by_width!(m, fixed_at_b, T, (a_s, k, dz_s, dw_s));
         }
     }
     product(a.t(), dz, dw, false);
@@ -362,9 +362,9 @@ pub fn at_b<T: Float>(a: ArrayView2<T>, dz: ArrayView2<T>, mut dw: ArrayViewMut2
 /// `da = dz · Wᵀ` (overwrites `da`).
 pub fn a_bt<T: Float>(dz: ArrayView2<T>, w: ArrayView2<T>, mut da: ArrayViewMut2<T>) {
     let (k, m) = w.dim();
-    if let (true, Some(dz_s), Some(w_s)) = (narrow(k, m), dz.as_slice(), w.as_slice()) {
+    if let (true, Some(dz_s), Some(w_s)) = (fixed_width(k, m), dz.as_slice(), w.as_slice()) {
         if let Some(da_s) = da.as_slice_mut() {
-            return by_width!(m, narrow_a_bt, T, (dz_s, k, w_s, da_s));
+            return by_width!(m, fixed_a_bt, T, (dz_s, k, w_s, da_s));
         }
     }
     let n = dz.nrows();
@@ -486,7 +486,7 @@ fn transpose_cols<T: Float>(
     let full_rows = s.rows / k * k;
     let full_cols = cols.start + cols.len() / k * k;
     #[cfg(target_arch = "x86_64")]
-    let avx = crate::simd() != crate::Simd::Baseline;
+    let avx = crate::kernels::simd() != crate::kernels::Simd::Baseline;
     #[cfg(not(target_arch = "x86_64"))]
     let avx = false;
     let at = |r: usize, c: usize| (r * s.stride + c, (c - cols.start) * d_stride + r);
@@ -634,8 +634,8 @@ pub fn column_sums<T: Float>(dz: ArrayView2<T>, db: &mut ndarray::Array1<T>) {
     match (dz.as_slice(), db.as_slice_mut()) {
         // Narrow layers (the tutorial's 4, 3, 1 units): accumulators of a fixed width stay
         // in registers; a runtime-width inner loop of a few columns does not vectorize.
-        (Some(dz_s), Some(db_s)) if (1..=NARROW_M).contains(&m) => {
-            by_width!(m, narrow_sums, T, (dz_s, db_s))
+        (Some(dz_s), Some(db_s)) if (1..=FIXED_M).contains(&m) => {
+            by_width!(m, fixed_sums, T, (dz_s, db_s))
         }
         (Some(dz_s), Some(db_s)) if m > 0 => {
             for row in dz_s.chunks_exact(m) {
@@ -653,7 +653,7 @@ pub fn column_sums<T: Float>(dz: ArrayView2<T>, db: &mut ndarray::Array1<T>) {
 }
 
 /// Column sums of a row-major matrix of `M` columns, rows added in order.
-fn narrow_sums<T: Float, const M: usize>(dz: &[T], db: &mut [T]) {
+fn fixed_sums<T: Float, const M: usize>(dz: &[T], db: &mut [T]) {
     let mut acc = [T::zero(); M];
     for row in dz.chunks_exact(M) {
         for j in 0..M {

@@ -17,7 +17,7 @@
 //! by rayon's adaptive splitting): a 64-256-256-10 epoch with Adam, float64 66 → 60 ms,
 //! float32 34.6 → 31.6 ms (medians of 5 alternating runs); plain SGD unchanged.
 
-use crate::layer::{try_clone, try_zeros, try_zeros1};
+use crate::nn::layer::{try_clone, try_zeros, try_zeros1};
 use crate::{Dense, Error, Float, LayerCache, Result};
 use ndarray::{Array, Array1, Array2, Dimension, Zip};
 
@@ -71,7 +71,7 @@ impl<T: Float> Parts for (&mut [T], &[T], &mut [T], &mut [T]) {
 /// `rule(parts)`, on all threads by contiguous pieces if the parameter is large.
 fn on_threads<P: Parts>(parts: P, rule: &(impl Fn(P) + Sync)) {
     match parts.len() >= PARALLEL_UPDATE {
-        true => in_pieces(parts, crate::linalg::num_threads(), rule),
+        true => in_pieces(parts, crate::kernels::linalg::num_threads(), rule),
         false => rule(parts),
     }
 }

@@ -25,8 +25,9 @@
 //! existing file's mode, syncs it, renames it over the target and syncs the folder: an
 //! interrupted save leaves the previous file intact. The file system side is `io/files.rs`.
 
-use crate::Result;
-use crate::{Activation, Error, Float, Loss, Network, NetworkConfig, Optimizer, OptimizerConfig};
+use crate::nn::NetworkFloat;
+use crate::{Activation, Error, Loss, Network, NetworkConfig, Optimizer, OptimizerConfig};
+use crate::{AnyNetwork, Result};
 use ndarray::{Array1, Array2};
 use safetensors::{Dtype, SafeTensors};
 use std::collections::HashMap;
@@ -44,44 +45,18 @@ pub const FORMAT_VERSION_OPTIMIZER: &str = "2";
 /// Headers longer than this are refused before being read, and never written.
 pub const MAX_HEADER_BYTES: u64 = 1 << 20;
 
-/// A network of either dtype, as read from a file.
-#[derive(Debug, Clone)]
-pub enum AnyNetwork {
-    F32(Network<f32>),
-    F64(Network<f64>),
-}
-
 /// The floats that have a safetensors dtype.
-pub trait StoredFloat: Float {
+pub trait StoredFloat: NetworkFloat {
     const DTYPE: Dtype;
     fn write_le(self, out: &mut Vec<u8>);
     fn read_le(bytes: &[u8]) -> Self;
-    /// The network of this dtype inside `any`, if it holds one.
-    fn of(any: &mut AnyNetwork) -> Option<&mut Network<Self>>;
-    fn of_ref(any: &AnyNetwork) -> Option<&Network<Self>>;
-    fn wrap(net: Network<Self>) -> AnyNetwork;
 }
 
-/// `StoredFloat` for a float type, its safetensors dtype and its `AnyNetwork` variant.
+/// `StoredFloat` for a float type and its safetensors dtype.
 macro_rules! stored_float {
-    ($t:ty, $dtype:ident, $variant:ident) => {
+    ($t:ty, $dtype:ident) => {
         impl StoredFloat for $t {
             const DTYPE: Dtype = Dtype::$dtype;
-            fn of(any: &mut AnyNetwork) -> Option<&mut Network<Self>> {
-                match any {
-                    AnyNetwork::$variant(net) => Some(net),
-                    _ => None,
-                }
-            }
-            fn of_ref(any: &AnyNetwork) -> Option<&Network<Self>> {
-                match any {
-                    AnyNetwork::$variant(net) => Some(net),
-                    _ => None,
-                }
-            }
-            fn wrap(net: Network<Self>) -> AnyNetwork {
-                AnyNetwork::$variant(net)
-            }
             fn write_le(self, out: &mut Vec<u8>) {
                 out.extend_from_slice(&self.to_le_bytes());
             }
@@ -92,8 +67,8 @@ macro_rules! stored_float {
     };
 }
 
-stored_float!(f32, F32, F32);
-stored_float!(f64, F64, F64);
+stored_float!(f32, F32);
+stored_float!(f64, F64);
 
 fn invalid(msg: impl Into<String>) -> Error {
     Error::value("file", msg)

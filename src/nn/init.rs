@@ -13,7 +13,7 @@
 //! rounded to the network's dtype: a seed gives the same network on every platform, and
 //! the f32 network is the rounded f64 one.
 
-use crate::layer::{try_zeros, try_zeros1};
+use crate::nn::layer::{try_zeros, try_zeros1};
 use crate::{Activation, Float, Result};
 use ndarray::{Array1, Array2};
 use rand::{Rng, SeedableRng};

@@ -13,7 +13,8 @@
 //! buffers are allocated once for a number of rows and reused: a batch of `n` rows uses the
 //! first `n` rows of each buffer.
 
-use crate::{linalg, Activation, Error, Float, Result};
+use crate::kernels::linalg;
+use crate::{Activation, Error, Float, Result};
 use ndarray::{s, Array, Array1, Array2, ArrayView2, ArrayViewMut2, Dimension};
 
 /// Parameters of a dense layer: `z = a_prev · W + b`, `a = activation(z)`.

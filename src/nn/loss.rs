@@ -14,7 +14,7 @@
 //! exact and stable. Binary cross-entropy requires a sigmoid output, cross-entropy a softmax
 //! output; mean squared error accepts any output activation.
 
-use crate::simd::{interleaved, LANES};
+use crate::kernels::simd::{interleaved, LANES};
 use crate::{clamp, Activation, Error, Float, Result};
 use ndarray::{ArrayView1, ArrayView2, ArrayViewMut2, Zip};
 
@@ -434,7 +434,7 @@ dispatch!(column_sum, column_sum_avx2, column_sum_avx512, column_sum_body, (loss
 /// binary cross-entropy targets takes no logarithm of its own: its `q` multiply into
 /// per-lane products, and one logarithm is taken per 16 of them.
 #[inline(always)]
-fn column_sum_body<T: Float, L: crate::simd::Level>(loss: Loss, p: &[T], y: &[T]) -> f64 {
+fn column_sum_body<T: Float, L: crate::kernels::simd::Level>(loss: Loss, p: &[T], y: &[T]) -> f64 {
     const CHUNK: usize = 4 * LANES;
     let mut sums = [0.0; LANES];
     let (zero, one) = (T::zero(), T::one());
@@ -449,7 +449,7 @@ fn column_sum_body<T: Float, L: crate::simd::Level>(loss: Loss, p: &[T], y: &[T]
     let mut factors = 0;
     let flush = |products: &mut [f64; LANES], sums: &mut [f64; LANES]| {
         for (sum, q) in sums.iter_mut().zip(products.iter_mut()) {
-            *sum -= crate::vmath::ln_f64(*q);
+            *sum -= crate::kernels::vmath::ln_f64(*q);
             *q = 1.0;
         }
     };

@@ -1,0 +1,315 @@
+//! The training loop: epochs of (optionally shuffled) minibatches, each a forward pass, a
+//! backward pass and an optimizer step, all in one call.
+//!
+//! ```text
+//! for epoch in 1..=epochs:
+//!     order = shuffle(0..n) if shuffle else 0..n        (one seeded stream per fit)
+//!     for batch in chunks(order, batch_size):
+//!         ŷ = forward(X[batch]);  loss_b = L(ŷ, y[batch])
+//!         backward(y[batch]);  optimizer.step(η)
+//!     history[epoch] = Σ_b loss_b · |b| / n
+//! ```
+//!
+//! Buffers (layer caches, the gathered batch, a weight snapshot) are allocated once per
+//! fit; the steady state allocates nothing. The loss of each batch is checked: if it is not
+//! finite, the weights of the start of the epoch are restored and training stops with an
+//! error.
+
+mod batches;
+mod engine;
+mod feature_major;
+pub mod stopping;
+mod trainer;
+
+use crate::{Error, Float, Network, Optimizer, OptimizerConfig, Result, Target};
+pub use engine::uses_threads;
+use ndarray::{ArrayView1, ArrayView2};
+use stopping::{Metric, Schedule, Stop, Stopping};
+use trainer::{Data, Trainer};
+
+/// What `fit` does.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct FitConfig {
+    pub epochs: usize,
+    pub learning_rate: f64,
+    /// Rows per minibatch; `None` for the full batch. Larger than `n` means `n`.
+    pub batch_size: Option<usize>,
+    /// Shuffle the rows at the start of each epoch (minibatches only).
+    pub shuffle: bool,
+    /// Seed of the shuffling stream.
+    pub seed: u64,
+    pub optimizer: OptimizerConfig,
+    /// L2 penalty: each batch's loss gains `α/2 · Σ‖W‖² / Σw` (biases are not penalized),
+    /// with `Σw` the batch's total sample weight (its row count without weights).
+    pub alpha: f64,
+    /// How the step size evolves (constant unless plain SGD).
+    pub schedule: Schedule,
+    /// When to stop before `epochs`.
+    pub stopping: Stopping,
+}
+
+/// Data held out to score the network after each epoch.
+#[derive(Debug, Clone, Copy)]
+pub struct Validation<'a, T> {
+    pub x: ArrayView2<'a, T>,
+    pub y: Target<'a, T>,
+    pub metric: Metric,
+}
+
+/// What a fit did, epoch by epoch.
+#[derive(Debug, Clone, PartialEq)]
+pub struct History {
+    /// Mean training loss of each epoch (penalty included).
+    pub loss: Vec<f64>,
+    /// Loss and score on the validation data after each epoch (empty without it).
+    pub val_loss: Vec<f64>,
+    pub val_score: Vec<f64>,
+    /// The step size used in each epoch.
+    pub learning_rate: Vec<f64>,
+    /// Samples seen (rows × epochs).
+    pub samples_seen: u64,
+    pub best_loss: f64,
+    pub best_val_score: Option<f64>,
+    pub stopped: Stop,
+}
+
+impl Default for FitConfig {
+    fn default() -> Self {
+        FitConfig {
+            epochs: 100,
+            learning_rate: 0.01,
+            batch_size: None,
+            shuffle: true,
+            seed: 0,
+            optimizer: OptimizerConfig::default(),
+            alpha: 0.0,
+            schedule: Schedule::Constant,
+            stopping: Stopping::default(),
+        }
+    }
+}
+
+impl FitConfig {
+    pub fn validate(&self) -> Result<()> {
+        if self.epochs == 0 {
+            return Err(Error::value("epochs", "must be at least 1, got 0"));
+        }
+        crate::nn::network::check_learning_rate(self.learning_rate)?;
+        if self.batch_size == Some(0) {
+            return Err(Error::value("batch_size", "must be at least 1, got 0"));
+        }
+        if !(self.alpha.is_finite() && self.alpha >= 0.0) {
+            return Err(Error::value(
+                "alpha",
+                format!("must be non-negative and finite, got {}", self.alpha),
+            ));
+        }
+        if let Schedule::InvScaling { power_t } = self.schedule {
+            if !(power_t.is_finite() && power_t >= 0.0) {
+                return Err(Error::value(
+                    "power_t",
+                    format!("must be non-negative and finite, got {power_t}"),
+                ));
+            }
+        }
+        let sgd = matches!(self.optimizer, OptimizerConfig::Sgd { .. });
+        if self.schedule != Schedule::Constant && !sgd {
+            return Err(Error::value(
+                "schedule",
+                "learning-rate schedules apply to optimizer=\"sgd\" only (Adam adapts its own steps)",
+            ));
+        }
+        let tol = self.stopping.tol;
+        if !(tol.is_finite() && tol >= 0.0) {
+            return Err(Error::value(
+                "tol",
+                format!("must be non-negative and finite, got {tol}"),
+            ));
+        }
+        if self.stopping.n_iter_no_change == Some(0) {
+            return Err(Error::value(
+                "n_iter_no_change",
+                "must be at least 1, got 0",
+            ));
+        }
+        self.optimizer.validate()
+    }
+}
+
+/// What the caller says after each epoch (and between batches).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EpochControl {
+    Continue,
+    Stop,
+}
+
+/// Hooks the loop calls, always on the thread that called `fit` (never on a pool thread, so
+/// a hook may block: take a lock, wait for an interpreter). An error from any of them ends
+/// training with the weights of the last full step.
+pub trait Monitor<T> {
+    /// Between batches, when the loop runs on the calling thread (small networks).
+    fn between_batches(&mut self) -> Result<()> {
+        Ok(())
+    }
+    /// Every `PUBLISH_EVERY` while the loop runs on the pool; `Stop` ends training at the
+    /// next batch with `Error::Interrupted`.
+    fn poll(&mut self) -> EpochControl {
+        EpochControl::Continue
+    }
+    /// After an epoch with its mean loss and the network as it stands: after every epoch
+    /// if `every_epoch`, otherwise after the last epoch of each run of epochs (at least
+    /// every `PUBLISH_EVERY`) and after the last one.
+    fn epoch_end(&mut self, _epoch: usize, _loss: f64, _net: &Network<T>) -> Result<EpochControl> {
+        Ok(EpochControl::Continue)
+    }
+    fn every_epoch(&self) -> bool {
+        true
+    }
+}
+
+/// How long the loop runs on the pool before the monitor sees it again (when the monitor
+/// does not need every epoch).
+pub const PUBLISH_EVERY: std::time::Duration = std::time::Duration::from_millis(50);
+
+/// A monitor that lets training run to the end.
+pub struct NoMonitor;
+impl<T> Monitor<T> for NoMonitor {
+    fn every_epoch(&self) -> bool {
+        false
+    }
+}
+
+/// Trains `net` on `(x, y)`; returns the mean training loss of each epoch (each batch's loss
+/// measured in its forward pass, before its update, penalty included; batches weighted by
+/// their row counts). The optimizer's state is kept in the network: a later `fit` with the
+/// same optimizer settings continues from it.
+///
+/// With `sample_weight`, each batch's loss is the `w`-weighted mean of its rows' losses, and
+/// its gradient that of this weighted mean: a weight of 2 counts a row twice. A batch whose
+/// weights are all zero is skipped.
+///
+/// When some product is large enough for several threads (`uses_threads`), epochs run as
+/// tasks of ferroprop's pool (so that the loop's thread is one of the products' threads),
+/// and the calling thread waits, calling the monitor between them (see `Monitor`).
+pub fn fit<'d, T: Float>(
+    net: &mut Network<T>,
+    x: ArrayView2<'d, T>,
+    y: Target<'d, T>,
+    sample_weight: Option<ArrayView1<'d, T>>,
+    validation: Option<Validation<'d, T>>,
+    config: &FitConfig,
+    monitor: &mut dyn Monitor<T>,
+) -> Result<History> {
+    config.validate()?;
+    net.check_input(&x)?;
+    net.loss_fn().check_target(&y, x.nrows(), net.n_outputs())?;
+    if let Some(w) = sample_weight {
+        crate::nn::loss::check_sample_weight(w, x.nrows())?;
+    }
+    match validation {
+        Some(v) => {
+            net.check_input(&v.x)
+                .map_err(|e| rename(e, "validation_data X"))?;
+            net.loss_fn()
+                .check_target(&v.y, v.x.nrows(), net.n_outputs())
+                .map_err(|e| rename(e, "validation_data y"))?;
+        }
+        None if config.stopping.early_stopping => {
+            return Err(Error::value(
+                "early_stopping",
+                "needs validation data to judge by",
+            ))
+        }
+        None => {}
+    }
+    let threaded = uses_threads(net, x.nrows(), config);
+    let mut optimizer = match net.optimizer.take() {
+        Some(o) if o.config() == config.optimizer => o,
+        _ => Optimizer::new(config.optimizer, net.layers())?,
+    };
+    let data = Data {
+        x,
+        y,
+        sample_weight,
+        validation,
+    };
+    // A threaded fit's buffers are made and freed on the pool, where its epochs use them:
+    // the allocator then keeps them for the next fit instead of returning them to the
+    // system and faulting them in again.
+    let made = on_pool(threaded, || Trainer::new(net, data, config, &mut optimizer));
+    let result = match made {
+        Ok(mut trainer) => match drive(&mut trainer, threaded, monitor) {
+            Ok(()) => Ok(on_pool(threaded, || trainer.finish())),
+            Err(e) => {
+                on_pool(threaded, || drop(trainer));
+                Err(e)
+            }
+        },
+        Err(e) => Err(e),
+    };
+    // Keep the optimizer's state for the next fit, unless training blew up.
+    if !matches!(result, Err(Error::NonFinite(_))) {
+        net.optimizer = Some(optimizer);
+    }
+    result
+}
+
+/// The same error, about another argument.
+fn rename(err: Error, arg: &'static str) -> Error {
+    match err {
+        Error::Shape { expected, got, .. } => Error::Shape { arg, expected, got },
+        Error::Value { msg, .. } => Error::Value { arg, msg },
+        Error::Type { expected, got, .. } => Error::Type { arg, expected, got },
+        other => other,
+    }
+}
+
+/// `f()`, on the pool if `threaded`.
+fn on_pool<R: Send>(threaded: bool, f: impl FnOnce() -> R + Send) -> R {
+    match threaded {
+        true => crate::pool::install(f),
+        false => f(),
+    }
+}
+
+/// Runs the trainer's epochs in runs (on the pool if `threaded`), calling the monitor on
+/// this thread after each run.
+fn drive<T: Float>(
+    trainer: &mut Trainer<'_, '_, T>,
+    threaded: bool,
+    monitor: &mut dyn Monitor<T>,
+) -> Result<()> {
+    let every_epoch = monitor.every_epoch();
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    loop {
+        let started = std::time::Instant::now();
+        let enough = || every_epoch || started.elapsed() >= PUBLISH_EVERY;
+        let ran = match threaded {
+            true => {
+                let mut stopped = || match stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    true => Err(Error::Interrupted),
+                    false => Ok(()),
+                };
+                let work = || trainer.epochs(&mut stopped, &enough);
+                crate::pool::run_while(work, PUBLISH_EVERY, || {
+                    if monitor.poll() == EpochControl::Stop {
+                        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+                    }
+                })
+            }
+            false => trainer.epochs(&mut || monitor.between_batches(), &enough),
+        };
+        let finished = ran?;
+        let (epoch, loss) = (trainer.history.loss.len(), trainer.last_loss());
+        let control = monitor.epoch_end(epoch, loss, trainer.net)?;
+        if !finished && control == EpochControl::Stop {
+            trainer.history.stopped = Stop::Callback;
+        }
+        if finished || control == EpochControl::Stop {
+            return Ok(());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

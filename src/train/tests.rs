@@ -1,0 +1,337 @@
+//! The training loop against the step API, and its stopping rules.
+
+use super::engine::splits;
+use super::feature_major;
+use super::*;
+use crate::{Activation, Loss, NetworkConfig};
+use ndarray::{s, Array1, Array2};
+
+/// `fit` without sample weights, validation or monitor.
+fn train<'d, T: Float>(
+    net: &mut Network<T>,
+    x: ArrayView2<'d, T>,
+    y: Target<'d, T>,
+    cfg: &FitConfig,
+) -> Result<History> {
+    fit(net, x, y, None, None, cfg, &mut NoMonitor)
+}
+use ndarray::array;
+
+fn xor() -> (Network<f64>, Array2<f64>, Array2<f64>) {
+    let config = NetworkConfig::new(
+        vec![2, 8, 1],
+        vec![Activation::Tanh, Activation::Sigmoid],
+        Loss::BinaryCrossEntropy,
+    );
+    let x = array![[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]];
+    let y = array![[0.0], [1.0], [1.0], [0.0]];
+    (Network::new(&config, 1).unwrap(), x, y)
+}
+
+#[test]
+fn full_batch_sgd_is_the_step_api_repeated() {
+    let (mut a, x, y) = xor();
+    let mut b = a.clone();
+    let config = FitConfig {
+        epochs: 5,
+        learning_rate: 0.5,
+        ..FitConfig::default()
+    };
+    let history = train(&mut a, x.view(), Target::Dense(y.view()), &config).unwrap();
+    assert_eq!(history.loss.len(), 5);
+    for &epoch_loss in &history.loss {
+        let loss = b.loss(x.view(), Target::Dense(y.view())).unwrap();
+        assert_eq!(epoch_loss, loss);
+        b.forward(x.view()).unwrap();
+        b.backward(Target::Dense(y.view())).unwrap();
+        b.update(0.5).unwrap();
+    }
+    assert_eq!(a.get_weights(), b.get_weights());
+}
+
+/// Batches split in halves (large layers) give the step API's losses and weights, to
+/// rounding: the halves' gradients are averaged rather than summed over the batch at
+/// once. With sample weights and an odd batch too.
+#[test]
+fn halved_batches_are_the_step_api_repeated() {
+    let config = NetworkConfig::new(
+        vec![300, 256, 3],
+        vec![Activation::Relu, Activation::Softmax],
+        Loss::CrossEntropy,
+    );
+    let n = 63;
+    let x = Array2::from_shape_fn((n, 300), |(i, j)| ((i * 7 + j * 3) % 11) as f64 / 5.0 - 1.0);
+    let y = Array2::from_shape_fn((n, 3), |(i, j)| (i % 3 == j) as u8 as f64);
+    let w = Array1::from_shape_fn(n, |i| 0.5 + (i % 4) as f64);
+    let mut a = Network::<f64>::new(&config, 4).unwrap();
+    assert!(splits(a.layers(), n) && !feature_major::eligible(a.layers()));
+    let mut b = a.clone();
+    let cfg = FitConfig {
+        epochs: 3,
+        learning_rate: 0.1,
+        ..FitConfig::default()
+    };
+    let target = Target::Dense(y.view());
+    let history = fit(
+        &mut a,
+        x.view(),
+        target,
+        Some(w.view()),
+        None,
+        &cfg,
+        &mut NoMonitor,
+    );
+    let close = |p: f64, q: f64| (p - q).abs() <= 1e-12 * (1.0 + q.abs());
+    for &epoch_loss in &history.unwrap().loss {
+        let got = b
+            .loss_and_gradient(x.view(), target, Some(w.view()), 0.0)
+            .unwrap();
+        assert!(
+            close(epoch_loss, got.data_loss),
+            "{epoch_loss} {}",
+            got.data_loss
+        );
+        for (l, (dw, db)) in b.layers_mut().iter_mut().zip(&got.gradients) {
+            l.w.scaled_add(-0.1, dw);
+            l.b.scaled_add(-0.1, db);
+        }
+    }
+    for ((wa, ba), (wb, bb)) in a
+        .get_weights()
+        .unwrap()
+        .iter()
+        .zip(&b.get_weights().unwrap())
+    {
+        assert!(wa
+            .iter()
+            .chain(ba)
+            .zip(wb.iter().chain(bb))
+            .all(|(&p, &q)| close(p, q)));
+    }
+}
+
+#[test]
+fn adam_learns_xor_and_same_seed_is_bit_identical() {
+    let run = |seed| {
+        let (mut net, x, y) = xor();
+        let config = FitConfig {
+            epochs: 300,
+            learning_rate: 0.05,
+            batch_size: Some(2),
+            seed,
+            optimizer: OptimizerConfig::adam(),
+            ..FitConfig::default()
+        };
+        let h = train(&mut net, x.view(), Target::Dense(y.view()), &config).unwrap();
+        (h, net.get_weights())
+    };
+    let (h1, w1) = run(4);
+    let (h2, w2) = run(4);
+    let (_, w3) = run(5);
+    assert_eq!((h1.clone(), w1.clone()), (h2, w2));
+    assert_ne!(w1, w3);
+    assert!(h1.loss[299] < 0.05, "{}", h1.loss[299]);
+}
+
+#[test]
+fn divergence_stops_with_the_epoch_start_weights() {
+    let config = NetworkConfig::new(
+        vec![1, 4, 1],
+        vec![Activation::Identity, Activation::Identity],
+        Loss::MeanSquaredError,
+    );
+    let mut net = Network::<f64>::new(&config, 0).unwrap();
+    let x = array![[1e3], [-2e3], [3e3]];
+    let y = array![[1.0], [2.0], [3.0]];
+    let cfg = FitConfig {
+        epochs: 1000,
+        learning_rate: 10.0,
+        batch_size: Some(1),
+        ..FitConfig::default()
+    };
+    let err = train(&mut net, x.view(), Target::Dense(y.view()), &cfg).unwrap_err();
+    assert!(matches!(err, Error::NonFinite(_)), "{err}");
+    assert!(err.to_string().contains("restored"), "{err}");
+    let finite = |l: &crate::Dense<f64>| l.w.iter().chain(&l.b).all(|v| v.is_finite());
+    assert!(net.layers().iter().all(finite));
+}
+
+#[test]
+fn a_monitor_can_stop_training() {
+    struct StopAt(usize);
+    impl Monitor<f64> for StopAt {
+        fn epoch_end(&mut self, epoch: usize, _: f64, _: &Network<f64>) -> Result<EpochControl> {
+            Ok(if epoch == self.0 {
+                EpochControl::Stop
+            } else {
+                EpochControl::Continue
+            })
+        }
+    }
+    let (mut net, x, y) = xor();
+    let labels_net = fit(
+        &mut net,
+        x.view(),
+        Target::Dense(y.view()),
+        None,
+        None,
+        &FitConfig::default(),
+        &mut StopAt(3),
+    );
+    let h = labels_net.unwrap();
+    assert_eq!((h.loss.len(), h.stopped), (3, Stop::Callback));
+}
+
+#[test]
+fn shuffled_minibatches_of_labels() {
+    let config = NetworkConfig::new(
+        vec![2, 8, 2],
+        vec![Activation::Relu, Activation::Softmax],
+        Loss::CrossEntropy,
+    );
+    let mut net = Network::<f32>::new(&config, 0).unwrap();
+    let x = array![
+        [0.0f32, 0.0],
+        [0.0, 1.0],
+        [1.0, 0.0],
+        [1.0, 1.0],
+        [0.9, 0.1]
+    ];
+    let labels = array![0usize, 1, 1, 0, 1];
+    let cfg = FitConfig {
+        epochs: 400,
+        learning_rate: 0.05,
+        batch_size: Some(2),
+        optimizer: OptimizerConfig::adam(),
+        ..FitConfig::default()
+    };
+    let h = train(&mut net, x.view(), Target::Labels(labels.view()), &cfg).unwrap();
+    assert!(h.loss[399] < 0.1 * h.loss[0], "{h:?}");
+    let bad = array![0usize, 1, 2, 0, 1];
+    let err = train(&mut net, x.view(), Target::Labels(bad.view()), &cfg);
+    assert!(err.unwrap_err().to_string().contains("out of range"));
+}
+
+fn regression() -> (Network<f64>, Array2<f64>, Array2<f64>) {
+    let config = NetworkConfig::new(
+        vec![2, 6, 1],
+        vec![Activation::Tanh, Activation::Identity],
+        Loss::MeanSquaredError,
+    );
+    let x = Array2::from_shape_fn((40, 2), |(i, j)| ((i * 7 + j * 3) % 11) as f64 / 5.0 - 1.0);
+    let y = Array2::from_shape_fn((40, 1), |(i, _)| (x[[i, 0]] * 2.0 - x[[i, 1]]).sin());
+    (Network::new(&config, 2).unwrap(), x, y)
+}
+
+#[test]
+fn invscaling_follows_the_samples_seen() {
+    let (mut net, x, y) = regression();
+    let cfg = FitConfig {
+        epochs: 4,
+        learning_rate: 0.1,
+        schedule: Schedule::InvScaling { power_t: 0.5 },
+        ..FitConfig::default()
+    };
+    let h = train(&mut net, x.view(), Target::Dense(y.view()), &cfg).unwrap();
+    let want: Vec<f64> = (0..4)
+        .map(|e| {
+            if e == 0 {
+                0.1
+            } else {
+                0.1 / ((40 * e) as f64 + 1.0).sqrt()
+            }
+        })
+        .collect();
+    assert_eq!(h.learning_rate, want);
+    assert_eq!(h.samples_seen, 160);
+}
+
+#[test]
+fn no_improvement_stops_and_adaptive_divides_by_five() {
+    let (net, x, y) = regression();
+    // A tolerance no epoch can beat: every epoch after the first counts as no change.
+    let stopping = Stopping {
+        n_iter_no_change: Some(2),
+        tol: 1e9,
+        early_stopping: false,
+    };
+    let cfg = FitConfig {
+        epochs: 50,
+        learning_rate: 0.01,
+        stopping,
+        ..FitConfig::default()
+    };
+    let h = train(&mut net.clone(), x.view(), Target::Dense(y.view()), &cfg).unwrap();
+    assert_eq!((h.loss.len(), h.stopped), (4, Stop::NoImprovement));
+    let cfg = FitConfig {
+        schedule: Schedule::Adaptive,
+        epochs: 100,
+        ..cfg
+    };
+    let h = train(&mut net.clone(), x.view(), Target::Dense(y.view()), &cfg).unwrap();
+    assert_eq!(h.stopped, Stop::LearningRate);
+    assert_eq!(
+        &h.learning_rate[..6],
+        &[0.01, 0.01, 0.01, 0.01, 0.002, 0.002]
+    );
+    assert!(*h.learning_rate.last().unwrap() <= 1e-6);
+}
+
+#[test]
+fn early_stopping_restores_the_best_validation_weights() {
+    let (mut net, x, y) = regression();
+    let (xv, yv) = (x.slice(s![30.., ..]), y.slice(s![30.., ..]));
+    let validation = Validation {
+        x: xv,
+        y: Target::Dense(yv),
+        metric: Metric::R2,
+    };
+    let stopping = Stopping {
+        n_iter_no_change: Some(3),
+        tol: 0.0,
+        early_stopping: true,
+    };
+    // A step size large enough to make the validation score wander.
+    let cfg = FitConfig {
+        epochs: 60,
+        learning_rate: 0.5,
+        batch_size: Some(4),
+        stopping,
+        ..FitConfig::default()
+    };
+    let h = fit(
+        &mut net,
+        x.slice(s![..30, ..]),
+        Target::Dense(y.slice(s![..30, ..])),
+        None,
+        Some(validation),
+        &cfg,
+        &mut NoMonitor,
+    )
+    .unwrap();
+    let best = h.best_val_score.unwrap();
+    assert_eq!(
+        best,
+        h.val_score
+            .iter()
+            .cloned()
+            .fold(f64::NEG_INFINITY, f64::max)
+    );
+    let output = Activation::Identity;
+    let now = stopping::score(
+        Metric::R2,
+        Loss::MeanSquaredError,
+        output,
+        net.predict(xv).unwrap().view(),
+        Target::Dense(yv),
+    )
+    .unwrap();
+    assert_eq!(now, best);
+    assert!(matches!(
+        train(&mut net, x.view(), Target::Dense(y.view()), &cfg),
+        Err(Error::Value {
+            arg: "early_stopping",
+            ..
+        })
+    ));
+}

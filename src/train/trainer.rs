@@ -1,0 +1,336 @@
+//! `Trainer`: one fit in progress (its buffers, allocated once), its epochs and batches.
+
+use super::batches::{gather_rows, gather_target, slice_target, BatchTarget};
+use super::engine::{Batch, Engine};
+use super::stopping::{self, Schedule, Stop, Tracker};
+use super::{FitConfig, History, Validation};
+use crate::nn::layer::{try_collect, try_filled, try_zeros, try_zeros1};
+use crate::nn::loss::batch_weights;
+use crate::nn::network::{forward_pass, forward_workspace, overflow_error};
+use crate::{Error, Float, LayerCache, Network, Optimizer, Result, Target};
+use ndarray::{s, Array1, Array2, ArrayView1, ArrayView2};
+use rand::seq::SliceRandom;
+
+/// The data of a fit.
+#[derive(Clone, Copy)]
+pub(super) struct Data<'a, T> {
+    pub x: ArrayView2<'a, T>,
+    pub y: Target<'a, T>,
+    pub sample_weight: Option<ArrayView1<'a, T>>,
+    pub validation: Option<Validation<'a, T>>,
+}
+
+/// A fit in progress: the network, its optimizer and every buffer of the loop, allocated
+/// once; `epochs` advances it.
+pub(super) struct Trainer<'a, 'd, T: Float> {
+    pub net: &'a mut Network<T>,
+    data: Data<'d, T>,
+    config: &'a FitConfig,
+    optimizer: &'a mut Optimizer<T>,
+    /// Rows per batch.
+    batch: usize,
+    engine: Engine<T>,
+    /// Where the engine leaves each batch's gradients for the optimizer.
+    caches: Vec<LayerCache<T>>,
+    shuffling: bool,
+    /// Gathered batches (only when shuffling; otherwise batches are views of x and y).
+    gathering_x: bool,
+    xb: Array2<T>,
+    yb: BatchTarget<T>,
+    /// Per-row gradient scales w_i · n_b / Σw of the current batch.
+    scale: Array1<T>,
+    order: Vec<usize>,
+    rng: crate::nn::init::CoreRng,
+    /// The weights at the start of the epoch, restored if it diverges.
+    snapshot: Vec<(Array2<T>, Array1<T>)>,
+    /// The weights of the best validation score (early stopping only); the initial ones to
+    /// start, as scikit-learn does.
+    best: Vec<(Array2<T>, Array1<T>)>,
+    val_ws: Vec<LayerCache<T>>,
+    tracker: Tracker,
+    lr: f64,
+    pub history: History,
+}
+
+impl<'a, 'd, T: Float> Trainer<'a, 'd, T> {
+    pub(super) fn new(
+        net: &'a mut Network<T>,
+        data: Data<'d, T>,
+        config: &'a FitConfig,
+        optimizer: &'a mut Optimizer<T>,
+    ) -> Result<Self> {
+        let n = data.x.nrows();
+        let batch = config.batch_size.unwrap_or(n).min(n);
+        let (engine, caches) = Engine::new(net.layers(), batch)?;
+        let shuffling = config.shuffle && batch < n;
+        let gathering_x = shuffling && !engine.copies_x();
+        let xb = try_zeros::<T>(if gathering_x { batch } else { 0 }, data.x.ncols())?;
+        let yb = match data.y {
+            Target::Dense(y) => {
+                BatchTarget::Dense(try_zeros(if shuffling { batch } else { 0 }, y.ncols())?)
+            }
+            Target::Labels(_) => {
+                let len = if shuffling { batch } else { 0 };
+                BatchTarget::Labels(try_filled(len as u128, 0, || format!("{len} labels"))?.into())
+            }
+        };
+        let scale = try_zeros1::<T>(if data.sample_weight.is_some() {
+            batch
+        } else {
+            0
+        })?;
+        let order = try_collect(0..n, || format!("the order of {n} rows"))?;
+        let snapshot = net.get_weights()?;
+        let best = match config.stopping.early_stopping {
+            true => net.get_weights()?,
+            false => Vec::new(),
+        };
+        let val_ws = match data.validation {
+            Some(v) => forward_workspace(net.layers(), v.x.nrows())?,
+            None => Vec::new(),
+        };
+        Ok(Trainer {
+            net,
+            data,
+            config,
+            optimizer,
+            batch,
+            engine,
+            caches,
+            shuffling,
+            gathering_x,
+            xb,
+            yb,
+            scale,
+            order,
+            rng: crate::nn::init::rng(config.seed),
+            snapshot,
+            best,
+            val_ws,
+            tracker: Tracker::new(),
+            lr: config.learning_rate,
+            // Grown an epoch at a time: `epochs` may be far more than are run.
+            history: History {
+                loss: Vec::new(),
+                val_loss: Vec::new(),
+                val_score: Vec::new(),
+                learning_rate: Vec::new(),
+                samples_seen: 0,
+                best_loss: f64::INFINITY,
+                best_val_score: None,
+                stopped: Stop::MaxEpochs,
+            },
+        })
+    }
+
+    pub(super) fn last_loss(&self) -> f64 {
+        self.history.loss.last().copied().unwrap_or(f64::NAN)
+    }
+
+    /// Runs epochs until `enough()` after one, or training ends; `Ok(true)` if it ended.
+    /// `between_batches` is called before each batch but the first of an epoch.
+    pub(super) fn epochs(
+        &mut self,
+        between_batches: &mut dyn FnMut() -> Result<()>,
+        enough: &dyn Fn() -> bool,
+    ) -> Result<bool> {
+        loop {
+            self.epoch(between_batches)?;
+            let finished = self.history.stopped != Stop::MaxEpochs
+                || self.history.loss.len() >= self.config.epochs;
+            if finished || enough() {
+                return Ok(finished);
+            }
+        }
+    }
+
+    /// One epoch: its batches, the weights' check, the history, validation and stopping.
+    fn epoch(&mut self, between_batches: &mut dyn FnMut() -> Result<()>) -> Result<()> {
+        let epoch = self.history.loss.len();
+        for ((w, b), l) in self.snapshot.iter_mut().zip(self.net.layers()) {
+            w.assign(&l.w);
+            b.assign(&l.b);
+        }
+        if self.shuffling {
+            self.order.shuffle(&mut self.rng);
+        }
+        let n = self.data.x.nrows();
+        let mut total = 0.0;
+        let order = std::mem::take(&mut self.order);
+        let result = order
+            .chunks(self.batch)
+            .enumerate()
+            .try_for_each(|(i, rows)| {
+                if i > 0 {
+                    between_batches()?;
+                }
+                total += self.step(epoch, i, rows)?;
+                Ok(())
+            });
+        self.order = order;
+        result?;
+        if self
+            .net
+            .layers()
+            .iter()
+            .any(|l| l.w.iter().chain(&l.b).any(|v| !v.is_finite()))
+        {
+            restore(self.net, &self.snapshot);
+            return Err(Error::NonFinite(format!(
+                "the weights became non-finite during epoch {}; the weights from the start of \
+                 that epoch were restored: lower the learning_rate",
+                epoch + 1
+            )));
+        }
+        let epoch_loss = total / n as f64;
+        self.history.loss.push(epoch_loss);
+        self.history.learning_rate.push(self.lr);
+        self.history.samples_seen += n as u64;
+        self.end_epoch(epoch_loss)
+    }
+
+    /// Validation, the stopping rule and the schedule after an epoch.
+    fn end_epoch(&mut self, epoch_loss: f64) -> Result<()> {
+        let (config, loss) = (self.config, self.net.loss_fn());
+        let score = match self.data.validation {
+            Some(v) => {
+                if let Some(k) = forward_pass(self.net.layers(), &mut self.val_ws, v.x) {
+                    return Err(overflow_error("validation_data X", k));
+                }
+                let yhat = self.val_ws[self.val_ws.len() - 1].a.view();
+                let output = self.net.layers()[self.net.layers().len() - 1].activation;
+                let val_loss = loss.value(yhat, v.y);
+                let s = stopping::score(v.metric, loss, output, yhat, v.y)?;
+                self.history.val_loss.push(val_loss);
+                self.history.val_score.push(s);
+                Some(s)
+            }
+            None => None,
+        };
+        let improved = self.tracker.observe(&config.stopping, epoch_loss, score);
+        if improved && config.stopping.early_stopping {
+            for ((w, b), l) in self.best.iter_mut().zip(self.net.layers()) {
+                w.assign(&l.w);
+                b.assign(&l.b);
+            }
+        }
+        if let Schedule::InvScaling { power_t } = config.schedule {
+            let seen = self.history.samples_seen as f64;
+            self.lr = config.learning_rate / (seen + 1.0).powf(power_t);
+        }
+        if self.tracker.exhausted(&config.stopping) {
+            if config.schedule != Schedule::Adaptive {
+                self.history.stopped = Stop::NoImprovement;
+            } else if self.lr <= 1e-6 {
+                self.history.stopped = Stop::LearningRate;
+            } else {
+                self.lr /= 5.0;
+                self.tracker.reset_count();
+            }
+        }
+        Ok(())
+    }
+
+    /// One batch `rows` (batch `i` of epoch `epoch`, both 0-based): forward, loss,
+    /// backward, update. Returns the batch's loss times its row count.
+    fn step(&mut self, epoch: usize, i: usize, rows: &[usize]) -> Result<f64> {
+        let (x, y, sample_weight) = (self.data.x, self.data.y, self.data.sample_weight);
+        let (config, loss) = (self.config, self.net.loss_fn());
+        let n = x.nrows();
+        let m = rows.len();
+        let r = rows[0]..rows[0] + m; // the rows, when not shuffling
+        let yv = match self.shuffling {
+            true => gather_target(y, rows, &mut self.yb),
+            false => slice_target(&y, r.clone()),
+        };
+        let xv = match (self.gathering_x, self.engine.copies_x()) {
+            (_, true) => x.slice(s![..0, ..]), // the engine loads its own copy
+            (true, false) => gather_rows(x, rows, &mut self.xb),
+            (false, false) => x.slice(s![r, ..]),
+        };
+        // Σw of the batch, and the rows' gradient scales (none for equal weights).
+        let scale = self.scale.as_slice_mut().expect("contiguous");
+        let Some((weight_sum, row_scale)) =
+            batch_weights(sample_weight, rows.iter().copied(), scale)
+        else {
+            return Ok(0.0); // nothing to learn from this batch
+        };
+        // One batch in a fixed order (full batch, no shuffling) is loaded once.
+        if epoch == 0 || self.shuffling || m < n {
+            self.engine.load(x, rows);
+        }
+        let layers = self.net.layers_mut();
+        let (engine, caches) = (&mut self.engine, &mut self.caches);
+        let batch = Batch {
+            x: xv,
+            y: yv,
+            row_scale,
+            m,
+        };
+        let mut batch_loss = engine.forward(layers, caches, loss, &batch);
+        if config.alpha > 0.0 {
+            let squares: f64 = layers
+                .iter()
+                .flat_map(|l| l.w.iter())
+                .map(|w| (*w * *w).f64())
+                .sum();
+            batch_loss += 0.5 * config.alpha * squares / weight_sum;
+        }
+        if !batch_loss.is_finite() {
+            let overflowed = engine.overflowed(caches);
+            restore(self.net, &self.snapshot);
+            return Err(diverged(batch_loss, overflowed, epoch, i));
+        }
+        engine.backward(layers, caches, loss, &batch);
+        if config.alpha > 0.0 {
+            let a = T::c(config.alpha / weight_sum);
+            for (l, c) in layers.iter().zip(caches.iter_mut()) {
+                c.dw.scaled_add(a, &l.w);
+            }
+        }
+        self.optimizer.step(layers, caches, self.lr);
+        Ok(batch_loss * m as f64)
+    }
+
+    /// The history, after restoring the best weights (early stopping).
+    pub(super) fn finish(self) -> History {
+        let mut history = self.history;
+        history.best_loss = self.tracker.best_loss;
+        if self.data.validation.is_some() {
+            history.best_val_score = Some(self.tracker.best_score);
+        }
+        if self.config.stopping.early_stopping {
+            restore(self.net, &self.best);
+        }
+        history
+    }
+}
+
+/// The error of a batch whose loss is not finite: the layer whose `z` overflowed, if one
+/// did, and what to change — before the first update, the data or the initial weights are
+/// to blame, not the learning rate.
+fn diverged(loss: f64, overflowed: Option<usize>, epoch: usize, batch: usize) -> Error {
+    let what = match overflowed {
+        Some(k) => {
+            format!("the pre-activation z of layer {k} (layers[{k}]) overflowed (inf or NaN)")
+        }
+        None => format!("the training loss became {loss}"),
+    };
+    let advice = match (epoch, batch) {
+        (0, 0) => "this was before any update: scale X or y (or alpha) down",
+        _ => "lower the learning_rate (or alpha), or scale X or y down",
+    };
+    Error::NonFinite(format!(
+        "{what} at epoch {} (batch {}); the weights from the start of that epoch were \
+         restored: {advice}",
+        epoch + 1,
+        batch + 1
+    ))
+}
+
+fn restore<T: Float>(net: &mut Network<T>, snapshot: &[(Array2<T>, Array1<T>)]) {
+    for (l, (w, b)) in net.layers_mut().iter_mut().zip(snapshot) {
+        l.w.assign(w);
+        l.b.assign(b);
+    }
+}
