@@ -388,7 +388,17 @@ class Network:
             f"loss={self.loss_name!r}, dtype={self.dtype.name!r})"
         )
 
-    # -- input conversion (validation of values happens in the core) --------------
+    # -- input conversion -----------------------------------------------------------
+    # Checked here, while converting: the types and dimensions of X, y and sample_weight
+    # (arrays of numbers; X 2-D; y 2-D, or 1-D for one output or for cross_entropy's class
+    # labels; sample_weight 1-D), and the values a conversion would change: values that
+    # overflow when narrowed to the network's dtype, 1-D cross_entropy labels that are not
+    # integers in [0, n_outputs), sample weights whose ratios the dtype cannot hold (a
+    # positive weight that would become 0) and an overflowing alpha / sum(weights). Checked
+    # in the core, on every use: X not empty, with n_inputs columns, finite; y with X's rows
+    # and n_outputs columns, finite, in [0, 1] for the cross-entropies and in rows summing
+    # to 1 for cross_entropy, or one label per row in [0, n_outputs); sample_weight one per
+    # row, finite, non-negative, not all zero.
 
     def _x(self, X: ArrayLike) -> FloatArray:
         arr = _numeric("X", X)
@@ -851,6 +861,17 @@ class Network:
         >>> len(losses), net.history_["stopped"]
         (20, 'max_epochs')
         """
+        # Checked here: every scalar's and name's type; epochs, batch_size and
+        # n_iter_no_change in [1, 2**63), seed in [0, 2**64), learning_rate and epsilon > 0,
+        # momentum, beta_1 and beta_2 in [0, 1), every float finite, each name one of its
+        # choices; callback callable; validation_data a pair, converted as X and y are. The
+        # core checks again the ranges of epochs, learning_rate, batch_size and
+        # n_iter_no_change, and those of the chosen optimizer's settings (momentum, or
+        # beta_1, beta_2 and epsilon); only the core refuses a negative alpha or tol, a
+        # negative power_t with schedule="invscaling", a schedule other than "constant" with
+        # Adam, early_stopping without validation_data, and (at the first validation score)
+        # validation_metric="r2" with class labels. shuffle, nesterov, early_stopping and
+        # progress are taken as truth values.
         epochs = _check_int("epochs", epochs, 1)
         learning_rate = _check_float("learning_rate", learning_rate, positive=True)
         if batch_size is not None:

@@ -25,7 +25,9 @@ and one ``loss_and_gradient`` call into Rust (sample weights and L2 penalty incl
 
 from __future__ import annotations
 
+import inspect
 import math
+import re
 import textwrap
 import warnings
 from abc import ABC, abstractmethod
@@ -107,9 +109,9 @@ _OUTPUT: dict[str, tuple[ActivationName, LossName]] = {
 }
 
 
-# The parameters and fitted attributes both estimators document alike, written once:
-# `_shared_docs` puts them where a class docstring has `{common_parameters}`,
-# `{dtype_parameter}` or `{common_attributes}` on a line of its own.
+# The parameters, fitted attributes and prediction sections the estimators document alike,
+# written once: `_shared_docs` puts each where a class docstring, or the docstring of one of
+# the class's methods, has its key (`{common_parameters}`, ...) on a line of its own.
 _COMMON_PARAMETERS = """\
 hidden_layer_sizes : int or array-like of int, default=(100,)
     Units of each hidden layer (an int: one hidden layer).
@@ -210,20 +212,52 @@ n_outputs_ : int
     Number of output units.
 """
 
+# The `X` parameter of the prediction methods, and what they raise (the classifier's; the
+# regressor's `predict` raises more).
+_PREDICT_PARAMETERS = """\
+Parameters
+----------
+X : {array-like, sparse matrix} of shape (n_samples, n_features)
+    The input data.
+
+"""
+_PREDICT_RAISES = """\
+Raises
+------
+sklearn.exceptions.NotFittedError
+    If the estimator is not fitted.
+ValueError
+    If ``X`` does not have ``n_features_in_`` columns or is not finite.
+"""
+_SHARED_DOCS = {
+    "{common_parameters}": _COMMON_PARAMETERS,
+    "{dtype_parameter}": _DTYPE_PARAMETER,
+    "{common_attributes}": _COMMON_ATTRIBUTES,
+    "{predict_parameters}": _PREDICT_PARAMETERS,
+    "{predict_raises}": _PREDICT_RAISES,
+}
+_SHARED_KEY = re.compile(
+    "^([ \t]*)(" + "|".join(re.escape(key) for key in _SHARED_DOCS) + ")\n", re.MULTILINE
+)
+
 _Class = TypeVar("_Class", bound=type)
 
 
 def _shared_docs(cls: _Class) -> _Class:
-    """``cls`` with the shared parameter and attribute descriptions in its docstring."""
-    doc = cls.__doc__ or ""
-    for key, text in [
-        ("{common_parameters}", _COMMON_PARAMETERS),
-        ("{dtype_parameter}", _DTYPE_PARAMETER),
-        ("{common_attributes}", _COMMON_ATTRIBUTES),
-    ]:
-        indent = doc[: doc.index(key)].rsplit("\n", 1)[1]
-        doc = doc.replace(indent + key + "\n", textwrap.indent(text, indent))
-    cls.__doc__ = doc
+    """``cls`` with the shared texts in its docstring and in those of its own functions (each
+    key on a line of its own becomes its text, indented as the key)."""
+
+    def fill(doc: str) -> str:
+        doc = _SHARED_KEY.sub(lambda m: textwrap.indent(_SHARED_DOCS[m[2]], m[1]), doc)
+        left = [key for key in _SHARED_DOCS if key in doc]
+        if left:
+            raise ValueError(f"{cls.__name__}: {left} not on a line of its own")
+        return doc
+
+    cls.__doc__ = fill(cls.__doc__ or "")
+    for member in vars(cls).values():
+        if inspect.isfunction(member) and member.__doc__:
+            member.__doc__ = fill(member.__doc__)
     return cls
 
 
@@ -427,6 +461,28 @@ class _BaseMLP(BaseEstimator, ABC):
     ) -> tuple[Any, npt.NDArray[Any], Any]:
         """``(X, Y, y)``: checked inputs, the targets as a (1-D or 2-D) numeric array, and
         the targets as given (labels, for class weights and scores)."""
+
+    def _check_X_y(
+        self, X: MatrixLike, y: ArrayLike, reset: bool, y_numeric: bool = False
+    ) -> tuple[Any, npt.NDArray[Any]]:
+        """scikit-learn's checks of a fit's ``X`` (sparse or dense, float64 or float32) and
+        ``y`` (1-D or 2-D), for ``_validate_input``.
+
+        Each ``_validate_input`` flattens a column ``y`` itself: ``column_or_1d`` reports its
+        warning at its caller, so each estimator keeps its own place (as in scikit-learn),
+        which Python's default filter shows once per place.
+        """
+        X_arr, y_arr = validate_data(
+            self,
+            X,
+            y,
+            accept_sparse=["csr", "csc"],
+            multi_output=True,
+            y_numeric=y_numeric,
+            dtype=(np.float64, np.float32),
+            reset=reset,
+        )
+        return X_arr, y_arr
 
     @abstractmethod
     def _predict(self, X: MatrixLike, check_input: bool = True) -> npt.NDArray[Any]: ...
@@ -958,6 +1014,13 @@ class _BaseMLP(BaseEstimator, ABC):
             data = data.toarray()
         return self._network.predict(data)
 
+    def _outputs(self, X: MatrixLike, check_input: bool = True) -> FloatArray:
+        """The network's outputs for ``X``, 1-D for a single output."""
+        y_pred = self._forward_pass_fast(X, check_input=check_input)
+        if y_pred.shape[1] == 1:
+            return y_pred.ravel()
+        return y_pred
+
     def _is_classifier(self) -> bool:
         return isinstance(self, ClassifierMixin)
 
@@ -965,3 +1028,14 @@ class _BaseMLP(BaseEstimator, ABC):
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = True
         return tags
+
+
+# The parameters of _BaseMLP.__init__, self aside.
+_BASE_PARAMETERS = tuple(inspect.signature(_BaseMLP.__init__).parameters)[1:]
+
+
+def _base_arguments(arguments: dict[str, Any]) -> dict[str, Any]:
+    """The arguments of ``_BaseMLP.__init__`` among ``arguments``, a subclass ``__init__``'s
+    ``locals()``: each estimator spells out its own signature (scikit-learn's ``get_params``
+    reads it) and passes it on with ``super().__init__(**_base_arguments(locals()))``."""
+    return {name: arguments[name] for name in _BASE_PARAMETERS if name in arguments}

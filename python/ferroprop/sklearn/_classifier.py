@@ -14,7 +14,7 @@ from sklearn.utils import column_or_1d
 from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.class_weight import compute_sample_weight
 from sklearn.utils.multiclass import _check_partial_fit_first_call, type_of_target, unique_labels
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted
 
 from ferroprop.network import ArrayLike, FloatArray, FloatDTypeLike
 from ferroprop.sklearn._base import (
@@ -24,6 +24,7 @@ from ferroprop.sklearn._base import (
     MatrixLike,
     RandomStateLike,
     Solver,
+    _base_arguments,
     _BaseMLP,
     _OutActivation,
     _shared_docs,
@@ -131,33 +132,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         class_weight: dict[Any, float] | Literal["balanced"] | None = None,
         dtype: FloatDTypeLike | None = None,
     ) -> None:
-        super().__init__(
-            hidden_layer_sizes=hidden_layer_sizes,
-            activation=activation,
-            solver=solver,
-            alpha=alpha,
-            batch_size=batch_size,
-            learning_rate=learning_rate,
-            learning_rate_init=learning_rate_init,
-            power_t=power_t,
-            max_iter=max_iter,
-            loss="log_loss",
-            shuffle=shuffle,
-            random_state=random_state,
-            tol=tol,
-            verbose=verbose,
-            warm_start=warm_start,
-            momentum=momentum,
-            nesterovs_momentum=nesterovs_momentum,
-            early_stopping=early_stopping,
-            validation_fraction=validation_fraction,
-            beta_1=beta_1,
-            beta_2=beta_2,
-            epsilon=epsilon,
-            n_iter_no_change=n_iter_no_change,
-            max_fun=max_fun,
-            dtype=dtype,
-        )
+        super().__init__(loss="log_loss", **_base_arguments(locals()))
         self.class_weight = class_weight
 
     def _output_activation(self) -> _OutActivation:
@@ -174,15 +149,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     def _validate_input(
         self, X: MatrixLike, y: ArrayLike, incremental: bool, reset: bool
     ) -> tuple[Any, npt.NDArray[Any], Any]:
-        X_arr, labels = validate_data(
-            self,
-            X,
-            y,
-            accept_sparse=["csr", "csc"],
-            multi_output=True,
-            dtype=(np.float64, np.float32),
-            reset=reset,
-        )
+        X_arr, labels = self._check_X_y(X, y, reset)
         if labels.ndim == 2 and labels.shape[1] == 1:
             labels = column_or_1d(labels, warn=True)
         if (not hasattr(self, "classes_")) or (not self.warm_start and not incremental):
@@ -296,58 +263,37 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     def predict(self, X: MatrixLike) -> npt.NDArray[Any]:
         """Predict the classes of ``X``.
 
-        Parameters
-        ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            The input data.
-
+        {predict_parameters}
         Returns
         -------
         ndarray of shape (n_samples,) or (n_samples, n_classes)
             The predicted classes (an indicator matrix for multilabel problems).
 
-        Raises
-        ------
-        sklearn.exceptions.NotFittedError
-            If the estimator is not fitted.
-        ValueError
-            If ``X`` does not have ``n_features_in_`` columns or is not finite.
+        {predict_raises}
         """
         check_is_fitted(self)
         return self._predict(X)
 
     def _predict(self, X: MatrixLike, check_input: bool = True) -> npt.NDArray[Any]:
-        y_pred = self._forward_pass_fast(X, check_input=check_input)
-        if self.n_outputs_ == 1:
-            y_pred = y_pred.ravel()
-        labels: npt.NDArray[Any] = self._label_binarizer.inverse_transform(y_pred)
+        labels: npt.NDArray[Any] = self._label_binarizer.inverse_transform(
+            self._outputs(X, check_input=check_input)
+        )
         return labels
 
     def predict_proba(self, X: MatrixLike) -> FloatArray:
         """Probability estimates of the classes of ``X``.
 
-        Parameters
-        ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            The input data.
-
+        {predict_parameters}
         Returns
         -------
         ndarray of shape (n_samples, n_classes)
             The probability of each class, in the order of ``classes_``, in the network's
             dtype; for multilabel problems, each label's probability.
 
-        Raises
-        ------
-        sklearn.exceptions.NotFittedError
-            If the estimator is not fitted.
-        ValueError
-            If ``X`` does not have ``n_features_in_`` columns or is not finite.
+        {predict_raises}
         """
         check_is_fitted(self)
-        y_pred = self._forward_pass_fast(X)
-        if self.n_outputs_ == 1:
-            y_pred = y_pred.ravel()
+        y_pred = self._outputs(X)
         if y_pred.ndim == 1:
             proba: FloatArray = np.vstack([1 - y_pred, y_pred]).T
             return proba
@@ -359,22 +305,13 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         ``-inf`` where a probability is 0; the first class of a binary problem, of
         probability ``1 - p``, is computed as ``log1p(-p)``, exact for small ``p``.
 
-        Parameters
-        ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            The input data.
-
+        {predict_parameters}
         Returns
         -------
         ndarray of shape (n_samples, n_classes)
             The log-probability of each class, in the order of ``classes_``.
 
-        Raises
-        ------
-        sklearn.exceptions.NotFittedError
-            If the estimator is not fitted.
-        ValueError
-            If ``X`` does not have ``n_features_in_`` columns or is not finite.
+        {predict_raises}
         """
         check_is_fitted(self)
         y_pred = self._forward_pass_fast(X)

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Literal
 
-import numpy as np
 import numpy.typing as npt
 from sklearn.base import RegressorMixin
 from sklearn.metrics import r2_score
 from sklearn.utils import column_or_1d
 from sklearn.utils._param_validation import StrOptions
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted
 
 from ferroprop.network import ArrayLike, FloatArray, FloatDTypeLike
 from ferroprop.sklearn._base import (
@@ -20,6 +19,7 @@ from ferroprop.sklearn._base import (
     MatrixLike,
     RandomStateLike,
     Solver,
+    _base_arguments,
     _BaseMLP,
     _OutActivation,
     _shared_docs,
@@ -119,33 +119,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         max_fun: int = 15000,
         dtype: FloatDTypeLike | None = None,
     ) -> None:
-        super().__init__(
-            hidden_layer_sizes=hidden_layer_sizes,
-            activation=activation,
-            solver=solver,
-            alpha=alpha,
-            batch_size=batch_size,
-            learning_rate=learning_rate,
-            learning_rate_init=learning_rate_init,
-            power_t=power_t,
-            max_iter=max_iter,
-            loss=loss,
-            shuffle=shuffle,
-            random_state=random_state,
-            tol=tol,
-            verbose=verbose,
-            warm_start=warm_start,
-            momentum=momentum,
-            nesterovs_momentum=nesterovs_momentum,
-            early_stopping=early_stopping,
-            validation_fraction=validation_fraction,
-            beta_1=beta_1,
-            beta_2=beta_2,
-            epsilon=epsilon,
-            n_iter_no_change=n_iter_no_change,
-            max_fun=max_fun,
-            dtype=dtype,
-        )
+        super().__init__(**_base_arguments(locals()))
 
     def _output_activation(self) -> _OutActivation:
         return "identity"
@@ -161,16 +135,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
     def _validate_input(
         self, X: MatrixLike, y: ArrayLike, incremental: bool, reset: bool
     ) -> tuple[Any, npt.NDArray[Any], Any]:
-        X_arr, targets = validate_data(
-            self,
-            X,
-            y,
-            accept_sparse=["csr", "csc"],
-            multi_output=True,
-            y_numeric=True,
-            dtype=(np.float64, np.float32),
-            reset=reset,
-        )
+        X_arr, targets = self._check_X_y(X, y, reset, y_numeric=True)
         if targets.ndim == 2 and targets.shape[1] == 1:
             targets = column_or_1d(targets, warn=True)
         return X_arr, targets, targets
@@ -178,11 +143,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
     def predict(self, X: MatrixLike) -> FloatArray:
         """Predict the targets of ``X``.
 
-        Parameters
-        ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            The input data.
-
+        {predict_parameters}
         Returns
         -------
         ndarray of shape (n_samples,) or (n_samples, n_outputs)
@@ -200,10 +161,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         return self._predict(X)
 
     def _predict(self, X: MatrixLike, check_input: bool = True) -> FloatArray:
-        y_pred = self._forward_pass_fast(X, check_input=check_input)
-        if y_pred.shape[1] == 1:
-            return y_pred.ravel()
-        return y_pred
+        return self._outputs(X, check_input=check_input)
 
     # As scikit-learn 1.9.1 (the condition is not called, so it is always true): with
     # solver="lbfgs", partial_fit runs a whole L-BFGS fit from the current weights.
