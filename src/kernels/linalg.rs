@@ -8,15 +8,14 @@
 //! ```
 //!
 //! Products go through the `gemm` crate (AVX2 or AVX-512 kernels chosen at run time,
-//! threads from ferroprop's pool, `pool.rs`, for large products), except for small layers — at most
-//! `FIXED_K` inputs and `FIXED_M` units, like the tutorial's 2 → 4 → 3 → 1 — where
+//! threads from ferroprop's pool, `pool.rs`, for large products), except for small layers —
+//! at most `FIXED_K` inputs and `FIXED_M` units, like the tutorial's 2 → 4 → 3 → 1 — where
 //! packing the operands costs more than the arithmetic: there, row loops with a
 //! compile-time width keep a row of accumulators in registers. (Row loops with a run-time
-//! width were measured 2× slower than a packed product: they do not vectorize.) gemm
-//! splits a product between threads by blocks of the output, never along `k`, and the
-//! largest products are split in two blocks of columns here whatever the thread count
-//! (`SPLIT_MACS`), so results do not depend on the thread count (`FERROPROP_NUM_THREADS`;
-//! tests/test_determinism.py).
+//! width do not vectorize, and are slower than a packed product.) gemm splits a product
+//! between threads by blocks of the output, never along `k`, and the largest products are
+//! split in two blocks of columns here whatever the thread count (`SPLIT_MACS`), so results
+//! do not depend on the thread count (`FERROPROP_NUM_THREADS`; tests/test_determinism.py).
 //!
 //! `da = dz · Wᵀ` reads W across its rows. For the largest products it is computed from a
 //! tiled transposed copy of W, for mid-sized ones into a column-major buffer (see `a_bt`);
@@ -107,8 +106,8 @@ fn product<T: Float>(
 /// once per thread that works on any output block, and its threads split the output along
 /// the other side, so with two threads the whole matrix was packed twice. Split at this
 /// level, each thread packs half. Whether to split depends on the sizes only, so the
-/// results do not depend on the thread count. Measured on 784-1024-1024-10 (batch 256, fit's
-/// epoch, best of 3): float32 526 → 490 ms, float64 925 → 896 ms.
+/// results do not depend on the thread count. (`cargo bench`'s 784-1024-1024-10 epoch
+/// measures the gain.)
 const SPLIT_MACS: usize = 1 << 24;
 /// Output columns per block are a multiple of this (a whole number of gemm's row blocks).
 const SPLIT_ALIGN: usize = 64;
@@ -167,8 +166,8 @@ fn gemm_call<T: Float>(
     }
 }
 
-/// Layers with at most this many units and inputs use the fixed-width row loops (16 units
-/// measured slower than a packed product on the 2-16-16-1 network).
+/// Layers with at most this many units and inputs use the fixed-width row loops (at 16
+/// units, as in the 2-16-16-1 network, a packed product is already faster).
 pub const FIXED_M: usize = 8;
 pub const FIXED_K: usize = 32;
 
@@ -247,10 +246,9 @@ const FEW_ROWS_THREADED: usize = 1 << 18;
 /// For one row (predicting one sample, say), or a few through a small layer, packing W for
 /// gemm costs more than the product itself: each row of `z` is instead
 /// `b + Σ_k a_k W[k, :]`, summed in the order of `k`, 64 columns at a time in registers
-/// (`few_rows`). Measured, one row (median µs, float64 / float32):
-/// through 256 × 256 weights, gemm 7.4 / 3.1, this 6.0 / 2.9; through 1024 × 1024 (two
-/// threads), gemm 137 / 57, this 100 / 49. Two rows through 256 × 256 already favour gemm
-/// (7.8 against 12.4 float64), hence `FEW_ROWS_WEIGHTS`.
+/// (`few_rows`). One row is faster this way through layers as large as 1024 × 1024; two
+/// rows through 256 × 256 weights already favour gemm, hence `FEW_ROWS_WEIGHTS`
+/// (`benches/compare.py` times a one-sample `predict`).
 pub fn affine<T: Float>(
     a: ArrayView2<T>,
     w: ArrayView2<T>,
@@ -303,8 +301,7 @@ dispatch!(few_rows, few_rows_avx2, few_rows_avx512, few_rows_body, (a: ArrayView
 
 /// `z = b + Σ_k a_k W[k, from..from + z.len()]` for the `m` columns of a row-major `w`, the
 /// sum in the order of `k`, `CHAINS` vectors of columns at a time in registers (eight
-/// independent sums: with four, the additions wait on each other; medium network's
-/// one-sample predict, float64, 11.3 → 9.4 µs).
+/// independent sums: with four, the additions wait on each other).
 #[inline(always)]
 fn few_rows_body<T: Float, L: crate::kernels::simd::Level>(
     a: ArrayView1<T>,
@@ -374,12 +371,9 @@ pub fn a_bt<T: Float>(dz: ArrayView2<T>, w: ArrayView2<T>, mut da: ArrayViewMut2
         // the output its columns: here W, gathered a row at a time at a stride of 4 or
         // 8 KiB, which maps every row to the same cache set. A blocked transposed copy of
         // W (`transpose_into`, into rows padded by a cache line) costs less than that
-        // gather, and the product from it packs contiguous rows, like the forward product.
-        // Measured (784-1024-1024-10, fit's epoch, best of 10 runs alternating with the
-        // direct product): float32 503 → 464–467 ms, float64 986 → 959–972 ms; then the
-        // AVX blocks and the padding, 4 alternating runs of 3 on a busier machine: float32
-        // 573–709 → 519–566 ms. On 64-256-256-10 it did no better than the column-major
-        // path below.
+        // gather, and the product from it packs contiguous rows, like the forward product
+        // (`cargo bench`'s 784-1024-1024-10 epoch measures it). On 64-256-256-10 it does
+        // no better than the column-major path below.
         let w_t = Strided::new(m, k, k + pad::<T>());
         let done = with_scratch(w_t.len(), |scratch: &mut [T]| {
             transpose_into(w_s, Strided::new(k, m, m), scratch, w_t);
@@ -394,9 +388,8 @@ pub fn a_bt<T: Float>(dz: ArrayView2<T>, w: ArrayView2<T>, mut da: ArrayViewMut2
     if let (true, true, Some(da_s)) = (large(n, m, k), n < k, da.as_slice_mut()) {
         // For mid-sized products with fewer batch rows than layer inputs, the product goes
         // into a column-major buffer instead: gemm then packs `dz`, the smaller operand,
-        // and the copy back costs less than the difference. Measured (64-256-256-10, fit's
-        // epoch, best of 3 runs of 5): float64 58.4–58.8 → 56.1–56.9 ms, float32
-        // 32.5–32.8 → 30.1–30.4 ms.
+        // and the copy back costs less than the difference (`cargo bench`'s 64-256-256-10
+        // epoch measures it).
         let columns = Strided::new(k, n, n + pad::<T>());
         let done = with_scratch(columns.len(), |scratch: &mut [T]| {
             // `daᵀ`, row-major with padded rows: `da` column-major.
@@ -415,7 +408,7 @@ pub fn a_bt<T: Float>(dz: ArrayView2<T>, w: ArrayView2<T>, mut da: ArrayViewMut2
 
 /// Values of padding after each row of a transposed copy: one cache line. Rows a power of
 /// two bytes apart map to the same cache set, and the copy, which writes eight rows at
-/// once, evicts its own lines (1024 × 1024 float32: 0.58 ms unpadded, 0.16 ms padded).
+/// once, evicts its own lines.
 fn pad<T>() -> usize {
     64 / std::mem::size_of::<T>()
 }
@@ -443,9 +436,9 @@ impl Strided {
     }
 }
 
-/// `dst = srcᵀ`, `src` being `rows × cols` and `dst` `cols × rows`. Large copies are split
-/// between two threads by halves of `dst` (measured: 1024 × 784 float32 0.45 → 0.28 ms,
-/// float64 0.8 → 0.55 ms; no gain at 512 × 512).
+/// `dst = srcᵀ`, `src` being `rows × cols` and `dst` `cols × rows`. Copies of at least
+/// `TRANSPOSE_SPLIT` values are split between two threads by halves of `dst` (a 1024 × 784
+/// copy gains from the second thread, a 512 × 512 one does not).
 fn transpose_into<T: Float>(src: &[T], s: Strided, dst: &mut [T], d: Strided) {
     assert!(d.rows == s.cols && d.cols == s.rows && src.len() >= s.len() && dst.len() >= d.len());
     let values = s.rows * s.cols;

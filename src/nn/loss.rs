@@ -415,9 +415,9 @@ fn delta_value<T: Float>(p: T, y: T, scale: T) -> T {
 
 dispatch!(delta, delta_avx2, delta_avx512, delta_body, (dz: &mut [T], p: &[T], y: &[T], scale: T));
 
-/// `dz = (ŷ − y) · scale` over slices, compiled for each vector level. `Zip` at baseline
-/// x86-64 took 3.5–4 % of the tutorial's epoch; this made it 0.6 % (float64) to 1.5 %
-/// (float32) faster (best of 5 alternating runs of 21).
+/// `dz = (ŷ − y) · scale` over slices, compiled for each vector level: with the tutorial's
+/// tiny layers this delta is a visible part of the epoch, and `Zip` would run it at
+/// baseline x86-64 only.
 #[inline(always)]
 #[allow(clippy::extra_unused_type_parameters)] // `dispatch!` passes the level
 fn delta_body<T: Float, L>(dz: &mut [T], p: &[T], y: &[T], scale: T) {

@@ -13,20 +13,19 @@
 //!
 //! Each rule runs over contiguous slices, compiled for each vector level (`dispatch!`; one
 //! IEEE operation at a time, so every level gives the same bits), and large parameters are
-//! cut in pieces, one per thread. Measured against ndarray's `Zip` (baseline x86-64, split
-//! by rayon's adaptive splitting): a 64-256-256-10 epoch with Adam, float64 66 → 60 ms,
-//! float32 34.6 → 31.6 ms (medians of 5 alternating runs); plain SGD unchanged.
+//! cut in pieces, one per thread. ndarray's `Zip`, compiled for baseline x86-64 only,
+//! would not use the wider vectors.
 
 use crate::nn::layer::{try_clone, try_zeros, try_zeros1};
 use crate::{Dense, Error, Float, LayerCache, Result};
 use ndarray::{Array, Array1, Array2, Dimension, Zip};
 
 /// Parameters with at least this many values are updated on all threads, by contiguous
-/// pieces (each value's update is the same, so the bits are too). Measured on 64-256-256-10
-/// (layers of 2¹⁴ and 2¹⁶ weights): a serial step took 6 % of the epoch with the other core
-/// idle. (A step alone, threads asleep, is faster serial at that size, 18 against 35 µs in
-/// float64; inside training, where the threads have just run a product, a threshold of
-/// 2¹⁸ made the epoch 7–10 % slower.)
+/// pieces (each value's update is the same, so the bits are too). A step alone, threads
+/// asleep, is faster serial at this size: waking them costs more than the update. In
+/// training the threads have just run a product, and a serial step leaves the other cores
+/// idle: on 64-256-256-10 (layers of 2¹⁴ and 2¹⁶ weights; `cargo bench`'s `epoch`), a
+/// higher threshold makes the epoch slower.
 const PARALLEL_UPDATE: usize = 1 << 14;
 
 /// Slices of one parameter and its companions (gradient, optimizer state), all of one
