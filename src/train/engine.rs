@@ -122,7 +122,8 @@ impl<T: Float> Engine<T> {
     }
 }
 
-/// Forward and backward passes of a batch in two halves on two threads (`Engine::Halves`); `caches` ends with the batch's mean gradient. Returns its loss.
+/// Forward and backward passes of a batch in two halves on two threads (`Engine::Halves`);
+/// `caches` ends with the batch's mean gradient. Returns its loss.
 fn halves_pass<T: Float>(
     layers: &[Dense<T>],
     (caches, caches_2): (&mut [LayerCache<T>], &mut [LayerCache<T>]),
