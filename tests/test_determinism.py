@@ -17,10 +17,10 @@ net = Network(SIZES, ACTIVATIONS, "cross_entropy", seed=3)
 net.fit(X, y, epochs=2, learning_rate=0.05, batch_size=256, seed=1, **OPTIMIZER)
 print(hashlib.sha256(net.to_bytes()).hexdigest())
 """
-# Batches split in halves on two threads (train.rs), then averaged.
+# Batches split in halves on two threads (src/train/engine.rs), then averaged.
 HALVES = ([96, 384, 256, 10], ["relu", "tanh", "softmax"])
 # Products of at least 2^24 multiply-adds split in two blocks of output columns
-# (linalg.rs): every product of the first two layers (256 x 320 x 768, 256 x 768 x 768).
+# (src/kernels/linalg.rs): every product of the first two layers (256 x 320 x 768, 256 x 768 x 768).
 # The second layer's da is computed from a transposed copy of W, made on two threads.
 SPLIT = ([320, 768, 768, 10], ["relu", "relu", "softmax"])
 

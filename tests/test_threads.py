@@ -146,7 +146,7 @@ def test_fit_inside_the_callback_of_a_threaded_fit():
 def test_concurrent_fits_of_different_networks_match_sequential_ones():
     # With batches of 128, da = dz·Wᵀ of the 512 x 512 layer is computed from a transposed
     # copy of W and that of the 512 x 64 layer into a column-major buffer, both held in a
-    # per-thread scratch while the product runs on the pool (linalg.rs). A pool thread
+    # per-thread scratch while the product runs on the pool (src/kernels/linalg.rs). A pool thread
     # waiting inside one fit's product may run another fit's task, which must get a buffer
     # of its own: no panic, and the same bits as fits run one at a time.
     sizes = [256, 512, 512, 64]
