@@ -5,7 +5,7 @@
 //! Run (from fuzz/): `RUSTC_BOOTSTRAP=1 cargo fuzz run load -- -max_total_time=60`
 #![no_main]
 
-use ferroprop::io::{from_bytes, to_bytes, StoredFloat}
+use ferroprop::io::{from_bytes, to_bytes, StoredFloat};
 use ferroprop::AnyNetwork;
 use ferroprop::Network;
 use libfuzzer_sys::fuzz_target;
