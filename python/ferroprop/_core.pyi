@@ -25,6 +25,7 @@ import numpy.typing as npt
 from ferroprop.network import ActivationName as _Activation
 from ferroprop.network import FitHistory as _History
 from ferroprop.network import LossName as _Loss
+from ferroprop.network import _EpochReport
 
 __all__ = ["CoreNetwork", "__version__", "get_num_threads", "set_num_threads"]
 
@@ -103,9 +104,14 @@ class CoreNetwork:
         schedule: Literal["constant", "invscaling", "adaptive"] = "constant",
         power_t: float = 0.5,
         validation_data: tuple[_Floats, _Targets] | None = None,
-        validation_metric: Literal["loss", "accuracy", "r2"] = "loss",
+        validation_metric: Literal["loss", "accuracy", "r2", "one_class"] = "loss",
         n_iter_no_change: int | None = None,
         tol: float = 1e-4,
         early_stopping: bool = False,
         callback: Callable[[int, float], object] | None = None,
+        scales: tuple[float, float, float] | None = None,
+        resume: tuple[int, float, float, int, float] | None = None,
+        validation_sample_weight: _Floats | None = None,
+        best_weights: Sequence[_Pair] | None = None,
+        report: Callable[[_EpochReport], object] | None = None,
     ) -> _History: ...

@@ -110,6 +110,24 @@ class FitHistory(TypedDict):
     stopped: Literal["max_epochs", "no_improvement", "learning_rate", "callback"]
 
 
+class _EpochReport(TypedDict):
+    """One epoch as the core's ``fit`` reports it to its ``report`` hook: the loss, the
+    score and the stopping rule's verdict and state after it (``EpochReport`` and
+    ``Progress`` in ``src/train/``). The estimators keep their bookkeeping from it."""
+
+    epoch: int
+    loss: float
+    judged_loss: float
+    val_score: float | None
+    stop: Literal["no_improvement", "learning_rate"] | None
+    divided: bool
+    count: int
+    best_loss: float
+    best_score: float
+    samples_seen: int
+    learning_rate: float
+
+
 _MAX_INDEX = 2**63 - 1  # what the core's sizes (usize) hold on every 64-bit platform
 
 

@@ -2,8 +2,9 @@
 //! argument. (The Python package has already converted them; this is the last check.)
 
 use crate::io::StoredFloat;
+use crate::nn::layer::try_clone;
 use crate::Target;
-use ndarray::Array1;
+use ndarray::{Array1, Array2};
 use numpy::{Element, PyReadonlyArray1, PyReadonlyArray2, PyUntypedArray, PyUntypedArrayMethods};
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
@@ -34,14 +35,37 @@ pub(super) fn describe(obj: &Bound<'_, PyAny>) -> String {
 
 /// Sample weights as the core takes them: a 1-D array of the network's dtype.
 pub(super) fn weights1<'py, T: Element>(
+    arg: &'static str,
     w: &Bound<'py, PyAny>,
 ) -> PyResult<PyReadonlyArray1<'py, T>> {
     w.extract::<PyReadonlyArray1<T>>().map_err(|_| {
         PyTypeError::new_err(format!(
-            "sample_weight: expected a 1-D array of the network's dtype, got {}",
+            "{arg}: expected a 1-D array of the network's dtype, got {}",
             describe(w)
         ))
     })
+}
+
+/// `(W, b)` pairs of the network's dtype, copied (the best weights of a resumed fit).
+pub(super) fn weight_pairs<T: Element + crate::Float>(
+    arg: &'static str,
+    obj: &Bound<'_, PyAny>,
+) -> PyResult<Vec<(Array2<T>, Array1<T>)>> {
+    let mut pairs = Vec::new();
+    for pair in obj.try_iter()? {
+        let (w, b): (Bound<PyAny>, Bound<PyAny>) = pair?
+            .extract()
+            .map_err(|_| PyTypeError::new_err(format!("{arg}: expected (W, b) pairs")))?;
+        let w = array2::<T>(arg, &w)?;
+        let b = b.extract::<PyReadonlyArray1<T>>().map_err(|_| {
+            PyTypeError::new_err(format!(
+                "{arg}: expected b as a 1-D array, got {}",
+                describe(&b)
+            ))
+        })?;
+        pairs.push((try_clone(&w.as_array())?, try_clone(&b.as_array())?));
+    }
+    Ok(pairs)
 }
 
 /// Targets as the core takes them: a 2-D array of the dtype, or 1-D int64 class labels.

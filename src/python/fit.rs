@@ -1,11 +1,11 @@
 //! `CoreNetwork.fit`: its arguments, its monitor (signals, publishing, the callback) and
 //! the call of `train::fit` with the GIL released.
 
-use super::convert::{array2, weights1, PyTarget};
+use super::convert::{array2, weight_pairs, weights1, PyTarget};
 use super::network::PyNetwork;
 use crate::io::StoredFloat;
-use crate::train::stopping::{Metric, Schedule, Stopping};
-use crate::train::{EpochControl, Monitor, Validation, PUBLISH_EVERY};
+use crate::train::stopping::{Metric, Progress, Scales, Schedule, Stopping};
+use crate::train::{EpochControl, EpochReport, Monitor, Validation, PUBLISH_EVERY};
 use crate::{fit, Error, FitConfig, Network, OptimizerConfig};
 use numpy::Element;
 use pyo3::exceptions::{PyRuntimeError, PyValueError};
@@ -34,6 +34,10 @@ pub(super) struct Args<'a> {
     pub n_iter_no_change: Option<usize>,
     pub tol: f64,
     pub early_stopping: bool,
+    /// `Scales` as `(loss, penalty, step)`.
+    pub scales: (f64, f64, f64),
+    /// `Progress` as `(count, best_loss, best_score, samples_seen, learning_rate)`.
+    pub resume: Option<(usize, f64, f64, u64, f64)>,
 }
 
 /// The core's `FitConfig` and validation metric from `fit`'s arguments (names parsed here;
@@ -58,6 +62,8 @@ pub(super) fn config(args: Args<'_>) -> PyResult<(FitConfig, Metric)> {
         n_iter_no_change,
         tol,
         early_stopping,
+        scales: (loss, penalty, step),
+        resume,
     } = args;
     let schedule = pick(
         "schedule",
@@ -75,6 +81,7 @@ pub(super) fn config(args: Args<'_>) -> PyResult<(FitConfig, Metric)> {
             ("loss", Metric::Loss),
             ("accuracy", Metric::Accuracy),
             ("r2", Metric::R2),
+            ("one_class", Metric::OneClass),
         ],
     )?;
     let optimizer = pick(
@@ -106,6 +113,20 @@ pub(super) fn config(args: Args<'_>) -> PyResult<(FitConfig, Metric)> {
             tol,
             early_stopping,
         },
+        scales: Scales {
+            loss,
+            penalty,
+            step,
+        },
+        resume: resume.map(
+            |(count, best_loss, best_score, samples_seen, learning_rate)| Progress {
+                count,
+                best_loss,
+                best_score,
+                samples_seen,
+                learning_rate,
+            },
+        ),
     };
     Ok((config, metric))
 }
@@ -130,10 +151,12 @@ pub(super) fn pick<T: Copy, const N: usize>(
 }
 /// Fit's monitor, always called on the thread that called `fit` (see `train::Monitor`):
 /// checks for Ctrl-C at most every 50 ms, publishes the weights to the shared network, and
-/// calls the optional Python callback after each epoch.
+/// calls the optional Python callbacks after each epoch: `report` with the epoch's
+/// `EpochReport` as a dict (the estimators' bookkeeping), then `callback(epoch, loss)`.
 pub(super) struct PyMonitor<'a> {
     shared: &'a PyNetwork,
     callback: Option<Py<PyAny>>,
+    report: Option<Py<PyAny>>,
     last_check: Instant,
     /// The Python error (a signal's or the callback's) that ended training.
     error: Option<PyErr>,
@@ -170,22 +193,22 @@ impl<T: StoredFloat> Monitor<T> for PyMonitor<'_> {
     }
 
     fn every_epoch(&self) -> bool {
-        self.callback.is_some()
+        self.callback.is_some() || self.report.is_some()
     }
 
-    fn epoch_end(
-        &mut self,
-        epoch: usize,
-        loss: f64,
-        net: &Network<T>,
-    ) -> crate::Result<EpochControl> {
+    fn epoch_end(&mut self, report: &EpochReport, net: &Network<T>) -> crate::Result<EpochControl> {
         if let Some(shared) = T::of(&mut self.shared.write()) {
             shared.assign_weights(net);
         }
         self.check_signals()?;
+        if let Some(hook) = &self.report {
+            let sent = Python::attach(|py| hook.call1(py, (report_dict(py, report)?,)).map(drop));
+            sent.map_err(|e| self.interrupt(e))?;
+        }
         let Some(callback) = &self.callback else {
             return Ok(EpochControl::Continue);
         };
+        let (epoch, loss) = (report.epoch, report.loss);
         let result = Python::attach(|py| -> PyResult<EpochControl> {
             let stop = callback.call1(py, (epoch, loss))?;
             Ok(match stop.bind(py).is_truthy()? {
@@ -197,24 +220,54 @@ impl<T: StoredFloat> Monitor<T> for PyMonitor<'_> {
     }
 }
 
-/// The arrays of a fit call: X, y, sample weights, validation X and y.
-pub(super) type FitData<'a, 'py> = (
-    &'a Bound<'py, PyAny>,
-    &'a Bound<'py, PyAny>,
-    Option<&'a Bound<'py, PyAny>>,
-    Option<(Bound<'py, PyAny>, Bound<'py, PyAny>)>,
-);
+/// An `EpochReport` as a dict.
+fn report_dict<'py>(py: Python<'py>, r: &EpochReport) -> PyResult<Bound<'py, PyDict>> {
+    let dict = PyDict::new(py);
+    dict.set_item("epoch", r.epoch)?;
+    dict.set_item("loss", r.loss)?;
+    dict.set_item("judged_loss", r.judged_loss)?;
+    dict.set_item("val_score", r.val_score)?;
+    dict.set_item("stop", r.stop.map(|s| s.name()))?;
+    dict.set_item("divided", r.divided)?;
+    let p = &r.progress;
+    dict.set_item("count", p.count)?;
+    dict.set_item("best_loss", p.best_loss)?;
+    dict.set_item("best_score", p.best_score)?;
+    dict.set_item("samples_seen", p.samples_seen)?;
+    dict.set_item("learning_rate", p.learning_rate)?;
+    Ok(dict)
+}
+
+/// The arrays of a fit call: X, y, sample weights, and the validation data: X, y, and
+/// optionally its sample weights and the best weights so far (a resumed fit).
+pub(super) struct FitData<'a, 'py> {
+    pub x: &'a Bound<'py, PyAny>,
+    pub y: &'a Bound<'py, PyAny>,
+    pub sample_weight: Option<&'a Bound<'py, PyAny>>,
+    pub validation: Option<(Bound<'py, PyAny>, Bound<'py, PyAny>)>,
+    pub validation_weight: Option<&'a Bound<'py, PyAny>>,
+    pub best_weights: Option<&'a Bound<'py, PyAny>>,
+}
+
+/// The Python callables of a fit call (see `PyMonitor`).
+pub(super) struct Hooks {
+    pub callback: Option<Py<PyAny>>,
+    pub report: Option<Py<PyAny>>,
+}
 
 pub(super) fn fit_py<'py, T: Element + StoredFloat>(
     py: Python<'py>,
     this: &PyNetwork,
-    (x, y, sample_weight, validation): FitData<'_, 'py>,
+    data: FitData<'_, 'py>,
     (config, metric): (FitConfig, Metric),
-    callback: Option<Py<PyAny>>,
+    Hooks { callback, report }: Hooks,
 ) -> PyResult<Bound<'py, PyDict>> {
+    let (x, y, sample_weight, validation) = (data.x, data.y, data.sample_weight, data.validation);
     let x = array2::<T>("X", x)?;
     let y = PyTarget::<T>::extract(y)?;
-    let w = sample_weight.map(weights1::<T>).transpose()?;
+    let w = sample_weight
+        .map(|w| weights1::<T>("sample_weight", w))
+        .transpose()?;
     let (xv, yv, wv) = (x.as_array(), y.view(), w.as_ref().map(|w| w.as_array()));
     let val = match &validation {
         Some((vx, vy)) => Some((
@@ -223,10 +276,20 @@ pub(super) fn fit_py<'py, T: Element + StoredFloat>(
         )),
         None => None,
     };
+    let val_w = data
+        .validation_weight
+        .map(|w| weights1::<T>("validation sample_weight", w))
+        .transpose()?;
+    let best = data
+        .best_weights
+        .map(|b| weight_pairs::<T>("best_weights", b))
+        .transpose()?;
     let val = val.as_ref().map(|(vx, vy)| Validation {
         x: vx.as_array(),
         y: vy.view(),
         metric,
+        sample_weight: val_w.as_ref().map(|w| w.as_array()),
+        best: best.as_deref(),
     });
     let mut trainee = match py.detach(|| T::of_ref(&this.read()).map(|n| n.clone_params())) {
         Some(net) => net?,
@@ -239,6 +302,7 @@ pub(super) fn fit_py<'py, T: Element + StoredFloat>(
     let mut monitor = PyMonitor {
         shared: this,
         callback,
+        report,
         last_check: Instant::now(),
         error: None,
     };

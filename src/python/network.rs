@@ -317,7 +317,7 @@ impl PyNetwork {
             alpha: f64,
         ) -> PyResult<(f64, f64, Bound<'py, PyList>)> {
             let (x, y) = (array2::<T>("X", x)?, PyTarget::<T>::extract(y)?);
-            let w = w.map(weights1::<T>).transpose()?;
+            let w = w.map(|w| weights1::<T>("sample_weight", w)).transpose()?;
             let (xv, yv, wv) = (x.as_array(), y.view(), w.as_ref().map(|w| w.as_array()));
             let result = py.detach(|| {
                 T::of_ref(&this.read())
@@ -446,7 +446,8 @@ impl PyNetwork {
                         sample_weight=None, schedule="constant", power_t=0.5,
                         validation_data=None, validation_metric="loss",
                         n_iter_no_change=None, tol=1e-4, early_stopping=false,
-                        callback=None))]
+                        callback=None, scales=None, resume=None,
+                        validation_sample_weight=None, best_weights=None, report=None))]
     fn fit<'py>(
         &self,
         py: Python<'py>,
@@ -473,6 +474,11 @@ impl PyNetwork {
         tol: f64,
         early_stopping: bool,
         callback: Option<Py<PyAny>>,
+        scales: Option<(f64, f64, f64)>,
+        resume: Option<(usize, f64, f64, u64, f64)>,
+        validation_sample_weight: Option<&Bound<'py, PyAny>>,
+        best_weights: Option<&Bound<'py, PyAny>>,
+        report: Option<Py<PyAny>>,
     ) -> PyResult<Bound<'py, PyDict>> {
         let (config, metric) = fit::config(fit::Args {
             epochs,
@@ -493,6 +499,8 @@ impl PyNetwork {
             n_iter_no_change,
             tol,
             early_stopping,
+            scales: scales.unwrap_or((1.0, 1.0, 1.0)),
+            resume,
         })?;
         if self.fitting.swap(true, Ordering::AcqRel) {
             return Err(PyRuntimeError::new_err(
@@ -500,9 +508,17 @@ impl PyNetwork {
             ));
         }
         let _fitting = Fitting(&self.fitting);
-        let data = (x, y, sample_weight, validation_data);
+        let data = fit::FitData {
+            x,
+            y,
+            sample_weight,
+            validation: validation_data,
+            validation_weight: validation_sample_weight,
+            best_weights,
+        };
         let settings = (config, metric);
-        by_dtype!(self, fit_py(py, self, data, settings, callback))
+        let hooks = fit::Hooks { callback, report };
+        by_dtype!(self, fit_py(py, self, data, settings, hooks))
     }
 }
 

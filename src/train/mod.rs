@@ -23,8 +23,8 @@ mod trainer;
 
 use crate::{Error, Float, Network, Optimizer, OptimizerConfig, Result, Target};
 pub use engine::uses_threads;
-use ndarray::{ArrayView1, ArrayView2};
-use stopping::{Metric, Schedule, Stop, Stopping};
+use ndarray::{Array1, Array2, ArrayView1, ArrayView2};
+pub use stopping::{Metric, Progress, Scales, Schedule, Stop, Stopping};
 use trainer::{Data, Trainer};
 
 /// What `fit` does.
@@ -46,6 +46,11 @@ pub struct FitConfig {
     pub schedule: Schedule,
     /// When to stop before `epochs`.
     pub stopping: Stopping,
+    /// The units of the stopping rule and of the steps (all 1: ferroprop's).
+    pub scales: Scales,
+    /// Where to continue from (`History::progress` of an earlier fit); `None` starts
+    /// afresh at `learning_rate`. `learning_rate` stays the schedule's `η₀`.
+    pub resume: Option<Progress>,
 }
 
 /// Data held out to score the network after each epoch.
@@ -54,6 +59,12 @@ pub struct Validation<'a, T> {
     pub x: ArrayView2<'a, T>,
     pub y: Target<'a, T>,
     pub metric: Metric,
+    /// Each row's weight in the score (and the validation loss).
+    pub sample_weight: Option<ArrayView1<'a, T>>,
+    /// With early stopping and `FitConfig::resume`: the weights that scored
+    /// `Progress::best_score`, restored at the end if no epoch beats it (the network's own
+    /// weights when `None`).
+    pub best: Option<&'a [(Array2<T>, Array1<T>)]>,
 }
 
 /// What a fit did, epoch by epoch.
@@ -71,6 +82,27 @@ pub struct History {
     pub best_loss: f64,
     pub best_val_score: Option<f64>,
     pub stopped: Stop,
+    /// Where training stands at the end, to continue from (`FitConfig::resume`).
+    pub progress: Progress,
+}
+
+/// One epoch, as `Monitor::epoch_end` sees it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct EpochReport {
+    /// Epochs run in this fit, this one included.
+    pub epoch: usize,
+    /// Its mean training loss (as `History::loss`), and that loss as the stopping rule
+    /// judged it (see `Scales`).
+    pub loss: f64,
+    pub judged_loss: f64,
+    /// Its validation score, if there is validation data.
+    pub val_score: Option<f64>,
+    /// The rule's verdict after it: training stops (`NoImprovement`, `LearningRate`), or
+    /// the adaptive schedule divided the step size by 5.
+    pub stop: Option<Stop>,
+    pub divided: bool,
+    /// Where training stands after it.
+    pub progress: Progress,
 }
 
 impl Default for FitConfig {
@@ -85,6 +117,8 @@ impl Default for FitConfig {
             alpha: 0.0,
             schedule: Schedule::Constant,
             stopping: Stopping::default(),
+            scales: Scales::default(),
+            resume: None,
         }
     }
 }
@@ -132,6 +166,29 @@ impl FitConfig {
                 "must be at least 1, got 0",
             ));
         }
+        let Scales {
+            loss,
+            penalty,
+            step,
+        } = self.scales;
+        if ![loss, penalty, step]
+            .iter()
+            .all(|s| s.is_finite() && *s > 0.0)
+        {
+            return Err(Error::value(
+                "scales",
+                format!("must be positive and finite, got {:?}", self.scales),
+            ));
+        }
+        if let Some(progress) = self.resume {
+            crate::nn::network::check_learning_rate(progress.learning_rate)?;
+            if progress.best_loss.is_nan() || progress.best_score.is_nan() {
+                return Err(Error::value(
+                    "resume",
+                    "best loss and score must not be NaN",
+                ));
+            }
+        }
         self.optimizer.validate()
     }
 }
@@ -156,10 +213,10 @@ pub trait Monitor<T> {
     fn poll(&mut self) -> EpochControl {
         EpochControl::Continue
     }
-    /// After an epoch with its mean loss and the network as it stands: after every epoch
-    /// if `every_epoch`, otherwise after the last epoch of each run of epochs (at least
-    /// every `PUBLISH_EVERY`) and after the last one.
-    fn epoch_end(&mut self, _epoch: usize, _loss: f64, _net: &Network<T>) -> Result<EpochControl> {
+    /// After an epoch with its report and the network as it stands: after every epoch if
+    /// `every_epoch`, otherwise after the last epoch of each run of epochs (at least every
+    /// `PUBLISH_EVERY`) and after the last one.
+    fn epoch_end(&mut self, _report: &EpochReport, _net: &Network<T>) -> Result<EpochControl> {
         Ok(EpochControl::Continue)
     }
     fn every_epoch(&self) -> bool {
@@ -213,6 +270,23 @@ pub fn fit<'d, T: Float>(
             net.loss_fn()
                 .check_target(&v.y, v.x.nrows(), net.n_outputs())
                 .map_err(|e| rename(e, "validation_data y"))?;
+            if let Some(w) = v.sample_weight {
+                crate::nn::loss::check_sample_weight(w, v.x.nrows())
+                    .map_err(|e| rename(e, "validation sample_weight"))?;
+            }
+            if let Some(best) = v.best {
+                let fits = best.len() == net.layers().len()
+                    && best
+                        .iter()
+                        .zip(net.layers())
+                        .all(|((w, b), l)| w.dim() == l.w.dim() && b.len() == l.b.len());
+                if !fits {
+                    return Err(Error::value(
+                        "best weights",
+                        "must have the shapes of the network's weights",
+                    ));
+                }
+            }
         }
         None if config.stopping.early_stopping => {
             return Err(Error::value(
@@ -300,8 +374,10 @@ fn drive<T: Float>(
             false => trainer.epochs(&mut || monitor.between_batches(), &enough),
         };
         let finished = ran?;
-        let (epoch, loss) = (trainer.history.loss.len(), trainer.last_loss());
-        let control = monitor.epoch_end(epoch, loss, trainer.net)?;
+        let control = match trainer.report {
+            Some(report) => monitor.epoch_end(&report, trainer.net)?,
+            None => EpochControl::Continue, // no epoch yet: `epochs` failed first
+        };
         if !finished && control == EpochControl::Stop {
             trainer.history.stopped = Stop::Callback;
         }

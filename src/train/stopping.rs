@@ -14,7 +14,7 @@
 //! negated loss.
 
 use crate::{Activation, Error, Float, Loss, Result, Target};
-use ndarray::{ArrayView2, Axis};
+use ndarray::{ArrayView1, ArrayView2};
 
 /// How the step size evolves over the epochs (plain SGD only).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -37,6 +37,9 @@ pub enum Metric {
     Accuracy,
     /// The coefficient of determination, averaged over outputs.
     R2,
+    /// 1: the accuracy of a classifier of one class, whose predictions cannot be wrong
+    /// (scikit-learn's, for early stopping on such data).
+    OneClass,
 }
 
 /// The no-improvement rule.
@@ -81,24 +84,36 @@ impl Stop {
     }
 }
 
-/// The running state of the no-improvement rule.
-#[derive(Debug, Clone)]
-pub(crate) struct Tracker {
-    count: usize,
+/// Where a fit stands between epochs: the no-improvement rule's count and best values, the
+/// samples seen and the step size. A fit starts from `Progress::start` or, to continue
+/// where another left off (scikit-learn's `warm_start` and `partial_fit`), from the
+/// `History::progress` that one returned.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Progress {
+    /// Epochs in a row without improvement.
+    pub count: usize,
+    /// The best judged loss and validation score so far.
     pub best_loss: f64,
     pub best_score: f64,
+    /// Rows seen, `t` of the `InvScaling` schedule.
+    pub samples_seen: u64,
+    /// The step size of the next epoch, in the schedule's units (see `Scales::step`).
+    pub learning_rate: f64,
 }
 
-impl Tracker {
-    pub fn new() -> Self {
-        Tracker {
+impl Progress {
+    /// Nothing seen yet, and the step size `learning_rate`.
+    pub fn start(learning_rate: f64) -> Self {
+        Progress {
             count: 0,
             best_loss: f64::INFINITY,
             best_score: f64::NEG_INFINITY,
+            samples_seen: 0,
+            learning_rate,
         }
     }
 
-    /// Takes an epoch's loss and validation score; true if the score is a new best.
+    /// Takes an epoch's judged loss and validation score; true if the score is a new best.
     pub fn observe(&mut self, rule: &Stopping, loss: f64, score: Option<f64>) -> bool {
         let mut new_best = false;
         match score {
@@ -134,13 +149,42 @@ impl Tracker {
     pub fn exhausted(&self, rule: &Stopping) -> bool {
         rule.n_iter_no_change.is_some_and(|n| self.count > n)
     }
+}
 
-    pub fn reset_count(&mut self) {
-        self.count = 0;
+/// What the stopping rule and the steps are measured in, for callers whose loss and step
+/// size are multiples of ferroprop's (scikit-learn's estimators: its loss is `s` times
+/// ferroprop's, its penalty and gradient `g` times). The rule judges
+/// `loss · (L − P) + penalty · P` of an epoch of mean loss `L` with penalty part `P`
+/// (compared with `tol` and reported as `EpochReport::judged_loss`), and each step is
+/// `learning_rate · step` with `learning_rate` in the schedule's units. All 1 by default:
+/// ferroprop's own units, and not one bit changes.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Scales {
+    pub loss: f64,
+    pub penalty: f64,
+    pub step: f64,
+}
+
+impl Default for Scales {
+    fn default() -> Self {
+        Scales {
+            loss: 1.0,
+            penalty: 1.0,
+            step: 1.0,
+        }
     }
 }
 
-/// The validation score of predictions `yhat` (output activation `output`) against `y`;
+impl Scales {
+    /// The judged loss of an epoch of mean loss `loss`, `penalty` of it the L2 penalty's.
+    pub fn judge(&self, loss: f64, penalty: f64) -> f64 {
+        // `loss · L + (penalty − loss) · P`: exactly `loss · L` when the two scales agree.
+        self.loss * loss + (self.penalty - self.loss) * penalty
+    }
+}
+
+/// The validation score of predictions `yhat` (output activation `output`) against `y`,
+/// each row weighted by `weight` if given (as scikit-learn's scores take `sample_weight`);
 /// NaN if a prediction is not finite.
 pub fn score<T: Float>(
     metric: Metric,
@@ -148,15 +192,26 @@ pub fn score<T: Float>(
     output: Activation,
     yhat: ArrayView2<T>,
     y: Target<T>,
+    weight: Option<ArrayView1<T>>,
 ) -> Result<f64> {
     if yhat.iter().any(|v| !v.is_finite()) {
         return Ok(f64::NAN);
     }
-    let n = yhat.nrows() as f64;
+    let n = yhat.nrows();
+    let w = |i: usize| weight.map_or(1.0, |w| w[i].f64());
+    let total: f64 = (0..n).map(w).sum();
     Ok(match metric {
-        Metric::Loss => -loss.value(yhat, y),
+        Metric::OneClass => 1.0,
+        Metric::Loss => match weight {
+            None => -loss.value(yhat, y),
+            Some(weight) => {
+                // The weighted mean: rows scaled by w_i · n / Σw (see `Loss::value_weighted`).
+                let scale = weight.mapv(|v| T::c(v.f64() * n as f64 / total));
+                -loss.value_weighted(yhat, y, Some(scale.view()))
+            }
+        },
         Metric::Accuracy => {
-            let argmax = |row: ndarray::ArrayView1<T>| {
+            let argmax = |row: ArrayView1<T>| {
                 row.iter()
                     .enumerate()
                     .fold((0, T::neg_infinity()), |(bi, bv), (i, &v)| {
@@ -169,24 +224,21 @@ pub fn score<T: Float>(
                     .0
             };
             let half = T::c(0.5);
-            let right = match y {
-                Target::Labels(labels) => yhat
-                    .axis_iter(Axis(0))
-                    .zip(labels)
-                    .filter(|(row, &c)| argmax(*row) == c)
-                    .count(),
-                Target::Dense(y) if output == Activation::Softmax => yhat
-                    .axis_iter(Axis(0))
-                    .zip(y.axis_iter(Axis(0)))
-                    .filter(|(p, t)| argmax(*p) == argmax(*t))
-                    .count(),
+            let right = |i: usize| match y {
+                Target::Labels(labels) => argmax(yhat.row(i)) == labels[i],
+                Target::Dense(y) if output == Activation::Softmax => {
+                    argmax(yhat.row(i)) == argmax(y.row(i))
+                }
                 Target::Dense(y) => yhat
-                    .axis_iter(Axis(0))
-                    .zip(y.axis_iter(Axis(0)))
-                    .filter(|(p, t)| p.iter().zip(t).all(|(&p, &t)| (p > half) == (t > half)))
-                    .count(),
+                    .row(i)
+                    .iter()
+                    .zip(y.row(i))
+                    .all(|(&p, &t)| (p > half) == (t > half)),
             };
-            right as f64 / n
+            match weight {
+                None => (0..n).filter(|&i| right(i)).count() as f64 / n as f64,
+                Some(_) => (0..n).filter(|&i| right(i)).map(w).sum::<f64>() / total,
+            }
         }
         Metric::R2 => {
             let Target::Dense(y) = y else {
@@ -197,18 +249,32 @@ pub fn score<T: Float>(
                 });
             };
             let k = y.ncols();
-            let mut total = 0.0;
+            let mut sum = 0.0;
             for j in 0..k {
                 let (t, p) = (y.column(j), yhat.column(j));
-                let mean = t.iter().map(|v| v.f64()).sum::<f64>() / n;
-                let ss_tot: f64 = t.iter().map(|v| (v.f64() - mean).powi(2)).sum();
+                let mean = match weight {
+                    None => t.iter().map(|v| v.f64()).sum::<f64>() / n as f64,
+                    Some(_) => {
+                        t.iter()
+                            .enumerate()
+                            .map(|(i, v)| w(i) * v.f64())
+                            .sum::<f64>()
+                            / total
+                    }
+                };
+                let ss_tot: f64 = t
+                    .iter()
+                    .enumerate()
+                    .map(|(i, v)| w(i) * (v.f64() - mean).powi(2))
+                    .sum();
                 let ss_res: f64 = t
                     .iter()
                     .zip(p)
-                    .map(|(a, b)| (a.f64() - b.f64()).powi(2))
+                    .enumerate()
+                    .map(|(i, (a, b))| w(i) * (a.f64() - b.f64()).powi(2))
                     .sum();
                 // scikit-learn's convention for constant targets.
-                total += if ss_tot == 0.0 {
+                sum += if ss_tot == 0.0 {
                     if ss_res == 0.0 {
                         1.0
                     } else {
@@ -218,7 +284,7 @@ pub fn score<T: Float>(
                     1.0 - ss_res / ss_tot
                 };
             }
-            total / k as f64
+            sum / k as f64
         }
     })
 }
@@ -238,6 +304,7 @@ mod tests {
             Activation::Softmax,
             p.view(),
             Target::Labels(labels.view()),
+            None,
         );
         assert_eq!(acc.unwrap(), 2.0 / 3.0);
         let multilabel = array![[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]];
@@ -247,6 +314,7 @@ mod tests {
             Activation::Sigmoid,
             p.view(),
             Target::Dense(multilabel.view()),
+            None,
         );
         assert_eq!(acc.unwrap(), 2.0 / 3.0);
         let y = array![[1.0], [2.0], [3.0]];
@@ -257,6 +325,7 @@ mod tests {
             Activation::Identity,
             yhat.view(),
             Target::Dense(y.view()),
+            None,
         );
         assert_eq!(r2.unwrap(), 1.0 - 1.0 / 2.0);
         let nan = array![[f64::NAN], [1.0], [1.0]];
@@ -266,8 +335,88 @@ mod tests {
             Activation::Identity,
             nan.view(),
             Target::Dense(y.view()),
+            None,
         );
         assert!(s.unwrap().is_nan());
+    }
+
+    /// Weights of 2 count a row twice; equal weights change nothing.
+    #[test]
+    fn weighted_scores_count_rows_by_their_weights() {
+        let p = array![[0.9, 0.1], [0.2, 0.8], [0.6, 0.4]];
+        let labels = array![0usize, 1, 1];
+        let (twice, p2) = (
+            array![0usize, 1, 1, 1],
+            array![[0.9, 0.1], [0.2, 0.8], [0.6, 0.4], [0.6, 0.4]],
+        );
+        let w = array![1.0, 1.0, 2.0];
+        for metric in [Metric::Accuracy, Metric::Loss] {
+            let (loss, out) = (Loss::CrossEntropy, Activation::Softmax);
+            let weighted = score(
+                metric,
+                loss,
+                out,
+                p.view(),
+                Target::Labels(labels.view()),
+                Some(w.view()),
+            );
+            let repeated = score(
+                metric,
+                loss,
+                out,
+                p2.view(),
+                Target::Labels(twice.view()),
+                None,
+            );
+            assert!(
+                (weighted.unwrap() - repeated.unwrap()).abs() < 1e-15,
+                "{metric:?}"
+            );
+        }
+        let y = array![[1.0, 0.0], [2.0, 1.0], [3.0, 5.0]];
+        let yhat = array![[1.5, 0.0], [2.0, 2.0], [2.0, 4.0]];
+        let y2 = array![[1.0, 0.0], [2.0, 1.0], [3.0, 5.0], [3.0, 5.0]];
+        let yhat2 = array![[1.5, 0.0], [2.0, 2.0], [2.0, 4.0], [2.0, 4.0]];
+        let (loss, out) = (Loss::MeanSquaredError, Activation::Identity);
+        let weighted = score(
+            Metric::R2,
+            loss,
+            out,
+            yhat.view(),
+            Target::Dense(y.view()),
+            Some(w.view()),
+        );
+        let repeated = score(
+            Metric::R2,
+            loss,
+            out,
+            yhat2.view(),
+            Target::Dense(y2.view()),
+            None,
+        );
+        assert!((weighted.unwrap() - repeated.unwrap()).abs() < 1e-15);
+        let equal = array![3.0, 3.0, 3.0];
+        let r2 = |w| {
+            score(
+                Metric::R2,
+                loss,
+                out,
+                yhat.view(),
+                Target::Dense(y.view()),
+                w,
+            )
+            .unwrap()
+        };
+        assert_eq!(r2(Some(equal.view())), r2(None));
+        let one = score(
+            Metric::OneClass,
+            loss,
+            out,
+            yhat.view(),
+            Target::Dense(y.view()),
+            None,
+        );
+        assert_eq!(one.unwrap(), 1.0);
     }
 
     #[test]
@@ -277,7 +426,7 @@ mod tests {
             tol: 0.1,
             early_stopping: false,
         };
-        let mut t = Tracker::new();
+        let mut t = Progress::start(0.0);
         for (loss, exhausted) in [(1.0, false), (0.95, false), (0.93, false), (0.92, true)] {
             t.observe(&rule, loss, None);
             assert_eq!(t.exhausted(&rule), exhausted, "{loss}");
@@ -286,7 +435,7 @@ mod tests {
             early_stopping: true,
             ..rule
         };
-        let mut t = Tracker::new();
+        let mut t = Progress::start(0.0);
         assert!(t.observe(&rule, 1.0, Some(0.5)));
         assert!(!t.observe(&rule, 1.0, Some(f64::NAN))); // NaN: no new best, count reset
         assert!(!t.exhausted(&rule));

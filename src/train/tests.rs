@@ -3,6 +3,7 @@
 use super::engine::splits;
 use super::feature_major;
 use super::*;
+use crate::train::stopping::{Scales, Schedule, Stopping};
 use crate::{Activation, Loss, NetworkConfig};
 use ndarray::{s, Array1, Array2};
 
@@ -160,8 +161,8 @@ fn divergence_stops_with_the_epoch_start_weights() {
 fn a_monitor_can_stop_training() {
     struct StopAt(usize);
     impl Monitor<f64> for StopAt {
-        fn epoch_end(&mut self, epoch: usize, _: f64, _: &Network<f64>) -> Result<EpochControl> {
-            Ok(if epoch == self.0 {
+        fn epoch_end(&mut self, report: &EpochReport, _: &Network<f64>) -> Result<EpochControl> {
+            Ok(if report.epoch == self.0 {
                 EpochControl::Stop
             } else {
                 EpochControl::Continue
@@ -285,6 +286,8 @@ fn early_stopping_restores_the_best_validation_weights() {
         x: xv,
         y: Target::Dense(yv),
         metric: Metric::R2,
+        sample_weight: None,
+        best: None,
     };
     let stopping = Stopping {
         n_iter_no_change: Some(3),
@@ -324,6 +327,7 @@ fn early_stopping_restores_the_best_validation_weights() {
         output,
         net.predict(xv).unwrap().view(),
         Target::Dense(yv),
+        None,
     )
     .unwrap();
     assert_eq!(now, best);
@@ -334,4 +338,105 @@ fn early_stopping_restores_the_best_validation_weights() {
             ..
         })
     ));
+}
+
+/// A fit resumed from another's `History::progress` (and the network's kept optimizer)
+/// takes the steps and decisions of one fit that never stopped: losses, step sizes,
+/// samples seen and weights, for every schedule.
+#[test]
+fn resuming_is_not_stopping() {
+    let mut resumed = Vec::new();
+    for schedule in [
+        Schedule::Constant,
+        Schedule::InvScaling { power_t: 0.5 },
+        Schedule::Adaptive,
+    ] {
+        let config = |epochs, resume| FitConfig {
+            epochs,
+            learning_rate: 0.3,
+            batch_size: Some(2),
+            shuffle: false,
+            optimizer: crate::OptimizerConfig::Sgd {
+                momentum: 0.9,
+                nesterov: false,
+            },
+            alpha: 1e-3,
+            schedule,
+            stopping: Stopping {
+                n_iter_no_change: Some(1),
+                tol: 1e-2,
+                early_stopping: false,
+            },
+            resume,
+            ..FitConfig::default()
+        };
+        let (mut whole, x, y) = xor();
+        let mut parts = whole.clone();
+        let all = train(
+            &mut whole,
+            x.view(),
+            Target::Dense(y.view()),
+            &config(9, None),
+        )
+        .unwrap();
+        let first = train(
+            &mut parts,
+            x.view(),
+            Target::Dense(y.view()),
+            &config(4, None),
+        )
+        .unwrap();
+        let k = first.loss.len();
+        assert_eq!(first.loss, all.loss[..k], "{schedule:?}");
+        assert_eq!(first.learning_rate, all.learning_rate[..k], "{schedule:?}");
+        if all.loss.len() == k {
+            continue; // stopped by the rule within the first part
+        }
+        let rest = config(9 - k, Some(first.progress));
+        let second = train(&mut parts, x.view(), Target::Dense(y.view()), &rest).unwrap();
+        assert_eq!(second.loss, all.loss[k..], "{schedule:?}");
+        assert_eq!(second.learning_rate, all.learning_rate[k..], "{schedule:?}");
+        assert_eq!(
+            (second.progress, second.stopped),
+            (all.progress, all.stopped)
+        );
+        assert_eq!(parts.get_weights().unwrap(), whole.get_weights().unwrap());
+        if schedule == Schedule::Adaptive {
+            let divided = |rates: &[f64]| rates.windows(2).any(|r| r[1] < r[0]);
+            assert!(divided(&all.learning_rate), "{:?}", all.learning_rate);
+        }
+        resumed.push(schedule);
+    }
+    // The adaptive schedule divides its step size, and goes on: a resumed fit carries that.
+    assert!(resumed.contains(&Schedule::Adaptive), "{resumed:?}");
+}
+
+/// With `Scales`, the rule judges `s · L + (g − s) · P` against `tol` and steps by `η · g`:
+/// the same steps as ferroprop's units with `η · g` given, and a judged loss of `s · L`
+/// when `g == s`.
+#[test]
+fn scales_judge_and_step_in_the_callers_units() {
+    let (mut plain, x, y) = xor();
+    let mut scaled = plain.clone();
+    let base = FitConfig {
+        epochs: 5,
+        learning_rate: 0.5,
+        alpha: 1e-2,
+        ..FitConfig::default()
+    };
+    let h_plain = train(&mut plain, x.view(), Target::Dense(y.view()), &base).unwrap();
+    let units = FitConfig {
+        learning_rate: 0.25,
+        scales: Scales {
+            loss: 3.0,
+            penalty: 3.0,
+            step: 2.0,
+        },
+        ..base
+    };
+    let h_scaled = train(&mut scaled, x.view(), Target::Dense(y.view()), &units).unwrap();
+    assert_eq!(h_plain.loss, h_scaled.loss);
+    assert_eq!(plain.get_weights().unwrap(), scaled.get_weights().unwrap());
+    let best = h_plain.loss.iter().copied().fold(f64::INFINITY, f64::min);
+    assert_eq!(h_scaled.best_loss, 3.0 * best);
 }

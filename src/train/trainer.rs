@@ -2,9 +2,9 @@
 
 use super::batches::{gather_rows, gather_target, slice_target, BatchTarget};
 use super::engine::{Batch, Engine};
-use super::stopping::{self, Schedule, Stop, Tracker};
-use super::{FitConfig, History, Validation};
-use crate::nn::layer::{try_collect, try_filled, try_zeros, try_zeros1};
+use super::stopping::{self, Metric, Progress, Schedule, Stop};
+use super::{EpochReport, FitConfig, History, Validation};
+use crate::nn::layer::{try_clone, try_collect, try_filled, try_zeros, try_zeros1};
 use crate::nn::loss::batch_weights;
 use crate::nn::network::{forward_pass, forward_workspace, overflow_error};
 use crate::{Error, Float, LayerCache, Network, Optimizer, Result, Target};
@@ -47,9 +47,11 @@ pub(super) struct Trainer<'a, 'd, T: Float> {
     /// start, as scikit-learn does.
     best: Vec<(Array2<T>, Array1<T>)>,
     val_ws: Vec<LayerCache<T>>,
-    tracker: Tracker,
-    lr: f64,
+    /// The rule's state, the samples seen and the step size.
+    progress: Progress,
     pub history: History,
+    /// The last epoch's.
+    pub report: Option<EpochReport>,
 }
 
 impl<'a, 'd, T: Float> Trainer<'a, 'd, T> {
@@ -81,10 +83,20 @@ impl<'a, 'd, T: Float> Trainer<'a, 'd, T> {
         })?;
         let order = try_collect(0..n, || format!("the order of {n} rows"))?;
         let snapshot = net.get_weights()?;
-        let best = match config.stopping.early_stopping {
-            true => net.get_weights()?,
-            false => Vec::new(),
+        let best = match (
+            config.stopping.early_stopping,
+            data.validation.and_then(|v| v.best),
+        ) {
+            (true, Some(best)) => best
+                .iter()
+                .map(|(w, b)| Ok((try_clone(w)?, try_clone(b)?)))
+                .collect::<Result<_>>()?,
+            (true, None) => net.get_weights()?,
+            (false, _) => Vec::new(),
         };
+        let progress = config
+            .resume
+            .unwrap_or(Progress::start(config.learning_rate));
         let val_ws = match data.validation {
             Some(v) => forward_workspace(net.layers(), v.x.nrows())?,
             None => Vec::new(),
@@ -107,24 +119,21 @@ impl<'a, 'd, T: Float> Trainer<'a, 'd, T> {
             snapshot,
             best,
             val_ws,
-            tracker: Tracker::new(),
-            lr: config.learning_rate,
+            progress,
             // Grown an epoch at a time: `epochs` may be far more than are run.
             history: History {
                 loss: Vec::new(),
                 val_loss: Vec::new(),
                 val_score: Vec::new(),
                 learning_rate: Vec::new(),
-                samples_seen: 0,
-                best_loss: f64::INFINITY,
+                samples_seen: progress.samples_seen,
+                best_loss: progress.best_loss,
                 best_val_score: None,
                 stopped: Stop::MaxEpochs,
+                progress,
             },
+            report: None,
         })
-    }
-
-    pub(super) fn last_loss(&self) -> f64 {
-        self.history.loss.last().copied().unwrap_or(f64::NAN)
     }
 
     /// Runs epochs until `enough()` after one, or training ends; `Ok(true)` if it ended.
@@ -155,7 +164,7 @@ impl<'a, 'd, T: Float> Trainer<'a, 'd, T> {
             self.order.shuffle(&mut self.rng);
         }
         let n = self.data.x.nrows();
-        let mut total = 0.0;
+        let (mut total, mut penalty) = (0.0, 0.0);
         let order = std::mem::take(&mut self.order);
         let result = order
             .chunks(self.batch)
@@ -164,7 +173,9 @@ impl<'a, 'd, T: Float> Trainer<'a, 'd, T> {
                 if i > 0 {
                     between_batches()?;
                 }
-                total += self.step(epoch, i, rows)?;
+                let (batch_loss, batch_penalty) = self.step(epoch, i, rows)?;
+                total += batch_loss;
+                penalty += batch_penalty;
                 Ok(())
             });
         self.order = order;
@@ -184,13 +195,14 @@ impl<'a, 'd, T: Float> Trainer<'a, 'd, T> {
         }
         let epoch_loss = total / n as f64;
         self.history.loss.push(epoch_loss);
-        self.history.learning_rate.push(self.lr);
-        self.history.samples_seen += n as u64;
-        self.end_epoch(epoch_loss)
+        self.history.learning_rate.push(self.progress.learning_rate);
+        self.progress.samples_seen += n as u64;
+        self.end_epoch(epoch_loss, penalty / n as f64)
     }
 
-    /// Validation, the stopping rule and the schedule after an epoch.
-    fn end_epoch(&mut self, epoch_loss: f64) -> Result<()> {
+    /// Validation, the stopping rule and the schedule after an epoch of mean loss
+    /// `epoch_loss`, `penalty` of it the L2 penalty's.
+    fn end_epoch(&mut self, epoch_loss: f64, penalty: f64) -> Result<()> {
         let (config, loss) = (self.config, self.net.loss_fn());
         let score = match self.data.validation {
             Some(v) => {
@@ -199,15 +211,20 @@ impl<'a, 'd, T: Float> Trainer<'a, 'd, T> {
                 }
                 let yhat = self.val_ws[self.val_ws.len() - 1].a.view();
                 let output = self.net.layers()[self.net.layers().len() - 1].activation;
-                let val_loss = loss.value(yhat, v.y);
-                let s = stopping::score(v.metric, loss, output, yhat, v.y)?;
+                let val_loss = match v.sample_weight {
+                    None => loss.value(yhat, v.y),
+                    Some(w) => -stopping::score(Metric::Loss, loss, output, yhat, v.y, Some(w))?,
+                };
+                let s = stopping::score(v.metric, loss, output, yhat, v.y, v.sample_weight)?;
                 self.history.val_loss.push(val_loss);
                 self.history.val_score.push(s);
                 Some(s)
             }
             None => None,
         };
-        let improved = self.tracker.observe(&config.stopping, epoch_loss, score);
+        let judged_loss = config.scales.judge(epoch_loss, penalty);
+        let progress = &mut self.progress;
+        let improved = progress.observe(&config.stopping, judged_loss, score);
         if improved && config.stopping.early_stopping {
             for ((w, b), l) in self.best.iter_mut().zip(self.net.layers()) {
                 w.assign(&l.w);
@@ -215,25 +232,40 @@ impl<'a, 'd, T: Float> Trainer<'a, 'd, T> {
             }
         }
         if let Schedule::InvScaling { power_t } = config.schedule {
-            let seen = self.history.samples_seen as f64;
-            self.lr = config.learning_rate / (seen + 1.0).powf(power_t);
+            let seen = progress.samples_seen as f64;
+            progress.learning_rate = config.learning_rate / (seen + 1.0).powf(power_t);
         }
-        if self.tracker.exhausted(&config.stopping) {
+        let (mut stop, mut divided) = (None, false);
+        if progress.exhausted(&config.stopping) {
             if config.schedule != Schedule::Adaptive {
-                self.history.stopped = Stop::NoImprovement;
-            } else if self.lr <= 1e-6 {
-                self.history.stopped = Stop::LearningRate;
+                stop = Some(Stop::NoImprovement);
+            } else if progress.learning_rate <= 1e-6 {
+                stop = Some(Stop::LearningRate);
             } else {
-                self.lr /= 5.0;
-                self.tracker.reset_count();
+                progress.learning_rate /= 5.0;
+                progress.count = 0;
+                divided = true;
             }
         }
+        if let Some(stop) = stop {
+            self.history.stopped = stop;
+        }
+        self.report = Some(EpochReport {
+            epoch: self.history.loss.len(),
+            loss: epoch_loss,
+            judged_loss,
+            val_score: score,
+            stop,
+            divided,
+            progress: *progress,
+        });
         Ok(())
     }
 
     /// One batch `rows` (batch `i` of epoch `epoch`, both 0-based): forward, loss,
-    /// backward, update. Returns the batch's loss times its row count.
-    fn step(&mut self, epoch: usize, i: usize, rows: &[usize]) -> Result<f64> {
+    /// backward, update. Returns the batch's loss and its penalty part, each times its row
+    /// count.
+    fn step(&mut self, epoch: usize, i: usize, rows: &[usize]) -> Result<(f64, f64)> {
         let (x, y, sample_weight) = (self.data.x, self.data.y, self.data.sample_weight);
         let (config, loss) = (self.config, self.net.loss_fn());
         let n = x.nrows();
@@ -253,7 +285,7 @@ impl<'a, 'd, T: Float> Trainer<'a, 'd, T> {
         let Some((weight_sum, row_scale)) =
             batch_weights(sample_weight, rows.iter().copied(), scale)
         else {
-            return Ok(0.0); // nothing to learn from this batch
+            return Ok((0.0, 0.0)); // nothing to learn from this batch
         };
         // One batch in a fixed order (full batch, no shuffling) is loaded once.
         if epoch == 0 || self.shuffling || m < n {
@@ -268,13 +300,15 @@ impl<'a, 'd, T: Float> Trainer<'a, 'd, T> {
             m,
         };
         let mut batch_loss = engine.forward(layers, caches, loss, &batch);
+        let mut batch_penalty = 0.0;
         if config.alpha > 0.0 {
             let squares: f64 = layers
                 .iter()
                 .flat_map(|l| l.w.iter())
                 .map(|w| (*w * *w).f64())
                 .sum();
-            batch_loss += 0.5 * config.alpha * squares / weight_sum;
+            batch_penalty = 0.5 * config.alpha * squares / weight_sum;
+            batch_loss += batch_penalty;
         }
         if !batch_loss.is_finite() {
             let overflowed = engine.overflowed(caches);
@@ -288,17 +322,20 @@ impl<'a, 'd, T: Float> Trainer<'a, 'd, T> {
                 c.dw.scaled_add(a, &l.w);
             }
         }
-        self.optimizer.step(layers, caches, self.lr);
-        Ok(batch_loss * m as f64)
+        let lr = self.progress.learning_rate * config.scales.step;
+        self.optimizer.step(layers, caches, lr);
+        Ok((batch_loss * m as f64, batch_penalty * m as f64))
     }
 
     /// The history, after restoring the best weights (early stopping).
     pub(super) fn finish(self) -> History {
         let mut history = self.history;
-        history.best_loss = self.tracker.best_loss;
+        history.best_loss = self.progress.best_loss;
         if self.data.validation.is_some() {
-            history.best_val_score = Some(self.tracker.best_score);
+            history.best_val_score = Some(self.progress.best_score);
         }
+        history.samples_seen = self.progress.samples_seen;
+        history.progress = self.progress;
         if self.config.stopping.early_stopping {
             restore(self.net, &self.best);
         }

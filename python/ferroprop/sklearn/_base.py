@@ -14,11 +14,13 @@ for several outputs, the part of the penalty scikit-learn's reported loss counts
 differently). Initialisation is scikit-learn's Glorot-uniform draw from ``random_state``;
 the shuffling seed of ferroprop is drawn from the same ``RandomState`` afterwards.
 
-A fresh ``fit`` with SGD or Adam is one Rust call (schedules, the no-improvement rule,
-early stopping and the restoring of the best weights run in Rust). ``partial_fit``,
-warm-started fits, ``verbose``, early stopping with sample weights (weighted validation
-scores) and multi-output regression with ``alpha > 0`` (the loss convention above) run
-one Rust ``fit`` per epoch and apply the same rules in Python. ``solver="lbfgs"`` drives
+Every ``fit`` and ``partial_fit`` with SGD or Adam is one call of the core's ``fit``: the
+schedules, the no-improvement rule, early stopping (scores weighted by the sample
+weights) and the restoring of the best weights run in Rust (``src/train/``), judging
+scikit-learn's loss and stepping by its step size (``scales``), and continuing from the
+counters, best values, samples seen and step size of the last fit (``resume``: warm
+starts and ``partial_fit``). The core reports each epoch, from which ``_end_epoch`` keeps
+scikit-learn's attributes and prints ``verbose``'s lines. ``solver="lbfgs"`` drives
 ``scipy.optimize.minimize(method="L-BFGS-B")``; each evaluation is one ``set_weights``
 and one ``loss_and_gradient`` call into Rust (sample weights and L2 penalty included).
 """
@@ -33,7 +35,7 @@ import warnings
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from numbers import Integral, Real
-from typing import TYPE_CHECKING, Any, Literal, TypedDict, TypeVar, Union
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, Union
 
 import numpy as np
 import numpy.typing as npt
@@ -56,7 +58,7 @@ from ferroprop.network import (
     FloatDTypeLike,
     LossName,
     Network,
-    OptimizerName,
+    _EpochReport,
 )
 
 if TYPE_CHECKING:
@@ -75,23 +77,6 @@ MatrixLike = Union[ArrayLike, "sp.spmatrix", "sp.sparray"]
 RandomStateLike = Union[int, np.random.RandomState, None]
 _OutActivation = Union[Literal["identity"], Literal["logistic"], Literal["softmax"]]
 _Weights = list[tuple[FloatArray, FloatArray]]
-# The validation data of a fit: X, the targets as given, their sample weights.
-_Validation = tuple[Union[FloatArray, None], Any, Union[FloatArray, None]]
-
-
-class _FitSettings(TypedDict):
-    """The ``Network.fit`` settings every epoch of a stochastic fit shares."""
-
-    batch_size: int
-    shuffle: bool
-    optimizer: OptimizerName
-    momentum: float
-    nesterov: bool
-    beta_1: float
-    beta_2: float
-    epsilon: float
-    alpha: float
-    sample_weight: FloatArray | None
 
 
 _STOCHASTIC_SOLVERS = ("sgd", "adam")
@@ -309,24 +294,6 @@ def _network_like(net: Network, weights: _Weights) -> Network:
     return copy
 
 
-def _weight_scale(weights: FloatArray) -> int:
-    """The power of two ``k`` that puts the largest weight in ``[1, 2)``: ``weights · 2**k``
-    has the same ratios, exactly, and sums that cannot overflow."""
-    top = float(np.max(weights)) if weights.size else 0.0
-    return 1 - int(np.frexp(top)[1]) if 0 < top < np.inf else 0
-
-
-def _weight_sum(weights: FloatArray) -> float:
-    """``sum(weights)``, infinite rather than a NumPy overflow warning if it overflows."""
-    k = _weight_scale(weights)
-    return float(np.sum(np.ldexp(weights, k))) * 2.0**-k
-
-
-def _squares(net: Network) -> float:
-    """``Σ‖W‖²`` over the layers (biases excluded), as the L2 penalty counts it."""
-    return sum(float(np.dot(W.ravel(), W.ravel())) for W, _ in net.get_weights())
-
-
 def _progress_bar(total: int) -> Any:
     """A tqdm progress bar over epochs, or None without tqdm."""
     try:
@@ -446,14 +413,6 @@ class _BaseMLP(BaseEstimator, ABC):
 
     @abstractmethod
     def _output_activation(self) -> _OutActivation: ...
-
-    @abstractmethod
-    def _score_function(
-        self, y: Any, y_pred: Any, sample_weight: FloatArray | None = None
-    ) -> float: ...
-
-    @abstractmethod
-    def _original_targets(self, Y: npt.NDArray[Any]) -> Any: ...
 
     @abstractmethod
     def _validate_input(
@@ -654,6 +613,10 @@ class _BaseMLP(BaseEstimator, ABC):
         first_pass: bool,
         random_state: np.random.RandomState,
     ) -> None:
+        """One call of the core's ``fit`` does the whole fit, or ``partial_fit``'s epoch:
+        the stopping rule, the schedule and early stopping's best weights are the core's
+        (``src/train/``), which continues where the last fit left off (``resume``) and
+        reports each epoch; this keeps scikit-learn's attributes from those reports."""
         net = self._network
         sgd = self.solver == "sgd"
         if not incremental:
@@ -665,10 +628,7 @@ class _BaseMLP(BaseEstimator, ABC):
             raise ValueError("partial_fit does not support early_stopping=True")
 
         es = self.early_stopping
-        X_val: FloatArray | None = None
-        sw_val: FloatArray | None = None
-        y_val: Any = None
-        Y_val: npt.NDArray[Any] | None = None
+        validation: dict[str, Any] = {}
         if es:
             # scikit-learn stratifies only single-output (binary) classification.
             stratify = Y if (self._is_classifier() and self.n_outputs_ == 1) else None
@@ -686,7 +646,17 @@ class _BaseMLP(BaseEstimator, ABC):
                     "The validation set is too small. Increase 'validation_fraction' "
                     "or the size of your dataset."
                 )
-            X_val, Y_val, y_val = X_held, Y_held, self._original_targets(Y_held)
+            one_class = self._is_classifier() and len(self.classes_) == 1
+            validation = {
+                "validation_data": (net._x(X_held), self._targets(Y_held)),
+                "validation_metric": "one_class"
+                if one_class
+                else ("accuracy" if self._is_classifier() else "r2"),
+            }
+            if sw_val is not None:  # scores depend on the weights' ratios only
+                validation["validation_sample_weight"] = net._weights(sw_val, 0.0)[0]
+            if self._best_network is not None:  # a warm start: the best so far
+                validation["best_weights"] = self._best_network.get_weights()
         else:
             X_tr, Y_tr, sw_tr = X, Y, sample_weight
 
@@ -703,229 +673,110 @@ class _BaseMLP(BaseEstimator, ABC):
             batch_size = int(np.clip(self.batch_size, 1, n))
 
         g, s = self._scales()
-        common = _FitSettings(
-            batch_size=batch_size,
-            shuffle=bool(self.shuffle),
-            optimizer="sgd" if sgd else "adam",
-            momentum=float(self.momentum) if sgd else 0.0,
-            nesterov=bool(self.nesterovs_momentum),
-            beta_1=float(self.beta_1),
-            beta_2=float(self.beta_2),
-            epsilon=float(self.epsilon) / g,
-            alpha=float(self.alpha) / g,
-            sample_weight=sw_tr,
+        alpha = float(self.alpha) / g
+        weights = None
+        if sw_tr is not None:
+            weights, alpha = net._weights(sw_tr, alpha)
+        best_loss = self.best_loss_ if self.best_loss_ is not None else np.inf
+        best_score = self.best_validation_score_
+        resume = (
+            int(self._no_improvement_count),
+            float(best_loss),
+            float(best_score) if best_score is not None else -np.inf,
+            int(self.t_),
+            self._learning_rate if sgd else float(self.learning_rate_init),
         )
-        T_tr = self._targets(Y_tr)
-        penalty_mismatch = g != s and self.alpha > 0  # multi-output regression
-        in_python = (
-            incremental
-            or not first_pass  # warm start: counters and best values carry over
-            or bool(self.verbose)
-            or (es and sample_weight is not None)  # weighted validation scores
-            or penalty_mismatch
-            or (self._is_classifier() and len(self.classes_) == 1 and es)
-        )
+        bar = _progress_bar(self.max_iter) if self.verbose and not incremental else None
         self.n_iter_ = 0
-        if in_python:
-            self._stochastic_in_python(
-                X_tr, T_tr, sw_tr, (X_val, y_val, sw_val), common, incremental, random_state
-            )
-        else:
-            self._stochastic_in_rust(X_tr, T_tr, (X_val, Y_val), common, random_state)
-
-    def _stochastic_in_rust(
-        self,
-        X: FloatArray,
-        T: FloatArray | npt.NDArray[np.int64],
-        validation: tuple[FloatArray | None, npt.NDArray[Any] | None],
-        common: _FitSettings,
-        random_state: np.random.RandomState,
-    ) -> None:
-        """One ``Network.fit`` call does the whole fit, stopping rules included."""
-        net = self._network
-        g, s = self._scales()
-        sgd = self.solver == "sgd"
-        es = self.early_stopping
-        X_val, Y_val = validation
-        seed = int(random_state.randint(2**31)) if self.shuffle else 0
-        n_no_change = None if math.isinf(self.n_iter_no_change) else int(self.n_iter_no_change)
-        validation_data = None
-        if X_val is not None and Y_val is not None:  # early stopping
-            validation_data = (X_val, self._targets(Y_val))
-        seen: list[float] = []
-
-        def record(epoch: int, loss: float) -> None:  # keeps the losses if Ctrl-C ends the fit
-            seen.append(loss)
-
+        history = None
         try:
-            net.fit(
-                X,
-                T,
-                epochs=self.max_iter,
-                learning_rate=self._learning_rate * g if sgd else self.learning_rate_init,
-                seed=seed,
+            history = net._core.fit(
+                net._x(X_tr),
+                self._targets(Y_tr),
+                epochs=1 if incremental else self.max_iter,
+                learning_rate=float(self.learning_rate_init),
+                batch_size=batch_size,
+                shuffle=bool(self.shuffle),
+                seed=int(random_state.randint(2**31)) if self.shuffle else 0,
+                optimizer="sgd" if sgd else "adam",
+                momentum=float(self.momentum) if sgd else 0.0,
+                nesterov=bool(self.nesterovs_momentum),
+                beta_1=float(self.beta_1),
+                beta_2=float(self.beta_2),
+                epsilon=float(self.epsilon) / g,
+                alpha=alpha,
+                sample_weight=weights,
                 schedule=self.learning_rate if sgd else "constant",
                 power_t=float(self.power_t),
-                validation_data=validation_data,
-                validation_metric="accuracy" if self._is_classifier() else "r2",
-                n_iter_no_change=n_no_change,
-                # The rule compares losses in ferroprop's convention, scores as they are.
-                tol=float(self.tol) if es else float(self.tol) / s,
+                n_iter_no_change=None
+                if math.isinf(self.n_iter_no_change)
+                else int(self.n_iter_no_change),
+                tol=float(self.tol),
                 early_stopping=es,
-                callback=record,
-                **common,
+                # The rule judges scikit-learn's loss (s times ferroprop's, its penalty g
+                # times) and SGD steps by scikit-learn's step size times g.
+                scales=(s, g, g if sgd else 1.0),
+                resume=resume,
+                report=lambda report: self._end_epoch(report, bar),
+                **validation,
             )
-            history = net.history_
-            losses, scores = history["loss"], history["val_score"]
-            stopped: str = history["stopped"]
         except KeyboardInterrupt:
-            warnings.warn("Training interrupted by user.", stacklevel=4)
-            losses, scores, stopped = seen, [], "interrupted"
-        for i, loss in enumerate(losses):
-            # Replays scikit-learn's bookkeeping (counters, best values, the SGD step size).
-            self._end_epoch(s * loss, X.shape[0], scores[i] if i < len(scores) else np.nan)
-        if stopped == "max_epochs" and self.n_iter_ == self.max_iter:
-            self._warn_max_iter()
-        if es:
-            self._best_network = _network_like(net, net.get_weights())
-
-    def _stochastic_in_python(
-        self,
-        X: FloatArray,
-        T: FloatArray | npt.NDArray[np.int64],
-        sw: FloatArray | None,
-        validation: _Validation,
-        common: _FitSettings,
-        incremental: bool,
-        random_state: np.random.RandomState,
-    ) -> None:
-        """One ``Network.fit`` call per epoch; scikit-learn's rules applied here."""
-        net = self._network
-        g, s = self._scales()
-        sgd = self.solver == "sgd"
-        es = self.early_stopping
-        X_val, y_val, sw_val = validation
-        best: _Weights | None = None
-        if es:
-            source = self._best_network if self._best_network is not None else net
-            best = source.get_weights()
-        # Multi-output regression with alpha > 0: scikit-learn reports half the squared error
-        # averaged over all outputs plus alpha/2·‖W‖²/Σw, and ferroprop's loss weighs the two
-        # parts differently, so the penalty is added back: Σ_b (rows_b/n)·‖W_b‖²/Σw_b over
-        # the batches b, with ‖W_b‖² interpolated between the epoch's first and last weights
-        # (exact for the full batch).
-        k = self.n_outputs_
-        n_batches = math.ceil(X.shape[0] / common["batch_size"])
-        sw_sum = X.shape[0] if sw is None else _weight_sum(sw)
-        correct = g != s and self.alpha > 0
-        squares = _squares(net) if correct else 0.0
-        # verbose: scikit-learn's lines, and a progress bar (tqdm, if installed) on stderr.
-        bar = _progress_bar(self.max_iter) if self.verbose and not incremental else None
-        try:
-            for _ in range(self.max_iter):
-                seed = int(random_state.randint(2**31)) if self.shuffle else 0
-                lr = self._learning_rate * g if sgd else self.learning_rate_init
-                net.fit(X, T, epochs=1, learning_rate=lr, seed=seed, **common)
-                loss = s * net.history_["loss"][0]
-                if correct:
-                    end = _squares(net)
-                    mean = squares + (n_batches - 1) / (2 * n_batches) * (end - squares)
-                    penalty = common["alpha"] / 2 * mean * n_batches / sw_sum
-                    loss += (k - 1) / 2 * penalty
-                    squares = end
-                score = self._validation_score(X_val, y_val, sw_val) if es else None
-                improved, stop = self._end_epoch(loss, X.shape[0], score)
-                if bar is not None:
-                    bar.update(1)
-                    bar.set_postfix(loss=f"{self.loss_:.6g}", refresh=False)
-                if improved:
-                    best = net.get_weights()
-                if stop or incremental:
-                    break
-                if self.n_iter_ == self.max_iter:
-                    self._warn_max_iter()
-        except KeyboardInterrupt:
-            warnings.warn("Training interrupted by user.", stacklevel=4)
+            warnings.warn("Training interrupted by user.", stacklevel=3)
         finally:
             if bar is not None:
                 bar.close()
-        if best is not None:
-            net.set_weights(best)
-            self._best_network = _network_like(net, best)
+        if history is not None:
+            net.history_ = history
+            if not incremental and history["stopped"] == "max_epochs":
+                self._warn_max_iter()
+        if es:
+            self._best_network = _network_like(net, net.get_weights())
 
-    def _end_epoch(self, loss: float, n_samples: int, score: float | None) -> tuple[bool, bool]:
-        """scikit-learn's end of an epoch; returns (new best validation score, stop)."""
+    def _end_epoch(self, report: _EpochReport, bar: Any) -> None:
+        """scikit-learn's bookkeeping (and verbose output) after an epoch, from the core's
+        report: the counters, the best values and the step size are the core's."""
         self.n_iter_ += 1
-        self.loss_ = np.float64(loss)
-        self.t_ += n_samples
+        self.loss_ = np.float64(report["judged_loss"])
+        self.t_ = report["samples_seen"]
         self.loss_curve_.append(self.loss_)
         if self.verbose:
             print(f"Iteration {self.n_iter_}, loss = {self.loss_:.8f}")
-        improved = False
         if self.early_stopping:
-            scores, best_score = self.validation_scores_, self.best_validation_score_
-            # Lists and bests are set by _initialize, the score by the caller.
-            assert scores is not None and best_score is not None and score is not None
-            scores.append(score)
+            scores = self.validation_scores_
+            assert scores is not None and report["val_score"] is not None  # _initialize's
+            scores.append(report["val_score"])
+            self.best_validation_score_ = report["best_score"]
             if self.verbose:
-                print(f"Validation score: {score:f}")
-            if score < best_score + self.tol:
-                self._no_improvement_count += 1
-            else:
-                self._no_improvement_count = 0
-            if score > best_score:
-                self.best_validation_score_ = score
-                improved = True
+                print(f"Validation score: {report['val_score']:f}")
         else:
-            best_loss = self.best_loss_
-            assert best_loss is not None
-            if self.loss_curve_[-1] > best_loss - self.tol:
-                self._no_improvement_count += 1
-            else:
-                self._no_improvement_count = 0
-            if self.loss_curve_[-1] < best_loss:
-                self.best_loss_ = self.loss_curve_[-1]
-        sgd = self.solver == "sgd"
-        if sgd and self.learning_rate == "invscaling":
-            self._learning_rate = float(self.learning_rate_init) / (self.t_ + 1) ** self.power_t
-        stop = False
-        if self._no_improvement_count > self.n_iter_no_change:
+            self.best_loss_ = np.float64(report["best_loss"])
+        self._no_improvement_count = report["count"]
+        if self.solver == "sgd":
+            self._learning_rate = report["learning_rate"]
+        if self.verbose and (report["stop"] is not None or report["divided"]):
             what = "Validation score" if self.early_stopping else "Training loss"
             msg = (
                 f"{what} did not improve more than tol={self.tol:f} for "
                 f"{int(self.n_iter_no_change)} consecutive epochs."
             )
-            if not (sgd and self.learning_rate == "adaptive"):
-                stop, msg = True, msg + " Stopping."
-            elif self._learning_rate <= 1e-6:
-                stop, msg = True, msg + " Learning rate too small. Stopping."
+            if report["stop"] == "no_improvement":
+                msg += " Stopping."
+            elif report["stop"] == "learning_rate":
+                msg += " Learning rate too small. Stopping."
             else:
-                self._learning_rate /= 5.0
                 msg += f" Setting learning rate to {self._learning_rate:f}"
-            if self.verbose:
-                print(msg)
-            if not stop:
-                self._no_improvement_count = 0
-        return improved, stop
+            print(msg)
+        if bar is not None:
+            bar.update(1)
+            bar.set_postfix(loss=f"{self.loss_:.6g}", refresh=False)
 
     def _warn_max_iter(self) -> None:
         warnings.warn(
             f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) reached and the "
             "optimization hasn't converged yet.",
             ConvergenceWarning,
-            stacklevel=5,
+            stacklevel=4,
         )
-
-    def _validation_score(
-        self, X_val: FloatArray | None, y_val: Any, sw_val: FloatArray | None
-    ) -> float:
-        try:
-            y_pred = self._predict(X_val, check_input=False)
-        except ValueError as err:  # an overflow: an error, as in the Rust loop
-            raise ValueError(f"validation data (early_stopping): {err}") from None
-        if sw_val is not None:  # scores depend on the weights' ratios only
-            sw_val = np.ldexp(sw_val, _weight_scale(sw_val))
-        return self._score_function(y_val, y_pred, sample_weight=sw_val)
 
     def _fit_lbfgs(
         self, X: FloatArray, Y: npt.NDArray[Any], sample_weight: FloatArray | None

@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 import numpy.typing as npt
 from sklearn.base import ClassifierMixin
-from sklearn.metrics import accuracy_score
 from sklearn.preprocessing import LabelBinarizer
 from sklearn.utils import column_or_1d
 from sklearn.utils._param_validation import StrOptions
@@ -137,14 +136,6 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
 
     def _output_activation(self) -> _OutActivation:
         return "softmax" if self._label_binarizer.y_type_ == "multiclass" else "logistic"
-
-    def _score_function(
-        self, y: Any, y_pred: Any, sample_weight: FloatArray | None = None
-    ) -> float:
-        return float(accuracy_score(y, y_pred, sample_weight=sample_weight))
-
-    def _original_targets(self, Y: npt.NDArray[Any]) -> Any:
-        return self._label_binarizer.inverse_transform(Y)
 
     def _validate_input(
         self, X: MatrixLike, y: ArrayLike, incremental: bool, reset: bool

@@ -6,7 +6,6 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy.typing as npt
 from sklearn.base import RegressorMixin
-from sklearn.metrics import r2_score
 from sklearn.utils import column_or_1d
 from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.validation import check_is_fitted
@@ -123,14 +122,6 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
 
     def _output_activation(self) -> _OutActivation:
         return "identity"
-
-    def _score_function(
-        self, y: Any, y_pred: Any, sample_weight: FloatArray | None = None
-    ) -> float:
-        return float(r2_score(y, y_pred, sample_weight=sample_weight))
-
-    def _original_targets(self, Y: npt.NDArray[Any]) -> Any:
-        return Y
 
     def _validate_input(
         self, X: MatrixLike, y: ArrayLike, incremental: bool, reset: bool
