@@ -7,7 +7,8 @@ one virtual environment and ``make develop``'s build in ``.venv``)::
     .venv/bin/python benches/ab.py --old OLD_VENV/bin/python --new .venv/bin/python
 
 Each workload of ``benches/compare.py`` (tutorial, small, medium, large; float64 and
-float32) is timed by ``Network.fit`` with plain SGD, rows in order, from the same seed,
+float32) is timed by ``Network.fit`` with plain SGD (``--optimizer momentum`` or
+``adam`` for the others), rows in order, from the same seed,
 in a fresh process per measurement, the two builds alternating (old first in even
 rounds, new first in odd ones) so that a slow spell of a shared machine hits both.
 It prints one Markdown row per workload and dtype: the median time per epoch of each
@@ -37,7 +38,7 @@ import hashlib, json, sys, time
 import numpy as np
 import ferroprop
 sizes, batch, epochs, fits = json.loads(sys.argv[1])
-dtype = sys.argv[2]
+dtype, rule = sys.argv[2], json.loads(sys.argv[3])
 if sizes[-1] == 1:
     from sklearn.datasets import make_circles
     X, y = make_circles(n_samples=1000, factor=0.5, noise=0.1, random_state=0)
@@ -53,17 +54,25 @@ times = []
 for _ in range(fits):
     net = ferroprop.Network(sizes, acts, loss, seed=0, dtype=dtype)
     start = time.perf_counter()
-    net.fit(X, Y, epochs=epochs, learning_rate=0.01, batch_size=batch,
-            optimizer="sgd", shuffle=False)
+    net.fit(X, Y, epochs=epochs, learning_rate=0.01, batch_size=batch, shuffle=False,
+            **rule)
     times.append((time.perf_counter() - start) / epochs)
 weights = b"".join(a.tobytes() for pair in net.get_weights() for a in pair)
 print(float(np.median(times)), hashlib.sha256(weights).hexdigest())
 """
 
 
-def measure(python: str, name: str, dtype: str) -> tuple[float, str]:
+# The optimizers: plain SGD (compare.py's), SGD with momentum, Adam.
+RULES = {
+    "sgd": {"optimizer": "sgd"},
+    "momentum": {"optimizer": "sgd", "momentum": 0.9},
+    "adam": {"optimizer": "adam"},
+}
+
+
+def measure(python: str, name: str, dtype: str, rule: str) -> tuple[float, str]:
     sizes, batch, epochs, fits = WORKLOADS[name]
-    args = [json.dumps([sizes, batch, epochs, fits]), dtype]
+    args = [json.dumps([sizes, batch, epochs, fits]), dtype, json.dumps(RULES[rule])]
     out = subprocess.run(
         [python, "-c", CHILD, *args], capture_output=True, text=True, check=True
     ).stdout.split()
@@ -77,6 +86,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--rounds", type=int, default=5, help="alternating rounds (5)")
     parser.add_argument("--workloads", default=",".join(WORKLOADS))
     parser.add_argument("--dtypes", default="float64,float32")
+    parser.add_argument("--optimizer", choices=sorted(RULES), default="sgd")
     args = parser.parse_args(argv)
     print("| workload | dtype | old | new | new / old | weights |")
     print("|---|---|--:|--:|--:|---|")
@@ -87,7 +97,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             for r in range(args.rounds):
                 order = [("old", args.old), ("new", args.new)]
                 for build, python in order if r % 2 == 0 else order[::-1]:
-                    seconds, digest = measure(python, name, dtype)
+                    seconds, digest = measure(python, name, dtype, args.optimizer)
                     times[build].append(seconds)
                     hashes[build].add(digest)
                 print(".", end="", file=sys.stderr, flush=True)

@@ -67,6 +67,7 @@ pub fn simd() -> Simd {
     })
 }
 
+pub mod elementwise;
 pub mod feature_major;
 pub mod linalg;
 pub(crate) mod simd;

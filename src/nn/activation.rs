@@ -11,7 +11,6 @@
 //!
 //! Softmax couples the units of a row, so it is allowed on the output layer only.
 
-use crate::kernels::simd::{interleaved, LANES};
 use crate::{clamp, Error, Float, Result};
 use ndarray::{ArrayView2, ArrayViewMut2, Axis, Zip};
 
@@ -194,45 +193,17 @@ impl Activation {
     }
 }
 
-dispatch!(elementwise, elementwise_avx2, elementwise_avx512, elementwise_body, (f: Activation, z: &[T], a: &mut [T]) -> T);
-
-/// `a = f(z)` over slices, and `Σ z · 0` (NaN if some `z` is not finite): one loop per
-/// activation, so that each vectorizes (the sigmoid's `vexp` included), four vectors at a
-/// time, each lane summing its own `z · 0` so that the check adds no chain of dependent
-/// additions to the loop.
-#[inline(always)]
-fn elementwise_body<T: Float, L: crate::kernels::simd::Level>(
-    f: Activation,
-    z: &[T],
-    a: &mut [T],
-) -> T {
-    #[inline(always)]
-    fn each<T: Float>(z: &[T], a: &mut [T], f: impl Fn(T) -> T) -> T {
-        const CHUNK: usize = 4 * LANES;
-        let zero = T::zero();
-        let mut checks = [zero; CHUNK];
-        let (mut a_chunks, z_chunks) = (a.chunks_exact_mut(CHUNK), z.chunks_exact(CHUNK));
-        let z_rest = z_chunks.remainder();
-        for (a, z) in a_chunks.by_ref().zip(z_chunks) {
-            let z: &[T; CHUNK] = z.try_into().unwrap();
-            interleaved(a.try_into().unwrap(), |i| f(z[i]));
-            for (c, &z) in checks.iter_mut().zip(z) {
-                *c += z * zero;
-            }
-        }
-        let mut check = checks.iter().fold(zero, |s, &c| s + c);
-        for (a, &z) in a_chunks.into_remainder().iter_mut().zip(z_rest) {
-            *a = f(z);
-            check += z * zero;
-        }
-        check
-    }
+/// `a = f(z)` over slices and `Σ z · 0` (NaN if some `z` is not finite), by
+/// `kernels::elementwise::map_checked`: one loop per activation, so that each vectorizes
+/// (the sigmoid's `vexp` included).
+fn elementwise<T: Float>(f: Activation, z: &[T], a: &mut [T]) -> T {
+    use crate::kernels::elementwise::map_checked;
     match f {
-        Activation::Identity => each(z, a, |z| z),
-        Activation::Relu => each(z, a, |z| Activation::Relu.value(z)),
-        Activation::LeakyRelu => each(z, a, |z| Activation::LeakyRelu.value(z)),
-        Activation::Sigmoid => each(z, a, |z| Activation::Sigmoid.value(z)),
-        Activation::Tanh => each(z, a, |z| Activation::Tanh.value(z)),
+        Activation::Identity => map_checked(z, a, |z| z),
+        Activation::Relu => map_checked(z, a, |z| Activation::Relu.value(z)),
+        Activation::LeakyRelu => map_checked(z, a, |z| Activation::LeakyRelu.value(z)),
+        Activation::Sigmoid => map_checked(z, a, |z| Activation::Sigmoid.value(z)),
+        Activation::Tanh => map_checked(z, a, |z| Activation::Tanh.value(z)),
         Activation::Softmax => unreachable!("softmax normalizes rows, see forward"),
     }
 }

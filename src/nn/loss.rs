@@ -289,7 +289,11 @@ impl Loss {
         let scale = T::c(1.0 / count as f64);
         match y {
             Target::Dense(y) => match (dz.as_slice_mut(), yhat.as_slice(), y.as_slice()) {
-                (Some(dz), Some(p), Some(y)) => delta(dz, p, y, scale),
+                (Some(dz), Some(p), Some(y)) => {
+                    // Over slices at the CPU's vector level: with the tutorial's tiny layers
+                    // this delta is a visible part of the epoch.
+                    crate::kernels::elementwise::zip_map(dz, p, y, |p, y| delta_value(p, y, scale))
+                }
                 _ => Zip::from(&mut dz)
                     .and(&yhat)
                     .and(&y)
@@ -411,19 +415,6 @@ pub fn batch_weights<'s, T: Float>(
 #[inline(always)]
 fn delta_value<T: Float>(p: T, y: T, scale: T) -> T {
     (p - y) * scale
-}
-
-dispatch!(delta, delta_avx2, delta_avx512, delta_body, (dz: &mut [T], p: &[T], y: &[T], scale: T));
-
-/// `dz = (ŷ − y) · scale` over slices, compiled for each vector level: with the tutorial's
-/// tiny layers this delta is a visible part of the epoch, and `Zip` would run it at
-/// baseline x86-64 only.
-#[inline(always)]
-#[allow(clippy::extra_unused_type_parameters)] // `dispatch!` passes the level
-fn delta_body<T: Float, L>(dz: &mut [T], p: &[T], y: &[T], scale: T) {
-    for ((dz, &p), &y) in dz.iter_mut().zip(p).zip(y) {
-        *dz = delta_value(p, y, scale);
-    }
 }
 
 dispatch!(column_sum, column_sum_avx2, column_sum_avx512, column_sum_body, (loss: Loss, p: &[T], y: &[T]) -> f64);

@@ -11,88 +11,18 @@
 //! The formulas are scikit-learn's (`sklearn.neural_network._stochastic_optimizers`), so
 //! the two libraries take the same steps from the same state.
 //!
-//! Each rule runs over contiguous slices, compiled for each vector level (`dispatch!`; one
-//! IEEE operation at a time, so every level gives the same bits), and large parameters are
-//! cut in pieces, one per thread. ndarray's `Zip`, compiled for baseline x86-64 only,
-//! would not use the wider vectors.
+//! Each rule is written once, for one value (`sgd_value`, `momentum_value`, `adam_value`);
+//! `kernels/elementwise.rs` runs it over contiguous slices at the CPU's vector level, large
+//! parameters in pieces on all threads.
 
+use crate::kernels::elementwise::{self, on_threads};
 use crate::nn::layer::{try_clone, try_zeros, try_zeros1};
 use crate::{Dense, Error, Float, LayerCache, Result};
 use ndarray::{Array, Array1, Array2, Dimension, Zip};
 
-/// Parameters with at least this many values are updated on all threads, by contiguous
-/// pieces (each value's update is the same, so the bits are too). A step alone, threads
-/// asleep, is faster serial at this size: waking them costs more than the update. In
-/// training the threads have just run a product, and a serial step leaves the other cores
-/// idle: on 64-256-256-10 (layers of 2¹⁴ and 2¹⁶ weights; `cargo bench`'s `epoch`), a
-/// higher threshold makes the epoch slower.
-const PARALLEL_UPDATE: usize = 1 << 14;
-
-/// Slices of one parameter and its companions (gradient, optimizer state), all of one
-/// length, that can be cut in two at the same place.
-trait Parts: Sized + Send {
-    fn len(&self) -> usize;
-    fn split_at(self, at: usize) -> (Self, Self);
-}
-
-impl<T: Float> Parts for (&mut [T], &[T]) {
-    fn len(&self) -> usize {
-        self.0.len()
-    }
-    fn split_at(self, at: usize) -> (Self, Self) {
-        let ((p_1, p_2), (g_1, g_2)) = (self.0.split_at_mut(at), self.1.split_at(at));
-        ((p_1, g_1), (p_2, g_2))
-    }
-}
-
-impl<T: Float> Parts for (&mut [T], &[T], &mut [T]) {
-    fn len(&self) -> usize {
-        self.0.len()
-    }
-    fn split_at(self, at: usize) -> (Self, Self) {
-        let ((p, g), (p_2, g_2)) = (self.0, self.1).split_at(at);
-        let (v, v_2) = self.2.split_at_mut(at);
-        ((p, g, v), (p_2, g_2, v_2))
-    }
-}
-
-impl<T: Float> Parts for (&mut [T], &[T], &mut [T], &mut [T]) {
-    fn len(&self) -> usize {
-        self.0.len()
-    }
-    fn split_at(self, at: usize) -> (Self, Self) {
-        let ((p, g, m), (p_2, g_2, m_2)) = (self.0, self.1, self.2).split_at(at);
-        let (s, s_2) = self.3.split_at_mut(at);
-        ((p, g, m, s), (p_2, g_2, m_2, s_2))
-    }
-}
-
-/// `rule(parts)`, on all threads by contiguous pieces if the parameter is large.
-fn on_threads<P: Parts>(parts: P, rule: &(impl Fn(P) + Sync)) {
-    match parts.len() >= PARALLEL_UPDATE {
-        true => in_pieces(parts, crate::kernels::linalg::num_threads(), rule),
-        false => rule(parts),
-    }
-}
-
-/// `rule` on `pieces` contiguous pieces of `parts`, in parallel.
-fn in_pieces<P: Parts>(parts: P, pieces: usize, rule: &(impl Fn(P) + Sync)) {
-    if pieces < 2 {
-        return rule(parts);
-    }
-    // Cut at a multiple of 16 values: whole cache lines in either type.
-    let len = parts.len();
-    let at = (len * (pieces / 2) / pieces).div_ceil(16) * 16;
-    let (first, second) = parts.split_at(at.min(len));
-    crate::pool::join(
-        || in_pieces(first, pieces / 2, rule),
-        || in_pieces(second, pieces - pieces / 2, rule),
-    );
-}
-
-// The rule of each optimizer for one value, shared by the kernels on slices (compiled for
-// each vector level by `dispatch!`: the arithmetic is the same, one IEEE operation at a
-// time, so are the bits) and the fallback for arrays that are not contiguous.
+// The rule of each optimizer for one value, run over contiguous slices by the loops of
+// `kernels/elementwise.rs` (compiled for each vector level: one IEEE operation at a time,
+// so the bits are the same) and by `Zip` for arrays that are not.
 
 #[inline(always)]
 fn sgd_value<T: Float>(p: &mut T, g: T, lr: T) {
@@ -122,40 +52,11 @@ struct AdamStep<T> {
     lr_t: T,
 }
 
-dispatch!(sgd_kernel, sgd_avx2, sgd_avx512, sgd_body, (p: &mut [T], g: &[T], lr: T));
-dispatch!(momentum_kernel, momentum_avx2, momentum_avx512, momentum_body, (p: &mut [T], g: &[T], v: &mut [T], mu: T, lr: T, nesterov: bool));
-dispatch!(adam_kernel, adam_avx2, adam_avx512, adam_body, (p: &mut [T], g: &[T], m: &mut [T], s: &mut [T], h: AdamStep<T>));
-
-#[inline(always)]
-#[allow(clippy::extra_unused_type_parameters)] // `dispatch!` passes the level
-fn sgd_body<T: Float, L>(p: &mut [T], g: &[T], lr: T) {
-    for (p, &g) in p.iter_mut().zip(g) {
-        sgd_value(p, g, lr);
-    }
-}
-
-#[inline(always)]
-#[allow(clippy::extra_unused_type_parameters)] // `dispatch!` passes the level
-fn momentum_body<T: Float, L>(p: &mut [T], g: &[T], v: &mut [T], mu: T, lr: T, nesterov: bool) {
-    // One loop per case, so that each vectorizes without a branch per value.
-    let values = p.iter_mut().zip(g).zip(v);
-    match nesterov {
-        true => values.for_each(|((p, &g), v)| momentum_value(p, g, v, mu, lr, true)),
-        false => values.for_each(|((p, &g), v)| momentum_value(p, g, v, mu, lr, false)),
-    }
-}
-
-#[inline(always)]
-#[allow(clippy::extra_unused_type_parameters)] // `dispatch!` passes the level
-fn adam_body<T: Float, L>(p: &mut [T], g: &[T], m: &mut [T], s: &mut [T], h: AdamStep<T>) {
-    for (((p, &g), m), s) in p.iter_mut().zip(g).zip(m).zip(s) {
-        adam_value(p, g, m, s, h);
-    }
-}
-
 fn sgd<T: Float, D: Dimension>(p: &mut Array<T, D>, g: &Array<T, D>, lr: T) {
     match (p.as_slice_mut(), g.as_slice()) {
-        (Some(p), Some(g)) => on_threads((p, g), &|(p, g)| sgd_kernel(p, g, lr)),
+        (Some(p), Some(g)) => on_threads((p, g), &|(p, g)| {
+            elementwise::update(p, g, |p, g| sgd_value(p, g, lr))
+        }),
         _ => Zip::from(p).and(g).for_each(|p, &g| sgd_value(p, g, lr)),
     }
 }
@@ -167,8 +68,12 @@ fn momentum<T: Float, D: Dimension>(
     (mu, lr, nesterov): (T, T, bool),
 ) {
     match (p.as_slice_mut(), g.as_slice(), v.as_slice_mut()) {
-        (Some(p), Some(g), Some(v)) => on_threads((p, g, v), &|(p, g, v)| {
-            momentum_kernel(p, g, v, mu, lr, nesterov)
+        // One loop per case, so that each vectorizes without a branch per value.
+        (Some(p), Some(g), Some(v)) => on_threads((p, g, v), &|(p, g, v)| match nesterov {
+            true => elementwise::update1(p, g, v, |p, g, v| momentum_value(p, g, v, mu, lr, true)),
+            false => {
+                elementwise::update1(p, g, v, |p, g, v| momentum_value(p, g, v, mu, lr, false))
+            }
         }),
         _ => Zip::from(p)
             .and(g)
@@ -190,9 +95,9 @@ fn adam<T: Float, D: Dimension>(
         m.as_slice_mut(),
         s.as_slice_mut(),
     ) {
-        (Some(p), Some(g), Some(m), Some(s)) => {
-            on_threads((p, g, m, s), &|(p, g, m, s)| adam_kernel(p, g, m, s, h))
-        }
+        (Some(p), Some(g), Some(m), Some(s)) => on_threads((p, g, m, s), &|(p, g, m, s)| {
+            elementwise::update2(p, g, m, s, |p, g, m, s| adam_value(p, g, m, s, h))
+        }),
         _ => Zip::from(p)
             .and(g)
             .and(m)
