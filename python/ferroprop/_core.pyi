@@ -12,6 +12,13 @@ the ``OSError`` subclass of their cause (``FileNotFoundError``, ``PermissionErro
 second ``fit``, or a call that changes the network (``forward``, ``backward``, ``update``,
 ``set_weights``, ``reset_optimizer``), while ``fit`` trains it ``RuntimeError``; an
 exception raised by ``fit``'s callback, or Ctrl-C, propagates.
+
+``CoreNetwork.fit``'s last keywords serve the scikit-learn estimators: ``scales``
+``(loss, penalty, step)`` (the units the stopping rule judges the loss in, and the factor
+of each step), ``resume`` ``(count, best_loss, best_score, samples_seen, learning_rate)``
+(where an earlier fit left the rule), ``validation_sample_weight``, ``best_weights`` (the
+weights that scored ``best_score``) and ``report``, called after each epoch with its
+``_EpochReport``; ``validation_metric="one_class"`` scores 1 (a classifier of one class).
 """
 
 from collections.abc import Callable, Iterable, Sequence
