@@ -1,7 +1,8 @@
 //! The one error type of the core. The binding maps `Error::Type` to `TypeError`,
 //! `Error::Memory` to `MemoryError`, `Error::Io` to the `OSError` subclass of its cause and
 //! every other variant to `ValueError`; each message names the argument, what was received
-//! and what was expected.
+//! and what was expected. Values read as a sentence, `"{arg} must be …, got {value}"`: the
+//! rules and their messages are in `check.rs`.
 
 /// Everything that can go wrong in the core, before or during a computation.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -13,15 +14,17 @@ pub enum Error {
         expected: String,
         got: String,
     },
-    /// An argument has an invalid value (empty, out of range, not finite, ...).
-    #[error("{arg}: {msg}")]
+    /// An argument has an invalid value (empty, out of range, not finite, ...). Displayed
+    /// as `"{arg} {msg}"`: `msg` continues the sentence (`"must be at least 1, got 0"`).
+    #[error("{arg} {msg}")]
     Value { arg: &'static str, msg: String },
-    /// A name (activation, loss, optimizer, dtype) is not known.
-    #[error("unknown {kind} {name:?}; expected one of {expected}")]
+    /// A name (activation, loss, optimizer, dtype, ...) is not known; `expected` lists the
+    /// names, quoted (see `Error::unknown`).
+    #[error("unknown {kind} '{name}'; expected one of {expected}")]
     UnknownName {
         kind: &'static str,
         name: String,
-        expected: &'static str,
+        expected: String,
     },
     /// An argument has the wrong type.
     #[error("{arg}: expected {expected}, got {got}")]
@@ -73,6 +76,21 @@ impl Error {
         }
     }
 
+    /// `name` is not one of `choices`, the names of the `kind` (an argument's name).
+    pub(crate) fn unknown<'a>(
+        kind: &'static str,
+        name: &str,
+        choices: impl IntoIterator<Item = &'a str>,
+    ) -> Self {
+        let quoted: Vec<String> = choices.into_iter().map(|c| format!("'{c}'")).collect();
+        Error::UnknownName {
+            kind,
+            name: name.escape_debug().to_string(),
+            expected: quoted.join(", "),
+        }
+    }
+
+    /// `arg` has an invalid value; `msg` continues the sentence after the argument's name.
     pub(crate) fn value(arg: &'static str, msg: impl Into<String>) -> Self {
         Error::Value {
             arg,

@@ -33,6 +33,7 @@
 #[macro_use]
 pub mod kernels;
 
+pub mod check;
 pub mod error;
 pub mod io;
 pub mod nn;

@@ -99,7 +99,11 @@ def test_schedules():
     ("kwargs", "error", "match"),
     [
         (dict(schedule="cosine"), ValueError, "unknown schedule"),
-        (dict(schedule="adaptive", optimizer="adam"), ValueError, "sgd"),
+        (
+            dict(schedule="adaptive", optimizer="adam"),
+            ValueError,
+            "'constant' with optimizer 'adam'",
+        ),
         (dict(early_stopping=True), ValueError, "validation"),
         (dict(n_iter_no_change=0), ValueError, "n_iter_no_change"),
         (dict(tol=-1.0), ValueError, "tol"),

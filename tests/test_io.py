@@ -478,7 +478,7 @@ def test_save_leaves_what_is_not_a_regular_file_alone(short_dir, kind):
 def test_save_refuses_a_path_that_names_no_file(tmp_path, monkeypatch, path):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "models").mkdir()
-    with pytest.raises(ValueError, match="does not name a file"):
+    with pytest.raises(ValueError, match="must name a file"):
         net().save(path)
     assert _names(tmp_path) == ["models"] and _names(tmp_path / "models") == []
 

@@ -276,11 +276,11 @@ def test_layouts_and_integer_inputs_give_the_same_results_and_are_not_modified()
 
 BAD_INIT = [
     (dict(layer_sizes=[2]), ValueError, "at least 2"),
-    (dict(layer_sizes=[2, 0, 1]), ValueError, "layer_sizes\\[1\\] must be in \\[1, "),
+    (dict(layer_sizes=[2, 0, 1]), ValueError, "layer_sizes\\[1\\] = 0"),
     (dict(layer_sizes=[2, -3, 1]), ValueError, "layer_sizes\\[1\\]"),
     (dict(layer_sizes=[2, 2.5, 1]), TypeError, "integer"),
     (dict(layer_sizes="21"), TypeError, "layer_sizes"),
-    (dict(layer_sizes=[2, 2**40, 2**40, 1]), ValueError, "too large|too many"),
+    (dict(layer_sizes=[2, 2**40, 2**40, 1]), ValueError, "fewer than 2\\*\\*64 parameters"),
     (dict(layer_sizes=[2, 1], activations=["gelu"]), ValueError, "unknown activations 'gelu'"),
     (dict(layer_sizes=[2, 1], activations=["relu", "relu"]), ValueError, "1 names"),
     (
@@ -320,7 +320,7 @@ Y_OK = np.array([0.0, 1.0, 1.0, 0.0])
 BAD_X = [
     (np.zeros((4, 3)), ValueError, "2 features"),
     (np.zeros(2), ValueError, "2-D"),
-    (np.zeros((0, 2)), ValueError, "empty"),
+    (np.zeros((0, 2)), ValueError, "at least one row"),
     (np.array([[np.nan, 0.0]]), ValueError, "NaN"),
     (np.array([[np.inf, 0.0]]), ValueError, "NaN or infinity"),
     (np.zeros((2, 2), dtype=complex), TypeError, "complex"),
@@ -369,7 +369,7 @@ def test_bad_class_labels():
     for y, match in [
         (np.array([0, 1, 3, 0]), "out of range"),
         (np.array([0, -1, 1, 0]), "out of range"),
-        (np.array([0.5, 1, 1, 0]), "integers"),
+        (np.array([0.5, 1, 1, 0]), "integer class labels"),
         (np.full((4, 3), 0.5), "sum to 1|summing to 1"),
     ]:
         with pytest.raises(ValueError, match=match):

@@ -106,7 +106,7 @@ def test_weighted_penalty_divides_by_the_weight_sum():
         (np.ones(29), ValueError, "30 weights"),
         (-np.ones(30), ValueError, "non-negative"),
         (np.r_[np.nan, np.ones(29)], ValueError, "finite"),
-        (np.zeros(30), ValueError, "all weights are zero"),
+        (np.zeros(30), ValueError, "all weights zero"),
         (np.ones((30, 1)), ValueError, "1-D"),
         (np.ones(30, dtype=complex), TypeError, "complex"),
         ("heavy", TypeError, "sample_weight"),

@@ -5,8 +5,9 @@ Arrays must already be NumPy arrays of the network's dtype, in any memory order 
 labels): ``ferroprop.Network`` converts and checks them. Parameter names, defaults and
 keyword-only markers are those of the binding's ``__text_signature__``.
 
-Errors: invalid shapes, values and names raise ``ValueError``; an argument of the wrong
-type ``TypeError`` (``OverflowError`` for a negative or too large integer); file errors
+Errors: invalid shapes, values and names raise ``ValueError`` (integers are taken as
+128-bit, beyond which ``OverflowError``; names as any string, an unknown one refused by
+``ValueError``); an argument of the wrong type ``TypeError``; file errors
 the ``OSError`` subclass of their cause (``FileNotFoundError``, ``PermissionError``,
 ``IsADirectoryError``, ``FileExistsError``); an allocation that fails ``MemoryError``; a
 second ``fit``, or a call that changes the network (``forward``, ``backward``, ``update``,
@@ -52,11 +53,12 @@ class CoreNetwork:
     def __new__(
         cls,
         layer_sizes: Sequence[int],
-        activations: Sequence[_Activation],
-        loss: _Loss,
-        dtype: _DType,
+        activations: Sequence[str],
+        loss: str,
+        dtype: str,
         seed: int,
-    ) -> CoreNetwork: ...
+    ) -> CoreNetwork:
+        """Integers of any sign and names of any spelling: the core checks them all."""
     @property
     def dtype(self) -> _DType: ...
     @property
@@ -100,7 +102,7 @@ class CoreNetwork:
         batch_size: int | None,
         shuffle: bool,
         seed: int,
-        optimizer: Literal["sgd", "adam"],
+        optimizer: str,
         momentum: float,
         nesterov: bool,
         beta_1: float,
@@ -108,10 +110,10 @@ class CoreNetwork:
         epsilon: float,
         alpha: float = 0.0,
         sample_weight: _Floats | None = None,
-        schedule: Literal["constant", "invscaling", "adaptive"] = "constant",
+        schedule: str = "constant",
         power_t: float = 0.5,
         validation_data: tuple[_Floats, _Targets] | None = None,
-        validation_metric: Literal["loss", "accuracy", "r2", "one_class"] = "loss",
+        validation_metric: str = "loss",
         n_iter_no_change: int | None = None,
         tol: float = 1e-4,
         early_stopping: bool = False,

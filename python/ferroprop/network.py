@@ -8,11 +8,12 @@ the mean loss with respect to the layer's output ``a``) of every layer. See
 
 from __future__ import annotations
 
+import math
 import numbers
 import os
 import secrets
 from collections.abc import Callable, Sequence
-from typing import Any, Literal, TypedDict, TypeVar, Union
+from typing import Any, Literal, TypedDict, Union
 
 import numpy as np
 import numpy.typing as npt
@@ -65,18 +66,17 @@ SCHEDULES: tuple[ScheduleName, ...] = ("constant", "invscaling", "adaptive")
 METRICS: tuple[MetricName, ...] = ("loss", "accuracy", "r2")
 DTYPES: tuple[DTypeName, ...] = ("float32", "float64")
 
-# The output activation each loss implies, and the loss each output implies.
-_OUTPUT_FOR_LOSS: dict[LossName, ActivationName] = {
+# The output activation each loss implies, and the loss each output implies (keyed by any
+# string: an unknown name finds nothing here and is refused by the core).
+_OUTPUT_FOR_LOSS: dict[str, ActivationName] = {
     "binary_cross_entropy": "sigmoid",
     "cross_entropy": "softmax",
     "mean_squared_error": "identity",
 }
-_LOSS_FOR_OUTPUT: dict[ActivationName, LossName] = {
+_LOSS_FOR_OUTPUT: dict[str, LossName] = {
     "sigmoid": "binary_cross_entropy",
     "softmax": "cross_entropy",
 }
-
-_Name = TypeVar("_Name", bound=str)
 
 
 class FitHistory(TypedDict):
@@ -128,39 +128,38 @@ class _EpochReport(TypedDict):
     learning_rate: float
 
 
-_MAX_INDEX = 2**63 - 1  # what the core's sizes (usize) hold on every 64-bit platform
+# Argument conversion. Python converts and checks types only (TypeError: bools are not
+# numbers); every value is checked by the core (ValueError; `src/check.rs` holds the rules
+# and their messages), whatever the optimizer and schedule.
+
+_WIDEST = 2**127  # the binding takes integers as i128, and the core checks their ranges
 
 
-def _check_int(name: str, value: object, minimum: int, maximum: int = _MAX_INDEX) -> int:
+def _int(name: str, value: object) -> int:
+    """``value`` as an int for the core, which checks its range."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
         raise TypeError(f"{name} must be an integer, got {type(value).__name__} {value!r}")
     number = int(value)
-    if not minimum <= number <= maximum:
-        raise ValueError(f"{name} must be in [{minimum}, {maximum}], got {number}")
+    if not -_WIDEST <= number < _WIDEST:  # beyond the binding's integers, and every range
+        raise ValueError(f"{name} must be less than 2**127 in magnitude, got {number}")
     return number
 
 
-def _check_float(
-    name: str, value: object, *, positive: bool = False, below_one: bool = False
-) -> float:
+def _float(name: str, value: object) -> float:
+    """``value`` as a float for the core, which checks its range (and that it is finite)."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name} must be a real number, got {type(value).__name__} {value!r}")
-    number = float(value)
-    if not np.isfinite(number):
-        raise ValueError(f"{name} must be finite, got {number}")
-    if positive and number <= 0:
-        raise ValueError(f"{name} must be positive, got {number}")
-    if below_one and not 0 <= number < 1:
-        raise ValueError(f"{name} must be in [0, 1), got {number}")
-    return number
+    try:
+        return float(value)
+    except OverflowError:  # an int beyond the floats: infinite, which the core refuses
+        return -math.inf if value < 0 else math.inf
 
 
-def _check_name(name: str, value: object, allowed: tuple[_Name, ...]) -> _Name:
+def _str(name: str, value: object, choices: Sequence[str]) -> str:
+    """``value``, a string for the core, which checks that it is one of ``choices``."""
     if not isinstance(value, str):
-        raise TypeError(f"{name} must be a string, one of {list(allowed)}; got {value!r}")
-    if value not in allowed:
-        raise ValueError(f"unknown {name} {value!r}; expected one of {list(allowed)}")
-    return allowed[allowed.index(value)]  # value, typed as one of the allowed names
+        raise TypeError(f"{name} must be a string, one of {list(choices)}; got {value!r}")
+    return value
 
 
 def _numeric(name: str, value: object) -> npt.NDArray[Any]:
@@ -348,30 +347,28 @@ class Network:
         if isinstance(layer_sizes, (str, bytes)) or not isinstance(layer_sizes, Sequence):
             if not isinstance(layer_sizes, np.ndarray):
                 raise TypeError(f"layer_sizes must be a sequence of ints, got {layer_sizes!r}")
-        sizes = [_check_int(f"layer_sizes[{i}]", n, 1) for i, n in enumerate(layer_sizes)]
-        if len(sizes) < 2:
-            raise ValueError(
-                f"layer_sizes needs at least 2 entries (inputs and outputs), got {sizes}"
-            )
-        if loss is not None:
-            loss = _check_name("loss", loss, LOSSES)
-        names: list[ActivationName]
+        # Converted here: the types (TypeError), and the defaults of activations and loss.
+        # The core checks every value: sizes, names, their agreement, seed in [0, 2**64).
+        sizes = [_int(f"layer_sizes[{i}]", n) for i, n in enumerate(layer_sizes)]
+        loss_name = None if loss is None else _str("loss", loss, LOSSES)
+        names: list[str]
         if activations is None or isinstance(activations, str):
-            hidden = "relu" if activations is None else activations
-            hidden = _check_name("activations", hidden, ACTIVATIONS)
-            output = _OUTPUT_FOR_LOSS[loss or "mean_squared_error"]
+            hidden: str = "relu" if activations is None else activations
+            output = _OUTPUT_FOR_LOSS.get(loss_name or "mean_squared_error", "identity")
             names = [hidden] * (len(sizes) - 2) + [output]
+        elif isinstance(activations, (Sequence, np.ndarray)):
+            names = [_str("activations", a, ACTIVATIONS) for a in activations]
         else:
-            names = [_check_name("activations", a, ACTIVATIONS) for a in activations]
-        if loss is None:  # the output's (no activations at all: the core refuses that)
-            loss = _LOSS_FOR_OUTPUT.get(names[-1] if names else "identity", "mean_squared_error")
-        dtype_name = _check_name(
-            "dtype", np.dtype(dtype).name if _is_dtype(dtype) else dtype, DTYPES
-        )
-        if seed is None:
-            seed = secrets.randbits(63)
-        seed = _check_int("seed", seed, 0, 2**64 - 1)
-        self._core = _core.CoreNetwork(sizes, names, loss, dtype_name, seed)
+            raise TypeError(
+                f"activations must be a string or a sequence of strings, got {activations!r}"
+            )
+        if loss_name is None:  # the output's (no activations at all: the core refuses that)
+            loss_name = _LOSS_FOR_OUTPUT.get(
+                names[-1] if names else "identity", "mean_squared_error"
+            )
+        dtype_name = _str("dtype", np.dtype(dtype).name if _is_dtype(dtype) else dtype, DTYPES)
+        seed = _int("seed", secrets.randbits(63) if seed is None else seed)
+        self._core = _core.CoreNetwork(sizes, names, loss_name, dtype_name, seed)
 
     # -- description -------------------------------------------------------------
 
@@ -445,13 +442,15 @@ class Network:
         n_out = self.layer_sizes[-1]
         if arr.ndim == 1 and self.loss_name == "cross_entropy":
             if arr.dtype.kind == "f" and not np.all(np.isfinite(arr) & (arr == np.round(arr))):
+                bad = arr[~(np.isfinite(arr) & (arr == np.round(arr)))][0]
                 raise ValueError(
-                    "y: 1-D cross_entropy targets are class labels and must be integers"
+                    f"y must hold integer class labels (1-D cross_entropy targets), got {bad}"
                 )
+            # Checked here too, before the conversion to int64 could wrap a label around.
             if arr.size and (arr.min() < 0 or arr.max() >= n_out):
                 raise ValueError(
-                    f"y: class label out of range: the output layer has {n_out} units, "
-                    f"labels must be in [0, {n_out}); got labels in [{arr.min()}, {arr.max()}]"
+                    f"y must hold class labels in [0, {n_out}) (the output layer has {n_out} "
+                    f"units), got labels in [{arr.min()}, {arr.max()}]: out of range"
                 )
             return np.ascontiguousarray(arr, dtype=np.int64)
         if arr.ndim == 1:
@@ -472,13 +471,20 @@ class Network:
         largest weight's power of two (exactly): weights of any finite size then fit the
         dtype, and their sums cannot overflow. Weights the core refuses pass unchanged;
         weights whose ratios the dtype cannot hold (a positive one would count as 0) are
-        refused here.
+        refused here. An ``alpha`` the core refuses (negative, not finite) passes unchanged
+        too, so that its message shows the value given.
         """
         given = _numeric("sample_weight", sample_weight)
         if given.ndim != 1:
             raise ValueError(f"sample_weight must be 1-D, got {given.ndim}-D shape {given.shape}")
         arr = given
-        if arr.dtype.kind == "f" and arr.size and np.all(np.isfinite(arr) & (arr >= 0)):
+        scalable = np.isfinite(alpha) and alpha >= 0
+        if (
+            scalable
+            and arr.dtype.kind == "f"
+            and arr.size
+            and np.all(np.isfinite(arr) & (arr >= 0))
+        ):
             top = float(arr.max())
             if 0 < top < np.inf:
                 shift = 1 - int(np.frexp(top)[1])  # top · 2**shift lies in [1, 2)
@@ -563,7 +569,7 @@ class Network:
             (call ``forward`` and ``backward`` first; each ``update`` needs new ones), or
             if the step would make a weight non-finite (the weights are then unchanged).
         """
-        self._core.update(_check_float("learning_rate", learning_rate, positive=True))
+        self._core.update(_float("learning_rate", learning_rate))
 
     def predict(self, X: ArrayLike) -> FloatArray:
         """The network's output for ``X``; the values of the last step are left alone.
@@ -641,7 +647,7 @@ class Network:
             For invalid ``X``, ``y`` or ``eps``.
         """
         if eps is not None:
-            eps = _check_float("eps", eps, positive=True)
+            eps = _float("eps", eps)
         return self._core.gradient_check(self._x(X), self._y(y), eps)
 
     def loss_and_gradient(
@@ -683,7 +689,7 @@ class Network:
             For invalid ``X``, ``y`` or ``sample_weight``, a negative ``alpha``, or a
             non-finite output.
         """
-        alpha = _check_float("alpha", alpha)
+        alpha = _float("alpha", alpha)
         weights = None
         if sample_weight is not None:
             weights, alpha = self._weights(sample_weight, alpha)
@@ -856,11 +862,14 @@ class Network:
         ------
         TypeError
             If an argument has the wrong type (``callback`` not callable,
-            ``validation_data`` not a pair, ...).
+            ``validation_data`` not a pair, a bool for a number, ...).
         ValueError
-            For invalid data or settings (a schedule other than ``"constant"`` with Adam,
-            ``early_stopping`` without ``validation_data``, ...), or if the loss becomes
-            non-finite (the weights of the start of that epoch are then restored).
+            For invalid data or settings: a setting out of its range, whatever the
+            optimizer and schedule (``momentum=1.5`` with Adam, a negative ``power_t``
+            without ``"invscaling"``, as scikit-learn checks them), an unknown name, a
+            schedule other than ``"constant"`` with Adam, ``early_stopping`` without
+            ``validation_data``, ...; or if the loss becomes non-finite (the weights of the
+            start of that epoch are then restored).
         RuntimeError
             If another ``fit`` is running on this network (from another thread or from
             ``callback``).
@@ -879,25 +888,23 @@ class Network:
         >>> len(losses), net.history_["stopped"]
         (20, 'max_epochs')
         """
-        # Checked here: every scalar's and name's type; epochs, batch_size and
-        # n_iter_no_change in [1, 2**63), seed in [0, 2**64), learning_rate and epsilon > 0,
-        # momentum, beta_1 and beta_2 in [0, 1), every float finite, each name one of its
-        # choices; callback callable; validation_data a pair, converted as X and y are. The
-        # core checks again the ranges of epochs, learning_rate, batch_size and
-        # n_iter_no_change, and those of the chosen optimizer's settings (momentum, or
-        # beta_1, beta_2 and epsilon); only the core refuses a negative alpha or tol, a
-        # negative power_t with schedule="invscaling", a schedule other than "constant" with
-        # Adam, early_stopping without validation_data, and (at the first validation score)
-        # validation_metric="r2" with class labels. shuffle, nesterov, early_stopping and
-        # progress are taken as truth values.
-        epochs = _check_int("epochs", epochs, 1)
-        learning_rate = _check_float("learning_rate", learning_rate, positive=True)
+        # Converted here: every scalar to an int, float or str (TypeError for another type;
+        # bools are not numbers), shuffle, nesterov, early_stopping and progress to truth
+        # values; callback must be callable, validation_data a pair, converted as X and y
+        # are. Every value is checked by the core, whatever the optimizer and schedule
+        # (`fit::config` in the binding, with `FitConfig::validate` and the rules of
+        # `src/check.rs`): epochs, batch_size and n_iter_no_change at least 1, seed in
+        # [0, 2**64), learning_rate and epsilon positive, alpha, tol and power_t
+        # non-negative, momentum, beta_1 and beta_2 in [0, 1), every float finite, each name
+        # one of its choices; a schedule other than "constant" with Adam, early_stopping
+        # without validation_data, and (at the first validation score) validation_metric="r2"
+        # with class labels.
+        epochs = _int("epochs", epochs)
+        learning_rate = _float("learning_rate", learning_rate)
         if batch_size is not None:
-            batch_size = _check_int("batch_size", batch_size, 1)
-        optimizer = _check_name("optimizer", optimizer, OPTIMIZERS)
-        if seed is None:
-            seed = secrets.randbits(63)
-        seed = _check_int("seed", seed, 0, 2**64 - 1)
+            batch_size = _int("batch_size", batch_size)
+        optimizer_name = _str("optimizer", optimizer, OPTIMIZERS)
+        seed = _int("seed", secrets.randbits(63) if seed is None else seed)
         if callback is not None and not callable(callback):
             raise TypeError(f"callback must be callable, got {type(callback).__name__}")
         validation = None
@@ -906,20 +913,20 @@ class Network:
                 raise TypeError("validation_data must be a pair (X_val, y_val)")
             validation = (self._x(validation_data[0]), self._y(validation_data[1]))
         if n_iter_no_change is not None:
-            n_iter_no_change = _check_int("n_iter_no_change", n_iter_no_change, 1)
+            n_iter_no_change = _int("n_iter_no_change", n_iter_no_change)
         X_arr, y_arr = self._x(X), self._y(y)
-        momentum = _check_float("momentum", momentum, below_one=True)
-        beta_1 = _check_float("beta_1", beta_1, below_one=True)
-        beta_2 = _check_float("beta_2", beta_2, below_one=True)
-        epsilon = _check_float("epsilon", epsilon, positive=True)
-        alpha = _check_float("alpha", alpha)
+        momentum = _float("momentum", momentum)
+        beta_1 = _float("beta_1", beta_1)
+        beta_2 = _float("beta_2", beta_2)
+        epsilon = _float("epsilon", epsilon)
+        alpha = _float("alpha", alpha)
         weights = None
         if sample_weight is not None:
             weights, alpha = self._weights(sample_weight, alpha)
-        schedule = _check_name("schedule", schedule, SCHEDULES)
-        power_t = _check_float("power_t", power_t)
-        validation_metric = _check_name("validation_metric", validation_metric, METRICS)
-        tol = _check_float("tol", tol)
+        schedule_name = _str("schedule", schedule, SCHEDULES)
+        power_t = _float("power_t", power_t)
+        metric_name = _str("validation_metric", validation_metric, METRICS)
+        tol = _float("tol", tol)
         bar = None
         if progress:
             try:
@@ -937,7 +944,7 @@ class Network:
                 batch_size=batch_size,
                 shuffle=bool(shuffle),
                 seed=seed,
-                optimizer=optimizer,
+                optimizer=optimizer_name,
                 momentum=momentum,
                 nesterov=bool(nesterov),
                 beta_1=beta_1,
@@ -945,10 +952,10 @@ class Network:
                 epsilon=epsilon,
                 alpha=alpha,
                 sample_weight=weights,
-                schedule=schedule,
+                schedule=schedule_name,
                 power_t=power_t,
                 validation_data=validation,
-                validation_metric=validation_metric,
+                validation_metric=metric_name,
                 n_iter_no_change=n_iter_no_change,
                 tol=tol,
                 early_stopping=bool(early_stopping),

@@ -175,7 +175,7 @@ fn check_names_a_file(path: &Path) -> Result<()> {
     if matches!(last, "" | "." | "..") {
         return Err(Error::value(
             "path",
-            format!("{:?} does not name a file", path.display().to_string()),
+            format!("must name a file, got {:?}", path.display().to_string()),
         ));
     }
     Ok(())

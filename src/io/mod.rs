@@ -284,7 +284,7 @@ fn check_header(header: &[u8], total: u64) -> Result<Layout> {
     let copies = 1 + optimizer.map_or(0, |(c, _)| c.state_buffers() as u64);
     let expected = data_bytes(&config, dtype, copies)?
         .checked_add(8 + header.len() as u64)
-        .ok_or_else(|| invalid("the architecture in its metadata is too large"))?;
+        .ok_or_else(|| invalid("describes an architecture too large to hold in memory"))?;
     if total != expected {
         return Err(invalid(format!(
             "is {total} bytes long; the architecture in its header needs {expected} \
@@ -314,14 +314,18 @@ fn read_config(meta: &HashMap<String, String>) -> Result<(NetworkConfig, Dtype, 
     let version = get("format_version")?;
     if version != FORMAT_VERSION && version != FORMAT_VERSION_OPTIMIZER {
         return Err(invalid(format!(
-            "format_version {version:?} is not supported (this version reads \
+            "has format_version {version:?}, which is not supported (this version reads \
              {FORMAT_VERSION:?} and {FORMAT_VERSION_OPTIMIZER:?})"
         )));
     }
     let dtype = match get("dtype")? {
         "float32" => Dtype::F32,
         "float64" => Dtype::F64,
-        other => return Err(invalid(format!("unsupported dtype {other:?} in metadata"))),
+        other => {
+            return Err(invalid(format!(
+                "has unsupported dtype {other:?} in its metadata"
+            )))
+        }
     };
     let layer_sizes = get("layer_sizes")?
         .split(',')
@@ -329,7 +333,7 @@ fn read_config(meta: &HashMap<String, String>) -> Result<(NetworkConfig, Dtype, 
         .collect::<std::result::Result<Vec<_>, _>>()
         .map_err(|_| {
             invalid(format!(
-                "layer_sizes {:?} is not a list of sizes",
+                "has layer_sizes {:?} in its metadata, not a list of sizes",
                 get("layer_sizes").unwrap_or_default()
             ))
         })?;
@@ -443,7 +447,7 @@ fn data_bytes(config: &NetworkConfig, dtype: Dtype, copies: u64) -> Result<u64> 
     n_params(config)
         .and_then(|n| n.checked_mul((dtype.bitsize() / 8) as u64))
         .and_then(|n| n.checked_mul(copies))
-        .ok_or_else(|| invalid("the architecture in its metadata is too large"))
+        .ok_or_else(|| invalid("describes an architecture too large to hold in memory"))
 }
 
 /// A network from the bytes of a safetensors file written by [`to_bytes`] or [`save`],
@@ -467,14 +471,14 @@ fn read<T: StoredFloat>(tensors: &SafeTensors, name: &str, shape: &[usize]) -> R
         .map_err(|_| invalid(format!("lacks tensor {name:?}")))?;
     if view.dtype() != T::DTYPE {
         return Err(invalid(format!(
-            "tensor {name:?} has dtype {:?}, expected {:?}",
+            "has tensor {name:?} of dtype {:?}, expected {:?}",
             view.dtype(),
             T::DTYPE
         )));
     }
     if view.shape() != shape {
         return Err(invalid(format!(
-            "tensor {name:?} has shape {:?}, expected {shape:?}",
+            "has tensor {name:?} of shape {:?}, expected {shape:?}",
             view.shape()
         )));
     }
@@ -484,7 +488,7 @@ fn read<T: StoredFloat>(tensors: &SafeTensors, name: &str, shape: &[usize]) -> R
         .map(T::read_le)
         .collect();
     if values.iter().any(|v| !v.is_finite()) {
-        return Err(invalid(format!("tensor {name:?} contains NaN or infinity")));
+        return Err(invalid(format!("has tensor {name:?} with NaN or infinity")));
     }
     Ok(values)
 }
@@ -492,7 +496,7 @@ fn read<T: StoredFloat>(tensors: &SafeTensors, name: &str, shape: &[usize]) -> R
 /// `W` of shape `(n_in, n_out)` from the values of `Wᵀ`, row-major, as the file holds it.
 fn from_stored<T: StoredFloat>(w_t: &[T], n_in: usize, n_out: usize) -> Result<Array2<T>> {
     Ok(Array2::from_shape_vec((n_out, n_in), w_t.to_vec())
-        .map_err(|e| invalid(e.to_string()))?
+        .map_err(|e| invalid(format!("has a tensor that does not fit its shape: {e}")))?
         .reversed_axes()
         .as_standard_layout()
         .into_owned())
@@ -564,7 +568,7 @@ pub fn load(path: &Path) -> Result<AnyNetwork> {
     let mut file = file.take(total);
     let read_error = |e: std::io::Error| match e.kind() {
         ErrorKind::UnexpectedEof => invalid(format!(
-            "{}: became shorter than its {total} bytes while being read",
+            "{} became shorter than its {total} bytes while being read",
             path.display()
         )),
         _ => files::io_error(path, e),

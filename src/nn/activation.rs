@@ -40,7 +40,6 @@ impl Activation {
         Activation::Tanh,
         Activation::Softmax,
     ];
-    const NAMES: &'static str = "identity, relu, leaky_relu, sigmoid, tanh, softmax";
 
     /// The activation's API name.
     pub fn name(self) -> &'static str {
@@ -59,11 +58,7 @@ impl Activation {
         Self::ALL
             .into_iter()
             .find(|a| a.name() == name)
-            .ok_or_else(|| Error::UnknownName {
-                kind: "activation",
-                name: name.to_owned(),
-                expected: Self::NAMES,
-            })
+            .ok_or_else(|| Error::unknown("activation", name, Self::ALL.map(Self::name)))
     }
 
     /// `a = f(z)`. `z` and `a` have the same shape. Returns whether every `z` is finite; if
@@ -233,7 +228,7 @@ mod tests {
         }
         let err = Activation::from_name("gelu").unwrap_err().to_string();
         assert!(
-            err.contains("\"gelu\"") && err.contains("leaky_relu"),
+            err.contains("'gelu'") && err.contains("leaky_relu"),
             "{err}"
         );
     }

@@ -56,7 +56,6 @@ impl Loss {
         Loss::CrossEntropy,
         Loss::MeanSquaredError,
     ];
-    const NAMES: &'static str = "binary_cross_entropy, cross_entropy, mean_squared_error";
 
     /// The loss's API name.
     pub fn name(self) -> &'static str {
@@ -72,11 +71,7 @@ impl Loss {
         Self::ALL
             .into_iter()
             .find(|l| l.name() == name)
-            .ok_or_else(|| Error::UnknownName {
-                kind: "loss",
-                name: name.to_owned(),
-                expected: Self::NAMES,
-            })
+            .ok_or_else(|| Error::unknown("loss", name, Self::ALL.map(Self::name)))
     }
 
     /// Refuses an output activation this loss is not defined for.
@@ -92,9 +87,9 @@ impl Loss {
             Err(Error::value(
                 "activations",
                 format!(
-                    "loss {:?} needs a {:?} output layer, got {:?}",
-                    self.name(),
+                    "must end with {:?} for loss {:?}, got {:?}",
                     needed.name(),
+                    self.name(),
                     output.name()
                 ),
             ))
@@ -133,7 +128,7 @@ impl Loss {
                     ));
                 }
                 if let Some(bad) = labels.iter().find(|&&c| c >= k) {
-                    return Err(Error::value("y", format!("class label {bad} out of range: the output layer has {k} units, labels must be in [0, {k})")));
+                    return Err(Error::value("y", format!("must hold class labels in [0, {k}) (the output layer has {k} units), got {bad}: out of range")));
                 }
             }
             Target::Dense(y) => {
@@ -145,14 +140,17 @@ impl Loss {
                     ));
                 }
                 if y.iter().any(|v| !v.is_finite()) {
-                    return Err(Error::value("y", "contains NaN or infinity"));
+                    return Err(Error::value("y", "must be finite, got NaN or infinity"));
                 }
                 match self {
                     Loss::BinaryCrossEntropy | Loss::CrossEntropy => {
                         if y.iter().any(|&v| v < T::zero() || v > T::one()) {
                             return Err(Error::value(
                                 "y",
-                                format!("{:?} targets must lie in [0, 1]", self.name()),
+                                format!(
+                                    "must lie in [0, 1] for {:?}, got a value outside",
+                                    self.name()
+                                ),
                             ));
                         }
                     }
@@ -165,7 +163,7 @@ impl Loss {
                         .into_iter()
                         .position(|r| (r.sum() - T::one()).abs() > tol)
                     {
-                        return Err(Error::value("y", format!("cross_entropy targets must be one-hot or probability rows summing to 1; row {i} sums to {}", y.row(i).sum())));
+                        return Err(Error::value("y", format!("must be one-hot or probability rows summing to 1 for cross_entropy, got row {i} summing to {}", y.row(i).sum())));
                     }
                 }
             }
@@ -361,11 +359,14 @@ pub fn check_sample_weight<T: Float>(w: ArrayView1<T>, n: usize) -> Result<()> {
     if let Some(bad) = w.iter().find(|v| !(v.is_finite() && **v >= T::zero())) {
         return Err(Error::value(
             "sample_weight",
-            format!("weights must be finite and non-negative, got {bad}"),
+            format!("must be finite and non-negative, got {bad}"),
         ));
     }
     if w.iter().all(|v| *v == T::zero()) {
-        return Err(Error::value("sample_weight", "all weights are zero"));
+        return Err(Error::value(
+            "sample_weight",
+            "must have a positive weight, got all weights zero",
+        ));
     }
     Ok(())
 }

@@ -45,17 +45,13 @@ impl NetworkConfig {
             return Err(Error::value(
                 "layer_sizes",
                 format!(
-                    "needs at least 2 entries (inputs and outputs), got {}",
+                    "must have at least 2 entries (inputs and outputs), got {}: {sizes:?}",
                     sizes.len()
                 ),
             ));
         }
-        if let Some(i) = sizes.iter().position(|&n| n == 0) {
-            return Err(Error::value(
-                "layer_sizes",
-                format!("every size must be at least 1, got 0 at position {i}"),
-            ));
-        }
+        let wide: Vec<i128> = sizes.iter().map(|&n| n as i128).collect();
+        crate::check::counts("layer_sizes", &wide)?;
         if self.activations.len() != sizes.len() - 1 {
             return Err(Error::shape(
                 "activations",
@@ -70,7 +66,7 @@ impl NetworkConfig {
         {
             return Err(Error::value(
                 "activations",
-                format!("softmax is allowed on the output layer only, got it at position {i}"),
+                format!("may have softmax on the output layer only, got it at position {i}"),
             ));
         }
         self.loss.check_output(self.activations[last])?;
@@ -85,7 +81,10 @@ impl NetworkConfig {
             .ok_or_else(|| {
                 Error::value(
                     "layer_sizes",
-                    format!("{sizes:?} has too many parameters to allocate"),
+                    format!(
+                        "must give fewer than 2**{} parameters, got {sizes:?}",
+                        usize::BITS
+                    ),
                 )
             })?;
         Ok(())
@@ -260,7 +259,7 @@ impl<T: Float> Network<T> {
             if w.iter().chain(b.iter()).any(|v| !v.is_finite()) {
                 return Err(Error::value(
                     "weights",
-                    format!("layer {k} contains NaN or infinity"),
+                    format!("must be finite, got NaN or infinity in layer {k}"),
                 ));
             }
         }
@@ -278,7 +277,7 @@ impl<T: Float> Network<T> {
         if x.nrows() == 0 {
             return Err(Error::value(
                 "X",
-                "is empty: it needs at least one row (sample)",
+                "must have at least one row (sample), got an empty array",
             ));
         }
         if x.ncols() != self.n_inputs() {
@@ -289,7 +288,7 @@ impl<T: Float> Network<T> {
             ));
         }
         if x.iter().any(|v| !v.is_finite()) {
-            return Err(Error::value("X", "contains NaN or infinity"));
+            return Err(Error::value("X", "must be finite, got NaN or infinity"));
         }
         Ok(())
     }
@@ -402,12 +401,7 @@ impl<T: Float> Network<T> {
         self.check_input(&x)?;
         let n = x.nrows();
         self.loss.check_target(&y, n, self.n_outputs())?;
-        if !(alpha.is_finite() && alpha >= 0.0) {
-            return Err(Error::value(
-                "alpha",
-                format!("must be non-negative and finite, got {alpha}"),
-            ));
-        }
+        crate::check::non_negative("alpha", alpha)?;
         if let Some(w) = sample_weight {
             crate::nn::loss::check_sample_weight(w, n)?;
         }
@@ -464,13 +458,7 @@ impl<T: Float> Network<T> {
     pub fn gradient_check(&self, x: ArrayView2<T>, y: Target<T>, h: Option<f64>) -> Result<f64> {
         self.check_input(&x)?;
         self.loss.check_target(&y, x.nrows(), self.n_outputs())?;
-        let h = h.unwrap_or(f64::EPSILON.cbrt());
-        if !(h.is_finite() && h > 0.0) {
-            return Err(Error::value(
-                "eps",
-                format!("must be a positive finite step, got {h}"),
-            ));
-        }
+        let h = crate::check::positive("eps", h.unwrap_or(f64::EPSILON.cbrt()))?;
         let floor = f64::EPSILON.sqrt().sqrt().max(T::epsilon().f64().sqrt());
         let mut ws = workspace(&self.layers, x.nrows())?;
         forward_checked(&self.layers, &mut ws, x)?;
@@ -622,8 +610,8 @@ fn l2_penalty(alpha: f64, squares: f64, weight_sum: WeightSum) -> Result<f64> {
         false => Err(Error::value(
             "alpha",
             format!(
-                "the L2 penalty alpha/2 · Σ‖W‖² / Σw overflowed (Σ‖W‖² = {squares}, Σw = \
-                 {}): lower alpha",
+                "is too large for these weights: the L2 penalty alpha/2 · Σ‖W‖² / Σw \
+                 overflowed (Σ‖W‖² = {squares}, Σw = {}); lower alpha",
                 weight_sum.value()
             ),
         )),
@@ -664,14 +652,7 @@ fn check_output<T: Float>(a: ArrayView2<T>) -> Result<()> {
 }
 
 pub(crate) fn check_learning_rate<T: Float>(learning_rate: T) -> Result<()> {
-    if learning_rate.is_finite() && learning_rate > T::zero() {
-        Ok(())
-    } else {
-        Err(Error::value(
-            "learning_rate",
-            format!("must be positive and finite, got {learning_rate}"),
-        ))
-    }
+    crate::check::positive("learning_rate", learning_rate.f64()).map(drop)
 }
 
 /// Forward-only caches (`z` and `a`), for `predict` and `loss`.
@@ -1047,7 +1028,7 @@ mod tests {
                 vec![usize::MAX, 2, 1],
                 vec![Relu, Identity],
                 Loss::MeanSquaredError,
-                "too many",
+                "fewer than 2**64 parameters",
             ),
         ];
         for (sizes, acts, loss, msg) in bad {

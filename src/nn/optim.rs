@@ -147,32 +147,20 @@ impl OptimizerConfig {
         }
     }
 
-    /// Refuses hyperparameters outside their domain.
+    /// Refuses hyperparameters outside their domain (the rules are `check.rs`'s):
+    /// `momentum`, `beta_1` and `beta_2` in `[0, 1)`, `epsilon` positive and finite.
     pub fn validate(&self) -> Result<()> {
-        let in_unit = |arg: &'static str, v: f64| {
-            if (0.0..1.0).contains(&v) {
-                Ok(())
-            } else {
-                Err(Error::value(arg, format!("must be in [0, 1), got {v}")))
-            }
-        };
+        use crate::check::{below_one, positive};
         match *self {
-            OptimizerConfig::Sgd { momentum, .. } => in_unit("momentum", momentum),
+            OptimizerConfig::Sgd { momentum, .. } => below_one("momentum", momentum).map(drop),
             OptimizerConfig::Adam {
                 beta_1,
                 beta_2,
                 epsilon,
             } => {
-                in_unit("beta_1", beta_1)?;
-                in_unit("beta_2", beta_2)?;
-                if epsilon.is_finite() && epsilon > 0.0 {
-                    Ok(())
-                } else {
-                    Err(Error::value(
-                        "epsilon",
-                        format!("must be positive and finite, got {epsilon}"),
-                    ))
-                }
+                below_one("beta_1", beta_1)?;
+                below_one("beta_2", beta_2)?;
+                positive("epsilon", epsilon).map(drop)
             }
         }
     }
@@ -279,14 +267,14 @@ impl<T: Float> Optimizer<T> {
         for (name, buffers, want) in [("first", &first, n_first), ("second", &second, n_second)] {
             if buffers.len() != want {
                 return Err(bad(format!(
-                    "{config:?} needs {want} {name} buffers (one per layer), got {}",
+                    "must have {want} {name} buffers for {config:?} (one per layer), got {}",
                     buffers.len()
                 )));
             }
             for (k, ((w, b), layer)) in buffers.iter().zip(layers).enumerate() {
                 if w.dim() != layer.w.dim() || b.len() != layer.b.len() {
                     return Err(bad(format!(
-                        "{name} buffers of layer {k} have shapes {:?} and ({},), the layer's \
+                        "has {name} buffers of layer {k} of shapes {:?} and ({},), the layer's \
                          W and b {:?} and ({},)",
                         w.dim(),
                         b.len(),
@@ -296,20 +284,20 @@ impl<T: Float> Optimizer<T> {
                 }
                 if w.iter().chain(b).any(|v| !v.is_finite()) {
                     return Err(bad(format!(
-                        "{name} buffers of layer {k} contain NaN or infinity"
+                        "has {name} buffers of layer {k} with NaN or infinity"
                     )));
                 }
                 // Adam's s is a mean of squares; a negative one would make √s NaN.
                 if name == "second" && w.iter().chain(b).any(|&v| v < T::zero()) {
                     return Err(bad(format!(
-                        "second moments of layer {k} must be non-negative"
+                        "must have non-negative second moments, got a negative one in layer {k}"
                     )));
                 }
             }
         }
         if steps > Self::MAX_STEPS {
             return Err(bad(format!(
-                "steps must be at most {}, got {steps}",
+                "must have at most {} steps, got {steps}",
                 Self::MAX_STEPS
             )));
         }

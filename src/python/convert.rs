@@ -80,7 +80,7 @@ impl<'py, T: Element + StoredFloat> PyTarget<'py, T> {
             let labels = labels.as_array();
             if let Some(bad) = labels.iter().find(|&&c| c < 0) {
                 return Err(PyValueError::new_err(format!(
-                    "y: class labels must be non-negative, got {bad}"
+                    "y must hold class labels in [0, n_outputs), got {bad}: out of range"
                 )));
             }
             let n = labels.len();

@@ -5,22 +5,23 @@ use super::convert::{array2, weight_pairs, weights1, PyTarget};
 use super::network::PyNetwork;
 use crate::io::StoredFloat;
 use crate::train::stopping::{Metric, Progress, Scales, Schedule, Stopping};
-use crate::train::{EpochControl, EpochReport, Monitor, Validation, PUBLISH_EVERY};
-use crate::{fit, Error, FitConfig, Network, OptimizerConfig};
+use crate::train::{check_power_t, EpochControl, EpochReport, Monitor, Validation, PUBLISH_EVERY};
+use crate::{check, fit, Error, FitConfig, Network, OptimizerConfig};
 use numpy::Element;
-use pyo3::exceptions::{PyRuntimeError, PyValueError};
+use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use std::sync::atomic::Ordering;
 use std::time::Instant;
 
-/// The scalar and name arguments of `CoreNetwork.fit`.
+/// The scalar and name arguments of `CoreNetwork.fit`, as Python gave them (integers of
+/// any sign, names of any spelling: `config` checks them).
 pub(super) struct Args<'a> {
-    pub epochs: usize,
+    pub epochs: i128,
     pub learning_rate: f64,
-    pub batch_size: Option<usize>,
+    pub batch_size: Option<i128>,
     pub shuffle: bool,
-    pub seed: u64,
+    pub seed: i128,
     pub optimizer: &'a str,
     pub momentum: f64,
     pub nesterov: bool,
@@ -31,7 +32,7 @@ pub(super) struct Args<'a> {
     pub schedule: &'a str,
     pub power_t: f64,
     pub validation_metric: &'a str,
-    pub n_iter_no_change: Option<usize>,
+    pub n_iter_no_change: Option<i128>,
     pub tol: f64,
     pub early_stopping: bool,
     /// `Scales` as `(loss, penalty, step)`.
@@ -40,9 +41,13 @@ pub(super) struct Args<'a> {
     pub resume: Option<(usize, f64, f64, u64, f64)>,
 }
 
-/// The core's `FitConfig` and validation metric from `fit`'s arguments (names parsed here;
-/// values are checked by `FitConfig::validate`).
-pub(super) fn config(args: Args<'_>) -> PyResult<(FitConfig, Metric)> {
+/// The core's `FitConfig` and validation metric from `fit`'s arguments, every one checked by
+/// the core's rules (`check.rs`), whatever the optimizer and schedule, as scikit-learn
+/// checks all of its parameters: integers are converted by `check::count` and
+/// `check::seed`, names by `check::pick`, and the settings the config does not carry (the
+/// other optimizer's, `power_t` without `invscaling`) by the functions `FitConfig::validate`
+/// uses for those it carries.
+pub(super) fn config(args: Args<'_>) -> crate::Result<(FitConfig, Metric)> {
     let Args {
         epochs,
         learning_rate,
@@ -65,38 +70,41 @@ pub(super) fn config(args: Args<'_>) -> PyResult<(FitConfig, Metric)> {
         scales: (loss, penalty, step),
         resume,
     } = args;
-    let schedule = pick(
+    let epochs = check::count("epochs", epochs)?;
+    let batch_size = batch_size
+        .map(|b| check::count("batch_size", b))
+        .transpose()?;
+    let seed = check::seed("seed", seed)?;
+    let n_iter_no_change = n_iter_no_change
+        .map(|n| check::count("n_iter_no_change", n))
+        .transpose()?;
+    let sgd = OptimizerConfig::Sgd { momentum, nesterov };
+    let adam = OptimizerConfig::Adam {
+        beta_1,
+        beta_2,
+        epsilon,
+    };
+    let optimizer = check::pick("optimizer", optimizer, &[("sgd", sgd), ("adam", adam)])?;
+    sgd.validate()?;
+    adam.validate()?;
+    check_power_t(power_t)?;
+    let schedule = check::pick(
         "schedule",
         schedule,
-        [
+        &[
             ("constant", Schedule::Constant),
             ("invscaling", Schedule::InvScaling { power_t }),
             ("adaptive", Schedule::Adaptive),
         ],
     )?;
-    let metric = pick(
+    let metric = check::pick(
         "validation_metric",
         validation_metric,
-        [
+        &[
             ("loss", Metric::Loss),
             ("accuracy", Metric::Accuracy),
             ("r2", Metric::R2),
             ("one_class", Metric::OneClass),
-        ],
-    )?;
-    let optimizer = pick(
-        "optimizer",
-        optimizer,
-        [
-            ("sgd", OptimizerConfig::Sgd { momentum, nesterov }),
-            (
-                "adam",
-                OptimizerConfig::Adam {
-                    beta_1,
-                    beta_2,
-                    epsilon,
-                },
-            ),
         ],
     )?;
     let config = FitConfig {
@@ -128,27 +136,10 @@ pub(super) fn config(args: Args<'_>) -> PyResult<(FitConfig, Metric)> {
             },
         ),
     };
+    config.validate()?;
     Ok((config, metric))
 }
 
-/// The value named `name` among `choices`, or an error listing the names.
-pub(super) fn pick<T: Copy, const N: usize>(
-    kind: &'static str,
-    name: &str,
-    choices: [(&str, T); N],
-) -> PyResult<T> {
-    match choices.iter().find(|(n, _)| *n == name) {
-        Some(&(_, value)) => Ok(value),
-        None => Err(PyValueError::new_err(format!(
-            "unknown {kind} {name:?}; expected one of {}",
-            choices
-                .iter()
-                .map(|(n, _)| *n)
-                .collect::<Vec<_>>()
-                .join(", ")
-        ))),
-    }
-}
 /// Fit's monitor, always called on the thread that called `fit` (see `train::Monitor`):
 /// checks for Ctrl-C at most every 50 ms, publishes the weights to the shared network, and
 /// calls the optional Python callbacks after each epoch: `report` with the epoch's

@@ -6,7 +6,7 @@ use super::fit::{self, fit_py};
 use crate::io::{self, StoredFloat};
 use crate::nn::layer::try_clone;
 use crate::AnyNetwork;
-use crate::{Activation, Error, Loss, Network, NetworkConfig};
+use crate::{check, Activation, Error, Loss, Network, NetworkConfig};
 use ndarray::{Array1, Array2, ArrayView1, ArrayView2};
 use numpy::{Element, IntoPyArray, PyReadonlyArray1};
 use pyo3::exceptions::{PyRuntimeError, PyTypeError, PyValueError};
@@ -154,30 +154,35 @@ fn to_py<'py, T: Element>(
 
 #[pymethods]
 impl PyNetwork {
+    /// Integers of any sign and names of any spelling: the core checks them all.
     #[new]
     fn new(
-        layer_sizes: Vec<usize>,
+        layer_sizes: Vec<i128>,
         activations: Vec<String>,
         loss: &str,
         dtype: &str,
-        seed: u64,
+        seed: i128,
     ) -> PyResult<Self> {
+        let layer_sizes = check::counts("layer_sizes", &layer_sizes)?;
+        // Named as the argument: "unknown activations 'gelu'".
+        let argument = |e| match e {
+            Error::UnknownName { name, expected, .. } => Error::UnknownName {
+                kind: "activations",
+                name,
+                expected,
+            },
+            e => e,
+        };
         let activations = activations
             .iter()
-            .map(|a| Activation::from_name(a))
+            .map(|a| Activation::from_name(a).map_err(argument))
             .collect::<crate::Result<Vec<_>>>()?;
         let config = NetworkConfig::new(layer_sizes, activations, Loss::from_name(loss)?);
-        let net = match dtype {
-            "float32" => AnyNetwork::F32(Network::new(&config, seed)?),
-            "float64" => AnyNetwork::F64(Network::new(&config, seed)?),
-            _ => {
-                return Err(Error::UnknownName {
-                    kind: "dtype",
-                    name: dtype.to_owned(),
-                    expected: "float32, float64",
-                }
-                .into())
-            }
+        let f32 = check::pick("dtype", dtype, &[("float32", true), ("float64", false)])?;
+        let seed = check::seed("seed", seed)?;
+        let net = match f32 {
+            true => AnyNetwork::F32(Network::new(&config, seed)?),
+            false => AnyNetwork::F64(Network::new(&config, seed)?),
         };
         Ok(PyNetwork::wrap(net))
     }
@@ -453,11 +458,11 @@ impl PyNetwork {
         py: Python<'py>,
         x: &Bound<'py, PyAny>,
         y: &Bound<'py, PyAny>,
-        epochs: usize,
+        epochs: i128,
         learning_rate: f64,
-        batch_size: Option<usize>,
+        batch_size: Option<i128>,
         shuffle: bool,
-        seed: u64,
+        seed: i128,
         optimizer: &str,
         momentum: f64,
         nesterov: bool,
@@ -470,7 +475,7 @@ impl PyNetwork {
         power_t: f64,
         validation_data: Option<(Bound<'py, PyAny>, Bound<'py, PyAny>)>,
         validation_metric: &str,
-        n_iter_no_change: Option<usize>,
+        n_iter_no_change: Option<i128>,
         tol: f64,
         early_stopping: bool,
         callback: Option<Py<PyAny>>,

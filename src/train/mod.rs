@@ -21,7 +21,7 @@ mod feature_major;
 pub mod stopping;
 mod trainer;
 
-use crate::{Error, Float, Network, Optimizer, OptimizerConfig, Result, Target};
+use crate::{check, Error, Float, Network, Optimizer, OptimizerConfig, Result, Target};
 pub use engine::uses_threads;
 use ndarray::{Array1, Array2, ArrayView1, ArrayView2};
 pub use stopping::{Metric, Progress, Scales, Schedule, Stop, Stopping};
@@ -124,47 +124,39 @@ impl Default for FitConfig {
 }
 
 impl FitConfig {
+    /// Refuses settings outside their domain, by the rules of `check.rs`: `epochs`,
+    /// `batch_size` and `n_iter_no_change` at least 1; `learning_rate` positive, `alpha` and
+    /// `tol` non-negative, all finite; `power_t` as `check_power_t` says; the optimizer's
+    /// settings as `OptimizerConfig::validate` says; a schedule other than `Constant` only
+    /// with SGD. A caller that takes the settings of every optimizer and schedule (the
+    /// Python API) checks those `self` does not carry with the same two functions.
     pub fn validate(&self) -> Result<()> {
-        if self.epochs == 0 {
-            return Err(Error::value("epochs", "must be at least 1, got 0"));
-        }
+        check::count("epochs", self.epochs as i128)?;
         crate::nn::network::check_learning_rate(self.learning_rate)?;
-        if self.batch_size == Some(0) {
-            return Err(Error::value("batch_size", "must be at least 1, got 0"));
+        if let Some(batch_size) = self.batch_size {
+            check::count("batch_size", batch_size as i128)?;
         }
-        if !(self.alpha.is_finite() && self.alpha >= 0.0) {
-            return Err(Error::value(
-                "alpha",
-                format!("must be non-negative and finite, got {}", self.alpha),
-            ));
-        }
+        check::non_negative("alpha", self.alpha)?;
         if let Schedule::InvScaling { power_t } = self.schedule {
-            if !(power_t.is_finite() && power_t >= 0.0) {
-                return Err(Error::value(
-                    "power_t",
-                    format!("must be non-negative and finite, got {power_t}"),
-                ));
-            }
+            check_power_t(power_t)?;
         }
         let sgd = matches!(self.optimizer, OptimizerConfig::Sgd { .. });
         if self.schedule != Schedule::Constant && !sgd {
+            let name = match self.schedule {
+                Schedule::InvScaling { .. } => "invscaling",
+                _ => "adaptive",
+            };
             return Err(Error::value(
                 "schedule",
-                "learning-rate schedules apply to optimizer=\"sgd\" only (Adam adapts its own steps)",
+                format!(
+                    "must be 'constant' with optimizer 'adam' (learning-rate schedules apply \
+                     to SGD only: Adam adapts its own steps), got '{name}'"
+                ),
             ));
         }
-        let tol = self.stopping.tol;
-        if !(tol.is_finite() && tol >= 0.0) {
-            return Err(Error::value(
-                "tol",
-                format!("must be non-negative and finite, got {tol}"),
-            ));
-        }
-        if self.stopping.n_iter_no_change == Some(0) {
-            return Err(Error::value(
-                "n_iter_no_change",
-                "must be at least 1, got 0",
-            ));
+        check::non_negative("tol", self.stopping.tol)?;
+        if let Some(n) = self.stopping.n_iter_no_change {
+            check::count("n_iter_no_change", n as i128)?;
         }
         let Scales {
             loss,
@@ -191,6 +183,11 @@ impl FitConfig {
         }
         self.optimizer.validate()
     }
+}
+
+/// The rule of `Schedule::InvScaling`'s exponent: non-negative and finite.
+pub fn check_power_t(power_t: f64) -> Result<()> {
+    check::non_negative("power_t", power_t).map(drop)
 }
 
 /// What the caller says after each epoch (and between batches).
@@ -291,7 +288,7 @@ pub fn fit<'d, T: Float>(
         None if config.stopping.early_stopping => {
             return Err(Error::value(
                 "early_stopping",
-                "needs validation data to judge by",
+                "needs validation data to judge by, got none",
             ))
         }
         None => {}
