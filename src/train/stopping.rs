@@ -197,96 +197,118 @@ pub fn score<T: Float>(
     if yhat.iter().any(|v| !v.is_finite()) {
         return Ok(f64::NAN);
     }
-    let n = yhat.nrows();
-    let w = |i: usize| weight.map_or(1.0, |w| w[i].f64());
-    let total: f64 = (0..n).map(w).sum();
     Ok(match metric {
         Metric::OneClass => 1.0,
         Metric::Loss => match weight {
             None => -loss.value(yhat, y),
             Some(weight) => {
                 // The weighted mean: rows scaled by w_i · n / Σw (see `Loss::value_weighted`).
-                let scale = weight.mapv(|v| T::c(v.f64() * n as f64 / total));
+                let (n, total) = (
+                    yhat.nrows() as f64,
+                    weight.iter().map(|v| v.f64()).sum::<f64>(),
+                );
+                let scale = weight.mapv(|v| T::c(v.f64() * n / total));
                 -loss.value_weighted(yhat, y, Some(scale.view()))
             }
         },
-        Metric::Accuracy => {
-            let argmax = |row: ArrayView1<T>| {
-                row.iter()
-                    .enumerate()
-                    .fold((0, T::neg_infinity()), |(bi, bv), (i, &v)| {
-                        if v > bv {
-                            (i, v)
-                        } else {
-                            (bi, bv)
-                        }
-                    })
-                    .0
-            };
-            let half = T::c(0.5);
-            let right = |i: usize| match y {
-                Target::Labels(labels) => argmax(yhat.row(i)) == labels[i],
-                Target::Dense(y) if output == Activation::Softmax => {
-                    argmax(yhat.row(i)) == argmax(y.row(i))
-                }
-                Target::Dense(y) => yhat
-                    .row(i)
-                    .iter()
-                    .zip(y.row(i))
-                    .all(|(&p, &t)| (p > half) == (t > half)),
-            };
-            match weight {
-                None => (0..n).filter(|&i| right(i)).count() as f64 / n as f64,
-                Some(_) => (0..n).filter(|&i| right(i)).map(w).sum::<f64>() / total,
-            }
-        }
-        Metric::R2 => {
-            let Target::Dense(y) = y else {
+        Metric::Accuracy => accuracy(output, yhat, y, weight),
+        Metric::R2 => match y {
+            Target::Dense(y) => r2(yhat, y, weight),
+            Target::Labels(_) => {
                 return Err(Error::Type {
                     arg: "validation_metric",
                     expected: "real targets for \"r2\"".into(),
                     got: "class labels".into(),
-                });
-            };
-            let k = y.ncols();
-            let mut sum = 0.0;
-            for j in 0..k {
-                let (t, p) = (y.column(j), yhat.column(j));
-                let mean = match weight {
-                    None => t.iter().map(|v| v.f64()).sum::<f64>() / n as f64,
-                    Some(_) => {
-                        t.iter()
-                            .enumerate()
-                            .map(|(i, v)| w(i) * v.f64())
-                            .sum::<f64>()
-                            / total
-                    }
-                };
-                let ss_tot: f64 = t
-                    .iter()
-                    .enumerate()
-                    .map(|(i, v)| w(i) * (v.f64() - mean).powi(2))
-                    .sum();
-                let ss_res: f64 = t
-                    .iter()
-                    .zip(p)
-                    .enumerate()
-                    .map(|(i, (a, b))| w(i) * (a.f64() - b.f64()).powi(2))
-                    .sum();
-                // scikit-learn's convention for constant targets.
-                sum += if ss_tot == 0.0 {
-                    if ss_res == 0.0 {
-                        1.0
-                    } else {
-                        0.0
-                    }
-                } else {
-                    1.0 - ss_res / ss_tot
-                };
+                })
             }
-            sum / k as f64
-        }
+        },
     })
+}
+
+/// The (weighted) fraction of rows predicted right: the arg max against the label or the
+/// one-hot row (softmax), or every output on the right side of 0.5 (sigmoids).
+fn accuracy<T: Float>(
+    output: Activation,
+    yhat: ArrayView2<T>,
+    y: Target<T>,
+    weight: Option<ArrayView1<T>>,
+) -> f64 {
+    let argmax = |row: ArrayView1<T>| {
+        row.iter()
+            .enumerate()
+            .fold((0, T::neg_infinity()), |(bi, bv), (i, &v)| {
+                if v > bv {
+                    (i, v)
+                } else {
+                    (bi, bv)
+                }
+            })
+            .0
+    };
+    let half = T::c(0.5);
+    let right = |i: usize| match y {
+        Target::Labels(labels) => argmax(yhat.row(i)) == labels[i],
+        Target::Dense(y) if output == Activation::Softmax => {
+            argmax(yhat.row(i)) == argmax(y.row(i))
+        }
+        Target::Dense(y) => yhat
+            .row(i)
+            .iter()
+            .zip(y.row(i))
+            .all(|(&p, &t)| (p > half) == (t > half)),
+    };
+    let n = yhat.nrows();
+    match weight {
+        None => (0..n).filter(|&i| right(i)).count() as f64 / n as f64,
+        Some(w) => {
+            let total: f64 = w.iter().map(|v| v.f64()).sum();
+            (0..n)
+                .filter(|&i| right(i))
+                .map(|i| w[i].f64())
+                .sum::<f64>()
+                / total
+        }
+    }
+}
+
+/// The (weighted) coefficient of determination, averaged over outputs; scikit-learn's
+/// convention for a constant target: 1 if predicted exactly, else 0.
+fn r2<T: Float>(yhat: ArrayView2<T>, y: ArrayView2<T>, weight: Option<ArrayView1<T>>) -> f64 {
+    let n = yhat.nrows();
+    let w = |i: usize| weight.map_or(1.0, |w| w[i].f64());
+    let total: f64 = (0..n).map(w).sum();
+    let k = y.ncols();
+    let mut sum = 0.0;
+    for j in 0..k {
+        let (t, p) = (y.column(j), yhat.column(j));
+        let mean = match weight {
+            None => t.iter().map(|v| v.f64()).sum::<f64>() / n as f64,
+            Some(_) => {
+                t.iter()
+                    .enumerate()
+                    .map(|(i, v)| w(i) * v.f64())
+                    .sum::<f64>()
+                    / total
+            }
+        };
+        let ss_tot: f64 = t
+            .iter()
+            .enumerate()
+            .map(|(i, v)| w(i) * (v.f64() - mean).powi(2))
+            .sum();
+        let ss_res: f64 = t
+            .iter()
+            .zip(p)
+            .enumerate()
+            .map(|(i, (a, b))| w(i) * (a.f64() - b.f64()).powi(2))
+            .sum();
+        sum += match (ss_tot == 0.0, ss_res == 0.0) {
+            (true, true) => 1.0,
+            (true, false) => 0.0,
+            (false, _) => 1.0 - ss_res / ss_tot,
+        };
+    }
+    sum / k as f64
 }
 
 #[cfg(test)]

@@ -552,7 +552,7 @@ class _BaseMLP(BaseEstimator, ABC):
         X = np.ascontiguousarray(X, dtype=self._network.dtype)
 
         if self.solver in _STOCHASTIC_SOLVERS:
-            self._fit_stochastic(X, Y, weights, incremental, first_pass, random_state)
+            self._fit_stochastic(X, Y, weights, incremental, random_state)
         else:
             self._fit_lbfgs(X, Y, weights)
 
@@ -610,7 +610,6 @@ class _BaseMLP(BaseEstimator, ABC):
         Y: npt.NDArray[Any],
         sample_weight: FloatArray | None,
         incremental: bool,
-        first_pass: bool,
         random_state: np.random.RandomState,
     ) -> None:
         """One call of the core's ``fit`` does the whole fit, or ``partial_fit``'s epoch:
@@ -627,65 +626,13 @@ class _BaseMLP(BaseEstimator, ABC):
         if self.early_stopping and incremental:
             raise ValueError("partial_fit does not support early_stopping=True")
 
-        es = self.early_stopping
-        validation: dict[str, Any] = {}
-        if es:
-            # scikit-learn stratifies only single-output (binary) classification.
-            stratify = Y if (self._is_classifier() and self.n_outputs_ == 1) else None
-            arrays = (X, Y) if sample_weight is None else (X, Y, sample_weight)
-            parts = train_test_split(
-                *arrays,
-                random_state=random_state,
-                test_size=self.validation_fraction,
-                stratify=stratify,
-            )
-            X_tr, X_held, Y_tr, Y_held = parts[:4]
-            sw_tr, sw_val = (parts[4], parts[5]) if sample_weight is not None else (None, None)
-            if X_held.shape[0] < 2:
-                raise ValueError(
-                    "The validation set is too small. Increase 'validation_fraction' "
-                    "or the size of your dataset."
-                )
-            one_class = self._is_classifier() and len(self.classes_) == 1
-            validation = {
-                "validation_data": (net._x(X_held), self._targets(Y_held)),
-                "validation_metric": "one_class"
-                if one_class
-                else ("accuracy" if self._is_classifier() else "r2"),
-            }
-            if sw_val is not None:  # scores depend on the weights' ratios only
-                validation["validation_sample_weight"] = net._weights(sw_val, 0.0)[0]
-            if self._best_network is not None:  # a warm start: the best so far
-                validation["best_weights"] = self._best_network.get_weights()
-        else:
-            X_tr, Y_tr, sw_tr = X, Y, sample_weight
-
-        n = X_tr.shape[0]
-        if self.batch_size == "auto":
-            batch_size = min(200, n)
-        else:
-            if self.batch_size > n:
-                warnings.warn(
-                    "Got `batch_size` less than 1 or larger than "
-                    "sample size. It is going to be clipped",
-                    stacklevel=3,
-                )
-            batch_size = int(np.clip(self.batch_size, 1, n))
-
+        X_tr, Y_tr, sw_tr, validation = self._validation_split(X, Y, sample_weight, random_state)
+        batch_size = self._batch_size(X_tr.shape[0])
         g, s = self._scales()
         alpha = float(self.alpha) / g
         weights = None
         if sw_tr is not None:
             weights, alpha = net._weights(sw_tr, alpha)
-        best_loss = self.best_loss_ if self.best_loss_ is not None else np.inf
-        best_score = self.best_validation_score_
-        resume = (
-            int(self._no_improvement_count),
-            float(best_loss),
-            float(best_score) if best_score is not None else -np.inf,
-            int(self.t_),
-            self._learning_rate if sgd else float(self.learning_rate_init),
-        )
         bar = _progress_bar(self.max_iter) if self.verbose and not incremental else None
         self.n_iter_ = 0
         history = None
@@ -712,11 +659,11 @@ class _BaseMLP(BaseEstimator, ABC):
                 if math.isinf(self.n_iter_no_change)
                 else int(self.n_iter_no_change),
                 tol=float(self.tol),
-                early_stopping=es,
+                early_stopping=bool(self.early_stopping),
                 # The rule judges scikit-learn's loss (s times ferroprop's, its penalty g
                 # times) and SGD steps by scikit-learn's step size times g.
                 scales=(s, g, g if sgd else 1.0),
-                resume=resume,
+                resume=self._progress(),
                 report=lambda report: self._end_epoch(report, bar),
                 **validation,
             )
@@ -729,8 +676,73 @@ class _BaseMLP(BaseEstimator, ABC):
             net.history_ = history
             if not incremental and history["stopped"] == "max_epochs":
                 self._warn_max_iter()
-        if es:
+        if self.early_stopping:
             self._best_network = _network_like(net, net.get_weights())
+
+    def _validation_split(
+        self,
+        X: FloatArray,
+        Y: npt.NDArray[Any],
+        sample_weight: FloatArray | None,
+        random_state: np.random.RandomState,
+    ) -> tuple[FloatArray, npt.NDArray[Any], FloatArray | None, dict[str, Any]]:
+        """The training part of ``X``, ``Y`` and the weights, and the core's keywords for
+        the validation part (early stopping: scikit-learn's split and score)."""
+        if not self.early_stopping:
+            return X, Y, sample_weight, {}
+        net = self._network
+        # scikit-learn stratifies only single-output (binary) classification.
+        stratify = Y if (self._is_classifier() and self.n_outputs_ == 1) else None
+        arrays = (X, Y) if sample_weight is None else (X, Y, sample_weight)
+        parts = train_test_split(
+            *arrays,
+            random_state=random_state,
+            test_size=self.validation_fraction,
+            stratify=stratify,
+        )
+        X_tr, X_held, Y_tr, Y_held = parts[:4]
+        sw_tr, sw_val = (parts[4], parts[5]) if sample_weight is not None else (None, None)
+        if X_held.shape[0] < 2:
+            raise ValueError(
+                "The validation set is too small. Increase 'validation_fraction' "
+                "or the size of your dataset."
+            )
+        one_class = self._is_classifier() and len(self.classes_) == 1
+        validation: dict[str, Any] = {
+            "validation_data": (net._x(X_held), self._targets(Y_held)),
+            "validation_metric": "one_class"
+            if one_class
+            else ("accuracy" if self._is_classifier() else "r2"),
+        }
+        if sw_val is not None:  # scores depend on the weights' ratios only
+            validation["validation_sample_weight"] = net._weights(sw_val, 0.0)[0]
+        if self._best_network is not None:  # a warm start: the best so far
+            validation["best_weights"] = self._best_network.get_weights()
+        return X_tr, Y_tr, sw_tr, validation
+
+    def _batch_size(self, n: int) -> int:
+        if self.batch_size == "auto":
+            return min(200, n)
+        if self.batch_size > n:
+            warnings.warn(
+                "Got `batch_size` less than 1 or larger than "
+                "sample size. It is going to be clipped",
+                stacklevel=4,
+            )
+        return int(np.clip(self.batch_size, 1, n))
+
+    def _progress(self) -> tuple[int, float, float, int, float]:
+        """Where the last fit left the stopping rule (the core's ``resume``): the count,
+        the best loss and score, the samples seen and the step size."""
+        best_loss = self.best_loss_ if self.best_loss_ is not None else np.inf
+        best_score = self.best_validation_score_
+        return (
+            int(self._no_improvement_count),
+            float(best_loss),
+            float(best_score) if best_score is not None else -np.inf,
+            int(self.t_),
+            self._learning_rate if self.solver == "sgd" else float(self.learning_rate_init),
+        )
 
     def _end_epoch(self, report: _EpochReport, bar: Any) -> None:
         """scikit-learn's bookkeeping (and verbose output) after an epoch, from the core's
