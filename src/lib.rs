@@ -46,7 +46,7 @@ mod python;
 pub use error::{Error, Result};
 pub use kernels::Simd;
 pub use nn::activation::Activation;
-pub use nn::layer::{Dense, LayerCache};
+pub use nn::layer::{Dense, Gradient, LayerCache};
 pub use nn::loss::{Loss, Target};
 pub use nn::network::{LossAndGradient, Network, NetworkConfig};
 pub use nn::optim::{Optimizer, OptimizerConfig};

@@ -11,7 +11,8 @@
 //!
 //! The layer holds parameters only; what a pass computes lives in a [`LayerCache`], whose
 //! buffers are allocated once for a number of rows and reused: a batch of `n` rows uses the
-//! first `n` rows of each buffer.
+//! first `n` rows of each buffer. Its [`Gradient`] (`dW`, `db`, shaped like the parameters)
+//! is what an optimizer reads.
 
 use crate::kernels::linalg;
 use crate::{Activation, Error, Float, Result};
@@ -27,16 +28,44 @@ pub struct Dense<T> {
     pub activation: Activation,
 }
 
-/// The values of one pass through a layer: forward `z`, `a`; backward `dz`, `dW`, `db` and
-/// `da = ∂L/∂a` (the gradient with respect to this layer's output).
+/// The gradient of a loss with respect to one layer's parameters: `dW` shaped like `W`,
+/// `db` like `b`. What a backward pass leaves for an optimizer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Gradient<T> {
+    /// `∂L/∂W`, `(n_in, n_out)`.
+    pub dw: Array2<T>,
+    /// `∂L/∂b`, `(n_out,)`.
+    pub db: Array1<T>,
+}
+
+impl<T: Float> Gradient<T> {
+    /// A zero gradient for a layer of shape `(n_in, n_out)`, allocated fallibly.
+    pub fn new(n_in: usize, n_out: usize) -> Result<Self> {
+        Ok(Gradient {
+            dw: try_zeros(n_in, n_out)?,
+            db: try_zeros1(n_out)?,
+        })
+    }
+
+    /// One zero gradient per layer of `layers`.
+    pub fn for_layers(layers: &[Dense<T>]) -> Result<Vec<Self>> {
+        layers
+            .iter()
+            .map(|l| Gradient::new(l.n_in(), l.n_out()))
+            .collect()
+    }
+}
+
+/// The values of one pass through a layer: forward `z`, `a`; backward `dz`,
+/// `da = ∂L/∂a` (the gradient with respect to this layer's output) and the gradient
+/// `(dW, db)` of the parameters.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LayerCache<T> {
     pub z: Array2<T>,
     pub a: Array2<T>,
     pub dz: Array2<T>,
     pub da: Array2<T>,
-    pub dw: Array2<T>,
-    pub db: Array1<T>,
+    pub grad: Gradient<T>,
 }
 
 impl<T: Float> LayerCache<T> {
@@ -48,8 +77,7 @@ impl<T: Float> LayerCache<T> {
             a: try_zeros(rows, n_out)?,
             dz: try_zeros(rows, n_out)?,
             da: try_zeros(rows, n_out)?,
-            dw: try_zeros(n_in, n_out)?,
-            db: try_zeros1(n_out)?,
+            grad: Gradient::new(n_in, n_out)?,
         })
     }
 
@@ -60,8 +88,10 @@ impl<T: Float> LayerCache<T> {
             a: try_zeros(rows, n_out)?,
             dz: Array2::zeros((0, 0)),
             da: Array2::zeros((0, 0)),
-            dw: Array2::zeros((0, 0)),
-            db: Array1::zeros(0),
+            grad: Gradient {
+                dw: Array2::zeros((0, 0)),
+                db: Array1::zeros(0),
+            },
         })
     }
 
@@ -195,8 +225,8 @@ impl<T: Float> Dense<T> {
         );
     }
 
-    /// `dW = a_prevᵀ · dz`, `db = Σ_rows dz` and, if asked, `da_prev = dz · Wᵀ`, from the
-    /// first `n = a_prev.nrows()` rows of `cache.dz`.
+    /// `dW = a_prevᵀ · dz`, `db = Σ_rows dz` (into `cache.grad`) and, if asked,
+    /// `da_prev = dz · Wᵀ`, from the first `n = a_prev.nrows()` rows of `cache.dz`.
     pub fn param_backward(
         &self,
         a_prev: ArrayView2<T>,
@@ -204,9 +234,10 @@ impl<T: Float> Dense<T> {
         da_prev: Option<ArrayViewMut2<T>>,
     ) {
         let n = a_prev.nrows();
-        let dz = cache.dz.slice(s![..n, ..]);
-        linalg::at_b(a_prev, dz, cache.dw.view_mut());
-        linalg::column_sums(dz, &mut cache.db);
+        let LayerCache { dz, grad, .. } = cache;
+        let dz = dz.slice(s![..n, ..]);
+        linalg::at_b(a_prev, dz, grad.dw.view_mut());
+        linalg::column_sums(dz, &mut grad.db);
         if let Some(da_prev) = da_prev {
             linalg::a_bt(dz, self.w.view(), da_prev);
         }
@@ -261,8 +292,8 @@ mod tests {
         );
         let mut da_prev = Array2::zeros((2, 2));
         l.param_backward(x.view(), &mut c, Some(da_prev.view_mut()));
-        assert_eq!(c.dw, array![[1.0, -5.0, 0.0], [2.0, 0.0, 0.0]]);
-        assert_eq!(c.db, array![1.0, 5.0, 0.0]);
+        assert_eq!(c.grad.dw, array![[1.0, -5.0, 0.0], [2.0, 0.0, 0.0]]);
+        assert_eq!(c.grad.db, array![1.0, 5.0, 0.0]);
         assert_eq!(da_prev, array![[1.0, 2.0], [-5.0, 0.0]]);
     }
 }

@@ -14,7 +14,9 @@
 use crate::nn::init;
 use crate::nn::layer::{shape_text, try_clone, try_filled, try_zeros};
 use crate::nn::loss::{batch_weights, WeightSum};
-use crate::{Activation, Dense, Error, Float, LayerCache, Loss, Optimizer, Result, Target};
+use crate::{
+    Activation, Dense, Error, Float, Gradient, LayerCache, Loss, Optimizer, Result, Target,
+};
 use ndarray::{
     s, Array, Array1, Array2, ArrayView, ArrayView1, ArrayView2, ArrayViewMut2, Dimension,
 };
@@ -330,7 +332,7 @@ impl<T: Float> Network<T> {
             None,
         );
         // No update from gradients that overflowed: the state stays `Forwarded`.
-        check_gradients(self.cache.iter().map(|c| (&c.dw, &c.db)))?;
+        check_gradients(self.cache.iter().map(|c| &c.grad))?;
         self.state = StepState::Backwarded;
         Ok(())
     }
@@ -347,8 +349,8 @@ impl<T: Float> Network<T> {
         let lr = learning_rate;
         let stays_finite = self.layers.iter().zip(&self.cache).all(|(l, c)| {
             let ok = |p: &T, g: &T| (*p - lr * *g).is_finite();
-            l.w.iter().zip(&c.dw).all(|(p, g)| ok(p, g))
-                && l.b.iter().zip(&c.db).all(|(p, g)| ok(p, g))
+            l.w.iter().zip(&c.grad.dw).all(|(p, g)| ok(p, g))
+                && l.b.iter().zip(&c.grad.db).all(|(p, g)| ok(p, g))
         });
         if !stays_finite {
             return Err(Error::NonFinite(
@@ -358,8 +360,8 @@ impl<T: Float> Network<T> {
             ));
         }
         for (l, c) in self.layers.iter_mut().zip(&self.cache) {
-            l.w.scaled_add(-learning_rate, &c.dw);
-            l.b.scaled_add(-learning_rate, &c.db);
+            l.w.scaled_add(-learning_rate, &c.grad.dw);
+            l.b.scaled_add(-learning_rate, &c.grad.db);
         }
         // z and a no longer match the weights: another backward would mix the two.
         self.state = StepState::Fresh;
@@ -429,12 +431,13 @@ impl<T: Float> Network<T> {
         let gradients = ws
             .into_iter()
             .zip(&self.layers)
-            .map(|(mut c, l)| {
-                c.dw.scaled_add(k, &l.w);
-                (c.dw, c.db)
+            .map(|(c, l)| {
+                let mut g = c.grad;
+                g.dw.scaled_add(k, &l.w);
+                g
             })
             .collect::<Vec<_>>();
-        check_gradients(gradients.iter().map(|(dw, db)| (dw, db)))?;
+        check_gradients(gradients.iter())?;
         Ok(LossAndGradient {
             data_loss,
             penalty,
@@ -464,11 +467,11 @@ impl<T: Float> Network<T> {
         forward_checked(&self.layers, &mut ws, x)?;
         check_loss(self.loss.value(ws[ws.len() - 1].a.view(), y))?;
         backward_pass(&self.layers, &mut ws, self.loss, x, y, false, None);
-        check_gradients(ws.iter().map(|c| (&c.dw, &c.db)))?;
+        check_gradients(ws.iter().map(|c| &c.grad))?;
         // Backpropagated gradients, in the order of `param_mut`'s index: W row-major, then b.
         let grads = ws
             .iter()
-            .flat_map(|c| c.dw.iter().chain(c.db.iter()).map(|g| g.f64()));
+            .flat_map(|c| c.grad.dw.iter().chain(c.grad.db.iter()).map(|g| g.f64()));
 
         // The same network, inputs and targets in f64 (exact conversions).
         let mut probe: Vec<Dense<f64>> = self
@@ -497,7 +500,7 @@ impl<T: Float> Network<T> {
             forward_pass(layers, &mut ws64, x64.view());
             self.loss.value(ws64[ws64.len() - 1].a.view(), y64)
         };
-        let params: usize = ws.iter().map(|c| c.dw.len() + c.db.len()).sum();
+        let params: usize = ws.iter().map(|c| c.grad.dw.len() + c.grad.db.len()).sum();
         let mut fd = Vec::new();
         fd.try_reserve_exact(params).map_err(|_| {
             Error::memory(format!("{params} finite differences"), params as u128 * 8)
@@ -535,8 +538,8 @@ pub struct LossAndGradient<T> {
     pub data_loss: f64,
     /// `α/2 · Σ‖W‖² / Σw`.
     pub penalty: f64,
-    /// `(dW, db)` of `data_loss + penalty`, one pair per layer.
-    pub gradients: Vec<(Array2<T>, Array1<T>)>,
+    /// The gradient `(dW, db)` of `data_loss + penalty`, one per layer.
+    pub gradients: Vec<Gradient<T>>,
 }
 
 /// Parameter `i` of a layer: `W` in row-major order, then `b`.
@@ -618,15 +621,15 @@ fn l2_penalty(alpha: f64, squares: f64, weight_sum: WeightSum) -> Result<f64> {
     }
 }
 
-/// Refuses gradients `(dW, db)` of which one is not finite: the backward pass overflowed.
+/// Refuses gradients of which one value is not finite: the backward pass overflowed.
 /// The layer named is the first the backward pass reached (the last one).
 fn check_gradients<'a, T: Float>(
-    grads: impl DoubleEndedIterator<Item = (&'a Array2<T>, &'a Array1<T>)> + ExactSizeIterator,
+    grads: impl DoubleEndedIterator<Item = &'a Gradient<T>> + ExactSizeIterator,
 ) -> Result<()> {
-    for (k, (dw, db)) in grads.enumerate().rev() {
+    for (k, g) in grads.enumerate().rev() {
         let name = match () {
-            _ if dw.iter().any(|v| !v.is_finite()) => "dW",
-            _ if db.iter().any(|v| !v.is_finite()) => "db",
+            _ if g.dw.iter().any(|v| !v.is_finite()) => "dW",
+            _ if g.db.iter().any(|v| !v.is_finite()) => "db",
             _ => continue,
         };
         return Err(Error::NonFinite(format!(
@@ -790,12 +793,12 @@ mod tests {
         assert_eq!(c[0].z, array![[1.0, 2.0]]);
         assert_eq!(c[1].da, array![[-2.0]]); // dL/dŷ = (ŷ − y)/(ŷ(1 − ŷ))
         assert_eq!(c[1].dz, array![[-0.5]]); // fused (ŷ − y)/N
-        assert_eq!(c[1].dw, array![[-0.5], [-1.0]]);
-        assert_eq!(c[1].db, array![-0.5]);
+        assert_eq!(c[1].grad.dw, array![[-0.5], [-1.0]]);
+        assert_eq!(c[1].grad.db, array![-0.5]);
         assert_eq!(c[0].da, array![[-0.5, 0.5]]);
         assert_eq!(c[0].dz, array![[-0.5, 0.5]]);
-        assert_eq!(c[0].dw, array![[-0.5, 0.5], [-1.0, 1.0]]);
-        assert_eq!(c[0].db, array![-0.5, 0.5]);
+        assert_eq!(c[0].grad.dw, array![[-0.5, 0.5], [-1.0, 1.0]]);
+        assert_eq!(c[0].grad.db, array![-0.5, 0.5]);
         net.update(0.5).unwrap();
         assert_eq!(net.layers()[1].w, array![[1.25], [-0.5]]);
         assert_eq!(net.layers()[1].b, array![1.25]);
@@ -876,8 +879,7 @@ mod tests {
             .loss_and_gradient(x.view(), target, None, 1e308)
             .unwrap();
         assert_eq!(got.penalty, 1e308);
-        let finite =
-            |(dw, db): &(Array2<f64>, Array1<f64>)| dw.iter().chain(db).all(|v| v.is_finite());
+        let finite = |g: &Gradient<f64>| g.dw.iter().chain(&g.db).all(|v| v.is_finite());
         assert!(got.gradients.iter().all(finite));
     }
 
@@ -906,9 +908,17 @@ mod tests {
             .map(|v| v * v)
             .sum();
         assert_eq!(b.penalty, 0.5 * 0.3 * squares / 6.0);
-        for ((dw_a, db_a), (dw_b, db_b)) in a.gradients.iter().zip(&b.gradients) {
-            assert!(dw_a.iter().zip(dw_b).all(|(p, q)| (p - q).abs() < 1e-15));
-            assert!(db_a.iter().zip(db_b).all(|(p, q)| (p - q).abs() < 1e-15));
+        for (g_a, g_b) in a.gradients.iter().zip(&b.gradients) {
+            assert!(g_a
+                .dw
+                .iter()
+                .zip(&g_b.dw)
+                .all(|(p, q)| (p - q).abs() < 1e-15));
+            assert!(g_a
+                .db
+                .iter()
+                .zip(&g_b.db)
+                .all(|(p, q)| (p - q).abs() < 1e-15));
         }
         // Without weights or penalty it is the step API's gradient.
         let mut step = net.clone();
@@ -917,8 +927,8 @@ mod tests {
         let c = net
             .loss_and_gradient(x.view(), Target::Dense(y.view()), None, 0.0)
             .unwrap();
-        for ((dw, db), cache) in c.gradients.iter().zip(step.cache()) {
-            assert_eq!((dw, db), (&cache.dw, &cache.db));
+        for (g, cache) in c.gradients.iter().zip(step.cache()) {
+            assert_eq!(g, &cache.grad);
         }
     }
 

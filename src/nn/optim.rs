@@ -17,7 +17,7 @@
 
 use crate::kernels::elementwise::{self, on_threads};
 use crate::nn::layer::{try_clone, try_zeros, try_zeros1};
-use crate::{Dense, Error, Float, LayerCache, Result};
+use crate::{Dense, Error, Float, Gradient, Result};
 use ndarray::{Array, Array1, Array2, Dimension, Zip};
 
 // The rule of each optimizer for one value, run over contiguous slices by the loops of
@@ -309,8 +309,16 @@ impl<T: Float> Optimizer<T> {
         })
     }
 
-    /// One update of every `(W, b)` from the gradients `(dW, db)` in `grads`.
-    pub fn step(&mut self, layers: &mut [Dense<T>], grads: &[LayerCache<T>], learning_rate: f64) {
+    /// One update of every `(W, b)` from its layer's gradient `(dW, db)` in `grads` (one per
+    /// layer, in order: a slice of them, or references from wherever the pass left them).
+    pub fn step<'g>(
+        &mut self,
+        layers: &mut [Dense<T>],
+        grads: impl IntoIterator<Item = &'g Gradient<T>>,
+        learning_rate: f64,
+    ) where
+        T: 'g,
+    {
         self.t += 1;
         match self.config {
             OptimizerConfig::Sgd { momentum: 0.0, .. } => {
@@ -360,16 +368,17 @@ mod tests {
     use crate::Activation;
     use ndarray::{array, Array1, Array2};
 
-    fn one_param(w: f64) -> (Vec<Dense<f64>>, Vec<LayerCache<f64>>) {
+    fn one_param(w: f64) -> (Vec<Dense<f64>>, Vec<Gradient<f64>>) {
         let layer = Dense {
             w: array![[w]],
             b: array![0.0],
             activation: Activation::Identity,
         };
-        let mut cache = LayerCache::new(1, 1, 1).unwrap();
-        cache.dw[[0, 0]] = 2.0;
-        cache.db[0] = -1.0;
-        (vec![layer], vec![cache])
+        let grad = Gradient {
+            dw: array![[2.0]],
+            db: array![-1.0],
+        };
+        (vec![layer], vec![grad])
     }
 
     #[test]
@@ -432,9 +441,10 @@ mod tests {
                 b: Array1::from_shape_fn(m, |j| value(0, j, 0.01)),
                 activation: Activation::Relu,
             }];
-            let mut grads = vec![LayerCache::new(1, k, m).unwrap()];
-            grads[0].dw = Array2::from_shape_fn((k, m), |(i, j)| value(j, i, 0.002));
-            grads[0].db = Array1::from_shape_fn(m, |j| value(j, 1, 0.003));
+            let grads = vec![Gradient {
+                dw: Array2::from_shape_fn((k, m), |(i, j)| value(j, i, 0.002)),
+                db: Array1::from_shape_fn(m, |j| value(j, 1, 0.003)),
+            }];
             let (mut w, mut v, mut s) = (
                 layers[0].w.clone(),
                 Array2::zeros((k, m)),

@@ -132,8 +132,8 @@ fn layer_array<T: StoredFloat>(
         "a" => LayerArray::Two(try_clone(&cache.a)?),
         "dz" => LayerArray::Two(try_clone(&cache.dz)?),
         "da" => LayerArray::Two(try_clone(&cache.da)?),
-        "dW" => LayerArray::Two(try_clone(&cache.dw)?),
-        "db" => LayerArray::One(try_clone(&cache.db)?),
+        "dW" => LayerArray::Two(try_clone(&cache.grad.dw)?),
+        "db" => LayerArray::One(try_clone(&cache.grad.db)?),
         _ => {
             return Err(PyValueError::new_err(format!(
                 "unknown layer array {name:?}; expected one of W, b, z, a, dz, dW, db, da"
@@ -329,10 +329,13 @@ impl PyNetwork {
                     .expect("dtype checked")
                     .loss_and_gradient(xv, yv, wv, alpha)
             })?;
-            let pairs = result.gradients.into_iter().map(|(w, b)| {
+            let pairs = result.gradients.into_iter().map(|g| {
                 PyTuple::new(
                     py,
-                    [w.into_pyarray(py).into_any(), b.into_pyarray(py).into_any()],
+                    [
+                        g.dw.into_pyarray(py).into_any(),
+                        g.db.into_pyarray(py).into_any(),
+                    ],
                 )
             });
             let grads = PyList::new(py, pairs.collect::<PyResult<Vec<_>>>()?)?;

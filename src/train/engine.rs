@@ -1,7 +1,7 @@
 //! The engines: three ways to pass a batch forward and backward, one interface. Chosen
 //! once per fit by layer sizes only (never by the number of threads), so that the result
-//! depends on neither; all three leave the batch's gradient in the same `LayerCache`s for
-//! the optimizer.
+//! depends on neither; each leaves the batch's gradient (a `Gradient` per layer) where
+//! `Engine::gradients` finds it for the optimizer.
 //!
 //! - `FeatureMajor`: networks within `feature_major::MAX_INPUTS` × `MAX_UNITS`, in
 //!   transposed buffers (`train/feature_major.rs`).
@@ -16,12 +16,14 @@ use super::batches::slice_target;
 use super::feature_major::{self, Workspace};
 use super::FitConfig;
 use crate::nn::network::{backward_pass, first_overflow, forward_pass, workspace};
-use crate::{Dense, Float, LayerCache, Loss, Network, Result, Target};
+use crate::{Dense, Float, Gradient, LayerCache, Loss, Network, Result, Target};
 use ndarray::{s, ArrayView1, ArrayView2, ArrayViewMut2, Axis, Zip};
 
 /// How a fit passes its batches forward and backward (see the module's doc).
 pub(super) enum Engine<T> {
-    FeatureMajor(Box<Workspace<T>>),
+    /// Its transposed buffers, and the gradients its backward pass writes (it needs no
+    /// `LayerCache`s).
+    FeatureMajor(Box<Workspace<T>>, Vec<Gradient<T>>),
     /// The second half's buffers (the first half uses the trainer's `caches`).
     Halves(Vec<LayerCache<T>>),
     RowMajor,
@@ -40,12 +42,14 @@ pub(super) struct Batch<'b, T> {
 }
 
 impl<T: Float> Engine<T> {
-    /// The engine for `layers` and batches of up to `batch` rows, and the caches its passes
-    /// leave each layer's gradient in (only `dw` and `db` for `FeatureMajor`).
+    /// The engine for `layers` and batches of up to `batch` rows, and the caches of the
+    /// row-major passes, which hold each layer's gradient too (none for `FeatureMajor`,
+    /// which keeps its own gradients).
     pub(super) fn new(layers: &[Dense<T>], batch: usize) -> Result<(Self, Vec<LayerCache<T>>)> {
         if feature_major::eligible(layers) {
             let ws = Workspace::new(layers, batch)?;
-            return Ok((Engine::FeatureMajor(Box::new(ws)), workspace(layers, 0)?));
+            let grads = Gradient::for_layers(layers)?;
+            return Ok((Engine::FeatureMajor(Box::new(ws), grads), Vec::new()));
         }
         let caches = workspace(layers, batch)?;
         match splits(layers, batch) {
@@ -59,12 +63,12 @@ impl<T: Float> Engine<T> {
 
     /// Whether the engine reads X from its own copy (`load`) rather than from `Batch::x`.
     pub(super) fn copies_x(&self) -> bool {
-        matches!(self, Engine::FeatureMajor(_))
+        matches!(self, Engine::FeatureMajor(..))
     }
 
     /// Copies rows `rows` of `x` into the engine's own buffers, if it keeps them.
     pub(super) fn load(&mut self, x: ArrayView2<T>, rows: &[usize]) {
-        if let Engine::FeatureMajor(ws) = self {
+        if let Engine::FeatureMajor(ws, _) = self {
             ws.load(x, rows);
         }
     }
@@ -80,7 +84,7 @@ impl<T: Float> Engine<T> {
     ) -> f64 {
         let Batch { x, y, row_scale, m } = *batch;
         match self {
-            Engine::FeatureMajor(ws) => {
+            Engine::FeatureMajor(ws, _) => {
                 ws.forward(layers, m);
                 loss.value_weighted(ws.output(m), y, row_scale)
             }
@@ -97,13 +101,14 @@ impl<T: Float> Engine<T> {
     /// The first layer whose `z` was not finite in the last forward pass.
     pub(super) fn overflowed(&self, caches: &[LayerCache<T>]) -> Option<usize> {
         match self {
-            Engine::FeatureMajor(ws) => ws.overflowed(),
+            Engine::FeatureMajor(ws, _) => ws.overflowed(),
             Engine::Halves(caches_2) => first_overflow(caches).or_else(|| first_overflow(caches_2)),
             Engine::RowMajor => first_overflow(caches),
         }
     }
 
-    /// The backward pass after `forward(.., batch)`: the batch's gradient into `caches`.
+    /// The backward pass after `forward(.., batch)`: the batch's gradient into `caches`, or
+    /// the engine's own gradients (see `gradients`).
     pub(super) fn backward(
         &mut self,
         layers: &[Dense<T>],
@@ -113,12 +118,26 @@ impl<T: Float> Engine<T> {
     ) {
         let Batch { x, y, row_scale, m } = *batch;
         match self {
-            Engine::FeatureMajor(ws) => ws.backward(layers, caches, loss, y, m, row_scale),
+            Engine::FeatureMajor(ws, grads) => ws.backward(layers, grads, loss, y, m, row_scale),
             Engine::Halves(_) if m >= 2 => {} // done with the forward passes
             Engine::Halves(_) | Engine::RowMajor => {
                 backward_pass(layers, caches, loss, x, y, false, row_scale)
             }
         }
+    }
+
+    /// Each layer's gradient from the last `backward`, in order: the engine's own
+    /// (`FeatureMajor`) or those in `caches` (the row-major passes').
+    pub(super) fn gradients<'s>(
+        &'s mut self,
+        caches: &'s mut [LayerCache<T>],
+    ) -> impl Iterator<Item = &'s mut Gradient<T>> {
+        let own: &mut [Gradient<T>] = match self {
+            Engine::FeatureMajor(_, grads) => grads,
+            Engine::Halves(_) | Engine::RowMajor => &mut [],
+        };
+        // One of the two is empty (`new` gives `FeatureMajor` no caches).
+        own.iter_mut().chain(caches.iter_mut().map(|c| &mut c.grad))
     }
 }
 
@@ -158,8 +177,9 @@ fn halves_pass<T: Float>(
     let (f_1, f_2) = (h as f64 / m as f64, (m - h) as f64 / m as f64);
     let (t_1, t_2) = (T::c(f_1), T::c(f_2));
     for (c_1, c_2) in caches.iter_mut().zip(caches_2.iter()) {
-        weigh(c_1.dw.view_mut(), c_2.dw.view(), t_1, t_2);
-        let (db_1, db_2) = (c_1.db.view_mut(), c_2.db.view());
+        let (g_1, g_2) = (&mut c_1.grad, &c_2.grad);
+        weigh(g_1.dw.view_mut(), g_2.dw.view(), t_1, t_2);
+        let (db_1, db_2) = (g_1.db.view_mut(), g_2.db.view());
         weigh(
             db_1.insert_axis(Axis(0)),
             db_2.insert_axis(Axis(0)),

@@ -25,7 +25,7 @@ use crate::kernels::feature_major::{
     rows_mut, Finish, Tiles, MAX_INPUTS, MAX_UNITS, WIDTH,
 };
 use crate::nn::layer::try_zeros;
-use crate::{Activation, Dense, Float, LayerCache, Loss, Result, Target};
+use crate::{Activation, Dense, Float, Gradient, Loss, Result, Target};
 use ndarray::{s, Array2, ArrayView1, ArrayView2, ArrayViewMut2};
 
 /// Whether `fit` trains these layers in this module's layout: at most `MAX_INPUTS` inputs
@@ -183,7 +183,7 @@ impl<T: Float> Workspace<T> {
     pub fn backward(
         &mut self,
         layers: &[Dense<T>],
-        grads: &mut [LayerCache<T>],
+        grads: &mut [Gradient<T>],
         loss: Loss,
         y: Target<T>,
         n: usize,
@@ -229,7 +229,7 @@ impl<T: Float> Workspace<T> {
                 _ => rows(&self.a[k - 1], n),
             };
             let dz = rows(&self.dz[k], n);
-            let LayerCache { dw, db, .. } = &mut grads[k];
+            let Gradient { dw, db } = &mut grads[k];
             let db = db.as_slice_mut().expect("gradients are contiguous");
             if layer.n_out() >= WIDTH {
                 let scratch = self.dz_rows.as_slice_mut().expect("contiguous");
@@ -428,7 +428,7 @@ mod tests {
                 backward_pass(layers, &mut want, loss, x.view(), target, false, row_scale);
 
                 let mut ws = Workspace::new(layers, n + 3).unwrap();
-                let mut got = workspace(layers, 0).unwrap();
+                let mut got = Gradient::for_layers(layers).unwrap();
                 let rows: Vec<usize> = (0..n).collect();
                 ws.load(x.view(), &rows);
                 ws.forward(layers, n);
@@ -438,7 +438,7 @@ mod tests {
                 // The sums of the dot products run in another order.
                 let close = |p: f64, q: f64| (p - q).abs() <= 1e-13 * (1.0 + q.abs());
                 assert!(Zip::from(output).and(want_output).all(|&p, &q| close(p, q)));
-                for (g, w) in got.iter().zip(&want) {
+                for (g, w) in got.iter().zip(want.iter().map(|c| &c.grad)) {
                     let (got, want) = (g.dw.iter().chain(&g.db), w.dw.iter().chain(&w.db));
                     assert!(got.zip(want).all(|(&p, &q)| close(p, q)), "{sizes:?}");
                 }

@@ -92,9 +92,9 @@ fn halved_batches_are_the_step_api_repeated() {
             "{epoch_loss} {}",
             got.data_loss
         );
-        for (l, (dw, db)) in b.layers_mut().iter_mut().zip(&got.gradients) {
-            l.w.scaled_add(-0.1, dw);
-            l.b.scaled_add(-0.1, db);
+        for (l, g) in b.layers_mut().iter_mut().zip(&got.gradients) {
+            l.w.scaled_add(-0.1, &g.dw);
+            l.b.scaled_add(-0.1, &g.db);
         }
     }
     for ((wa, ba), (wb, bb)) in a

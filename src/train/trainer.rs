@@ -30,7 +30,8 @@ pub(super) struct Trainer<'a, 'd, T: Float> {
     /// Rows per batch.
     batch: usize,
     engine: Engine<T>,
-    /// Where the engine leaves each batch's gradients for the optimizer.
+    /// The row-major passes' buffers, each layer's gradient among them (none for the
+    /// feature-major engine, which keeps its own): see `Engine::new`, `Engine::gradients`.
     caches: Vec<LayerCache<T>>,
     shuffling: bool,
     /// Gathered batches (only when shuffling; otherwise batches are views of x and y).
@@ -318,12 +319,13 @@ impl<'a, 'd, T: Float> Trainer<'a, 'd, T> {
         engine.backward(layers, caches, loss, &batch);
         if config.alpha > 0.0 {
             let a = T::c(config.alpha / weight_sum);
-            for (l, c) in layers.iter().zip(caches.iter_mut()) {
-                c.dw.scaled_add(a, &l.w);
+            for (l, g) in layers.iter().zip(engine.gradients(caches)) {
+                g.dw.scaled_add(a, &l.w);
             }
         }
         let lr = self.progress.learning_rate * config.scales.step;
-        self.optimizer.step(layers, caches, lr);
+        let grads = engine.gradients(caches).map(|g| &*g);
+        self.optimizer.step(layers, grads, lr);
         Ok((batch_loss * m as f64, batch_penalty * m as f64))
     }
 
