@@ -16,7 +16,7 @@
 
 use crate::kernels::simd::{interleaved, LANES};
 use crate::{clamp, Activation, Error, Float, Result};
-use ndarray::{ArrayView1, ArrayView2, ArrayViewMut2, Zip};
+use ndarray::{ArrayView1, ArrayView2, ArrayViewMut2, Axis, Zip};
 
 /// A loss function, mean-reduced over the batch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -275,6 +275,32 @@ impl Loss {
         }
     }
 
+    /// The output layer's gradient of the mean loss, row `i` times `row_scale[i]` (sample
+    /// weights): the fused `dz_L` into `dz` where `output` and the loss fuse (`is_fused`),
+    /// else `da_L` into `da`. Returns whether it wrote `dz`. Both engines start their
+    /// backward pass here.
+    pub fn output_gradient<T: Float>(
+        self,
+        output: Activation,
+        yhat: ArrayView2<T>,
+        y: Target<T>,
+        row_scale: Option<ArrayView1<T>>,
+        dz: ArrayViewMut2<T>,
+        da: ArrayViewMut2<T>,
+    ) -> bool {
+        let fused = self.is_fused(output);
+        let mut into = match fused {
+            true => dz,
+            false => da,
+        };
+        match fused {
+            true => self.fused_delta(yhat, y, into.view_mut()),
+            false => self.gradient(yhat, y, into.view_mut()),
+        }
+        scale_rows(into, row_scale);
+        fused
+    }
+
     /// The fused output delta `dz_L = (ŷ − y) / N` of a sigmoid+BCE or softmax+CE output.
     pub fn fused_delta<T: Float>(
         self,
@@ -307,6 +333,15 @@ impl Loss {
                 }
             }
         }
+    }
+}
+
+/// Row `i` of `m` times `scale[i]`, if there are scales.
+pub fn scale_rows<T: Float>(m: ArrayViewMut2<T>, scale: Option<ArrayView1<T>>) {
+    if let Some(scale) = scale {
+        Zip::from(m)
+            .and_broadcast(scale.insert_axis(Axis(1)))
+            .for_each(|v, &s| *v *= s);
     }
 }
 

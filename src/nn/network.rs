@@ -13,13 +13,11 @@
 
 use crate::nn::init;
 use crate::nn::layer::{shape_text, try_clone, try_filled, try_zeros};
-use crate::nn::loss::{batch_weights, WeightSum};
+use crate::nn::loss::{batch_weights, scale_rows, WeightSum};
 use crate::{
     Activation, Dense, Error, Float, Gradient, LayerCache, Loss, Optimizer, Result, Target,
 };
-use ndarray::{
-    s, Array, Array1, Array2, ArrayView, ArrayView1, ArrayView2, ArrayViewMut2, Dimension,
-};
+use ndarray::{s, Array, Array1, Array2, ArrayView, ArrayView1, ArrayView2, Dimension};
 
 /// The architecture of a network: what `Network::new` builds from.
 #[derive(Debug, Clone, PartialEq)]
@@ -715,27 +713,18 @@ pub fn backward_pass<T: Float>(
 ) {
     let n = x.nrows();
     let last = layers.len() - 1;
-    let scale_rows = |mut m: ArrayViewMut2<T>| {
-        if let Some(scale) = row_scale {
-            for (mut row, &s) in m.rows_mut().into_iter().zip(scale) {
-                row *= s;
-            }
-        }
-    };
     {
         let out = &layers[last];
         let LayerCache { a, dz, da, .. } = &mut caches[last];
         let yhat = a.slice(s![..n, ..]);
-        if loss.is_fused(out.activation) {
-            loss.fused_delta(yhat, y, dz.slice_mut(s![..n, ..]));
-            scale_rows(dz.slice_mut(s![..n, ..]));
-            if output_da {
-                loss.gradient(yhat, y, da.slice_mut(s![..n, ..]));
-                scale_rows(da.slice_mut(s![..n, ..]));
-            }
-        } else {
-            loss.gradient(yhat, y, da.slice_mut(s![..n, ..]));
-            scale_rows(da.slice_mut(s![..n, ..]));
+        let (dz, mut da) = (dz.slice_mut(s![..n, ..]), da.slice_mut(s![..n, ..]));
+        let fused = loss.output_gradient(out.activation, yhat, y, row_scale, dz, da.view_mut());
+        if fused && output_da {
+            // The step API shows da_L too.
+            loss.gradient(yhat, y, da.view_mut());
+            scale_rows(da, row_scale);
+        }
+        if !fused {
             out.activation_backward(n, &mut caches[last]);
         }
     }

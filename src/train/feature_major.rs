@@ -191,25 +191,14 @@ impl<T: Float> Workspace<T> {
     ) {
         let last = layers.len() - 1;
         let out = &layers[last];
-        {
-            let yhat = cols(&self.a[last], n);
-            let scaled = |mut m: ArrayViewMut2<T>| {
-                if let Some(scale) = row_scale {
-                    for mut unit in m.rows_mut() {
-                        unit.zip_mut_with(&scale, |v, &s| *v *= s);
-                    }
-                }
-            };
-            if loss.is_fused(out.activation) {
-                let dz = cols_mut(&mut self.dz[last], n);
-                loss.fused_delta(yhat.t(), y, dz.reversed_axes());
-                scaled(cols_mut(&mut self.dz[last], n));
-            } else {
-                let da = cols_mut(&mut self.da[last], n);
-                loss.gradient(yhat.t(), y, da.reversed_axes());
-                scaled(cols_mut(&mut self.da[last], n));
-            }
-        }
+        loss.output_gradient(
+            out.activation,
+            cols(&self.a[last], n).t(),
+            y,
+            row_scale,
+            cols_mut(&mut self.dz[last], n).reversed_axes(),
+            cols_mut(&mut self.da[last], n).reversed_axes(),
+        );
         for k in (0..=last).rev() {
             let layer = &layers[k];
             let done = match k < last {
