@@ -139,3 +139,85 @@ def test_progress_bar(capsys):
     assert seen == [1, 2, 3, 4]
     err = capsys.readouterr().err
     assert "4/4" in err and "loss=" in err
+
+
+_CORE = dict(
+    epochs=2,
+    learning_rate=0.1,
+    batch_size=10,
+    shuffle=True,
+    seed=0,
+    optimizer="sgd",
+    momentum=0.0,
+    nesterov=False,
+    beta_1=0.9,
+    beta_2=0.999,
+    epsilon=1e-8,
+)
+
+
+@pytest.mark.parametrize(
+    ("keywords", "error", "match"),
+    [
+        (dict(scales=(0.0, 1.0, 1.0)), ValueError, "scales loss must be positive"),
+        (dict(scales=(1.0, np.inf, 1.0)), ValueError, "scales penalty must be positive"),
+        (dict(scales=(1.0, 1.0, np.nan)), ValueError, "scales step must be positive"),
+        (dict(resume=(0, 1.0, 0.0, 0, 0.0)), ValueError, "resume learning_rate"),
+        (dict(resume=(0, np.nan, 0.0, 0, 0.1)), ValueError, "resume best loss"),
+        (dict(validation_sample_weight=np.ones(3)), ValueError, "validation sample_weight"),
+        (dict(validation_sample_weight=-np.ones(50)), ValueError, "validation sample_weight"),
+        (
+            dict(validation_sample_weight=np.ones(50, dtype=np.float32)),
+            TypeError,
+            "validation sample_weight",
+        ),
+        (
+            dict(early_stopping=True, best_weights=[(np.zeros((2, 2)), np.zeros(2))]),
+            ValueError,
+            "best weights",
+        ),
+        (dict(report=lambda r: 1 / 0), ZeroDivisionError, "division"),
+    ],
+)
+def test_the_estimators_core_keywords_refuse_bad_values(keywords, error, match):
+    """What the estimators pass to the core (scales, resume, validation weights, best
+    weights, report) is checked there: a clear error, the network unchanged."""
+    rng = np.random.default_rng(0)
+    X, Y = rng.standard_normal((50, 3)), (rng.random((50, 1)) > 0.5) * 1.0
+    net = Network([3, 5, 1], ["relu", "sigmoid"], "binary_cross_entropy", seed=0)
+    before = net.get_weights()
+    validation = (
+        {} if keywords.keys() <= {"scales", "resume", "report"} else {"validation_data": (X, Y)}
+    )
+    with pytest.raises(error, match=match):
+        net._core.fit(X, Y, **_CORE, **validation, **keywords)
+    if error is not ZeroDivisionError:  # the report runs after an epoch has trained
+        for (W, b), (W0, b0) in zip(net.get_weights(), before):
+            np.testing.assert_array_equal(W, W0)
+            np.testing.assert_array_equal(b, b0)
+
+
+def test_resumed_fits_continue_the_rule():
+    """Network-level resume: two fits, the second resumed from the first's last report,
+    take the steps, step sizes and decisions of one fit (adaptive schedule, no shuffling)."""
+    rng = np.random.default_rng(1)
+    X, Y = rng.standard_normal((40, 3)), (rng.random((40, 1)) > 0.5) * 1.0
+    kw = dict(_CORE, shuffle=False, schedule="adaptive", n_iter_no_change=1, tol=1e-2)
+    whole = Network([3, 5, 1], ["relu", "sigmoid"], "binary_cross_entropy", seed=0)
+    parts = Network([3, 5, 1], ["relu", "sigmoid"], "binary_cross_entropy", seed=0)
+    h_whole = whole._core.fit(X, Y, **dict(kw, epochs=12))
+    reports = []
+    h_1 = parts._core.fit(X, Y, **dict(kw, epochs=5), report=reports.append)
+    last = reports[-1]
+    resume = tuple(
+        last[k] for k in ("count", "best_loss", "best_score", "samples_seen", "learning_rate")
+    )
+    h_2 = parts._core.fit(X, Y, **dict(kw, epochs=7), resume=resume)
+    assert h_1["loss"] + h_2["loss"] == h_whole["loss"]
+    assert h_1["learning_rate"] + h_2["learning_rate"] == h_whole["learning_rate"]
+    # The count carried over: the step size is divided in the resumed part.
+    assert min(h_2["learning_rate"]) < max(h_1["learning_rate"])
+    assert h_2["t"] == h_whole["t"] == 40 * 12
+    for (W, b), (W0, b0) in zip(parts.get_weights(), whole.get_weights()):
+        np.testing.assert_array_equal(W, W0)
+        np.testing.assert_array_equal(b, b0)

@@ -163,17 +163,11 @@ impl FitConfig {
             penalty,
             step,
         } = self.scales;
-        if ![loss, penalty, step]
-            .iter()
-            .all(|s| s.is_finite() && *s > 0.0)
-        {
-            return Err(Error::value(
-                "scales",
-                format!("must be positive and finite, got {:?}", self.scales),
-            ));
-        }
+        crate::check::positive("scales loss", loss)?;
+        crate::check::positive("scales penalty", penalty)?;
+        crate::check::positive("scales step", step)?;
         if let Some(progress) = self.resume {
-            crate::nn::network::check_learning_rate(progress.learning_rate)?;
+            crate::check::positive("resume learning_rate", progress.learning_rate)?;
             if progress.best_loss.is_nan() || progress.best_score.is_nan() {
                 return Err(Error::value(
                     "resume",
