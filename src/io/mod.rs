@@ -107,13 +107,13 @@ fn optimizer_metadata(config: OptimizerConfig, steps: u64) -> Vec<(&'static str,
     entries
 }
 
-/// The bytes of a safetensors file: the 8-byte little-endian header length, the JSON header
-/// (keys in sorted order, padded with spaces to a multiple of 8 bytes), then the tensors'
-/// data in the order they are added. The optimizer's state is included if
-/// `optimizer_state` and the network has one.
-fn encode<T: StoredFloat>(net: &Network<T>, optimizer_state: bool) -> Result<Vec<u8>> {
+/// The `__metadata__` of a file: the format, the dtype, the architecture and, with
+/// `optimizer`, its settings and step count.
+fn metadata<T: StoredFloat>(
+    net: &Network<T>,
+    optimizer: Option<&Optimizer<T>>,
+) -> serde_json::Map<String, serde_json::Value> {
     let config = net.config();
-    let optimizer = net.optimizer.as_ref().filter(|_| optimizer_state);
     let list = |v: Vec<String>| v.join(",");
     let version = match optimizer {
         Some(_) => FORMAT_VERSION_OPTIMIZER,
@@ -142,12 +142,21 @@ fn encode<T: StoredFloat>(net: &Network<T>, optimizer_state: bool) -> Result<Vec
     if let Some(o) = optimizer {
         metadata.extend(optimizer_metadata(o.config(), o.steps()));
     }
-    let metadata: serde_json::Map<_, _> = metadata
+    metadata
         .into_iter()
         .map(|(k, v)| (k.to_owned(), serde_json::Value::String(v)))
-        .collect();
+        .collect()
+}
+
+/// The bytes of a safetensors file: the 8-byte little-endian header length, the JSON header
+/// (keys in sorted order, padded with spaces to a multiple of 8 bytes), then the tensors'
+/// data in the order they are added. The optimizer's state is included if
+/// `optimizer_state` and the network has one.
+fn encode<T: StoredFloat>(net: &Network<T>, optimizer_state: bool) -> Result<Vec<u8>> {
+    let config = net.config();
+    let optimizer = net.optimizer.as_ref().filter(|_| optimizer_state);
     let mut header = serde_json::Map::new();
-    header.insert("__metadata__".into(), metadata.into());
+    header.insert("__metadata__".into(), metadata(net, optimizer).into());
 
     let copies = 1 + optimizer.map_or(0, |o| o.config().state_buffers() as u64);
     let size = data_bytes(&config, T::DTYPE, copies)?;

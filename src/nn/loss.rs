@@ -316,7 +316,9 @@ impl Loss {
                 (Some(dz), Some(p), Some(y)) => {
                     // Over slices at the CPU's vector level: with the tutorial's tiny layers
                     // this delta is a visible part of the epoch.
-                    crate::kernels::elementwise::zip_map(dz, p, y, |p, y| delta_value(p, y, scale))
+                    crate::kernels::elementwise::zip_map(dz, p, y, move |p, y| {
+                        delta_value(p, y, scale)
+                    })
                 }
                 _ => Zip::from(&mut dz)
                     .and(&yhat)

@@ -55,7 +55,7 @@ struct AdamStep<T> {
 fn sgd<T: Float, D: Dimension>(p: &mut Array<T, D>, g: &Array<T, D>, lr: T) {
     match (p.as_slice_mut(), g.as_slice()) {
         (Some(p), Some(g)) => on_threads((p, g), &|(p, g)| {
-            elementwise::update(p, g, |p, g| sgd_value(p, g, lr))
+            elementwise::update(p, g, move |p, g| sgd_value(p, g, lr))
         }),
         _ => Zip::from(p).and(g).for_each(|p, &g| sgd_value(p, g, lr)),
     }
@@ -70,10 +70,12 @@ fn momentum<T: Float, D: Dimension>(
     match (p.as_slice_mut(), g.as_slice(), v.as_slice_mut()) {
         // One loop per case, so that each vectorizes without a branch per value.
         (Some(p), Some(g), Some(v)) => on_threads((p, g, v), &|(p, g, v)| match nesterov {
-            true => elementwise::update1(p, g, v, |p, g, v| momentum_value(p, g, v, mu, lr, true)),
-            false => {
-                elementwise::update1(p, g, v, |p, g, v| momentum_value(p, g, v, mu, lr, false))
-            }
+            true => elementwise::update1(p, g, v, move |p, g, v| {
+                momentum_value(p, g, v, mu, lr, true)
+            }),
+            false => elementwise::update1(p, g, v, move |p, g, v| {
+                momentum_value(p, g, v, mu, lr, false)
+            }),
         }),
         _ => Zip::from(p)
             .and(g)
@@ -96,7 +98,7 @@ fn adam<T: Float, D: Dimension>(
         s.as_slice_mut(),
     ) {
         (Some(p), Some(g), Some(m), Some(s)) => on_threads((p, g, m, s), &|(p, g, m, s)| {
-            elementwise::update2(p, g, m, s, |p, g, m, s| adam_value(p, g, m, s, h))
+            elementwise::update2(p, g, m, s, move |p, g, m, s| adam_value(p, g, m, s, h))
         }),
         _ => Zip::from(p)
             .and(g)
