@@ -285,19 +285,17 @@ impl Loss {
         yhat: ArrayView2<T>,
         y: Target<T>,
         row_scale: Option<ArrayView1<T>>,
-        dz: ArrayViewMut2<T>,
-        da: ArrayViewMut2<T>,
+        mut dz: ArrayViewMut2<T>,
+        mut da: ArrayViewMut2<T>,
     ) -> bool {
         let fused = self.is_fused(output);
-        let mut into = match fused {
-            true => dz,
-            false => da,
-        };
-        match fused {
-            true => self.fused_delta(yhat, y, into.view_mut()),
-            false => self.gradient(yhat, y, into.view_mut()),
+        if fused {
+            self.fused_delta(yhat, y, dz.view_mut());
+            scale_rows(dz, row_scale);
+        } else {
+            self.gradient(yhat, y, da.view_mut());
+            scale_rows(da, row_scale);
         }
-        scale_rows(into, row_scale);
         fused
     }
 

@@ -314,8 +314,8 @@ pub(super) fn fit_py<'py, T: Element + StoredFloat>(
     dict.set_item("val_loss", history.val_loss)?;
     dict.set_item("val_score", history.val_score)?;
     dict.set_item("learning_rate", history.learning_rate)?;
-    dict.set_item("t", history.samples_seen)?;
-    dict.set_item("best_loss", history.best_loss)?;
+    dict.set_item("t", history.progress.samples_seen)?;
+    dict.set_item("best_loss", history.progress.best_loss)?;
     dict.set_item("best_val_score", history.best_val_score)?;
     dict.set_item("stopped", history.stopped.name())?;
     Ok(dict)

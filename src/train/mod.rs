@@ -77,12 +77,12 @@ pub struct History {
     pub val_score: Vec<f64>,
     /// The step size used in each epoch.
     pub learning_rate: Vec<f64>,
-    /// Samples seen (rows × epochs).
-    pub samples_seen: u64,
-    pub best_loss: f64,
+    /// The best validation score (`None` without validation data).
     pub best_val_score: Option<f64>,
     pub stopped: Stop,
-    /// Where training stands at the end, to continue from (`FitConfig::resume`).
+    /// Where training stands at the end: the samples seen (those of a resumed fit
+    /// included), the best judged loss and score, the count and the step size; a later fit
+    /// continues from it (`FitConfig::resume`).
     pub progress: Progress,
 }
 

@@ -244,7 +244,7 @@ fn invscaling_follows_the_samples_seen() {
         })
         .collect();
     assert_eq!(h.learning_rate, want);
-    assert_eq!(h.samples_seen, 160);
+    assert_eq!(h.progress.samples_seen, 160);
 }
 
 #[test]
@@ -438,5 +438,5 @@ fn scales_judge_and_step_in_the_callers_units() {
     assert_eq!(h_plain.loss, h_scaled.loss);
     assert_eq!(plain.get_weights().unwrap(), scaled.get_weights().unwrap());
     let best = h_plain.loss.iter().copied().fold(f64::INFINITY, f64::min);
-    assert_eq!(h_scaled.best_loss, 3.0 * best);
+    assert_eq!(h_scaled.progress.best_loss, 3.0 * best);
 }

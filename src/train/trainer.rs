@@ -127,8 +127,6 @@ impl<'a, 'd, T: Float> Trainer<'a, 'd, T> {
                 val_loss: Vec::new(),
                 val_score: Vec::new(),
                 learning_rate: Vec::new(),
-                samples_seen: progress.samples_seen,
-                best_loss: progress.best_loss,
                 best_val_score: None,
                 stopped: Stop::MaxEpochs,
                 progress,
@@ -332,11 +330,9 @@ impl<'a, 'd, T: Float> Trainer<'a, 'd, T> {
     /// The history, after restoring the best weights (early stopping).
     pub(super) fn finish(self) -> History {
         let mut history = self.history;
-        history.best_loss = self.progress.best_loss;
         if self.data.validation.is_some() {
             history.best_val_score = Some(self.progress.best_score);
         }
-        history.samples_seen = self.progress.samples_seen;
         history.progress = self.progress;
         if self.config.stopping.early_stopping {
             restore(self.net, &self.best);
