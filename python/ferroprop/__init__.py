@@ -34,13 +34,14 @@ scikit-learn's estimators, over the same core:
 
 from ferroprop import _threadpoolctl
 from ferroprop._core import __version__
-from ferroprop.network import ACTIVATIONS, LOSSES, OPTIMIZERS, Layer, Network
+from ferroprop.network import ACTIVATIONS, LOSSES, OPTIMIZERS, EpochInfo, Layer, Network
 from ferroprop.threads import get_num_threads, set_num_threads
 
 __all__ = [
     "ACTIVATIONS",
     "LOSSES",
     "OPTIMIZERS",
+    "EpochInfo",
     "Layer",
     "Network",
     "__version__",

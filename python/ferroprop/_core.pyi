@@ -24,7 +24,7 @@ weights that scored ``best_score``) and ``report``, called after each epoch with
 
 from collections.abc import Callable, Iterable, Sequence
 from os import PathLike
-from typing import Literal, final
+from typing import Any, Literal, final
 
 import numpy as np
 import numpy.typing as npt
@@ -113,7 +113,7 @@ class CoreNetwork:
         schedule: str = "constant",
         power_t: float = 0.5,
         validation_data: tuple[_Floats, _Targets] | None = None,
-        validation_metric: str = "loss",
+        validation_metric: str | Callable[[Any, Any], object] | None = None,
         n_iter_no_change: int | None = None,
         tol: float = 1e-4,
         early_stopping: bool = False,

@@ -8,11 +8,13 @@ the mean loss with respect to the layer's output ``a``) of every layer. See
 
 from __future__ import annotations
 
+import inspect
 import math
 import numbers
 import os
 import secrets
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any, Literal, TypedDict, Union
 
 import numpy as np
@@ -118,7 +120,9 @@ class _EpochReport(TypedDict):
     epoch: int
     loss: float
     judged_loss: float
+    val_loss: float | None
     val_score: float | None
+    epoch_learning_rate: float
     stop: Literal["no_improvement", "learning_rate"] | None
     divided: bool
     count: int
@@ -126,6 +130,35 @@ class _EpochReport(TypedDict):
     best_score: float
     samples_seen: int
     learning_rate: float
+
+
+@dataclass(frozen=True)
+class EpochInfo:
+    """One finished epoch of :meth:`Network.fit`, as a one-argument ``callback`` sees it.
+
+    Parameters
+    ----------
+    epoch : int
+        The epoch's number in this fit, from 1.
+    loss : float
+        Its mean training loss (penalty included), as in ``history_["loss"]``.
+    val_loss, val_score : float or None
+        Its loss and score (``validation_metric``) on the validation data; ``None``
+        without ``validation_data``.
+    learning_rate : float
+        The step size it used (its last batch's, for a schedule stepped per batch).
+    network : Network
+        The network being trained, with this epoch's weights: ``predict``, ``loss``,
+        ``get_weights`` and ``layers[k].W`` read it; the step API and ``set_weights``
+        raise ``RuntimeError`` until ``fit`` returns.
+    """
+
+    epoch: int
+    loss: float
+    val_loss: float | None
+    val_score: float | None
+    learning_rate: float
+    network: Network
 
 
 # Argument conversion. Python converts and checks types only (TypeError: bools are not
@@ -171,7 +204,15 @@ def _numeric(name: str, value: object) -> npt.NDArray[Any]:
     except (ValueError, TypeError) as err:  # ragged nested lists
         raise ValueError(f"{name} could not be read as an array: {err}") from None
     if arr.dtype.kind not in "biuf":
-        raise TypeError(f"{name} must hold real numbers, got an array of dtype {arr.dtype}")
+        hint = ""
+        if name == "y" and arr.dtype.kind in "USO" and arr.size:
+            hint = (
+                f" (labels such as {arr.flat[0]!r}): Network takes numbers; number the "
+                "classes 0..k-1 with `classes, y = numpy.unique(y, return_inverse=True)` (for "
+                "cross_entropy with a softmax output, or 0/1 for binary_cross_entropy), or "
+                "use ferroprop.sklearn.MLPClassifier, which takes any labels"
+            )
+        raise TypeError(f"{name} must hold real numbers, got an array of dtype {arr.dtype}{hint}")
     return arr
 
 
@@ -448,9 +489,15 @@ class Network:
                 )
             # Checked here too, before the conversion to int64 could wrap a label around.
             if arr.size and (arr.min() < 0 or arr.max() >= n_out):
+                hint = (
+                    "labels count from 0 (subtract 1, or number the classes with "
+                    "numpy.unique(y, return_inverse=True))"
+                    if arr.min() == 1 and arr.max() == n_out
+                    else "out of range"
+                )
                 raise ValueError(
                     f"y must hold class labels in [0, {n_out}) (the output layer has {n_out} "
-                    f"units), got labels in [{arr.min()}, {arr.max()}]: out of range"
+                    f"units), got labels in [{arr.min()}, {arr.max()}]: {hint}"
                 )
             return np.ascontiguousarray(arr, dtype=np.int64)
         if arr.ndim == 1:
@@ -773,11 +820,11 @@ class Network:
         schedule: ScheduleName = "constant",
         power_t: float = 0.5,
         validation_data: tuple[ArrayLike, ArrayLike] | None = None,
-        validation_metric: MetricName = "loss",
+        validation_metric: MetricName | Callable[[Any, Any], float] = "loss",
         n_iter_no_change: int | None = None,
         tol: float = 1e-4,
         early_stopping: bool = False,
-        callback: Callable[[int, float], object] | None = None,
+        callback: Callable[[int, float], object] | Callable[[EpochInfo], object] | None = None,
         progress: bool = False,
     ) -> list[float]:
         """Train by minibatch gradient descent; the whole loop runs in Rust.
@@ -830,21 +877,31 @@ class Network:
             The exponent of ``invscaling``, non-negative.
         validation_data : (X_val, y_val), optional
             Scored after every epoch (``history_["val_loss"]``, ``["val_score"]``).
-        validation_metric : {"loss", "accuracy", "r2"}, default "loss"
+        validation_metric : {"loss", "accuracy", "r2"} or callable, default "loss"
             The validation score, higher is better: ``-loss``, accuracy (argmax for
-            softmax, ``> 0.5`` per output otherwise), or R² averaged over outputs.
+            softmax, ``> 0.5`` per output otherwise), R² averaged over outputs, or
+            ``validation_metric(y_true, y_pred) -> float`` called after each epoch with
+            ``y_val`` as the network takes it (a 2-D float array, or 1-D integer labels
+            for ``cross_entropy``) and the network's predictions (2-D). If a prediction
+            is not finite, the score is NaN without a call; a NaN score resets the
+            no-improvement count, as in scikit-learn's rule.
         n_iter_no_change : int, optional
             Stop after more than this many epochs in a row without an improvement of at
             least ``tol`` (of the training loss, or with ``early_stopping`` of the
-            validation score), as scikit-learn's MLPs do. ``None`` never stops early.
+            validation score), as scikit-learn's MLPs do. ``None`` (default) is 10 with
+            ``early_stopping``, and otherwise never stops early.
         tol : float, default 1e-4
             The improvement that counts, non-negative.
         early_stopping : bool, default False
-            Judge improvement by the validation score and restore, at the end, the
-            weights of the best score. Needs ``validation_data``.
+            Judge improvement by the validation score, stop after ``n_iter_no_change``
+            epochs without one, and restore, at the end, the weights of the best score.
+            Needs ``validation_data``.
         callback : callable, optional
-            ``callback(epoch, loss)`` after each epoch (1-based); a true return value
-            stops training. An exception it raises ends training and propagates.
+            Called after each epoch, either as ``callback(info)`` with an
+            :class:`EpochInfo` (epoch, loss, validation loss and score, learning rate, the
+            network), when it takes one positional argument, or as
+            ``callback(epoch, loss)`` (epochs count from 1). A true return value stops
+            training. An exception it raises ends training and propagates.
         progress : bool, default False
             Show a progress bar (tqdm, an optional dependency) with the epoch's loss.
 
@@ -907,6 +964,7 @@ class Network:
         seed = _int("seed", secrets.randbits(63) if seed is None else seed)
         if callback is not None and not callable(callback):
             raise TypeError(f"callback must be callable, got {type(callback).__name__}")
+        record = callback is not None and _takes_record(callback)
         validation = None
         if validation_data is not None:
             if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
@@ -914,6 +972,8 @@ class Network:
             validation = (self._x(validation_data[0]), self._y(validation_data[1]))
         if n_iter_no_change is not None:
             n_iter_no_change = _int("n_iter_no_change", n_iter_no_change)
+        elif early_stopping:
+            n_iter_no_change = 10
         X_arr, y_arr = self._x(X), self._y(y)
         momentum = _float("momentum", momentum)
         beta_1 = _float("beta_1", beta_1)
@@ -925,7 +985,11 @@ class Network:
             weights, alpha = self._weights(sample_weight, alpha)
         schedule_name = _str("schedule", schedule, SCHEDULES)
         power_t = _float("power_t", power_t)
-        metric_name = _str("validation_metric", validation_metric, METRICS)
+        metric: str | Callable[[Any, Any], object] = (
+            validation_metric
+            if callable(validation_metric)
+            else _str("validation_metric", validation_metric, METRICS)
+        )
         tol = _float("tol", tol)
         bar = None
         if progress:
@@ -934,7 +998,9 @@ class Network:
             except ImportError:
                 raise ImportError("progress=True needs tqdm: pip install tqdm") from None
             bar = tqdm(total=epochs, unit="epoch", desc="fit")
-            callback = _with_bar(bar, callback)
+        hook = (
+            None if callback is None and bar is None else _epoch_hook(self, callback, record, bar)
+        )
         try:
             history = self._core.fit(
                 X_arr,
@@ -955,11 +1021,11 @@ class Network:
                 schedule=schedule_name,
                 power_t=power_t,
                 validation_data=validation,
-                validation_metric=metric_name,
+                validation_metric=metric,
                 n_iter_no_change=n_iter_no_change,
                 tol=tol,
                 early_stopping=bool(early_stopping),
-                callback=callback,
+                report=hook,
             )
         finally:
             if bar is not None:
@@ -1136,17 +1202,51 @@ def _slot_names(cls: type) -> list[str]:
     return names
 
 
-def _with_bar(
-    bar: Any, callback: Callable[[int, float], object] | None
-) -> Callable[[int, float], object]:
-    """``callback`` that also advances the progress bar ``bar``."""
+def _takes_record(callback: Callable[..., object]) -> bool:
+    """Whether ``callback`` is called with an :class:`EpochInfo` (it takes one positional
+    argument) rather than as ``callback(epoch, loss)``; TypeError if it takes none."""
+    try:
+        params = inspect.signature(callback).parameters.values()
+    except (TypeError, ValueError):  # a builtin without a signature: the classic form
+        return False
+    kinds = [p.kind for p in params]
+    if inspect.Parameter.VAR_POSITIONAL in kinds:
+        return False
+    positional = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    n = sum(k in positional for k in kinds)
+    if n == 0:
+        raise TypeError(
+            "callback must take one argument (an EpochInfo) or two (epoch, loss), got a "
+            "callable without positional parameters"
+        )
+    return n == 1
 
-    def advance(epoch: int, loss: float) -> object:
-        bar.update(1)
-        bar.set_postfix(loss=f"{loss:.5g}", refresh=False)
-        return callback(epoch, loss) if callback is not None else None
 
-    return advance
+def _epoch_hook(
+    network: Network, callback: Callable[..., object] | None, record: bool, bar: Any
+) -> Callable[[_EpochReport], object]:
+    """The core's per-epoch ``report`` hook: advances the progress bar ``bar`` and calls
+    ``callback`` in its form; its return value (true stops training) is the callback's."""
+
+    def hook(report: _EpochReport) -> object:
+        if bar is not None:
+            bar.update(1)
+            bar.set_postfix(loss=f"{report['loss']:.5g}", refresh=False)
+        if callback is None:
+            return None
+        if record:
+            info = EpochInfo(
+                epoch=report["epoch"],
+                loss=report["loss"],
+                val_loss=report["val_loss"],
+                val_score=report["val_score"],
+                learning_rate=report["epoch_learning_rate"],
+                network=network,
+            )
+            return callback(info)
+        return callback(report["epoch"], report["loss"])
+
+    return hook
 
 
 def _path(path: object) -> str:

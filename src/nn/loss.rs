@@ -128,16 +128,19 @@ impl Loss {
                     ));
                 }
                 if let Some(bad) = labels.iter().find(|&&c| c >= k) {
-                    return Err(Error::value("y", format!("must hold class labels in [0, {k}) (the output layer has {k} units), got {bad}: out of range")));
+                    let hint = match labels.iter().min() {
+                        Some(&1) if *bad == k => {
+                            ": labels count from 0 (subtract 1, or number the classes with \
+                             numpy.unique(y, return_inverse=True))"
+                        }
+                        _ => ": out of range",
+                    };
+                    return Err(Error::value("y", format!("must hold class labels in [0, {k}) (the output layer has {k} units), got {bad}{hint}")));
                 }
             }
             Target::Dense(y) => {
                 if y.dim() != (n, k) {
-                    return Err(Error::shape(
-                        "y",
-                        format!("shape ({n}, {k})"),
-                        format!("shape {:?}", y.dim()),
-                    ));
+                    return Err(self.shape_error(y.dim(), n, k));
                 }
                 if y.iter().any(|v| !v.is_finite()) {
                     return Err(Error::value("y", "must be finite, got NaN or infinity"));
@@ -145,13 +148,7 @@ impl Loss {
                 match self {
                     Loss::BinaryCrossEntropy | Loss::CrossEntropy => {
                         if y.iter().any(|&v| v < T::zero() || v > T::one()) {
-                            return Err(Error::value(
-                                "y",
-                                format!(
-                                    "must lie in [0, 1] for {:?}, got a value outside",
-                                    self.name()
-                                ),
-                            ));
+                            return Err(self.range_error(y));
                         }
                     }
                     Loss::MeanSquaredError => {}
@@ -169,6 +166,59 @@ impl Loss {
             }
         }
         Ok(())
+    }
+
+    /// Dense targets of shape `got` against an output of `n` rows and `k` columns: what is
+    /// wrong, and the likely remedy (one-hot rows for a one-output network, X and y of
+    /// different lengths).
+    fn shape_error(self, got: (usize, usize), n: usize, k: usize) -> Error {
+        let expected = format!("shape ({n}, {k})");
+        if got.0 != n {
+            return Error::value(
+                "y",
+                format!(
+                    "has {} rows but X has {n}: X and y need one row per sample (expected \
+                     {expected}, got shape {got:?})",
+                    got.0
+                ),
+            );
+        }
+        if k == 1 && self == Loss::BinaryCrossEntropy {
+            return Error::value(
+                "y",
+                format!(
+                    "has {} columns but the network has 1 output (expected {expected}): for \
+                     one-hot targets use loss \"cross_entropy\" with a softmax output of {} \
+                     units, or give 0/1 labels of shape ({n},) for binary_cross_entropy",
+                    got.1, got.1
+                ),
+            );
+        }
+        Error::shape("y", expected, format!("shape {got:?}"))
+    }
+
+    /// Targets outside `[0, 1]` for a cross-entropy: the range received, and what to give.
+    fn range_error<T: Float>(self, y: ArrayView2<T>) -> Error {
+        let (lo, hi) = y
+            .iter()
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
+                (lo.min(v.f64()), hi.max(v.f64()))
+            });
+        let hint = match self {
+            Loss::BinaryCrossEntropy => {
+                "binary_cross_entropy needs 0/1 labels or probabilities: map the two classes \
+                 to 0 and 1, or for several classes use loss \"cross_entropy\" with a softmax \
+                 output and integer labels 0..k-1"
+            }
+            _ => "cross_entropy needs one-hot or probability rows, or 1-D integer labels",
+        };
+        Error::value(
+            "y",
+            format!(
+                "must lie in [0, 1] for {:?}, got values in [{lo}, {hi}]: {hint}",
+                self.name()
+            ),
+        )
     }
 
     /// The mean loss of predictions `yhat` against `y` (accumulated in f64).

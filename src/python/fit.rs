@@ -31,7 +31,8 @@ pub(super) struct Args<'a> {
     pub alpha: f64,
     pub schedule: &'a str,
     pub power_t: f64,
-    pub validation_metric: &'a str,
+    /// A metric's name, or `None` for a callable (`Metric::External`).
+    pub validation_metric: Option<&'a str>,
     pub n_iter_no_change: Option<i128>,
     pub tol: f64,
     pub early_stopping: bool,
@@ -97,16 +98,19 @@ pub(super) fn config(args: Args<'_>) -> crate::Result<(FitConfig, Metric)> {
             ("adaptive", Schedule::Adaptive),
         ],
     )?;
-    let metric = check::pick(
-        "validation_metric",
-        validation_metric,
-        &[
-            ("loss", Metric::Loss),
-            ("accuracy", Metric::Accuracy),
-            ("r2", Metric::R2),
-            ("one_class", Metric::OneClass),
-        ],
-    )?;
+    let metric = match validation_metric {
+        Some(name) => check::pick(
+            "validation_metric",
+            name,
+            &[
+                ("loss", Metric::Loss),
+                ("accuracy", Metric::Accuracy),
+                ("r2", Metric::R2),
+                ("one_class", Metric::OneClass),
+            ],
+        )?,
+        None => Metric::External,
+    };
     let config = FitConfig {
         epochs,
         learning_rate,
@@ -142,12 +146,16 @@ pub(super) fn config(args: Args<'_>) -> crate::Result<(FitConfig, Metric)> {
 
 /// Fit's monitor, always called on the thread that called `fit` (see `train::Monitor`):
 /// checks for Ctrl-C at most every 50 ms, publishes the weights to the shared network, and
-/// calls the optional Python callbacks after each epoch: `report` with the epoch's
-/// `EpochReport` as a dict (the estimators' bookkeeping), then `callback(epoch, loss)`.
+/// calls the optional Python callbacks after each epoch: `metric(y_true, y_pred)` for a
+/// callable validation metric, `report` with the epoch's `EpochReport` as a dict (the
+/// estimators' bookkeeping, `Network.fit`'s one-argument callbacks), then
+/// `callback(epoch, loss)`. A truthy return of `report` or `callback` stops training.
 pub(super) struct PyMonitor<'a> {
     shared: &'a PyNetwork,
     callback: Option<Py<PyAny>>,
     report: Option<Py<PyAny>>,
+    /// A callable validation metric and the validation targets it compares against.
+    metric: Option<(Py<PyAny>, Py<PyAny>)>,
     last_check: Instant,
     /// The Python error (a signal's or the callback's) that ended training.
     error: Option<PyErr>,
@@ -168,7 +176,15 @@ impl PyMonitor<'_> {
     }
 }
 
-impl<T: StoredFloat> Monitor<T> for PyMonitor<'_> {
+/// Whether a callback's return value asks to stop.
+fn control(stop: &Bound<'_, PyAny>) -> PyResult<EpochControl> {
+    Ok(match stop.is_truthy()? {
+        true => EpochControl::Stop,
+        false => EpochControl::Continue,
+    })
+}
+
+impl<T: StoredFloat + Element> Monitor<T> for PyMonitor<'_> {
     fn between_batches(&mut self) -> crate::Result<()> {
         match self.last_check.elapsed() < PUBLISH_EVERY {
             true => Ok(()),
@@ -193,18 +209,39 @@ impl<T: StoredFloat> Monitor<T> for PyMonitor<'_> {
         }
         self.check_signals()?;
         if let Some(hook) = &self.report {
-            let sent = Python::attach(|py| hook.call1(py, (report_dict(py, report)?,)).map(drop));
-            sent.map_err(|e| self.interrupt(e))?;
+            let sent =
+                Python::attach(|py| control(hook.call1(py, (report_dict(py, report)?,))?.bind(py)));
+            if sent.map_err(|e| self.interrupt(e))? == EpochControl::Stop {
+                return Ok(EpochControl::Stop);
+            }
         }
         let Some(callback) = &self.callback else {
             return Ok(EpochControl::Continue);
         };
         let (epoch, loss) = (report.epoch, report.loss);
-        let result = Python::attach(|py| -> PyResult<EpochControl> {
-            let stop = callback.call1(py, (epoch, loss))?;
-            Ok(match stop.bind(py).is_truthy()? {
-                true => EpochControl::Stop,
-                false => EpochControl::Continue,
+        let result = Python::attach(|py| control(callback.call1(py, (epoch, loss))?.bind(py)));
+        result.map_err(|e| self.interrupt(e))
+    }
+
+    fn score(&mut self, yhat: ndarray::ArrayView2<T>) -> crate::Result<f64> {
+        let Some((metric, y_true)) = &self.metric else {
+            return Err(Error::value(
+                "validation_metric",
+                "no callable metric was given",
+            ));
+        };
+        let result = Python::attach(|py| -> PyResult<f64> {
+            let y_pred = numpy::PyArray2::from_array(py, &yhat);
+            let value = metric.call1(py, (y_true.clone_ref(py), y_pred))?;
+            value.bind(py).extract::<f64>().map_err(|_| {
+                pyo3::exceptions::PyTypeError::new_err(format!(
+                    "validation_metric must return a real number (greater is better), got {}",
+                    value
+                        .bind(py)
+                        .get_type()
+                        .name()
+                        .map_or_else(|_| "?".to_string(), |n| n.to_string())
+                ))
             })
         });
         result.map_err(|e| self.interrupt(e))
@@ -217,7 +254,9 @@ fn report_dict<'py>(py: Python<'py>, r: &EpochReport) -> PyResult<Bound<'py, PyD
     dict.set_item("epoch", r.epoch)?;
     dict.set_item("loss", r.loss)?;
     dict.set_item("judged_loss", r.judged_loss)?;
+    dict.set_item("val_loss", r.val_loss)?;
     dict.set_item("val_score", r.val_score)?;
+    dict.set_item("epoch_learning_rate", r.learning_rate)?;
     dict.set_item("stop", r.stop.map(|s| s.name()))?;
     dict.set_item("divided", r.divided)?;
     let p = &r.progress;
@@ -244,6 +283,8 @@ pub(super) struct FitData<'a, 'py> {
 pub(super) struct Hooks {
     pub callback: Option<Py<PyAny>>,
     pub report: Option<Py<PyAny>>,
+    /// A callable validation metric.
+    pub metric: Option<Py<PyAny>>,
 }
 
 pub(super) fn fit_py<'py, T: Element + StoredFloat>(
@@ -251,7 +292,11 @@ pub(super) fn fit_py<'py, T: Element + StoredFloat>(
     this: &PyNetwork,
     data: FitData<'_, 'py>,
     (config, metric): (FitConfig, Metric),
-    Hooks { callback, report }: Hooks,
+    Hooks {
+        callback,
+        report,
+        metric: metric_fn,
+    }: Hooks,
 ) -> PyResult<Bound<'py, PyDict>> {
     let (x, y, sample_weight, validation) = (data.x, data.y, data.sample_weight, data.validation);
     let x = array2::<T>("X", x)?;
@@ -290,10 +335,15 @@ pub(super) fn fit_py<'py, T: Element + StoredFloat>(
             ))
         }
     };
+    let metric_fn = match (metric_fn, &validation) {
+        (Some(f), Some((_, vy))) => Some((f, vy.clone().unbind())),
+        _ => None,
+    };
     let mut monitor = PyMonitor {
         shared: this,
         callback,
         report,
+        metric: metric_fn,
         last_check: Instant::now(),
         error: None,
     };

@@ -452,7 +452,7 @@ impl PyNetwork {
     #[pyo3(signature = (x, y, *, epochs, learning_rate, batch_size, shuffle, seed, optimizer,
                         momentum, nesterov, beta_1, beta_2, epsilon, alpha=0.0,
                         sample_weight=None, schedule="constant", power_t=0.5,
-                        validation_data=None, validation_metric="loss",
+                        validation_data=None, validation_metric=None,
                         n_iter_no_change=None, tol=1e-4, early_stopping=false,
                         callback=None, scales=None, resume=None,
                         validation_sample_weight=None, best_weights=None, report=None))]
@@ -477,7 +477,7 @@ impl PyNetwork {
         schedule: &str,
         power_t: f64,
         validation_data: Option<(Bound<'py, PyAny>, Bound<'py, PyAny>)>,
-        validation_metric: &str,
+        validation_metric: Option<&Bound<'py, PyAny>>,
         n_iter_no_change: Option<i128>,
         tol: f64,
         early_stopping: bool,
@@ -488,6 +488,12 @@ impl PyNetwork {
         best_weights: Option<&Bound<'py, PyAny>>,
         report: Option<Py<PyAny>>,
     ) -> PyResult<Bound<'py, PyDict>> {
+        // A metric's name, or a callable (`Metric::External`).
+        let (metric_name, metric_fn) = match validation_metric {
+            None => (Some("loss".to_string()), None),
+            Some(m) if m.is_callable() => (None, Some(m.clone().unbind())),
+            Some(m) => (Some(m.extract::<String>()?), None),
+        };
         let (config, metric) = fit::config(fit::Args {
             epochs,
             learning_rate,
@@ -503,7 +509,7 @@ impl PyNetwork {
             alpha,
             schedule,
             power_t,
-            validation_metric,
+            validation_metric: metric_name.as_deref(),
             n_iter_no_change,
             tol,
             early_stopping,
@@ -525,7 +531,11 @@ impl PyNetwork {
             best_weights,
         };
         let settings = (config, metric);
-        let hooks = fit::Hooks { callback, report };
+        let hooks = fit::Hooks {
+            callback,
+            report,
+            metric: metric_fn,
+        };
         by_dtype!(self, fit_py(py, self, data, settings, hooks))
     }
 }

@@ -95,8 +95,11 @@ pub struct EpochReport {
     /// judged it (see `Scales`).
     pub loss: f64,
     pub judged_loss: f64,
-    /// Its validation score, if there is validation data.
+    /// Its validation loss and score, if there is validation data.
+    pub val_loss: Option<f64>,
     pub val_score: Option<f64>,
+    /// The step size it used (its last batch's, for a schedule stepped per batch).
+    pub learning_rate: f64,
     /// The rule's verdict after it: training stops (`NoImprovement`, `LearningRate`), or
     /// the adaptive schedule divided the step size by 5.
     pub stop: Option<Stop>,
@@ -212,6 +215,16 @@ pub trait Monitor<T> {
     }
     fn every_epoch(&self) -> bool {
         true
+    }
+    /// The validation score of the predictions `yhat` on the validation data, for
+    /// `Metric::External` (greater is better). Called after
+    /// each epoch, before its stopping rule and `epoch_end`; never called if a prediction is
+    /// not finite (the score is then NaN, as the built-in metrics' is).
+    fn score(&mut self, _yhat: ArrayView2<T>) -> Result<f64> {
+        Err(Error::value(
+            "validation_metric",
+            "an external metric needs a monitor that computes it",
+        ))
     }
 }
 
@@ -364,7 +377,14 @@ fn drive<T: Float>(
             }
             false => trainer.epochs(&mut || monitor.between_batches(), &enough),
         };
-        let finished = ran?;
+        let mut finished = ran?;
+        if let Some(yhat) = trainer.pending_output() {
+            let score = match yhat.iter().all(|v| v.is_finite()) {
+                true => monitor.score(yhat)?,
+                false => f64::NAN,
+            };
+            finished = trainer.judge_pending(score);
+        }
         let control = match trainer.report {
             Some(report) => monitor.epoch_end(&report, trainer.net)?,
             None => EpochControl::Continue, // no epoch yet: `epochs` failed first

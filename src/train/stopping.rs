@@ -40,6 +40,8 @@ pub enum Metric {
     /// 1: the accuracy of a classifier of one class, whose predictions cannot be wrong
     /// (scikit-learn's, for early stopping on such data).
     OneClass,
+    /// A score the caller computes from the predictions (`Monitor::score`): a user's metric.
+    External,
 }
 
 /// The no-improvement rule.
@@ -199,6 +201,12 @@ pub fn score<T: Float>(
     }
     Ok(match metric {
         Metric::OneClass => 1.0,
+        Metric::External => {
+            return Err(Error::value(
+                "validation_metric",
+                "an external metric is computed by the caller, not by score",
+            ))
+        }
         Metric::Loss => match weight {
             None => -loss.value(yhat, y),
             Some(weight) => {

@@ -53,6 +53,9 @@ pub(super) struct Trainer<'a, 'd, T: Float> {
     pub history: History,
     /// The last epoch's.
     pub report: Option<EpochReport>,
+    /// An epoch whose validation score the caller computes (`Metric::External`): its mean
+    /// loss and penalty, waiting for `judge_pending`.
+    pending: Option<(f64, f64)>,
 }
 
 impl<'a, 'd, T: Float> Trainer<'a, 'd, T> {
@@ -132,6 +135,7 @@ impl<'a, 'd, T: Float> Trainer<'a, 'd, T> {
                 progress,
             },
             report: None,
+            pending: None,
         })
     }
 
@@ -144,12 +148,36 @@ impl<'a, 'd, T: Float> Trainer<'a, 'd, T> {
     ) -> Result<bool> {
         loop {
             self.epoch(between_batches)?;
-            let finished = self.history.stopped != Stop::MaxEpochs
-                || self.history.loss.len() >= self.config.epochs;
+            if self.pending.is_some() {
+                return Ok(false);
+            }
+            let finished = self.finished();
             if finished || enough() {
                 return Ok(finished);
             }
         }
+    }
+
+    /// Whether training has ended (stopped, or every epoch run).
+    pub(super) fn finished(&self) -> bool {
+        self.history.stopped != Stop::MaxEpochs || self.history.loss.len() >= self.config.epochs
+    }
+
+    /// The validation predictions of an epoch waiting for its score (`Metric::External`),
+    /// or `None`. `judge_pending` takes the score.
+    pub(super) fn pending_output(&self) -> Option<ArrayView2<'_, T>> {
+        self.pending?;
+        Some(self.val_ws[self.val_ws.len() - 1].a.view())
+    }
+
+    /// Ends the waiting epoch with the validation score the caller computed; returns
+    /// whether training has ended.
+    pub(super) fn judge_pending(&mut self, score: f64) -> bool {
+        if let Some((epoch_loss, penalty)) = self.pending.take() {
+            self.history.val_score.push(score);
+            self.judge(epoch_loss, penalty, Some(score));
+        }
+        self.finished()
     }
 
     /// One epoch: its batches, the weights' check, the history, validation and stopping.
@@ -200,9 +228,10 @@ impl<'a, 'd, T: Float> Trainer<'a, 'd, T> {
     }
 
     /// Validation, the stopping rule and the schedule after an epoch of mean loss
-    /// `epoch_loss`, `penalty` of it the L2 penalty's.
+    /// `epoch_loss`, `penalty` of it the L2 penalty's. With `Metric::External`, the epoch
+    /// waits (`pending`) for the caller's score before it is judged.
     fn end_epoch(&mut self, epoch_loss: f64, penalty: f64) -> Result<()> {
-        let (config, loss) = (self.config, self.net.loss_fn());
+        let loss = self.net.loss_fn();
         let score = match self.data.validation {
             Some(v) => {
                 if let Some(k) = forward_pass(self.net.layers(), &mut self.val_ws, v.x) {
@@ -214,13 +243,24 @@ impl<'a, 'd, T: Float> Trainer<'a, 'd, T> {
                     None => loss.value(yhat, v.y),
                     Some(w) => -stopping::score(Metric::Loss, loss, output, yhat, v.y, Some(w))?,
                 };
-                let s = stopping::score(v.metric, loss, output, yhat, v.y, v.sample_weight)?;
                 self.history.val_loss.push(val_loss);
+                if v.metric == Metric::External {
+                    self.pending = Some((epoch_loss, penalty));
+                    return Ok(());
+                }
+                let s = stopping::score(v.metric, loss, output, yhat, v.y, v.sample_weight)?;
                 self.history.val_score.push(s);
                 Some(s)
             }
             None => None,
         };
+        self.judge(epoch_loss, penalty, score);
+        Ok(())
+    }
+
+    /// The stopping rule and the schedule after an epoch (see `end_epoch`), and its report.
+    fn judge(&mut self, epoch_loss: f64, penalty: f64, score: Option<f64>) {
+        let config = self.config;
         let judged_loss = config.scales.judge(epoch_loss, penalty);
         let progress = &mut self.progress;
         let improved = progress.observe(&config.stopping, judged_loss, score);
@@ -257,8 +297,9 @@ impl<'a, 'd, T: Float> Trainer<'a, 'd, T> {
             stop,
             divided,
             progress: *progress,
+            learning_rate: self.history.learning_rate[self.history.learning_rate.len() - 1],
+            val_loss: self.history.val_loss.last().copied(),
         });
-        Ok(())
     }
 
     /// One batch `rows` (batch `i` of epoch `epoch`, both 0-based): forward, loss,
