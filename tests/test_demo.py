@@ -78,7 +78,7 @@ def test_plot_without_matplotlib_names_the_extra(monkeypatch, tmp_path):
     monkeypatch.setitem(sys.modules, "matplotlib", None)  # makes `import matplotlib` fail
     with pytest.raises(SystemExit) as exc:
         main(["demo", "--plot", str(tmp_path / "demo.png")])
-    assert "pip install 'ferroprop[plot]'" in str(exc.value.code)
+    assert "pip install 'ferroprop[demo,plot]'" in str(exc.value.code)
     assert sorted(tmp_path.iterdir()) == []
 
 
@@ -98,3 +98,24 @@ def test_plot_demo_draws_the_network_it_is_given(tmp_path):
     with pytest.raises(ValueError, match="shape"):
         plot_demo(Network([2, 1], seed=0), X, y[:2], [0.7], tmp_path / "q")
     assert not (tmp_path / "q").exists()
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["demo", "--help"]])
+def test_the_help_is_plain_text_and_documents_every_option(argv, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(argv)
+    assert exc.value.code == 0
+    out = capsys.readouterr().out
+    assert "``" not in out and ":class:" not in out
+    if argv[0] == "demo":
+        options = out[out.index("options:") :]
+        entries = options.split("\n  --")[1:]  # one per option, its help text included
+        assert [e.split()[0] for e in entries] == [
+            "seed",
+            "epochs",
+            "learning-rate",
+            "batch-size",
+            "plot",
+        ]
+        assert all("(default: " in e for e in entries[:4])
+        assert "ferroprop[demo]" in out and "ferroprop[demo,plot]" in out

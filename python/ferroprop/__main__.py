@@ -4,7 +4,7 @@ The demo trains the tutorial's network — layer sizes [2, 4, 3, 1], relu, relu,
 binary cross-entropy — on ``make_circles(n_samples=1000, factor=0.5, noise=0.1)`` by
 plain minibatch gradient descent, printing the loss and accuracy as it goes. With
 ``--plot PATH`` it also draws the decision boundary and the loss curve to a PNG image
-(this needs matplotlib: ``pip install 'ferroprop[plot]'``).
+(this needs matplotlib, and the demo scikit-learn: ``pip install 'ferroprop[demo,plot]'``).
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ DEMO_LEARNING_RATE = 0.03
 DEMO_BATCH_SIZE = 16
 REPORTS = 10
 
-PLOT_INSTALL_HINT = "pip install 'ferroprop[plot]'"
+PLOT_INSTALL_HINT = "pip install 'ferroprop[demo,plot]'"
 
 
 def demo(
@@ -276,14 +276,44 @@ def main(argv: Sequence[str] | None = None) -> int:
         arguments exit (status 2) through ``argparse``.
     """
     parser = argparse.ArgumentParser(
-        prog="python -m ferroprop", description=(__doc__ or "").split("\n")[0]
+        prog="python -m ferroprop",
+        description="ferroprop's command line: multilayer perceptrons trained in Rust.",
     )
-    commands = parser.add_subparsers(dest="command", required=True)
-    p = commands.add_parser("demo", help="train the tutorial's network on the circles")
-    p.add_argument("--seed", type=int, default=0, help="seed of the data and the network")
-    p.add_argument("--epochs", type=int, default=DEMO_EPOCHS)
-    p.add_argument("--learning-rate", type=float, default=DEMO_LEARNING_RATE)
-    p.add_argument("--batch-size", type=int, default=DEMO_BATCH_SIZE)
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    p = commands.add_parser(
+        "demo",
+        help="train the tutorial's network on the circles",
+        description=(
+            "Train the tutorial's network (layer sizes 2-4-3-1, relu, relu, sigmoid, "
+            "binary cross-entropy) on make_circles(1000, factor=0.5, noise=0.1) by "
+            "minibatch gradient descent, printing the loss and accuracy as it goes. "
+            "Needs scikit-learn for the data: pip install 'ferroprop[demo]'."
+        ),
+    )
+    p.add_argument(
+        "--seed",
+        type=int,
+        default=0,
+        help="seed of the data and the network (default: %(default)s)",
+    )
+    p.add_argument(
+        "--epochs",
+        type=int,
+        default=DEMO_EPOCHS,
+        help="passes over the data (default: %(default)s)",
+    )
+    p.add_argument(
+        "--learning-rate",
+        type=float,
+        default=DEMO_LEARNING_RATE,
+        help="step size of SGD (default: %(default)s)",
+    )
+    p.add_argument(
+        "--batch-size",
+        type=int,
+        default=DEMO_BATCH_SIZE,
+        help="rows per minibatch (default: %(default)s)",
+    )
     p.add_argument(
         "--plot",
         metavar="PATH",
