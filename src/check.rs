@@ -86,9 +86,10 @@ pub fn below_one(arg: &'static str, value: f64) -> Result<f64> {
     }
 }
 
-/// The value named `name` among `choices`, or `Error::UnknownName` listing the names.
+/// The value named `name` among `choices` (ignoring ASCII case), or `Error::UnknownName`
+/// listing the names.
 pub fn pick<T: Copy>(kind: &'static str, name: &str, choices: &[(&str, T)]) -> Result<T> {
-    match choices.iter().find(|(n, _)| *n == name) {
+    match choices.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)) {
         Some(&(_, value)) => Ok(value),
         None => Err(Error::unknown(kind, name, choices.iter().map(|&(n, _)| n))),
     }
@@ -143,6 +144,13 @@ mod tests {
             "layer_sizes must hold sizes of at least 1, got layer_sizes[1] = -3"
         );
         assert_eq!(counts("layer_sizes", &[2, 1]), Ok(vec![2, 1]));
+        assert_eq!(pick("optimizer", "ADAM", &[("sgd", 0), ("adam", 1)]), Ok(1));
+        assert_eq!(
+            pick("optimizer", "adma", &[("sgd", 0), ("adam", 1)])
+                .unwrap_err()
+                .to_string(),
+            "unknown optimizer 'adma'; expected one of 'sgd', 'adam'; did you mean 'adam'?"
+        );
         assert_eq!(show(1e-8), "1e-8");
         assert_eq!(show(0.0), "0.0");
     }

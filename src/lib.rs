@@ -101,6 +101,8 @@ pub trait Float:
     /// `vexp` of an `x` already clipped to `±SIGMOID_CLIP` (or NaN), which spares f64 the
     /// range checks.
     fn vexp_clipped(self) -> Self;
+    /// The complementary error function `erfc x = 1 − erf x` (libm's).
+    fn erfc(self) -> Self;
 }
 
 impl Float for f32 {
@@ -126,6 +128,10 @@ impl Float for f32 {
         // e^±500 is out of f32's range: the checks stay.
         kernels::vmath::exp_f32(self)
     }
+    #[inline]
+    fn erfc(self) -> Self {
+        libm::erfcf(self)
+    }
 }
 
 impl Float for f64 {
@@ -150,5 +156,9 @@ impl Float for f64 {
     fn vexp_clipped(self) -> Self {
         const _: () = assert!(nn::activation::SIGMOID_CLIP <= 708.0);
         kernels::vmath::exp_f64_within(self)
+    }
+    #[inline]
+    fn erfc(self) -> Self {
+        libm::erfc(self)
     }
 }

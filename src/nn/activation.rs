@@ -8,16 +8,32 @@
 //! | `sigmoid`    | 1 / (1 + e^(−clip(z, ±500)))  | da · a (1 − a)                     |
 //! | `tanh`       | tanh z                        | da · (1 − a²)                      |
 //! | `softmax`    | e^(z_i) / Σ_j e^(z_j), by row | a ⊙ (da − Σ_j da_j a_j), by row    |
+//! | `gelu`       | z Φ(z), Φ(z) = erfc(−z/√2)/2  | da · (Φ(z) + z φ(z))               |
+//! | `silu`       | z s(z), s(z) = 1/(1 + e^(−z)) | da · s(z) (1 + z (1 − s(z)))       |
+//! | `elu`        | z if z > 0 else e^z − 1       | da · (1 if z > 0 else e^z)         |
+//! | `softplus`   | ln(1 + e^z), z if z > 20      | da · e^z/(e^z + 1), da if z > 20   |
+//! | `exp`        | e^z                           | da · a                             |
 //!
-//! Softmax couples the units of a row, so it is allowed on the output layer only.
+//! Softmax couples the units of a row, so it is allowed on the output layer only. GELU is
+//! the exact (erf) form, φ the standard normal density; ELU has α = 1, softplus β = 1 and
+//! PyTorch's threshold 20 (`SOFTPLUS_THRESHOLD`): each is `torch.nn.functional`'s default,
+//! derivative included. `exp` is the output of a Poisson regression (`Loss::Poisson`), as in
+//! scikit-learn's `MLPRegressor(loss="poisson")`. Names are parsed ignoring case, and
+//! `"logistic"` (scikit-learn's name) is the sigmoid.
 
-use crate::{clamp, Error, Float, Result};
+use crate::{clamp, Float, Result};
 use ndarray::{ArrayView2, ArrayViewMut2, Axis, Zip};
 
 /// Slope of `leaky_relu` for negative inputs.
 pub const LEAKY_RELU_SLOPE: f64 = 0.01;
 /// Sigmoid clips its input to `[-SIGMOID_CLIP, SIGMOID_CLIP]` (as the tutorial does).
 pub const SIGMOID_CLIP: f64 = 500.0;
+/// Softplus is `z` itself above this input (PyTorch's default `threshold`).
+pub const SOFTPLUS_THRESHOLD: f64 = 20.0;
+/// `1/√2`, for GELU's `Φ(z) = erfc(−z/√2)/2`.
+const FRAC_1_SQRT_2: f64 = std::f64::consts::FRAC_1_SQRT_2;
+/// `1/√(2π)`, for GELU's `φ(z) = e^(−z²/2)/√(2π)`.
+const FRAC_1_SQRT_2PI: f64 = 0.398_942_280_401_432_7;
 
 /// An elementwise (or, for softmax, row-wise) activation function.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -28,17 +44,27 @@ pub enum Activation {
     Sigmoid,
     Tanh,
     Softmax,
+    Gelu,
+    Silu,
+    Elu,
+    Softplus,
+    Exp,
 }
 
 impl Activation {
     /// Every activation, in the order of the names list in error messages.
-    pub const ALL: [Activation; 6] = [
+    pub const ALL: [Activation; 11] = [
         Activation::Identity,
         Activation::Relu,
         Activation::LeakyRelu,
         Activation::Sigmoid,
         Activation::Tanh,
         Activation::Softmax,
+        Activation::Gelu,
+        Activation::Silu,
+        Activation::Elu,
+        Activation::Softplus,
+        Activation::Exp,
     ];
 
     /// The activation's API name.
@@ -50,15 +76,20 @@ impl Activation {
             Activation::Sigmoid => "sigmoid",
             Activation::Tanh => "tanh",
             Activation::Softmax => "softmax",
+            Activation::Gelu => "gelu",
+            Activation::Silu => "silu",
+            Activation::Elu => "elu",
+            Activation::Softplus => "softplus",
+            Activation::Exp => "exp",
         }
     }
 
-    /// Parses an API name (`"relu"`, ...).
+    /// Parses an API name (`"relu"`, ...), ignoring case; `"logistic"` is the sigmoid.
     pub fn from_name(name: &str) -> Result<Self> {
-        Self::ALL
-            .into_iter()
-            .find(|a| a.name() == name)
-            .ok_or_else(|| Error::unknown("activation", name, Self::ALL.map(Self::name)))
+        if name.eq_ignore_ascii_case("logistic") {
+            return Ok(Activation::Sigmoid);
+        }
+        crate::check::pick("activation", name, &Self::ALL.map(|a| (a.name(), a)))
     }
 
     /// `a = f(z)`. `z` and `a` have the same shape. Returns whether every `z` is finite; if
@@ -143,6 +174,56 @@ impl Activation {
             }
             Activation::Tanh => z.tanh(),
             Activation::Softmax => unreachable!("softmax normalizes rows, see forward"),
+            Activation::Gelu => z * gelu_cdf(z),
+            Activation::Silu => z / (T::one() + (-z).vexp()),
+            Activation::Elu => {
+                if z > T::zero() {
+                    z
+                } else {
+                    z.exp_m1()
+                }
+            }
+            Activation::Softplus => {
+                if z > T::c(SOFTPLUS_THRESHOLD) {
+                    z
+                } else {
+                    z.exp().ln_1p()
+                }
+            }
+            Activation::Exp => z.vexp(),
+        }
+    }
+
+    /// `f'(z)` of one element of the activations whose `backward` multiplies by it, from
+    /// `z` and `a = f(z)` (those of the first six are written in `backward` itself).
+    #[inline(always)]
+    fn derivative<T: Float>(self, z: T, a: T) -> T {
+        let one = T::one();
+        match self {
+            Activation::Gelu => {
+                gelu_cdf(z) + z * (T::c(-0.5) * z * z).exp() * T::c(FRAC_1_SQRT_2PI)
+            }
+            Activation::Silu => {
+                let s = one / (one + (-z).vexp());
+                s * (one + z * (one - s))
+            }
+            Activation::Elu => {
+                if z > T::zero() {
+                    one
+                } else {
+                    z.exp()
+                }
+            }
+            Activation::Softplus => {
+                if z > T::c(SOFTPLUS_THRESHOLD) {
+                    one
+                } else {
+                    let e = z.exp();
+                    e / (e + one)
+                }
+            }
+            Activation::Exp => a,
+            _ => unreachable!("{self:?}'s derivative is written in backward"),
         }
     }
 
@@ -155,23 +236,36 @@ impl Activation {
         da: ArrayView2<T>,
         mut dz: ArrayViewMut2<T>,
     ) {
-        let zip = Zip::from(&mut dz).and(&da);
         match self {
             Activation::Identity => dz.assign(&da),
-            Activation::Relu => zip
+            Activation::Relu => Zip::from(&mut dz)
+                .and(&da)
                 .and(&z)
                 .for_each(|dz, &da, &z| *dz = if z > T::zero() { da } else { T::zero() }),
             Activation::LeakyRelu => {
                 let slope = T::c(LEAKY_RELU_SLOPE);
-                zip.and(&z)
+                Zip::from(&mut dz)
+                    .and(&da)
+                    .and(&z)
                     .for_each(|dz, &da, &z| *dz = if z > T::zero() { da } else { slope * da })
             }
-            Activation::Sigmoid => zip
+            Activation::Sigmoid => Zip::from(&mut dz)
+                .and(&da)
                 .and(&a)
                 .for_each(|dz, &da, &a| *dz = da * a * (T::one() - a)),
-            Activation::Tanh => zip
+            Activation::Tanh => Zip::from(&mut dz)
+                .and(&da)
                 .and(&a)
                 .for_each(|dz, &da, &a| *dz = da * (T::one() - a * a)),
+            Activation::Gelu
+            | Activation::Silu
+            | Activation::Elu
+            | Activation::Softplus
+            | Activation::Exp => Zip::from(&mut dz)
+                .and(&da)
+                .and(&z)
+                .and(&a)
+                .for_each(|dz, &da, &z, &a| *dz = da * self.derivative(z, a)),
             Activation::Softmax => {
                 Zip::from(dz.rows_mut())
                     .and(da.rows())
@@ -200,7 +294,19 @@ fn elementwise<T: Float>(f: Activation, z: &[T], a: &mut [T]) -> T {
         Activation::Sigmoid => map_checked(z, a, |z| Activation::Sigmoid.value(z)),
         Activation::Tanh => map_checked(z, a, |z| Activation::Tanh.value(z)),
         Activation::Softmax => unreachable!("softmax normalizes rows, see forward"),
+        Activation::Gelu => map_checked(z, a, |z| Activation::Gelu.value(z)),
+        Activation::Silu => map_checked(z, a, |z| Activation::Silu.value(z)),
+        Activation::Elu => map_checked(z, a, |z| Activation::Elu.value(z)),
+        Activation::Softplus => map_checked(z, a, |z| Activation::Softplus.value(z)),
+        Activation::Exp => map_checked(z, a, |z| Activation::Exp.value(z)),
     }
+}
+
+/// GELU's `Φ(z) = erfc(−z/√2)/2`, the standard normal distribution function: `erfc` keeps
+/// its relative accuracy where `Φ` is tiny (PyTorch's `(1 + erf(z/√2))/2` rounds to 0 there).
+#[inline(always)]
+fn gelu_cdf<T: Float>(z: T) -> T {
+    T::c(0.5) * (-z * T::c(FRAC_1_SQRT_2)).erfc()
 }
 
 #[cfg(test)]
@@ -226,11 +332,105 @@ mod tests {
         for act in Activation::ALL {
             assert_eq!(Activation::from_name(act.name()).unwrap(), act);
         }
-        let err = Activation::from_name("gelu").unwrap_err().to_string();
+        let err = Activation::from_name("mish").unwrap_err().to_string();
         assert!(
-            err.contains("'gelu'") && err.contains("leaky_relu"),
+            err.contains("'mish'") && err.contains("'softplus'"),
             "{err}"
         );
+        for (name, act) in [
+            ("GELU", Activation::Gelu),
+            ("SiLU", Activation::Silu),
+            ("logistic", Activation::Sigmoid),
+            ("Logistic", Activation::Sigmoid),
+            ("Leaky_ReLU", Activation::LeakyRelu),
+        ] {
+            assert_eq!(Activation::from_name(name).unwrap(), act, "{name}");
+        }
+        assert_eq!(Activation::from_name("logistic").unwrap().name(), "sigmoid");
+        let err = Activation::from_name("gelus").unwrap_err().to_string();
+        assert!(err.ends_with("; did you mean 'gelu'?"), "{err}");
+    }
+
+    /// Each new activation and its derivative at points worked by hand (or from the
+    /// closed forms in f64, with the constants to 17 digits).
+    #[test]
+    fn gelu_silu_elu_softplus_exp_by_hand() {
+        let z = array![[-30.0, -1.0, 0.0, 1.0, 25.0]];
+        let ones = Array2::ones((1, 5));
+        let close = |got: f64, want: f64| (got - want).abs() <= 4.0 * f64::EPSILON * want.abs();
+        // Φ(−1) = 0.15865525393145707, φ(1) = 0.24197072451914337, Φ(−30) = erfc(30 · 0.7071067811865476)/2 (glibc).
+        let (phi_m1, density1) = (0.158_655_253_931_457_07, 0.241_970_724_519_143_37);
+        let a = fwd(Activation::Gelu, &z);
+        let want = [
+            -30.0 * 4.906_713_927_148_024e-198,
+            -phi_m1,
+            0.0,
+            1.0 - phi_m1,
+            25.0,
+        ];
+        for (j, w) in want.iter().enumerate() {
+            assert!(
+                close(a[[0, j]], *w),
+                "gelu({}) = {} != {w}",
+                z[[0, j]],
+                a[[0, j]]
+            );
+        }
+        let dz = bwd(Activation::Gelu, &z, &ones);
+        assert_eq!(dz[[0, 2]], 0.5);
+        assert!(close(dz[[0, 3]], 1.0 - phi_m1 + density1));
+        assert!(close(dz[[0, 1]], phi_m1 - density1));
+        assert_eq!(dz[[0, 4]], 1.0);
+        let a = fwd(Activation::Silu, &z);
+        assert_eq!(a[[0, 2]], 0.0);
+        assert!(close(a[[0, 3]], 1.0 / (1.0 + (-1f64).exp())));
+        assert!(close(a[[0, 0]], -30.0 / (1.0 + 30f64.exp())));
+        let dz = bwd(Activation::Silu, &z, &ones);
+        assert_eq!(dz[[0, 2]], 0.5);
+        let s = 1.0 / (1.0 + (-1f64).exp());
+        assert!(close(dz[[0, 3]], s * (1.0 + (1.0 - s))));
+        let a = fwd(Activation::Elu, &z);
+        assert_eq!(a[[0, 2]], 0.0);
+        assert_eq!(a[[0, 3]], 1.0);
+        assert_eq!(a[[0, 1]], (-1f64).exp_m1());
+        assert_eq!(a[[0, 0]], (-30f64).exp_m1());
+        let dz = bwd(Activation::Elu, &z, &ones);
+        assert_eq!(
+            dz.row(0).to_vec(),
+            vec![(-30f64).exp(), (-1f64).exp(), 1.0, 1.0, 1.0]
+        );
+        let a = fwd(Activation::Softplus, &z);
+        assert_eq!(a[[0, 2]], 2f64.ln());
+        assert_eq!(a[[0, 4]], 25.0); // above the threshold: z itself
+        assert!(close(a[[0, 0]], (-30f64).exp().ln_1p()));
+        let dz = bwd(Activation::Softplus, &z, &ones);
+        assert_eq!(dz[[0, 2]], 0.5);
+        assert_eq!(dz[[0, 4]], 1.0);
+        let a = fwd(Activation::Exp, &z);
+        assert_eq!(a[[0, 2]], 1.0);
+        assert!(close(a[[0, 3]], std::f64::consts::E));
+        let dz = bwd(Activation::Exp, &z, &(2.0 * &ones));
+        assert_eq!(dz, 2.0 * &a);
+    }
+
+    /// libm's erfc against values of the error function to 17 digits, in both dtypes.
+    #[test]
+    fn erfc_is_accurate() {
+        let table = [
+            (0.0f64, 1.0f64),
+            (0.5, 0.479_500_122_186_953_5),
+            (1.0, 0.157_299_207_050_285_13),
+            (-1.0, 1.842_700_792_949_715),
+            (3.0, 2.209_049_699_858_543_8e-5),
+            (10.0, 2.088_487_583_762_545e-45),
+        ];
+        for (x, want) in table {
+            let got = Float::erfc(x);
+            assert!((got - want).abs() <= 2.0 * f64::EPSILON * want, "erfc({x})");
+            let got = Float::erfc(x as f32) as f64;
+            let tol = 4.0 * f32::EPSILON as f64 * want + f32::MIN_POSITIVE as f64;
+            assert!((got - want).abs() <= tol, "erfcf({x}) = {got}");
+        }
     }
 
     #[test]
@@ -312,7 +512,10 @@ mod tests {
                 huge[[0, 0]] = T::max_value();
                 huge[[4, 36]] = T::min_value();
                 assert!(act.forward(huge.view(), a.view_mut()), "{act:?}");
-                assert!(a.iter().all(|v| v.is_finite()), "{act:?}");
+                // e^z of a huge z is rightly infinite: the loss or `check_output` catch it.
+                if act != Activation::Exp {
+                    assert!(a.iter().all(|v| v.is_finite()), "{act:?}");
+                }
                 for bad in [T::nan(), T::infinity(), T::neg_infinity()] {
                     for (i, j) in [(0, 0), (2, 20), (4, 36)] {
                         let mut z = base.clone();

@@ -8,11 +8,21 @@
 //! | `binary_cross_entropy` | −Σ [y ln p + (1 − y) ln(1 − p)] / N    | (p − y) / (p (1 − p) N) |
 //! | `cross_entropy`        | −Σ y ln p / n   (y one-hot or labels)  | −y / (p n)              |
 //! | `mean_squared_error`   | Σ (ŷ − y)² / N                         | 2 (ŷ − y) / N           |
+//! | `huber`                | Σ h(ŷ − y) / N                         | clip(ŷ − y, ±1) / N     |
+//! | `mean_absolute_error`  | Σ abs(ŷ − y) / N                       | sign(ŷ − y) / N         |
+//! | `poisson`              | Σ [y ln(y / ŷ) − y + ŷ] / N            | (1 − y / ŷ) / N         |
 //!
-//! At a sigmoid output with binary cross-entropy, and a softmax output with cross-entropy,
-//! the output delta collapses to `dz_L = (ŷ − y) / N` (resp. `/ n`): computed that way, it is
-//! exact and stable. Binary cross-entropy requires a sigmoid output, cross-entropy a softmax
-//! output; mean squared error accepts any output activation.
+//! `h(d) = d²/2` if `|d| < 1`, else `|d| − 1/2` (PyTorch's `HuberLoss` with `delta=1`);
+//! `sign(0) = 0` (PyTorch's `L1Loss` subgradient). `poisson` is half the Poisson deviance,
+//! `y ln(y/ŷ)` being 0 where `y = 0`: scikit-learn's `MLPRegressor(loss="poisson")` reports
+//! it (times its number of outputs), and it is PyTorch's `PoissonNLLLoss` on `ln ŷ` plus
+//! the constant `Σ (y ln y − y) / N`, which makes it 0 where `ŷ = y`.
+//!
+//! At a sigmoid output with binary cross-entropy, a softmax output with cross-entropy, and
+//! an exponential output with the Poisson loss, the output delta collapses to
+//! `dz_L = (ŷ − y) / N` (resp. `/ n`): computed that way, it is exact and stable. Binary
+//! cross-entropy requires a sigmoid output, cross-entropy a softmax output, `poisson` an
+//! `exp` output; the other losses accept any output activation.
 
 use crate::kernels::simd::{interleaved, LANES};
 use crate::{clamp, Activation, Error, Float, Result};
@@ -24,6 +34,9 @@ pub enum Loss {
     BinaryCrossEntropy,
     CrossEntropy,
     MeanSquaredError,
+    Huber,
+    MeanAbsoluteError,
+    Poisson,
 }
 
 /// The targets of a batch: dense `(n, k)` values, or integer class labels `(n,)` (for
@@ -51,10 +64,13 @@ impl<'a, T: Float> Target<'a, T> {
 
 impl Loss {
     /// Every loss.
-    pub const ALL: [Loss; 3] = [
+    pub const ALL: [Loss; 6] = [
         Loss::BinaryCrossEntropy,
         Loss::CrossEntropy,
         Loss::MeanSquaredError,
+        Loss::Huber,
+        Loss::MeanAbsoluteError,
+        Loss::Poisson,
     ];
 
     /// The loss's API name.
@@ -63,15 +79,15 @@ impl Loss {
             Loss::BinaryCrossEntropy => "binary_cross_entropy",
             Loss::CrossEntropy => "cross_entropy",
             Loss::MeanSquaredError => "mean_squared_error",
+            Loss::Huber => "huber",
+            Loss::MeanAbsoluteError => "mean_absolute_error",
+            Loss::Poisson => "poisson",
         }
     }
 
-    /// Parses an API name.
+    /// Parses an API name, ignoring case.
     pub fn from_name(name: &str) -> Result<Self> {
-        Self::ALL
-            .into_iter()
-            .find(|l| l.name() == name)
-            .ok_or_else(|| Error::unknown("loss", name, Self::ALL.map(Self::name)))
+        crate::check::pick("loss", name, &Self::ALL.map(|l| (l.name(), l)))
     }
 
     /// Refuses an output activation this loss is not defined for.
@@ -79,7 +95,8 @@ impl Loss {
         let needed = match self {
             Loss::BinaryCrossEntropy => Activation::Sigmoid,
             Loss::CrossEntropy => Activation::Softmax,
-            Loss::MeanSquaredError => return Ok(()),
+            Loss::Poisson => Activation::Exp,
+            Loss::MeanSquaredError | Loss::Huber | Loss::MeanAbsoluteError => return Ok(()),
         };
         if output == needed {
             Ok(())
@@ -102,6 +119,7 @@ impl Loss {
             (self, output),
             (Loss::BinaryCrossEntropy, Activation::Sigmoid)
                 | (Loss::CrossEntropy, Activation::Softmax)
+                | (Loss::Poisson, Activation::Exp)
         )
     }
 
@@ -151,7 +169,12 @@ impl Loss {
                             return Err(self.range_error(y));
                         }
                     }
-                    Loss::MeanSquaredError => {}
+                    Loss::Poisson => {
+                        if y.iter().any(|&v| v < T::zero()) {
+                            return Err(self.range_error(y));
+                        }
+                    }
+                    Loss::MeanSquaredError | Loss::Huber | Loss::MeanAbsoluteError => {}
                 }
                 if self == Loss::CrossEntropy {
                     let tol = T::epsilon().sqrt();
@@ -204,6 +227,15 @@ impl Loss {
             .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
                 (lo.min(v.f64()), hi.max(v.f64()))
             });
+        if self == Loss::Poisson {
+            return Error::value(
+                "y",
+                format!(
+                    "must be non-negative for \"poisson\" (counts or rates), got values in \
+                     [{lo}, {hi}]"
+                ),
+            );
+        }
         let hint = match self {
             Loss::BinaryCrossEntropy => {
                 "binary_cross_entropy needs 0/1 labels or probabilities: map the two classes \
@@ -279,6 +311,22 @@ impl Loss {
                 -term
             }
             Loss::MeanSquaredError => (p - y) * (p - y),
+            Loss::Huber => {
+                let d = (p - y).abs();
+                if d < one {
+                    T::c(0.5) * d * d
+                } else {
+                    d - T::c(0.5)
+                }
+            }
+            Loss::MeanAbsoluteError => (p - y).abs(),
+            Loss::Poisson => {
+                if y == T::zero() {
+                    p
+                } else {
+                    y * (y / p).vln() - y + p
+                }
+            }
         }
     }
 
@@ -321,6 +369,38 @@ impl Loss {
                     .and(&y)
                     .for_each(|da, &p, &y| *da = (p - y) * scale);
             }
+            (Loss::Huber, Target::Dense(y)) => {
+                let scale = T::c(1.0 / (n * k) as f64);
+                Zip::from(&mut da)
+                    .and(&yhat)
+                    .and(&y)
+                    .for_each(|da, &p, &y| *da = clamp(p - y, -one, one) * scale);
+            }
+            (Loss::MeanAbsoluteError, Target::Dense(y)) => {
+                let scale = T::c(1.0 / (n * k) as f64);
+                Zip::from(&mut da)
+                    .and(&yhat)
+                    .and(&y)
+                    .for_each(|da, &p, &y| {
+                        let d = p - y;
+                        // sign(0) = 0, PyTorch's subgradient (`signum` would give ±1).
+                        let sign = if d > T::zero() {
+                            one
+                        } else if d < T::zero() {
+                            -one
+                        } else {
+                            d
+                        };
+                        *da = sign * scale;
+                    });
+            }
+            (Loss::Poisson, Target::Dense(y)) => {
+                let scale = T::c(1.0 / (n * k) as f64);
+                Zip::from(&mut da)
+                    .and(&yhat)
+                    .and(&y)
+                    .for_each(|da, &p, &y| *da = (one - y / p) * scale);
+            }
             (_, Target::Labels(_)) => unreachable!("labels are refused by check_target"),
         }
     }
@@ -349,7 +429,8 @@ impl Loss {
         fused
     }
 
-    /// The fused output delta `dz_L = (ŷ − y) / N` of a sigmoid+BCE or softmax+CE output.
+    /// The fused output delta `dz_L = (ŷ − y) / N` of a sigmoid+BCE, softmax+CE or
+    /// exp+Poisson output.
     pub fn fused_delta<T: Float>(
         self,
         yhat: ArrayView2<T>,
@@ -640,7 +721,16 @@ mod tests {
                             false => T::c((i % 2) as f64),
                         })
                         .collect();
-                    for loss in [Loss::BinaryCrossEntropy, Loss::MeanSquaredError] {
+                    for loss in [
+                        Loss::BinaryCrossEntropy,
+                        Loss::MeanSquaredError,
+                        Loss::Huber,
+                        Loss::MeanAbsoluteError,
+                        Loss::Poisson,
+                    ] {
+                        // Poisson predictions are positive.
+                        let shift = T::c(if loss == Loss::Poisson { 0.25 } else { 0.0 });
+                        let p: Vec<T> = p.iter().map(|&v| v + shift).collect();
                         let got = column_sum(loss, &p, &y);
                         let want: f64 = p
                             .iter()
@@ -763,6 +853,52 @@ mod tests {
         let mut da = Array2::zeros((1, 2));
         mse.gradient(yhat.view(), Target::Dense(y.view()), da.view_mut());
         assert_eq!(da, array![[1.0, 3.0]]); // 2(ŷ − y)/N: positive when ŷ > y
+    }
+
+    /// Huber (δ = 1) on both sides of |d| = 1, the L1 subgradient 0 at d = 0, and the half
+    /// Poisson deviance with y = 0, by hand; mean over all elements.
+    #[test]
+    fn huber_mae_poisson_by_hand() {
+        let yhat = array![[0.5, 3.0], [-2.0, 1.0]];
+        let y = array![[0.0, 0.0], [0.0, 1.0]];
+        let t = Target::Dense(y.view());
+        let huber = Loss::Huber.value(yhat.view(), t);
+        assert_eq!(huber, (0.125 + 2.5 + 1.5 + 0.0) / 4.0);
+        let mut da = Array2::zeros((2, 2));
+        Loss::Huber.gradient(yhat.view(), t, da.view_mut());
+        assert_eq!(da, array![[0.125, 0.25], [-0.25, 0.0]]);
+        let mae = Loss::MeanAbsoluteError.value(yhat.view(), t);
+        assert_eq!(mae, (0.5 + 3.0 + 2.0 + 0.0) / 4.0);
+        Loss::MeanAbsoluteError.gradient(yhat.view(), t, da.view_mut());
+        assert_eq!(da, array![[0.25, 0.25], [-0.25, 0.0]]);
+        let (p, y) = (array![[2.0, 0.5]], array![[0.0, 3.0]]);
+        let t = Target::Dense(y.view());
+        let dev = Loss::Poisson.value(p.view(), t);
+        let want = (2.0 + (3.0 * 6f64.ln() - 3.0 + 0.5)) / 2.0;
+        assert!((dev - want).abs() < 1e-15, "{dev} {want}");
+        // Zero where the prediction is the target.
+        assert!(Loss::Poisson.value(y.view(), t).abs() < 1e-15);
+        let mut da = Array2::zeros((1, 2));
+        Loss::Poisson.gradient(p.view(), t, da.view_mut());
+        assert_eq!(da, array![[0.5, -2.5]]); // (1 − y/ŷ)/N
+        let mut dz = Array2::zeros((1, 2));
+        Loss::Poisson.fused_delta(p.view(), t, dz.view_mut());
+        assert_eq!(dz, array![[1.0, -1.25]]); // (ŷ − y)/N
+        assert!(Loss::Poisson.is_fused(Activation::Exp));
+        assert!(Loss::Poisson.check_output(Activation::Identity).is_err());
+        assert!(Loss::Huber.check_output(Activation::Gelu).is_ok());
+        let negative = array![[1.0, -0.5]];
+        let e = Loss::Poisson
+            .check_target(&Target::Dense(negative.view()), 1, 2)
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            e,
+            "y must be non-negative for \"poisson\" (counts or rates), got values in [-0.5, 1]"
+        );
+        assert_eq!(Loss::from_name("Huber").unwrap(), Loss::Huber);
+        let e = Loss::from_name("poison").unwrap_err().to_string();
+        assert!(e.ends_with("; did you mean 'poisson'?"), "{e}");
     }
 
     #[test]

@@ -166,10 +166,16 @@ impl PyNetwork {
         let layer_sizes = check::counts("layer_sizes", &layer_sizes)?;
         // Named as the argument: "unknown activations 'gelu'".
         let argument = |e| match e {
-            Error::UnknownName { name, expected, .. } => Error::UnknownName {
+            Error::UnknownName {
+                name,
+                expected,
+                hint,
+                ..
+            } => Error::UnknownName {
                 kind: "activations",
                 name,
                 expected,
+                hint,
             },
             e => e,
         };

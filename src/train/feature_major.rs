@@ -251,8 +251,10 @@ impl<T: Float> Workspace<T> {
 /// `|z_j| ≤ |b_j| + Σ_q |W_qj| · a_max ≤ Σ|b| + Σ|W| · a_max`; the rounded sums exceed the
 /// middle term by a factor of at most `(1 + ε)^(n_in + 1)` (with `n_in ≤ 16`), as does
 /// the bound computed in f64: twice it bounds `|z_j|`, and a layer whose bound lies
-/// within the type's range cannot overflow. ReLU, leaky ReLU and identity keep
-/// `|a| ≤ |z|`; tanh, the sigmoid and softmax keep `|a| ≤ 1`. A NaN or infinite weight
+/// within the type's range cannot overflow. ReLU, leaky ReLU, identity, GELU, SiLU and ELU
+/// keep `|a| ≤ |z|` (`|z Φ(z)|`, `|z s(z)|` and `|e^z − 1|` for `z < 0` are at most `|z|`);
+/// softplus keeps `|a| ≤ max(z, 0) + ln 2`, exp `a ≤ e^z`; tanh, the sigmoid and softmax
+/// keep `|a| ≤ 1`. A NaN or infinite weight
 /// gives no bound, as it should. Coarse, but the bound of a trained network of this size
 /// is far below the type's range, and it costs a sum over the weights.
 fn bounds<T: Float>(layer: &Dense<T>, a_max: f64) -> (bool, f64) {
@@ -265,6 +267,8 @@ fn bounds<T: Float>(layer: &Dense<T>, a_max: f64) -> (bool, f64) {
     let bounded = z_max < T::max_value().f64();
     let a_max = match (bounded, layer.activation) {
         (_, Activation::Tanh | Activation::Sigmoid | Activation::Softmax) => 1.0,
+        (true, Activation::Softplus) => z_max + std::f64::consts::LN_2,
+        (true, Activation::Exp) => z_max.exp(),
         (true, _) => z_max,
         (false, _) => f64::INFINITY,
     };
@@ -389,6 +393,15 @@ mod tests {
                 vec![Sigmoid, Sigmoid],
                 Loss::BinaryCrossEntropy,
             ),
+            // The activations and losses without a fused kernel of their own.
+            (vec![3, 6, 5, 2], vec![Gelu, Silu, Identity], Loss::Huber),
+            (
+                vec![3, 12, 9, 2],
+                vec![Elu, Softplus, Tanh],
+                Loss::MeanAbsoluteError,
+            ),
+            (vec![2, 5, 3], vec![Softplus, Exp], Loss::Poisson),
+            (vec![2, 4, 2], vec![Exp, Gelu], Loss::MeanSquaredError),
             // As many inputs and units as the engine takes.
             (
                 vec![MAX_INPUTS, MAX_UNITS, 3],
