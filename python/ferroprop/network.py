@@ -32,9 +32,19 @@ ActivationName = Union[
     Literal["sigmoid"],
     Literal["tanh"],
     Literal["softmax"],
+    Literal["gelu"],
+    Literal["silu"],
+    Literal["elu"],
+    Literal["softplus"],
+    Literal["exp"],
 ]
 LossName = Union[
-    Literal["binary_cross_entropy"], Literal["cross_entropy"], Literal["mean_squared_error"]
+    Literal["binary_cross_entropy"],
+    Literal["cross_entropy"],
+    Literal["mean_squared_error"],
+    Literal["huber"],
+    Literal["mean_absolute_error"],
+    Literal["poisson"],
 ]
 OptimizerName = Union[Literal["sgd"], Literal["adam"]]
 ScheduleName = Union[Literal["constant"], Literal["invscaling"], Literal["adaptive"]]
@@ -61,23 +71,39 @@ ACTIVATIONS: tuple[ActivationName, ...] = (
     "sigmoid",
     "tanh",
     "softmax",
+    "gelu",
+    "silu",
+    "elu",
+    "softplus",
+    "exp",
 )
-LOSSES: tuple[LossName, ...] = ("binary_cross_entropy", "cross_entropy", "mean_squared_error")
+LOSSES: tuple[LossName, ...] = (
+    "binary_cross_entropy",
+    "cross_entropy",
+    "mean_squared_error",
+    "huber",
+    "mean_absolute_error",
+    "poisson",
+)
 OPTIMIZERS: tuple[OptimizerName, ...] = ("sgd", "adam")
 SCHEDULES: tuple[ScheduleName, ...] = ("constant", "invscaling", "adaptive")
 METRICS: tuple[MetricName, ...] = ("loss", "accuracy", "r2")
 DTYPES: tuple[DTypeName, ...] = ("float32", "float64")
 
-# The output activation each loss implies, and the loss each output implies (keyed by any
-# string: an unknown name finds nothing here and is refused by the core).
+# The output activation each loss implies, and the loss each output implies (keyed by
+# lower-case names, as the core reads them ignoring case; an unknown name finds nothing
+# here and is refused by the core).
 _OUTPUT_FOR_LOSS: dict[str, ActivationName] = {
     "binary_cross_entropy": "sigmoid",
     "cross_entropy": "softmax",
     "mean_squared_error": "identity",
+    "poisson": "exp",
 }
 _LOSS_FOR_OUTPUT: dict[str, LossName] = {
     "sigmoid": "binary_cross_entropy",
+    "logistic": "binary_cross_entropy",
     "softmax": "cross_entropy",
+    "exp": "poisson",
 }
 
 
@@ -330,13 +356,18 @@ class Network:
         Units per layer, input first: ``[n_inputs, hidden..., n_outputs]``.
     activations : sequence of str or str, optional
         One name per layer after the input, from ``"identity"``, ``"relu"``,
-        ``"leaky_relu"``, ``"sigmoid"``, ``"tanh"``, ``"softmax"`` (output only). A single
-        name applies to every hidden layer and the output follows the loss. By default
-        hidden layers are ``"relu"``.
+        ``"leaky_relu"``, ``"sigmoid"`` (or ``"logistic"``), ``"tanh"``, ``"softmax"``
+        (output only), ``"gelu"`` (exact erf form), ``"silu"``, ``"elu"`` (alpha 1),
+        ``"softplus"`` (beta 1, threshold 20) and ``"exp"``, in any case. A single name
+        applies to every hidden layer and the output follows the loss. By default hidden
+        layers are ``"relu"``.
     loss : str, optional
-        ``"binary_cross_entropy"`` (sigmoid output), ``"cross_entropy"`` (softmax output)
-        or ``"mean_squared_error"``. By default it follows the output activation
-        (sigmoid → binary cross-entropy, softmax → cross-entropy, otherwise MSE).
+        ``"binary_cross_entropy"`` (sigmoid output), ``"cross_entropy"`` (softmax output),
+        ``"mean_squared_error"``, ``"huber"`` (delta 1), ``"mean_absolute_error"`` or
+        ``"poisson"`` (half the Poisson deviance, exp output, targets >= 0), in any case:
+        each the mean over the batch. By default it follows the output activation
+        (sigmoid → binary cross-entropy, softmax → cross-entropy, exp → poisson,
+        otherwise MSE).
     dtype : {"float64", "float32"} or numpy dtype, default "float64"
         The dtype of the weights and of every computation (``np.float32`` and
         ``np.dtype("float32")`` are accepted too).
@@ -359,7 +390,8 @@ class Network:
         If ``layer_sizes`` has fewer than 2 entries or a size below 1, a name is unknown,
         the number of activations is not ``len(layer_sizes) - 1``, ``softmax`` is not
         on the output layer, or the loss does not fit the output activation
-        (``binary_cross_entropy`` needs sigmoid, ``cross_entropy`` softmax).
+        (``binary_cross_entropy`` needs sigmoid, ``cross_entropy`` softmax, ``poisson``
+        exp).
 
     Examples
     --------
@@ -395,7 +427,7 @@ class Network:
         names: list[str]
         if activations is None or isinstance(activations, str):
             hidden: str = "relu" if activations is None else activations
-            output = _OUTPUT_FOR_LOSS.get(loss_name or "mean_squared_error", "identity")
+            output = _OUTPUT_FOR_LOSS.get((loss_name or "mean_squared_error").lower(), "identity")
             names = [hidden] * (len(sizes) - 2) + [output]
         elif isinstance(activations, (Sequence, np.ndarray)):
             names = [_str("activations", a, ACTIVATIONS) for a in activations]
@@ -405,7 +437,7 @@ class Network:
             )
         if loss_name is None:  # the output's (no activations at all: the core refuses that)
             loss_name = _LOSS_FOR_OUTPUT.get(
-                names[-1] if names else "identity", "mean_squared_error"
+                names[-1].lower() if names else "identity", "mean_squared_error"
             )
         dtype_name = _str("dtype", np.dtype(dtype).name if _is_dtype(dtype) else dtype, DTYPES)
         seed = _int("seed", secrets.randbits(63) if seed is None else seed)

@@ -23,9 +23,9 @@ Backward, from ``da_L = dL/dyhat`` of the mean loss down to the input::
 Every loss is a mean (over all elements for binary cross-entropy and mean squared
 error, over samples for categorical cross-entropy), so the gradients above are
 those of the mean, for ``W`` and ``b`` alike. At the output, sigmoid with binary
-cross-entropy and softmax with categorical cross-entropy use the fused delta
-``dz_L = (yhat - y) / N`` (``N`` the divisor of the mean), and softmax with mean
-squared error uses the softmax Jacobian-vector product instead of ``f'``.
+cross-entropy, softmax with categorical cross-entropy and exp with the Poisson loss use
+the fused delta ``dz_L = (yhat - y) / N`` (``N`` the divisor of the mean), and softmax
+with another loss uses the softmax Jacobian-vector product instead of ``f'``.
 
 Everything stays in the dtype of the model (float32 or float64).
 
@@ -42,6 +42,7 @@ Examples
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from typing import Any, Union
 
@@ -230,6 +231,189 @@ def tanh_deriv(z: Array) -> Array:
     return 1 - np.tanh(z) ** 2
 
 
+def _erfc(x: Array) -> Array:
+    """``erfc`` elementwise by Python's :func:`math.erfc` (NumPy has none), in x's dtype."""
+    values = [math.erfc(v) for v in np.asarray(x, dtype=np.float64).ravel()]
+    return np.array(values, dtype=x.dtype).reshape(x.shape)
+
+
+def gelu(z: Array) -> Array:
+    """Gaussian error linear unit, exact form: ``z Phi(z)``, ``Phi(z) = erfc(-z/sqrt(2))/2``.
+
+    Parameters
+    ----------
+    z : ndarray
+        Pre-activations.
+
+    Returns
+    -------
+    ndarray
+        ``z`` times the standard normal distribution function at ``z``.
+    """
+    return z * (_erfc(-z / math.sqrt(2)) / 2)
+
+
+def gelu_deriv(z: Array) -> Array:
+    """Derivative of GELU, ``Phi(z) + z phi(z)``, ``phi`` the standard normal density.
+
+    Parameters
+    ----------
+    z : ndarray
+        Pre-activations.
+
+    Returns
+    -------
+    ndarray
+        ``Phi(z) + z exp(-z^2/2) / sqrt(2 pi)``.
+    """
+    with np.errstate(over="ignore"):  # z^2 of a huge z: the density is 0
+        density = np.exp(-(z * z) / 2) / math.sqrt(2 * math.pi)
+    d: Array = (_erfc(-z / math.sqrt(2)) / 2 + z * density).astype(z.dtype)
+    return d
+
+
+def silu(z: Array) -> Array:
+    """Sigmoid linear unit (swish), ``z / (1 + exp(-z))``.
+
+    Parameters
+    ----------
+    z : ndarray
+        Pre-activations.
+
+    Returns
+    -------
+    ndarray
+        ``z s(z)`` with ``s`` the logistic sigmoid.
+    """
+    with np.errstate(over="ignore"):  # exp(-z) of a very negative z is inf: silu is -0
+        return z / (1 + np.exp(-z))
+
+
+def silu_deriv(z: Array) -> Array:
+    """Derivative of SiLU, ``s (1 + z (1 - s))`` with ``s = 1 / (1 + exp(-z))``.
+
+    Parameters
+    ----------
+    z : ndarray
+        Pre-activations.
+
+    Returns
+    -------
+    ndarray
+        ``s (1 + z (1 - s))``.
+    """
+    with np.errstate(over="ignore"):
+        s = 1 / (1 + np.exp(-z))
+    return s * (1 + z * (1 - s))
+
+
+def elu(z: Array) -> Array:
+    """Exponential linear unit with alpha 1: ``z`` where ``z > 0``, else ``exp(z) - 1``.
+
+    Parameters
+    ----------
+    z : ndarray
+        Pre-activations.
+
+    Returns
+    -------
+    ndarray
+        Values above -1.
+    """
+    with np.errstate(over="ignore"):  # the branch not taken may overflow
+        a: Array = np.where(z > 0, z, np.expm1(z))
+    return a
+
+
+def elu_deriv(z: Array) -> Array:
+    """Derivative of ELU: 1 where ``z > 0``, else ``exp(z)``.
+
+    Parameters
+    ----------
+    z : ndarray
+        Pre-activations.
+
+    Returns
+    -------
+    ndarray
+        1 or ``exp(z)``.
+    """
+    with np.errstate(over="ignore"):
+        d: Array = np.where(z > 0, z.dtype.type(1), np.exp(z))
+    return d
+
+
+def softplus(z: Array) -> Array:
+    """Softplus, ``log(1 + exp(z))``, and ``z`` itself where ``z > 20`` (PyTorch's threshold).
+
+    Parameters
+    ----------
+    z : ndarray
+        Pre-activations.
+
+    Returns
+    -------
+    ndarray
+        Positive values.
+    """
+    with np.errstate(over="ignore"):
+        a: Array = np.where(z > 20, z, np.log1p(np.exp(z)))
+    return a
+
+
+def softplus_deriv(z: Array) -> Array:
+    """Derivative of softplus, the sigmoid ``e / (e + 1)`` with ``e = exp(z)``; 1 if ``z > 20``.
+
+    Parameters
+    ----------
+    z : ndarray
+        Pre-activations.
+
+    Returns
+    -------
+    ndarray
+        Values in ``[0, 1]``.
+    """
+    with np.errstate(over="ignore", invalid="ignore"):
+        e = np.exp(z)
+        d: Array = np.where(z > 20, z.dtype.type(1), e / (e + 1))
+    return d
+
+
+def exp(z: Array) -> Array:
+    """Exponential, ``exp(z)``: the output of a Poisson regression.
+
+    Parameters
+    ----------
+    z : ndarray
+        Pre-activations (log-means).
+
+    Returns
+    -------
+    ndarray
+        ``exp(z)``.
+    """
+    a: Array = np.exp(z)
+    return a
+
+
+def exp_deriv(z: Array) -> Array:
+    """Derivative of the exponential: ``exp(z)`` itself.
+
+    Parameters
+    ----------
+    z : ndarray
+        Pre-activations.
+
+    Returns
+    -------
+    ndarray
+        ``exp(z)``.
+    """
+    d: Array = np.exp(z)
+    return d
+
+
 def softmax(z: Array) -> Array:
     """Row-wise softmax, stabilised by subtracting each row's maximum.
 
@@ -277,6 +461,11 @@ ACTIVATIONS: dict[str, ActivationFn] = {
     "sigmoid": sigmoid,
     "tanh": tanh,
     "softmax": softmax,
+    "gelu": gelu,
+    "silu": silu,
+    "elu": elu,
+    "softplus": softplus,
+    "exp": exp,
 }
 #: Elementwise derivatives; softmax has none (see :func:`softmax_jvp`).
 DERIVATIVES: dict[str, ActivationFn] = {
@@ -285,6 +474,11 @@ DERIVATIVES: dict[str, ActivationFn] = {
     "leaky_relu": leaky_relu_deriv,
     "sigmoid": sigmoid_deriv,
     "tanh": tanh_deriv,
+    "gelu": gelu_deriv,
+    "silu": silu_deriv,
+    "elu": elu_deriv,
+    "softplus": softplus_deriv,
+    "exp": exp_deriv,
 }
 
 # --- losses (means), each followed by its derivative with respect to yhat --------
@@ -460,24 +654,184 @@ def mean_squared_error_deriv(y: npt.ArrayLike, yhat: Array) -> Array:
     return 2 * (yhat - _like(y, yhat)) / yhat.size
 
 
+def huber(y: npt.ArrayLike, yhat: Array) -> np.floating[Any]:
+    """Mean over all elements of the Huber loss with delta 1 (PyTorch's ``HuberLoss``).
+
+    ``d^2 / 2`` where ``|d| < 1``, else ``|d| - 1/2``, with ``d = yhat - y``.
+
+    Parameters
+    ----------
+    y : array-like
+        Targets, of yhat's shape.
+    yhat : ndarray
+        Predictions.
+
+    Returns
+    -------
+    numpy.floating
+        The mean loss, in yhat's dtype.
+
+    Raises
+    ------
+    ValueError
+        If ``y`` does not have yhat's shape.
+    """
+    d = np.abs(yhat - _like(y, yhat))
+    return np.mean(np.where(d < 1, d * d / 2, d - yhat.dtype.type(0.5)))
+
+
+def huber_deriv(y: npt.ArrayLike, yhat: Array) -> Array:
+    """``clip(yhat - y, -1, 1) / y.size``.
+
+    Parameters
+    ----------
+    y : array-like
+        Targets, of yhat's shape.
+    yhat : ndarray
+        Predictions.
+
+    Returns
+    -------
+    ndarray
+        ``dL/dyhat``, of yhat's shape and dtype.
+
+    Raises
+    ------
+    ValueError
+        If ``y`` does not have yhat's shape.
+    """
+    return np.clip(yhat - _like(y, yhat), -1, 1) / yhat.size
+
+
+def mean_absolute_error(y: npt.ArrayLike, yhat: Array) -> np.floating[Any]:
+    """Mean over all elements of ``|yhat - y|`` (PyTorch's ``L1Loss``).
+
+    Parameters
+    ----------
+    y : array-like
+        Targets, of yhat's shape.
+    yhat : ndarray
+        Predictions.
+
+    Returns
+    -------
+    numpy.floating
+        The mean loss, in yhat's dtype.
+
+    Raises
+    ------
+    ValueError
+        If ``y`` does not have yhat's shape.
+    """
+    return np.mean(np.abs(yhat - _like(y, yhat)))
+
+
+def mean_absolute_error_deriv(y: npt.ArrayLike, yhat: Array) -> Array:
+    """``sign(yhat - y) / y.size``, with ``sign(0) = 0`` (PyTorch's subgradient).
+
+    Parameters
+    ----------
+    y : array-like
+        Targets, of yhat's shape.
+    yhat : ndarray
+        Predictions.
+
+    Returns
+    -------
+    ndarray
+        ``dL/dyhat``, of yhat's shape and dtype.
+
+    Raises
+    ------
+    ValueError
+        If ``y`` does not have yhat's shape.
+    """
+    return np.sign(yhat - _like(y, yhat)) / yhat.size
+
+
+def poisson(y: npt.ArrayLike, yhat: Array) -> np.floating[Any]:
+    """Mean over all elements of half the Poisson deviance, ``y log(y / yhat) - y + yhat``.
+
+    The term ``y log(y / yhat)`` is 0 where ``y = 0``; this is scikit-learn's
+    ``MLPRegressor(loss="poisson")`` loss (divided by its number of outputs).
+
+    Parameters
+    ----------
+    y : array-like
+        Non-negative targets, of yhat's shape.
+    yhat : ndarray
+        Positive predictions (means).
+
+    Returns
+    -------
+    numpy.floating
+        The mean loss, in yhat's dtype.
+
+    Raises
+    ------
+    ValueError
+        If ``y`` does not have yhat's shape.
+    """
+    t = _like(y, yhat)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        log_term = np.where(t == 0, 0, t * np.log(t / yhat))
+    return np.mean(log_term - t + yhat)
+
+
+def poisson_deriv(y: npt.ArrayLike, yhat: Array) -> Array:
+    """``(1 - y / yhat) / y.size``.
+
+    Parameters
+    ----------
+    y : array-like
+        Non-negative targets, of yhat's shape.
+    yhat : ndarray
+        Positive predictions.
+
+    Returns
+    -------
+    ndarray
+        ``dL/dyhat``, of yhat's shape and dtype.
+
+    Raises
+    ------
+    ValueError
+        If ``y`` does not have yhat's shape.
+    """
+    return (1 - _like(y, yhat) / yhat) / yhat.size
+
+
 LOSSES: dict[str, LossFn] = {
     "binary_cross_entropy": binary_cross_entropy,
     "cross_entropy": cross_entropy,
     "mean_squared_error": mean_squared_error,
+    "huber": huber,
+    "mean_absolute_error": mean_absolute_error,
+    "poisson": poisson,
 }
 LOSS_DERIVATIVES: dict[str, LossDerivFn] = {
     "binary_cross_entropy": binary_cross_entropy_deriv,
     "cross_entropy": cross_entropy_deriv,
     "mean_squared_error": mean_squared_error_deriv,
+    "huber": huber_deriv,
+    "mean_absolute_error": mean_absolute_error_deriv,
+    "poisson": poisson_deriv,
 }
 
 # Output deltas dz_L(y, yhat, da_L) that replace da_L * f'(z_L) for these pairs.
 _OUTPUT_DELTAS: dict[tuple[str, str], _OutputDelta] = {
     ("sigmoid", "binary_cross_entropy"): lambda y, yhat, da: (yhat - _like(y, yhat)) / yhat.size,
     ("softmax", "cross_entropy"): lambda y, yhat, da: (yhat - _onehot(y, yhat)) / len(yhat),
+    ("exp", "poisson"): lambda y, yhat, da: (yhat - _like(y, yhat)) / yhat.size,
     ("softmax", "mean_squared_error"): lambda y, yhat, da: softmax_jvp(yhat, da),
+    ("softmax", "huber"): lambda y, yhat, da: softmax_jvp(yhat, da),
+    ("softmax", "mean_absolute_error"): lambda y, yhat, da: softmax_jvp(yhat, da),
 }
-_REQUIRED_OUTPUT = {"binary_cross_entropy": "sigmoid", "cross_entropy": "softmax"}
+_REQUIRED_OUTPUT = {
+    "binary_cross_entropy": "sigmoid",
+    "cross_entropy": "softmax",
+    "poisson": "exp",
+}
 
 
 class mlp:
