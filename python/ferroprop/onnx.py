@@ -18,11 +18,18 @@ leaky_relu    ``Max(z, 0.01 · z)`` (the slope held in the network's dtype)
 sigmoid       ``1 / (1 + Exp(-Max(Min(z, 500), -500)))``
 tanh          ``Tanh(z)``
 softmax       ``Softmax(z, axis=1)``
+gelu          ``z · (1 + Erf(z · √½)) / 2``
+silu          ``z / (1 + Exp(-z))``
+elu           ``Where(z > 0, z, Exp(Min(z, 0)) - 1)``
+softplus      ``Where(z > 20, z, Log(1 + Exp(Min(z, 20))))``
+exp           ``Exp(z)``
 ============  ===================================================================
 
 The sigmoid is written out rather than ONNX's ``Sigmoid``, whose ONNX Runtime kernels
 saturate early (and ``LeakyRelu`` holds its slope as a float32 attribute), so that the
-model computes what ferroprop computes. Needs ``onnx`` and ``skl2onnx`` (``pip install
+model computes what ferroprop computes. ONNX has no ``Erfc``, ``Expm1`` nor ``Log1p``:
+where ferroprop's GELU, ELU and softplus use them, the graph agrees to a few units in the
+last place of 1 (not of a tiny result: GELU of z < -8 is 0 in the graph). Needs ``onnx`` and ``skl2onnx`` (``pip install
 'ferroprop[onnx]'``, which adds ``onnxruntime`` to run the models); the rest of ferroprop
 never imports this module.
 """
@@ -77,8 +84,15 @@ _MIN_OPSET = 9
 _LEAKY_RELU_SLOPE = 0.01
 _SIGMOID_CLIP = 500.0
 # scikit-learn's names of the hidden activations, in ferroprop's words.
-_HIDDEN = {"identity": "identity", "logistic": "sigmoid", "tanh": "tanh", "relu": "relu"}
-_OUTPUT = {"identity": "identity", "logistic": "sigmoid", "softmax": "softmax"}
+_HIDDEN = {
+    "identity": "identity",
+    "logistic": "sigmoid",
+    "tanh": "tanh",
+    "relu": "relu",
+    **{f: f for f in ("sigmoid", "leaky_relu", "gelu", "silu", "elu", "softplus")},
+}
+_OUTPUT = {"identity": "identity", "logistic": "sigmoid", "softmax": "softmax", "exp": "exp"}
+_SOFTPLUS_THRESHOLD = 20.0
 _PROTO = {np.dtype(np.float32): TensorProto.FLOAT, np.dtype(np.float64): TensorProto.DOUBLE}
 _CLASSIFIER_OPTIONS: dict[str, list[Any]] = {
     "zipmap": [True, False, "columns"],
@@ -279,6 +293,33 @@ def _activation(g: _Graph, f: str, z: str, dtype: np.dtype[Any]) -> str:
         return g.node("Tanh", [z])
     if f == "softmax":
         return g.node("Softmax", [z], axis=1)
+    return _smooth(g, f, z, dtype)
+
+
+def _smooth(g: _Graph, f: str, z: str, dtype: np.dtype[Any]) -> str:
+    """The activations with an exponential or erf, written out in opset-9 operators."""
+    one = g.constant("one", np.array(1, dtype))
+    if f == "exp":
+        return g.node("Exp", [z])
+    if f == "silu":
+        return g.node("Div", [z, g.node("Add", [one, g.node("Exp", [g.node("Neg", [z])])])])
+    if f == "gelu":
+        root_half = g.constant("root_half", np.array(np.sqrt(0.5), dtype))
+        half = g.constant("half", np.array(0.5, dtype))
+        cdf = g.node(
+            "Mul", [half, g.node("Add", [one, g.node("Erf", [g.node("Mul", [z, root_half])])])]
+        )
+        return g.node("Mul", [z, cdf])
+    zero = g.constant("zero", np.array(0, dtype))
+    if f == "elu":
+        # Exp of min(z, 0) only: the branch not taken must not overflow.
+        below = g.node("Sub", [g.node("Exp", [g.node("Min", [z, zero])]), one])
+        return g.node("Where", [g.node("Greater", [z, zero]), z, below])
+    if f == "softplus":
+        threshold = g.constant("threshold", np.array(_SOFTPLUS_THRESHOLD, dtype))
+        e = g.node("Exp", [g.node("Min", [z, threshold])])
+        below = g.node("Log", [g.node("Add", [one, e])])
+        return g.node("Where", [g.node("Greater", [z, threshold]), z, below])
     raise ValueError(f"activation {f!r} has no ONNX form")
 
 

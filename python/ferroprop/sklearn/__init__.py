@@ -12,8 +12,10 @@ Importing this module needs scikit-learn and SciPy (``pip install 'ferroprop[skl
 Known differences from scikit-learn: the shuffling order (ferroprop's RNG); a minibatch
 whose sample weights are all zero is skipped (scikit-learn raises ZeroDivisionError);
 negative sample weights and ``momentum=1`` are refused; a float32 model computes in
-float32 whatever the dtype of the ``X`` it predicts on; and ``MLPRegressor(loss="poisson")``
-is refused (ferroprop has no exponential output).
+float32 whatever the dtype of the ``X`` it predicts on; ``MLPRegressor(loss="poisson")``
+refuses negative targets (scikit-learn computes NaN losses); and ``activation`` also
+takes ferroprop's own hidden activations (``"sigmoid"``, ``"leaky_relu"``, ``"gelu"``,
+``"silu"``, ``"elu"``, ``"softplus"``).
 
 How the estimators map onto :meth:`ferroprop.Network.fit` (loss scales, which fits run
 in one Rust call) is described in the docstring of ``ferroprop.sklearn._base``.

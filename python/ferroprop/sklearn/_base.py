@@ -66,7 +66,19 @@ if TYPE_CHECKING:
 
 # scikit-learn's names of the hidden activations, solvers and schedules (unions of
 # one-value Literals: see ferroprop.network's names).
-HiddenActivation = Union[Literal["identity"], Literal["logistic"], Literal["tanh"], Literal["relu"]]
+# ``activation`` also takes every hidden activation of ferroprop by its own name.
+HiddenActivation = Union[
+    Literal["identity"],
+    Literal["logistic"],
+    Literal["tanh"],
+    Literal["relu"],
+    Literal["sigmoid"],
+    Literal["leaky_relu"],
+    Literal["gelu"],
+    Literal["silu"],
+    Literal["elu"],
+    Literal["softplus"],
+]
 Solver = Union[Literal["lbfgs"], Literal["sgd"], Literal["adam"]]
 LearningRateSchedule = Union[Literal["constant"], Literal["invscaling"], Literal["adaptive"]]
 #: ``hidden_layer_sizes``: one size, or one per hidden layer.
@@ -75,7 +87,9 @@ HiddenLayerSizes = Union[int, Sequence[int], npt.NDArray[np.integer[Any]]]
 MatrixLike = Union[ArrayLike, "sp.spmatrix", "sp.sparray"]
 #: ``random_state``: scikit-learn's seed or generator.
 RandomStateLike = Union[int, np.random.RandomState, None]
-_OutActivation = Union[Literal["identity"], Literal["logistic"], Literal["softmax"]]
+_OutActivation = Union[
+    Literal["identity"], Literal["logistic"], Literal["softmax"], Literal["exp"]
+]
 _Weights = list[tuple[FloatArray, FloatArray]]
 
 
@@ -85,12 +99,19 @@ _HIDDEN: dict[str, ActivationName] = {
     "logistic": "sigmoid",
     "tanh": "tanh",
     "relu": "relu",
+    "sigmoid": "sigmoid",
+    "leaky_relu": "leaky_relu",
+    "gelu": "gelu",
+    "silu": "silu",
+    "elu": "elu",
+    "softplus": "softplus",
 }
 # scikit-learn's output activation -> ferroprop's output activation and loss.
 _OUTPUT: dict[str, tuple[ActivationName, LossName]] = {
     "logistic": ("sigmoid", "binary_cross_entropy"),
     "softmax": ("softmax", "cross_entropy"),
     "identity": ("identity", "mean_squared_error"),
+    "exp": ("exp", "poisson"),
 }
 
 
@@ -100,8 +121,11 @@ _OUTPUT: dict[str, tuple[ActivationName, LossName]] = {
 _COMMON_PARAMETERS = """\
 hidden_layer_sizes : int or array-like of int, default=(100,)
     Units of each hidden layer (an int: one hidden layer).
-activation : {"identity", "logistic", "tanh", "relu"}, default="relu"
-    Activation of the hidden layers (``"logistic"`` is the sigmoid).
+activation : {"identity", "logistic", "tanh", "relu", "sigmoid", "leaky_relu", \
+"gelu", "silu", "elu", "softplus"}, default="relu"
+    Activation of the hidden layers: scikit-learn's four (``"logistic"`` is the
+    sigmoid, also accepted as ``"sigmoid"``) and ferroprop's others (see
+    :class:`ferroprop.Network`), which scikit-learn's estimators do not have.
 solver : {"lbfgs", "sgd", "adam"}, default="adam"
     ``"sgd"`` and ``"adam"`` train by minibatches in ferroprop's Rust loop;
     ``"lbfgs"`` runs SciPy's L-BFGS-B on ferroprop's full-batch loss and gradient.
@@ -308,7 +332,7 @@ class _BaseMLP(BaseEstimator, ABC):
 
     _parameter_constraints: dict[str, list[Any]] = {
         "hidden_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left")],
-        "activation": [StrOptions({"identity", "logistic", "tanh", "relu"})],
+        "activation": [StrOptions(set(_HIDDEN))],
         "solver": [StrOptions({"lbfgs", "sgd", "adam"})],
         "alpha": [Interval(Real, 0, None, closed="left")],
         "batch_size": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
@@ -488,7 +512,7 @@ class _BaseMLP(BaseEstimator, ABC):
         k = self.n_outputs_
         if self.out_activation_ == "identity":
             return k / 2.0, 0.5
-        if self.out_activation_ == "logistic":
+        if self.out_activation_ in ("logistic", "exp"):
             return float(k), float(k)
         return 1.0, 1.0
 
@@ -521,11 +545,6 @@ class _BaseMLP(BaseEstimator, ABC):
         hidden = [sizes] if isinstance(sizes, (int, np.integer)) else list(sizes)
         if np.any(np.array(hidden) <= 0):
             raise ValueError(f"hidden_layer_sizes must be > 0, got {hidden}.")
-        if getattr(self, "loss", None) == "poisson":
-            raise ValueError(
-                "loss='poisson' is not supported by ferroprop (it has no exponential output "
-                "activation); use loss='squared_error'"
-            )
         first_pass = not hasattr(self, "_network") or (not self.warm_start and not incremental)
 
         X, Y, y_raw = self._validate_input(X, y, incremental, reset=first_pass)
@@ -579,7 +598,7 @@ class _BaseMLP(BaseEstimator, ABC):
         self.n_layers_ = len(layer_units)
         self.out_activation_ = self._output_activation()
         # scikit-learn's Glorot-uniform draw, W then b per layer, in X's dtype.
-        factor = 2.0 if self.activation == "logistic" else 6.0
+        factor = 2.0 if self.activation in ("logistic", "sigmoid") else 6.0
         weights = []
         for fan_in, fan_out in zip(layer_units[:-1], layer_units[1:]):
             bound = np.sqrt(factor / (fan_in + fan_out))
@@ -848,8 +867,9 @@ class _BaseMLP(BaseEstimator, ABC):
         Raises
         ------
         ValueError
-            For invalid parameters (scikit-learn's ``InvalidParameterError``) or data,
-            ``loss="poisson"``, ``momentum=1``, an early-stopping validation set of fewer
+            For invalid parameters (scikit-learn's ``InvalidParameterError``) or data
+            (negative targets with ``loss="poisson"``), ``momentum=1``, an early-stopping
+            validation set of fewer
             than 2 samples, or weights that became non-finite.
 
         Warns

@@ -36,21 +36,23 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
 
     A drop-in replacement for scikit-learn 1.9.1's ``MLPRegressor``: the same parameters,
     defaults and fitted attributes, plus ``dtype``. The output layer is linear (identity)
-    and the loss half the squared error.
+    and the loss half the squared error, or, with ``loss="poisson"``, exponential and half
+    the Poisson deviance.
 
     Parameters
     ----------
     loss : {"squared_error", "poisson"}, default="squared_error"
-        ``"squared_error"`` (half the squared error). ``"poisson"`` is accepted by the
-        constructor, as scikit-learn's, but refused by ``fit``: ferroprop has no
-        exponential output.
+        ``"squared_error"``: half the squared error, identity output. ``"poisson"``: half
+        the Poisson deviance ``y log(y / ŷ) - y + ŷ`` (summed over the outputs, averaged
+        over the samples, as scikit-learn reports it), exponential output ``ŷ = exp(z)``;
+        targets must be non-negative.
     {common_parameters}
     {dtype_parameter}
     Attributes
     ----------
     {common_attributes}
-    out_activation_ : {"identity"}
-        The output activation.
+    out_activation_ : {"identity", "exp"}
+        The output activation (``"exp"`` with ``loss="poisson"``).
 
     See Also
     --------
@@ -121,7 +123,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         super().__init__(**_base_arguments(locals()))
 
     def _output_activation(self) -> _OutActivation:
-        return "identity"
+        return "exp" if self.loss == "poisson" else "identity"
 
     def _validate_input(
         self, X: MatrixLike, y: ArrayLike, incremental: bool, reset: bool
