@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from ferroprop import Network, reference
 
-HIDDEN = ["identity", "relu", "leaky_relu", "sigmoid", "tanh"]
+HIDDEN = ["identity", "relu", "leaky_relu", "sigmoid", "tanh", "gelu", "silu", "elu", "softplus"]
 # (output activation, loss, kind of targets): every accepted pair.
 PAIRS = [
     ("sigmoid", "binary_cross_entropy", "binary"),
@@ -21,6 +21,17 @@ PAIRS = [
     ("sigmoid", "mean_squared_error", "real"),
     ("tanh", "mean_squared_error", "real"),
     ("softmax", "mean_squared_error", "real"),
+    ("exp", "poisson", "counts"),
+    ("exp", "mean_squared_error", "real"),
+    ("gelu", "mean_squared_error", "real"),
+    ("silu", "mean_squared_error", "real"),
+    ("elu", "mean_squared_error", "real"),
+    ("softplus", "mean_squared_error", "real"),
+    ("identity", "huber", "real"),
+    ("tanh", "huber", "real"),
+    ("softmax", "huber", "real"),
+    ("identity", "mean_absolute_error", "real"),
+    ("softplus", "mean_absolute_error", "real"),
 ]
 RTOL = {"float64": 1e-12, "float32": 1e-5}
 
@@ -35,6 +46,8 @@ def make_targets(rng, kind, n, k):
     if kind == "probabilities":
         p = rng.random((n, k)) + 0.1
         return p / p.sum(axis=1, keepdims=True)
+    if kind == "counts":
+        return rng.poisson(1.5, (n, k)).astype(float)
     return rng.normal(size=(n, k))
 
 
