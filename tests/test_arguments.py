@@ -205,8 +205,8 @@ INIT = {
         (3, TypeError, "3"),
     ],
     "activations": [
-        ("gelu", ValueError, "'gelu'"),
-        (["relu", "gelu"], ValueError, "'gelu'"),
+        ("mish", ValueError, "'mish'"),
+        (["relu", "mish"], ValueError, "'mish'"),
         ([1, "sigmoid"], TypeError, "1"),
         (3, TypeError, "3"),
     ],

@@ -281,7 +281,7 @@ BAD_INIT = [
     (dict(layer_sizes=[2, 2.5, 1]), TypeError, "integer"),
     (dict(layer_sizes="21"), TypeError, "layer_sizes"),
     (dict(layer_sizes=[2, 2**40, 2**40, 1]), ValueError, "fewer than 2\\*\\*64 parameters"),
-    (dict(layer_sizes=[2, 1], activations=["gelu"]), ValueError, "unknown activations 'gelu'"),
+    (dict(layer_sizes=[2, 1], activations=["mish"]), ValueError, "unknown activations 'mish'"),
     (dict(layer_sizes=[2, 1], activations=["relu", "relu"]), ValueError, "1 names"),
     (
         dict(layer_sizes=[2, 3, 1], activations=["softmax", "sigmoid"]),

@@ -18,7 +18,7 @@ leaky_relu    ``Max(z, 0.01 · z)`` (the slope held in the network's dtype)
 sigmoid       ``1 / (1 + Exp(-Max(Min(z, 500), -500)))``
 tanh          ``Tanh(z)``
 softmax       ``Softmax(z, axis=1)``
-gelu          ``z · (1 + Erf(z · √½)) / 2``
+gelu          ``z · (1 + Erf(z · √½)) / 2`` (float32 only: see below)
 silu          ``z / (1 + Exp(-z))``
 elu           ``Where(z > 0, z, Exp(Min(z, 0)) - 1)``
 softplus      ``Where(z > 20, z, Log(1 + Exp(Min(z, 20))))``
@@ -29,7 +29,9 @@ The sigmoid is written out rather than ONNX's ``Sigmoid``, whose ONNX Runtime ke
 saturate early (and ``LeakyRelu`` holds its slope as a float32 attribute), so that the
 model computes what ferroprop computes. ONNX has no ``Erfc``, ``Expm1`` nor ``Log1p``:
 where ferroprop's GELU, ELU and softplus use them, the graph agrees to a few units in the
-last place of 1 (not of a tiny result: GELU of z < -8 is 0 in the graph). Needs ``onnx`` and ``skl2onnx`` (``pip install
+last place of 1 (not of a tiny result: GELU of z < -8 is 0 in the graph). ONNX Runtime
+has no float64 ``Erf`` (nor ``Gelu``) kernel, so a float64 network with a GELU layer is
+refused with a ``ValueError``: export a float32 copy. Needs ``onnx`` and ``skl2onnx`` (``pip install
 'ferroprop[onnx]'``, which adds ``onnxruntime`` to run the models); the rest of ferroprop
 never imports this module.
 """
@@ -304,12 +306,16 @@ def _smooth(g: _Graph, f: str, z: str, dtype: np.dtype[Any]) -> str:
     if f == "silu":
         return g.node("Div", [z, g.node("Add", [one, g.node("Exp", [g.node("Neg", [z])])])])
     if f == "gelu":
+        if dtype == np.float64:
+            raise ValueError(
+                "activation 'gelu' has no float64 ONNX export: its erf (ONNX's Erf, or Gelu) "
+                "has no float64 kernel in ONNX Runtime; export a float32 copy of the network "
+                "(Network(..., dtype='float32') with the same weights) instead"
+            )
         root_half = g.constant("root_half", np.array(np.sqrt(0.5), dtype))
         half = g.constant("half", np.array(0.5, dtype))
-        cdf = g.node(
-            "Mul", [half, g.node("Add", [one, g.node("Erf", [g.node("Mul", [z, root_half])])])]
-        )
-        return g.node("Mul", [z, cdf])
+        erf = g.node("Erf", [g.node("Mul", [z, root_half])])
+        return g.node("Mul", [z, g.node("Mul", [half, g.node("Add", [one, erf])])])
     zero = g.constant("zero", np.array(0, dtype))
     if f == "elu":
         # Exp of min(z, 0) only: the branch not taken must not overflow.
