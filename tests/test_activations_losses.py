@@ -294,7 +294,9 @@ def test_poisson_regressor_matches_scikit_learn(params):
 
     params = dict(params)
     X, y = poisson_data(params.pop("n_outputs", 1))
-    weights = np.random.default_rng(1).uniform(0.2, 2.0, len(X)) if params.pop("weighted", 0) else None
+    weights = (
+        np.random.default_rng(1).uniform(0.2, 2.0, len(X)) if params.pop("weighted", 0) else None
+    )
     kw = dict(
         hidden_layer_sizes=(6,),
         loss="poisson",
@@ -364,12 +366,21 @@ def test_names_ignore_case_and_logistic_is_the_sigmoid():
 @pytest.mark.parametrize(
     "kwargs, message",
     [
-        (dict(activations=["gelus", "identity"]), "unknown activations 'gelus'; .*did you mean 'gelu'\\?$"),
+        (
+            dict(activations=["gelus", "identity"]),
+            "unknown activations 'gelus'; .*did you mean 'gelu'\\?$",
+        ),
         (dict(activations=["relu", "sigmod"]), "did you mean 'sigmoid'\\?$"),
         (dict(activations=["relu", "identity"], loss="huberr"), "did you mean 'huber'\\?$"),
-        (dict(activations=["relu", "identity"], loss="mean_absolute"), "did you mean 'mean_absolute_error'\\?$"),
+        (
+            dict(activations=["relu", "identity"], loss="mean_absolute"),
+            "did you mean 'mean_absolute_error'\\?$",
+        ),
         (dict(activations=["relu", "identity"], loss="hinge"), "expected one of .*'poisson'$"),
-        (dict(activations=["relu", "identity"], loss="poisson"), 'must end with "exp" for loss "poisson"'),
+        (
+            dict(activations=["relu", "identity"], loss="poisson"),
+            'must end with "exp" for loss "poisson"',
+        ),
         (dict(activations=["relu", "identity"], dtype="float65"), "did you mean 'float64'\\?$"),
     ],
 )
@@ -386,7 +397,10 @@ def test_fit_names_suggest_the_nearest():
 
 def test_poisson_refuses_negative_targets():
     net = Network([2, 3, 1], "relu", "poisson", seed=0)
-    with pytest.raises(ValueError, match=r'^y must be non-negative for "poisson" \(counts or rates\), got values in \[-2, 3\]'):
+    with pytest.raises(
+        ValueError,
+        match=r'^y must be non-negative for "poisson" \(counts or rates\), got values in \[-2, 3\]',
+    ):
         net.fit(np.zeros((3, 2)), [1.0, -2.0, 3.0], epochs=1)
 
 

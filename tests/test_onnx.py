@@ -232,7 +232,9 @@ def test_float64_gelu_is_refused():
     net = Network([2, 3, 1], ["gelu", "identity"], dtype="float64", seed=0)
     with pytest.raises(ValueError, match="'gelu' has no float64 ONNX export.*float32"):
         to_onnx(net)
-    est = MLPRegressor(hidden_layer_sizes=(3,), activation="gelu", max_iter=2, random_state=0, dtype="float64")
+    est = MLPRegressor(
+        hidden_layer_sizes=(3,), activation="gelu", max_iter=2, random_state=0, dtype="float64"
+    )
     with pytest.raises(ValueError, match="'gelu' has no float64 ONNX export"):
         to_onnx(fitted(est, inputs(2)[:20], np.arange(20.0)))
 

@@ -28,8 +28,19 @@ PAIRS = [
     ("sigmoid", "mean_squared_error", 2),
     ("relu", "mean_squared_error", 2),
     ("leaky_relu", "mean_squared_error", 2),
+    ("exp", "poisson", 2),
+    ("gelu", "huber", 2),
+    ("identity", "mean_absolute_error", 2),
+    ("softplus", "mean_squared_error", 2),
 ]
-HIDDEN = [[], ["tanh", "leaky_relu"], ["relu", "sigmoid"], ["identity"]]
+HIDDEN = [
+    [],
+    ["tanh", "leaky_relu"],
+    ["relu", "sigmoid"],
+    ["identity"],
+    ["gelu", "silu"],
+    ["elu", "softplus"],
+]
 KINKED = {"relu", "leaky_relu"}
 
 
@@ -56,6 +67,8 @@ def targets(rng, out, loss, n):
         return rng.integers(0, 2, (n, out)).astype(float)
     if loss == "cross_entropy":
         return rng.integers(0, out, n)
+    if loss == "poisson":
+        return rng.poisson(1.5, (n, out)).astype(float)
     return rng.normal(size=(n, out))
 
 

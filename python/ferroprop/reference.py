@@ -286,7 +286,8 @@ def silu(z: Array) -> Array:
         ``z s(z)`` with ``s`` the logistic sigmoid.
     """
     with np.errstate(over="ignore"):  # exp(-z) of a very negative z is inf: silu is -0
-        return z / (1 + np.exp(-z))
+        a: Array = z / (1 + np.exp(-z))
+    return a
 
 
 def silu_deriv(z: Array) -> Array:

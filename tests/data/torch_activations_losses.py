@@ -67,7 +67,10 @@ def activations(z):
 
 def losses(yhat, y, z, counts):
     out = {}
-    for name, f in {"huber": torch.nn.HuberLoss(delta=1.0), "mean_absolute_error": torch.nn.L1Loss()}.items():
+    for name, f in {
+        "huber": torch.nn.HuberLoss(delta=1.0),
+        "mean_absolute_error": torch.nn.L1Loss(),
+    }.items():
         p = torch.tensor(yhat, dtype=torch.float64, requires_grad=True)
         value = f(p, torch.tensor(y, dtype=torch.float64))
         (grad,) = torch.autograd.grad(value, p)

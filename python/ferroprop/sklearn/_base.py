@@ -87,9 +87,7 @@ HiddenLayerSizes = Union[int, Sequence[int], npt.NDArray[np.integer[Any]]]
 MatrixLike = Union[ArrayLike, "sp.spmatrix", "sp.sparray"]
 #: ``random_state``: scikit-learn's seed or generator.
 RandomStateLike = Union[int, np.random.RandomState, None]
-_OutActivation = Union[
-    Literal["identity"], Literal["logistic"], Literal["softmax"], Literal["exp"]
-]
+_OutActivation = Union[Literal["identity"], Literal["logistic"], Literal["softmax"], Literal["exp"]]
 _Weights = list[tuple[FloatArray, FloatArray]]
 
 
