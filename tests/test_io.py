@@ -140,7 +140,7 @@ META = {
         (_header({**META, "dtype": "float16"}, {}), "dtype"),
         (_header({**META, "layer_sizes": "3,x,2"}, {}), "layer_sizes"),
         (_header({**META, "layer_sizes": "3,0,2"}, {}), "at least 1"),
-        (_header({**META, "activations": "relu,gelu,softmax"}, {}), "gelu"),
+        (_header({**META, "activations": "relu,mish,softmax"}, {}), "mish"),
         (_header({**META, "loss": "hinge"}, {}), "hinge"),
         (_header(META, {}), "tensors|bytes long"),
     ],

@@ -107,7 +107,8 @@ def _gelu(z):
 
 
 def _silu(z):
-    s = 1.0 / (1.0 + np.exp(-z))
+    with np.errstate(over="ignore"):  # exp(-z) of a very negative z is inf: s is 0
+        s = 1.0 / (1.0 + np.exp(-z))
     return z * s, s * (1 + z * (1 - s)), 0.0
 
 
