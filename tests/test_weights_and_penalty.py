@@ -17,6 +17,9 @@ def problem(loss, n=30, seed=0):
     if loss == "binary_cross_entropy":
         y = rng.integers(0, 2, (n, 2)).astype(float)
         return X, y, Network([3, 6, 2], ["relu", "sigmoid"], loss, seed=seed)
+    if loss == "poisson":
+        y = rng.poisson(1.5, (n, 2)).astype(float)
+        return X, y, Network([3, 6, 2], ["gelu", "exp"], loss, seed=seed)
     y = rng.normal(size=(n, 2))
     return X, y, Network([3, 6, 2], ["leaky_relu", "identity"], loss, seed=seed)
 
@@ -27,7 +30,14 @@ def assert_same_weights(a, b, rtol=1e-12):
         np.testing.assert_allclose(ba, bb, rtol=rtol, atol=rtol * max(np.abs(Wb).max(), 1e-300))
 
 
-LOSSES = ["binary_cross_entropy", "cross_entropy", "mean_squared_error"]
+LOSSES = [
+    "binary_cross_entropy",
+    "cross_entropy",
+    "mean_squared_error",
+    "huber",
+    "mean_absolute_error",
+    "poisson",
+]
 OPTIMIZERS = ["sgd", "adam"]
 
 
