@@ -298,9 +298,10 @@ mod tests {
     #[test]
     fn an_overflow_is_reported_by_both_engines() {
         use Activation::*;
-        let hidden = [Relu, Identity, Tanh, LeakyRelu];
+        let hidden = [Relu, Identity, Tanh, LeakyRelu, Gelu, Silu, Elu, Softplus];
         let n = 37; // tiles 0–3 in pairs, samples 32–36 in the tail
-        for first in hidden {
+                    // exp first only: as the second layer, e^(z ≈ 1e201) is infinite for every sample.
+        for first in hidden.into_iter().chain([Exp]) {
             for second in hidden {
                 let config = NetworkConfig::new(
                     vec![2, 5, 6, 1],
@@ -344,6 +345,31 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// The bounds on `|a|` of softplus (`max(z, 0) + ln 2`) and exp (`e^z`): a bound that
+    /// overflows leaves the next layer unbounded, so its products are checked.
+    #[test]
+    fn softplus_and_exp_bound_their_outputs() {
+        let config = NetworkConfig::new(
+            vec![1, 1, 1, 1],
+            vec![Activation::Softplus, Activation::Exp, Activation::Exp],
+            Loss::Poisson,
+        );
+        let mut net = Network::<f64>::new(&config, 0).unwrap();
+        let one = (Array2::from_elem((1, 1), 1.0), Array1::zeros(1));
+        let views = [(one.0.view(), one.1.view()); 3];
+        net.set_weights(&views).unwrap();
+        let layers = net.layers();
+        // |z| ≤ 2 (|b| + |W| a_max) = 2.
+        assert_eq!(
+            bounds(&layers[0], 1.0),
+            (true, 2.0 + std::f64::consts::LN_2)
+        );
+        assert_eq!(bounds(&layers[1], 1.0), (true, 2f64.exp()));
+        let (bounded, a_max) = bounds(&layers[1], 400.0); // e^800: beyond f64
+        assert!(bounded && a_max.is_infinite());
+        assert_eq!(bounds(&layers[2], a_max), (false, f64::INFINITY));
     }
 
     /// Weights too large for the bound to rule an overflow out, whose products cancel: the
