@@ -342,26 +342,43 @@ fn early_stopping_restores_the_best_validation_weights() {
 
 /// A fit resumed from another's `History::progress` (and the network's kept optimizer)
 /// takes the steps and decisions of one fit that never stopped: losses, step sizes,
-/// samples seen and weights, for every schedule.
+/// samples seen and weights, for every schedule (with and without warm-up) and optimizer.
 #[test]
 fn resuming_is_not_stopping() {
     let mut resumed = Vec::new();
-    for schedule in [
-        Schedule::Constant,
-        Schedule::InvScaling { power_t: 0.5 },
-        Schedule::Adaptive,
+    let sgd = crate::OptimizerConfig::Sgd {
+        momentum: 0.9,
+        nesterov: false,
+        weight_decay: 0.0,
+    };
+    let adamw = crate::OptimizerConfig::adamw(0.1);
+    for (schedule, warmup, optimizer) in [
+        (Schedule::Constant, 0, sgd),
+        (Schedule::InvScaling { power_t: 0.5 }, 0, sgd),
+        (Schedule::Adaptive, 0, sgd),
+        (Schedule::Constant, 2, adamw),
+        (Schedule::Cosine { t_max: Some(6) }, 3, sgd),
+        (Schedule::Cosine { t_max: Some(4) }, 0, adamw),
+        (
+            Schedule::Step {
+                step_size: 2,
+                gamma: 0.5,
+            },
+            1,
+            sgd,
+        ),
+        (Schedule::OneCycle { t_max: Some(9) }, 0, adamw),
+        (Schedule::OneCycle { t_max: Some(3) }, 2, sgd),
     ] {
         let config = |epochs, resume| FitConfig {
             epochs,
             learning_rate: 0.3,
             batch_size: Some(2),
             shuffle: false,
-            optimizer: crate::OptimizerConfig::Sgd {
-                momentum: 0.9,
-                nesterov: false,
-            },
+            optimizer,
             alpha: 1e-3,
             schedule,
+            warmup,
             stopping: Stopping {
                 n_iter_no_change: Some(1),
                 tol: 1e-2,
