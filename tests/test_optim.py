@@ -103,7 +103,7 @@ def test_optimizers_match_the_reference(engine, optimizer, dtype):
     lr = 0.01 if name == "adamw" else 0.05
     net.fit(X, y, epochs=3, learning_rate=lr, batch_size=batch, shuffle=False, **settings)
     lrs = reference.schedule_lrs("constant", lr, 3, math.ceil(n / batch))
-    reference.train(model, X, y, lrs, batch, name, **ref_settings)
+    reference.train(model, X, y, lrs, batch, name, ref_settings)
     assert_close(net, model, dtype)
 
 
@@ -124,7 +124,7 @@ def test_schedules_match_the_reference(schedule, optimizer, engine):
         **settings, **fit_schedule,
     )  # fmt: skip
     lrs = reference.schedule_lrs(ref_name, 0.02, epochs, batches, **ref_schedule)
-    reference.train(model, X, y, lrs, batch, name, **ref_settings)
+    reference.train(model, X, y, lrs, batch, name, ref_settings)
     assert_close(net, model, "float64")
     np.testing.assert_allclose(net.history_["learning_rate"], lrs[:, 0], rtol=1e-15)
 

@@ -865,7 +865,9 @@ def adamw_update(
     epsilon: float = 1e-8,
     weight_decay: float = 0.0,
 ) -> None:
-    """Step ``t`` (from 1) of PyTorch's AdamW (``torch.optim.AdamW``), W decayed, b not::
+    """Take step ``t`` (from 1) of PyTorch's AdamW, decaying W but not b.
+
+    As ``torch.optim.AdamW``::
 
         W *= 1 - eta * weight_decay
         m = beta_1 m + (1 - beta_1) g          s = beta_2 s + (1 - beta_2) g**2
@@ -900,7 +902,9 @@ def adamw_update(
 
 
 def cosine_lr(eta: float, epoch: int, t_max: int) -> float:
-    """PyTorch's ``CosineAnnealingLR`` (to 0): ``eta (1 + cos(pi epoch / t_max)) / 2``.
+    """Return the step size of PyTorch's ``CosineAnnealingLR`` (to 0).
+
+    ``eta (1 + cos(pi epoch / t_max)) / 2``.
 
     Parameters
     ----------
@@ -920,7 +924,7 @@ def cosine_lr(eta: float, epoch: int, t_max: int) -> float:
 
 
 def step_lr(eta: float, epoch: int, step_size: int, gamma: float) -> float:
-    """PyTorch's ``StepLR``: ``eta * gamma ** (epoch // step_size)``.
+    """Return the step size of PyTorch's ``StepLR``: ``eta * gamma ** (epoch // step_size)``.
 
     Parameters
     ----------
@@ -942,7 +946,9 @@ def step_lr(eta: float, epoch: int, step_size: int, gamma: float) -> float:
 
 
 def one_cycle_lr(max_lr: float, step: int, total_steps: int) -> float:
-    """PyTorch's ``OneCycleLR`` with its defaults (two phases, cosine annealing).
+    """Return the step size of PyTorch's ``OneCycleLR`` with its defaults.
+
+    Two phases, cosine annealing, no momentum cycling.
 
     From ``max_lr / 25`` up to ``max_lr`` over the first 30% of the steps, then down to
     ``max_lr / 25 / 1e4`` at the last step (and there after it).
@@ -983,7 +989,7 @@ def schedule_lrs(
     step_size: int | None = None,
     gamma: float = 0.1,
 ) -> Array:
-    """The step size of every batch of a fit under one of PyTorch's schedules.
+    """Return the step size of every batch of a fit under one of PyTorch's schedules.
 
     ``warmup`` epochs come first, epoch ``e`` stepping by ``(e + 1) / (warmup + 1)`` times
     the schedule's first step size; the schedule's epochs count from the end of the
@@ -1046,9 +1052,11 @@ def train(
     lrs: npt.ArrayLike,
     batch_size: int,
     optimizer: str = "sgd",
-    **settings: Any,
+    settings: dict[str, Any] | None = None,
 ) -> None:
-    """Minibatches in order (no shuffling), each stepped by ``lrs[epoch, batch]``.
+    """Train ``net`` on minibatches in order (no shuffling), stepping by ``lrs``.
+
+    Batch ``i`` of epoch ``e`` steps by ``lrs[e, i]``.
 
     Parameters
     ----------
@@ -1064,9 +1072,10 @@ def train(
         Rows per minibatch.
     optimizer : {"sgd", "adamw"}, default "sgd"
         :func:`sgd_update` or :func:`adamw_update`.
-    **settings
+    settings : dict, optional
         Their keyword arguments (``momentum``, ``weight_decay``, ``beta_1``, ...).
     """
+    settings = settings or {}
     X, y, lrs = np.asarray(X, dtype=net.dtype), np.asarray(y), np.asarray(lrs)
     weights = [(net.W[k], net.b[k]) for k in range(1, len(net.layersizes))]
     zeros = [(np.zeros_like(W), np.zeros_like(b)) for W, b in weights]
