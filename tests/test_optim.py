@@ -120,9 +120,15 @@ def test_schedules_match_the_reference(schedule, optimizer, engine):
     fit_schedule, (ref_name, ref_schedule) = SCHEDULES[schedule]
     epochs, batches = 6, math.ceil(n / batch)
     net.fit(
-        X, y, epochs=epochs, learning_rate=0.02, batch_size=batch, shuffle=False,
-        **settings, **fit_schedule,
-    )  # fmt: skip
+        X,
+        y,
+        epochs=epochs,
+        learning_rate=0.02,
+        batch_size=batch,
+        shuffle=False,
+        **settings,
+        **fit_schedule,
+    )
     lrs = reference.schedule_lrs(ref_name, 0.02, epochs, batches, **ref_schedule)
     reference.train(model, X, y, lrs, batch, name, ref_settings)
     assert_close(net, model, "float64")
@@ -171,9 +177,19 @@ def test_defaults_are_unchanged():
     a, b = copy.deepcopy(net), copy.deepcopy(net)
     a.fit(X, y, epochs=3, learning_rate=0.05, batch_size=4, seed=0, momentum=0.9)
     b.fit(
-        X, y, epochs=3, learning_rate=0.05, batch_size=4, seed=0, momentum=0.9,
-        weight_decay=0.0, warmup=0, schedule="constant", gamma=0.5, t_max=3,
-    )  # fmt: skip
+        X,
+        y,
+        epochs=3,
+        learning_rate=0.05,
+        batch_size=4,
+        seed=0,
+        momentum=0.9,
+        weight_decay=0.0,
+        warmup=0,
+        schedule="constant",
+        gamma=0.5,
+        t_max=3,
+    )
     assert a.to_bytes() == b.to_bytes()
 
 
@@ -246,7 +262,9 @@ def test_a_callable_that_raises_ends_training_with_its_exception():
         return 0.1
 
     with pytest.raises(Oops, match="no rate for epoch 2"):
-        net.fit(X, y, epochs=5, learning_rate=rate, callback=lambda e, l: weights.append(e))
+        net.fit(
+            X, y, epochs=5, learning_rate=rate, callback=lambda epoch, loss: weights.append(epoch)
+        )
     assert weights == [1, 2]  # two epochs ran; the weights are theirs
     twice, _, _ = problem([3, 5, 2], 16)
     twice.fit(X, y, epochs=2, learning_rate=0.1)
@@ -309,9 +327,21 @@ def test_a_callable_runs_on_the_pool_engine_too():
 @pytest.mark.parametrize(
     ("kwargs", "error", "match"),
     [
-        (dict(weight_decay=-1.0), ValueError, r"^weight_decay must be non-negative and finite, got -1.0$"),
-        (dict(weight_decay=math.nan, optimizer="adamw"), ValueError, "^weight_decay must be non-negative and finite, got nan$"),
-        (dict(weight_decay=0.1, optimizer="adam"), ValueError, "^weight_decay must be 0 with optimizer 'adam'"),
+        (
+            dict(weight_decay=-1.0),
+            ValueError,
+            r"^weight_decay must be non-negative and finite, got -1.0$",
+        ),
+        (
+            dict(weight_decay=math.nan, optimizer="adamw"),
+            ValueError,
+            "^weight_decay must be non-negative and finite, got nan$",
+        ),
+        (
+            dict(weight_decay=0.1, optimizer="adam"),
+            ValueError,
+            "^weight_decay must be 0 with optimizer 'adam'",
+        ),
         (dict(weight_decay="0.1"), TypeError, "weight_decay must be a real number"),
         (dict(schedule="step"), ValueError, "^step_size must be given with schedule 'step'"),
         (dict(schedule="step", step_size=0), ValueError, "^step_size must be at least 1, got 0$"),
@@ -325,11 +355,19 @@ def test_a_callable_runs_on_the_pool_engine_too():
         (dict(t_max=0), ValueError, "^t_max must be at least 1, got 0$"),
         (dict(schedule="cosine_restarts"), ValueError, "^unknown schedule 'cosine_restarts'"),
         (dict(optimizer="AdamW "), ValueError, "'sgd', 'adam', 'adamw'"),
-        (dict(learning_rate=lambda e: 0.1, schedule="cosine"), ValueError, "^schedule must be 'constant' with a callable learning_rate"),
-        (dict(learning_rate=lambda e: 0.1, warmup=2), ValueError, "^warmup must be 0 with a callable learning_rate"),
+        (
+            dict(learning_rate=lambda e: 0.1, schedule="cosine"),
+            ValueError,
+            "^schedule must be 'constant' with a callable learning_rate",
+        ),
+        (
+            dict(learning_rate=lambda e: 0.1, warmup=2),
+            ValueError,
+            "^warmup must be 0 with a callable learning_rate",
+        ),
         (dict(learning_rate="0.1"), TypeError, "learning_rate must be a real number"),
     ],
-)  # fmt: skip
+)
 def test_bad_settings_are_refused_before_training(kwargs, error, match):
     net, X, y = problem([3, 5, 2], 16)
     before = net.to_bytes()
@@ -420,7 +458,9 @@ def _glorot(random_state, sizes):
     weights = []
     for fan_in, fan_out in zip(sizes, sizes[1:]):
         bound = np.sqrt(6.0 / (fan_in + fan_out))
-        weights.append((r.uniform(-bound, bound, (fan_in, fan_out)), r.uniform(-bound, bound, fan_out)))
+        weights.append(
+            (r.uniform(-bound, bound, (fan_in, fan_out)), r.uniform(-bound, bound, fan_out))
+        )
     return weights
 
 
@@ -435,18 +475,36 @@ def test_estimator_adamw_takes_network_fits_steps():
     y = (X[:, 0] > 0).astype(int)
     settings = dict(learning_rate_init=0.01, weight_decay=0.1, beta_1=0.8, epsilon=1e-6)
     clf = MLPClassifier(
-        (6,), solver="adamw", alpha=0.0, batch_size=10, shuffle=False, max_iter=4,
-        n_iter_no_change=np.inf, random_state=3, learning_rate="cosine", warmup=1, **settings,
-    )  # fmt: skip
+        (6,),
+        solver="adamw",
+        alpha=0.0,
+        batch_size=10,
+        shuffle=False,
+        max_iter=4,
+        n_iter_no_change=np.inf,
+        random_state=3,
+        learning_rate="cosine",
+        warmup=1,
+        **settings,
+    )
     with pytest.warns(Warning, match="Maximum iterations"):
         clf.fit(X, y)
     net = Network([4, 6, 1], ["relu", "sigmoid"], "binary_cross_entropy", seed=0)
     net.set_weights(_glorot(3, [4, 6, 1]))
     net.fit(
-        X, y.reshape(-1, 1).astype(float), epochs=4, learning_rate=0.01, batch_size=10,
-        shuffle=False, optimizer="adamw", weight_decay=0.1, beta_1=0.8, epsilon=1e-6,
-        schedule="cosine", warmup=1,
-    )  # fmt: skip
+        X,
+        y.reshape(-1, 1).astype(float),
+        epochs=4,
+        learning_rate=0.01,
+        batch_size=10,
+        shuffle=False,
+        optimizer="adamw",
+        weight_decay=0.1,
+        beta_1=0.8,
+        epsilon=1e-6,
+        schedule="cosine",
+        warmup=1,
+    )
     for (W, b), W2, b2 in zip(net.get_weights(), clf.coefs_, clf.intercepts_):
         np.testing.assert_array_equal(W, W2)
         np.testing.assert_array_equal(b, b2)
@@ -465,9 +523,16 @@ def test_estimator_sgd_weight_decay_is_an_l2_penalty_of_the_batch_size(estimator
     else:
         cls, Y = MLPRegressor, X[:, :2] * 3.0  # two outputs: g = 1
     common = dict(
-        hidden_layer_sizes=(5,), solver="sgd", batch_size=8, shuffle=False, max_iter=5,
-        n_iter_no_change=np.inf, random_state=0, momentum=0.5, learning_rate_init=0.05,
-    )  # fmt: skip
+        hidden_layer_sizes=(5,),
+        solver="sgd",
+        batch_size=8,
+        shuffle=False,
+        max_iter=5,
+        n_iter_no_change=np.inf,
+        random_state=0,
+        momentum=0.5,
+        learning_rate_init=0.05,
+    )
     with pytest.warns(Warning, match="Maximum iterations"):
         decayed = cls(alpha=0.0, weight_decay=0.01, **common).fit(X, Y)
     with pytest.warns(Warning, match="Maximum iterations"):
@@ -484,7 +549,9 @@ def test_estimator_schedules_continue_over_partial_fit():
 
     X = rng.normal(size=(30, 3))
     y = X.sum(axis=1)
-    est = MLPRegressor(hidden_layer_sizes=(4,), learning_rate="cosine", max_iter=5, warmup=1, random_state=0)
+    est = MLPRegressor(
+        hidden_layer_sizes=(4,), learning_rate="cosine", max_iter=5, warmup=1, random_state=0
+    )
     seen = []
     for _ in range(4):
         est.partial_fit(X, y)
@@ -530,8 +597,39 @@ def test_estimator_defaults_and_bad_settings():
         (dict(learning_rate="cosine_restarts"), InvalidParameterError, "learning_rate"),
         (dict(solver="adamW"), InvalidParameterError, "solver"),
         (dict(weight_decay=0.1), ValueError, "weight_decay must be 0 with optimizer 'adam'"),
-        (dict(weight_decay=0.1, solver="lbfgs"), ValueError, "weight_decay must be 0 with solver='lbfgs'"),
+        (
+            dict(weight_decay=0.1, solver="lbfgs"),
+            ValueError,
+            "weight_decay must be 0 with solver='lbfgs'",
+        ),
         (dict(learning_rate="step"), ValueError, "step_size must be given"),
-    ]:  # fmt: skip
+    ]:
         with pytest.raises(error, match=match):
             MLPClassifier((4,), max_iter=2, **kwargs).fit(X, y)
+
+
+def test_estimator_adamw_partial_fit_continues_after_pickling():
+    """partial_fit keeps AdamW's moments and step count, and the schedule's epochs, in the
+    estimator: a pickled copy continues exactly as the original."""
+    pytest.importorskip("sklearn")
+    from ferroprop.sklearn import MLPRegressor
+
+    X = rng.normal(size=(30, 3))
+    y = X.sum(axis=1)
+    est = MLPRegressor(
+        hidden_layer_sizes=(4,),
+        solver="adamw",
+        weight_decay=0.1,
+        learning_rate="one_cycle",
+        max_iter=4,
+        random_state=0,
+        batch_size=10,
+    )
+    est.partial_fit(X, y)
+    copy_ = pickle.loads(pickle.dumps(est))
+    for model in (est, copy_):
+        model.partial_fit(X, y)
+        model.partial_fit(X, y)
+    assert est._network.to_bytes() == copy_._network.to_bytes()
+    want = reference.schedule_lrs("one_cycle", 0.001, 4, 3)[2, 0]
+    assert est._network.history_["learning_rate"] == [want]

@@ -23,9 +23,13 @@ RUNS = {
     "adamw": dict(optimizer="adamw", learning_rate=0.01, weight_decay=0.1),
     "adamw_no_decay": dict(optimizer="adamw", learning_rate=0.01),
     "adamw_betas": dict(
-        optimizer="adamw", learning_rate=0.02, weight_decay=0.3, beta_1=0.6, beta_2=0.7,
+        optimizer="adamw",
+        learning_rate=0.02,
+        weight_decay=0.3,
+        beta_1=0.6,
+        beta_2=0.7,
         epsilon=1e-3,
-    ),  # fmt: skip
+    ),
     "sgd_decay": dict(optimizer="sgd", learning_rate=0.1, weight_decay=0.05),
     "sgd_decay_momentum": dict(
         optimizer="sgd", learning_rate=0.05, weight_decay=0.05, momentum=0.9, nesterov=True
@@ -34,9 +38,13 @@ RUNS = {
         optimizer="adamw", learning_rate=0.01, weight_decay=0.1, schedule="cosine", t_max=4
     ),
     "adamw_step": dict(
-        optimizer="adamw", learning_rate=0.01, weight_decay=0.1, schedule="step", step_size=2,
+        optimizer="adamw",
+        learning_rate=0.01,
+        weight_decay=0.1,
+        schedule="step",
+        step_size=2,
         gamma=0.5,
-    ),  # fmt: skip
+    ),
     "adamw_one_cycle": dict(
         optimizer="adamw", learning_rate=0.01, weight_decay=0.1, schedule="one_cycle"
     ),
@@ -81,9 +89,14 @@ def ferroprop_run(settings, data=TORCH):
     net = network(data)
     epochs = []
     net.fit(
-        X, y, epochs=EPOCHS, batch_size=BATCH, shuffle=False,
-        callback=lambda e, loss: epochs.append(flat(net)), **settings,
-    )  # fmt: skip
+        X,
+        y,
+        epochs=EPOCHS,
+        batch_size=BATCH,
+        shuffle=False,
+        callback=lambda e, loss: epochs.append(flat(net)),
+        **settings,
+    )
     lrs = net.history_["learning_rate"]
     first = network(data)
     # One step on the first batch; one_cycle's first step is η₀/25 over any length.

@@ -17,9 +17,10 @@ exception raised by ``fit``'s callback, or Ctrl-C, propagates.
 ``CoreNetwork.fit``'s last keywords serve the scikit-learn estimators: ``scales``
 ``(loss, penalty, step)`` (the units the stopping rule judges the loss in, and the factor
 of each step), ``resume`` ``(count, best_loss, best_score, samples_seen, learning_rate)``
-and optionally ``epochs`` (where an earlier fit left the rule and the schedule's clock), ``validation_sample_weight``, ``best_weights`` (the
-weights that scored ``best_score``) and ``report``, called after each epoch with its
-``_EpochReport``; ``validation_metric="one_class"`` scores 1 (a classifier of one class).
+and optionally ``epochs`` (where an earlier fit left the rule and the schedule's clock),
+``validation_sample_weight``, ``best_weights`` (the weights that scored ``best_score``)
+and ``report``, called after each epoch with its ``_EpochReport``;
+``validation_metric="one_class"`` scores 1 (a classifier of one class).
 """
 
 from collections.abc import Callable, Iterable, Sequence

@@ -128,22 +128,24 @@ fn momentum<T: Float, D: Dimension>(
     let decay = wd != T::zero();
     match (p.as_slice_mut(), g.as_slice(), v.as_slice_mut()) {
         // One loop per case, so that each vectorizes without a branch per value.
-        (Some(p), Some(g), Some(v)) => on_threads((p, g, v), &|(p, g, v)| match (nesterov, decay) {
-            (true, false) => elementwise::update1(p, g, v, move |p, g, v| {
-                momentum_value(p, g, v, mu, lr, true)
-            }),
-            (false, false) => elementwise::update1(p, g, v, move |p, g, v| {
-                momentum_value(p, g, v, mu, lr, false)
-            }),
-            (true, true) => elementwise::update1(p, g, v, move |p, g, v| {
-                let g = decayed(g, *p, wd);
-                momentum_value(p, g, v, mu, lr, true)
-            }),
-            (false, true) => elementwise::update1(p, g, v, move |p, g, v| {
-                let g = decayed(g, *p, wd);
-                momentum_value(p, g, v, mu, lr, false)
-            }),
-        }),
+        (Some(p), Some(g), Some(v)) => {
+            on_threads((p, g, v), &|(p, g, v)| match (nesterov, decay) {
+                (true, false) => elementwise::update1(p, g, v, move |p, g, v| {
+                    momentum_value(p, g, v, mu, lr, true)
+                }),
+                (false, false) => elementwise::update1(p, g, v, move |p, g, v| {
+                    momentum_value(p, g, v, mu, lr, false)
+                }),
+                (true, true) => elementwise::update1(p, g, v, move |p, g, v| {
+                    let g = decayed(g, *p, wd);
+                    momentum_value(p, g, v, mu, lr, true)
+                }),
+                (false, true) => elementwise::update1(p, g, v, move |p, g, v| {
+                    let g = decayed(g, *p, wd);
+                    momentum_value(p, g, v, mu, lr, false)
+                }),
+            })
+        }
         _ => Zip::from(p).and(g).and(v).for_each(|p, &g, v| {
             let g = if decay { decayed(g, *p, wd) } else { g };
             momentum_value(p, g, v, mu, lr, nesterov)
@@ -729,11 +731,8 @@ mod tests {
                             epsilon,
                             weight_decay,
                         } => {
-                            let h = adamw_step(
-                                (beta_1, beta_2, epsilon, weight_decay),
-                                t as u64,
-                                0.01,
-                            );
+                            let h =
+                                adamw_step((beta_1, beta_2, epsilon, weight_decay), t as u64, 0.01);
                             adamw_value(p, g, v, s, h)
                         }
                         OptimizerConfig::Adam {
@@ -772,7 +771,10 @@ mod tests {
             weight_decay: -1.0,
         };
         let msg = bad.validate().unwrap_err().to_string();
-        assert_eq!(msg, "weight_decay must be non-negative and finite, got -1.0");
+        assert_eq!(
+            msg,
+            "weight_decay must be non-negative and finite, got -1.0"
+        );
         let msg = OptimizerConfig::adamw(f64::NAN).validate().unwrap_err();
         assert!(msg.to_string().starts_with("weight_decay must be"), "{msg}");
         let bad = OptimizerConfig::Adam {

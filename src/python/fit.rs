@@ -168,11 +168,11 @@ pub(super) fn config(args: Args<'_>) -> crate::Result<(FitConfig, Metric)> {
             step,
         },
         resume: resume.map(|resume| {
-            let ((count, best_loss, best_score, samples_seen, learning_rate), epochs) =
-                match resume {
-                    Resume::Clock((c, l, s, t, r, e)) => ((c, l, s, t, r), e),
-                    Resume::Rule(rule) => (rule, 0),
-                };
+            let ((count, best_loss, best_score, samples_seen, learning_rate), epochs) = match resume
+            {
+                Resume::Clock((c, l, s, t, r, e)) => ((c, l, s, t, r), e),
+                Resume::Rule(rule) => (rule, 0),
+            };
             Progress {
                 count,
                 best_loss,

@@ -495,7 +495,9 @@ impl PyNetwork {
         report: Option<Py<PyAny>>,
     ) -> PyResult<Bound<'py, PyDict>> {
         // A callable learning rate is the schedule (`Callable`); η₀ is then unused.
-        let rate = learning_rate.is_callable().then(|| learning_rate.clone().unbind());
+        let rate = learning_rate
+            .is_callable()
+            .then(|| learning_rate.clone().unbind());
         let learning_rate = match rate {
             Some(_) => 1.0,
             None => learning_rate.extract::<f64>()?,

@@ -55,7 +55,9 @@ fn call_rate(py: Python<'_>, rate: &Py<PyAny>, epoch: u64) -> PyResult<f64> {
             .get_type()
             .name()
             .map_or_else(|_| "?".to_owned(), |n| n.to_string());
-        let shown = value.repr().map_or_else(|_| "?".to_owned(), |r| r.to_string());
+        let shown = value
+            .repr()
+            .map_or_else(|_| "?".to_owned(), |r| r.to_string());
         PyTypeError::new_err(format!(
             "learning_rate (a callable) must return a real number, got {kind} {shown} for \
              epoch {epoch}"

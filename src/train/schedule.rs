@@ -94,7 +94,8 @@ pub fn one_cycle(eta0: f64, s: u64, total: u64) -> f64 {
     let min = initial / FINAL_DIV_FACTOR;
     let end_up = PCT_START * total as f64 - 1.0;
     let end_down = total as f64 - 1.0;
-    let anneal = |start: f64, end: f64, pct: f64| end + (start - end) / 2.0 * ((PI * pct).cos() + 1.0);
+    let anneal =
+        |start: f64, end: f64, pct: f64| end + (start - end) / 2.0 * ((PI * pct).cos() + 1.0);
     match s <= end_up {
         true => anneal(initial, eta0, s / end_up),
         false => anneal(eta0, min, (s - end_up) / (end_down - end_up)),

@@ -191,7 +191,13 @@ impl<'a, 'd, T: Float> Trainer<'a, 'd, T> {
             horizon: self.horizon,
         };
         let (config, warmup) = (self.config, self.config.warmup as u64);
-        schedule::rate(config.schedule, warmup, config.learning_rate, current, clock)
+        schedule::rate(
+            config.schedule,
+            warmup,
+            config.learning_rate,
+            current,
+            clock,
+        )
     }
 
     /// One epoch: its batches, the weights' check, the history, validation and stopping.

@@ -95,7 +95,9 @@ def train(d, name, lr, schedule, opt_kw, sched_kw, epochs=EPOCHS):
         for start in range(0, ROWS, BATCH):
             lrs.append(opt.param_groups[0]["lr"])
             opt.zero_grad()
-            loss = torch.nn.functional.mse_loss(net(X[start : start + BATCH]), y[start : start + BATCH])
+            loss = torch.nn.functional.mse_loss(
+                net(X[start : start + BATCH]), y[start : start + BATCH]
+            )
             loss.backward()
             opt.step()
             if by_batch:
