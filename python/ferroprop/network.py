@@ -828,11 +828,11 @@ class Network:
             ``"sgd"`` with optional ``momentum``/``nesterov`` and ``weight_decay``;
             ``"adam"`` (scikit-learn's Adam) with ``beta_1``, ``beta_2``, ``epsilon``; or
             ``"adamw"``, PyTorch's ``torch.optim.AdamW`` with the same three and
-            ``weight_decay``. The two Adams differ in where ``epsilon`` enters (Adam adds it
-            to ``sqrt(s)`` before the bias correction, AdamW after, as PyTorch's Adam and
-            AdamW do): one step from the same weights differs by about ``epsilon``
-            relative. The optimizer's state is kept: a later ``fit`` with the same
-            optimizer settings continues from it.
+            ``weight_decay``. The two differ in where ``epsilon`` enters: Adam adds it to
+            ``sqrt(s)``, AdamW (as PyTorch's Adam) to ``sqrt(s / (1 - beta_2**t))``, so
+            Adam is AdamW without decay with an ``epsilon`` ``1 / sqrt(1 - beta_2**t)``
+            times larger (about 32 times at the first step). The optimizer's state is
+            kept: a later ``fit`` with the same optimizer settings continues from it.
         seed : int, optional
             Seed of the shuffling, in ``[0, 2**64)``; by default a random one.
         momentum : float, default 0.0
@@ -923,7 +923,8 @@ default "constant"
         ------
         TypeError
             If an argument has the wrong type (``callback`` not callable,
-            ``validation_data`` not a pair, a bool for a number, ...).
+            ``validation_data`` not a pair, a bool for a number, a callable
+            ``learning_rate`` that returns something other than a real number, ...).
         ValueError
             For invalid data or settings: a setting out of its range, whatever the
             optimizer and schedule (``momentum=1.5`` with Adam, a negative ``power_t``
@@ -950,16 +951,17 @@ default "constant"
         >>> len(losses), net.history_["stopped"]
         (20, 'max_epochs')
         """
-        # Converted here: every scalar to an int, float or str (a callable learning_rate
-        # stays one) (TypeError for another type;
-        # bools are not numbers), shuffle, nesterov, early_stopping and progress to truth
-        # values; callback must be callable, validation_data a pair, converted as X and y
-        # are. Every value is checked by the core, whatever the optimizer and schedule
-        # (`fit::config` in the binding, with `FitConfig::validate` and the rules of
-        # `src/check.rs`): epochs, batch_size and n_iter_no_change at least 1, seed in
-        # [0, 2**64), learning_rate and epsilon positive, alpha, tol and power_t
-        # non-negative, momentum, beta_1 and beta_2 in [0, 1), every float finite, each name
-        # one of its choices; a schedule other than "constant" with Adam, early_stopping
+        # Converted here: every scalar to an int, float or str, but a callable learning_rate
+        # (TypeError for another type; bools are not numbers), shuffle, nesterov,
+        # early_stopping and progress to truth values; callback must be callable,
+        # validation_data a pair, converted as X and y are. Every value is checked by the
+        # core, whatever the optimizer and schedule (`fit::config` in the binding, with
+        # `FitConfig::validate` and the rules of `src/check.rs`): epochs, batch_size,
+        # n_iter_no_change, t_max and step_size at least 1, warmup at least 0, seed in
+        # [0, 2**64), learning_rate, epsilon and gamma positive, alpha, tol, power_t and
+        # weight_decay non-negative, momentum, beta_1 and beta_2 in [0, 1), every float
+        # finite, each name one of its choices; weight_decay with "adam", "step" without
+        # step_size, a callable learning_rate with a schedule or a warm-up, early_stopping
         # without validation_data, and (at the first validation score) validation_metric="r2"
         # with class labels.
         epochs = _int("epochs", epochs)

@@ -7,14 +7,15 @@ ferroprop's losses are means over every element (binary cross-entropy, MSE witho
 ferroprop's mean, with ``g = 1`` (binary, multiclass), ``k`` (``k`` labels of a
 multilabel problem) and ``k / 2`` (regression with ``k`` outputs: scikit-learn's output
 delta is ``ŷ − y`` over the rows only). The adapter runs ferroprop with
-``learning_rate·g`` (SGD), ``alpha / g`` and, for Adam, ``epsilon / g``, which gives the
+``learning_rate·g`` (SGD), ``alpha / g``, for Adam and AdamW ``epsilon / g`` and for SGD
+``weight_decay / g`` (AdamW's decay does not scale with the gradient), which gives the
 same steps as scikit-learn's from the same weights, and reports ``loss_``/``loss_curve_``
 in scikit-learn's convention (ferroprop's loss times ``g``; times 1/2 for regression, plus,
 for several outputs, the part of the penalty scikit-learn's reported loss counts
 differently). Initialisation is scikit-learn's Glorot-uniform draw from ``random_state``;
 the shuffling seed of ferroprop is drawn from the same ``RandomState`` afterwards.
 
-Every ``fit`` and ``partial_fit`` with SGD or Adam is one call of the core's ``fit``: the
+Every ``fit`` and ``partial_fit`` with SGD, Adam or AdamW is one call of the core's ``fit``: the
 schedules, the no-improvement rule, early stopping (scores weighted by the sample
 weights) and the restoring of the best weights run in Rust (``src/train/``), judging
 scikit-learn's loss and stepping by its step size (``scales``), and continuing from the
@@ -851,7 +852,8 @@ class _BaseMLP(BaseEstimator, ABC):
         else:
             self.best_loss_ = np.float64(report["best_loss"])
         self._no_improvement_count = report["count"]
-        self._learning_rate = report["learning_rate"]
+        if not callable(self.learning_rate):  # a callable's fit reports no step size of its own
+            self._learning_rate = report["learning_rate"]
         self._schedule_epochs = report["epochs"]
         if self.verbose and (report["stop"] is not None or report["divided"]):
             what = "Validation score" if self.early_stopping else "Training loss"
