@@ -836,7 +836,10 @@ class Network:
         seed : int, optional
             Seed of the shuffling, in ``[0, 2**64)``; by default a random one.
         momentum : float, default 0.0
-            SGD's momentum, in ``[0, 1)``.
+            SGD's momentum, in ``[0, 1)``, scikit-learn's: ``v = momentum * v - lr * g``,
+            ``W += v``. Under a constant step size these are PyTorch's steps; under a
+            schedule they are not (PyTorch's velocity sums gradients, and each step scales
+            it by the current step size).
         nesterov : bool, default False
             Nesterov's momentum instead of the classical one (SGD).
         beta_1, beta_2 : float, default 0.9 and 0.999
