@@ -17,9 +17,10 @@ exception raised by ``fit``'s callback, or Ctrl-C, propagates.
 ``CoreNetwork.fit``'s last keywords serve the scikit-learn estimators: ``scales``
 ``(loss, penalty, step)`` (the units the stopping rule judges the loss in, and the factor
 of each step), ``resume`` ``(count, best_loss, best_score, samples_seen, learning_rate)``
-(where an earlier fit left the rule), ``validation_sample_weight``, ``best_weights`` (the
-weights that scored ``best_score``) and ``report``, called after each epoch with its
-``_EpochReport``; ``validation_metric="one_class"`` scores 1 (a classifier of one class).
+and optionally ``epochs`` (where an earlier fit left the rule and the schedule's clock),
+``validation_sample_weight``, ``best_weights`` (the weights that scored ``best_score``)
+and ``report``, called after each epoch with its ``_EpochReport``;
+``validation_metric="one_class"`` scores 1 (a classifier of one class).
 """
 
 from collections.abc import Callable, Iterable, Sequence
@@ -98,7 +99,7 @@ class CoreNetwork:
         y: _Targets,
         *,
         epochs: int,
-        learning_rate: float,
+        learning_rate: float | Callable[[int], float],
         batch_size: int | None,
         shuffle: bool,
         seed: int,
@@ -112,6 +113,11 @@ class CoreNetwork:
         sample_weight: _Floats | None = None,
         schedule: str = "constant",
         power_t: float = 0.5,
+        weight_decay: float = 0.0,
+        warmup: int = 0,
+        t_max: int | None = None,
+        step_size: int | None = None,
+        gamma: float = 0.1,
         validation_data: tuple[_Floats, _Targets] | None = None,
         validation_metric: str | Callable[[Any, Any], object] | None = None,
         n_iter_no_change: int | None = None,
@@ -119,7 +125,9 @@ class CoreNetwork:
         early_stopping: bool = False,
         callback: Callable[[int, float], object] | None = None,
         scales: tuple[float, float, float] | None = None,
-        resume: tuple[int, float, float, int, float] | None = None,
+        resume: tuple[int, float, float, int, float]
+        | tuple[int, float, float, int, float, int]
+        | None = None,
         validation_sample_weight: _Floats | None = None,
         best_weights: Sequence[_Pair] | None = None,
         report: Callable[[_EpochReport], object] | None = None,

@@ -36,8 +36,15 @@ ActivationName = Union[
 LossName = Union[
     Literal["binary_cross_entropy"], Literal["cross_entropy"], Literal["mean_squared_error"]
 ]
-OptimizerName = Union[Literal["sgd"], Literal["adam"]]
-ScheduleName = Union[Literal["constant"], Literal["invscaling"], Literal["adaptive"]]
+OptimizerName = Union[Literal["sgd"], Literal["adam"], Literal["adamw"]]
+ScheduleName = Union[
+    Literal["constant"],
+    Literal["invscaling"],
+    Literal["adaptive"],
+    Literal["cosine"],
+    Literal["step"],
+    Literal["one_cycle"],
+]
 MetricName = Union[Literal["loss"], Literal["accuracy"], Literal["r2"]]
 DTypeName = Union[Literal["float32"], Literal["float64"]]
 #: What ``dtype`` accepts: the two names, or a NumPy dtype (or type) that is one of them.
@@ -63,8 +70,15 @@ ACTIVATIONS: tuple[ActivationName, ...] = (
     "softmax",
 )
 LOSSES: tuple[LossName, ...] = ("binary_cross_entropy", "cross_entropy", "mean_squared_error")
-OPTIMIZERS: tuple[OptimizerName, ...] = ("sgd", "adam")
-SCHEDULES: tuple[ScheduleName, ...] = ("constant", "invscaling", "adaptive")
+OPTIMIZERS: tuple[OptimizerName, ...] = ("sgd", "adam", "adamw")
+SCHEDULES: tuple[ScheduleName, ...] = (
+    "constant",
+    "invscaling",
+    "adaptive",
+    "cosine",
+    "step",
+    "one_cycle",
+)
 METRICS: tuple[MetricName, ...] = ("loss", "accuracy", "r2")
 DTYPES: tuple[DTypeName, ...] = ("float32", "float64")
 
@@ -91,7 +105,7 @@ class FitHistory(TypedDict):
     val_loss, val_score : list of float
         Loss and score on the validation data after each epoch (empty without it).
     learning_rate : list of float
-        The step size used in each epoch.
+        The step size used in each epoch (in its first batch, for ``"one_cycle"``).
     t : int
         Samples seen (rows times epochs).
     best_loss : float
@@ -130,6 +144,7 @@ class _EpochReport(TypedDict):
     best_score: float
     samples_seen: int
     learning_rate: float
+    epochs: int
 
 
 @dataclass(frozen=True)
@@ -804,7 +819,7 @@ class Network:
         X: ArrayLike,
         y: ArrayLike,
         epochs: int = 100,
-        learning_rate: float = 0.01,
+        learning_rate: float | Callable[[int], float] = 0.01,
         batch_size: int | None = None,
         shuffle: bool = True,
         optimizer: OptimizerName = "sgd",
@@ -819,6 +834,11 @@ class Network:
         sample_weight: ArrayLike | None = None,
         schedule: ScheduleName = "constant",
         power_t: float = 0.5,
+        weight_decay: float = 0.0,
+        warmup: int = 0,
+        t_max: int | None = None,
+        step_size: int | None = None,
+        gamma: float = 0.1,
         validation_data: tuple[ArrayLike, ArrayLike] | None = None,
         validation_metric: MetricName | Callable[[Any, Any], float] = "loss",
         n_iter_no_change: int | None = None,
@@ -841,20 +861,32 @@ class Network:
             Targets, as for :meth:`backward`.
         epochs : int, default 100
             Passes over the data, at least 1.
-        learning_rate : float, default 0.01
-            Step size, positive.
+        learning_rate : float or callable, default 0.01
+            Step size, positive; or a function ``learning_rate(epoch)`` of the epoch
+            (0-based) giving its step size, a finite non-negative number, called once
+            before each epoch (on the calling thread; an exception it raises ends training
+            and propagates). A callable is the schedule: ``schedule`` must then be
+            ``"constant"`` and ``warmup`` 0.
         batch_size : int, optional
             Rows per minibatch; ``None`` (default) is the full batch.
         shuffle : bool, default True
             Shuffle the rows at the start of every epoch (minibatches only).
-        optimizer : {"sgd", "adam"}, default "sgd"
-            ``"sgd"`` with optional ``momentum``/``nesterov``, or ``"adam"`` with
-            ``beta_1``, ``beta_2``, ``epsilon``. The optimizer's state is kept: a later
-            ``fit`` with the same optimizer settings continues from it.
+        optimizer : {"sgd", "adam", "adamw"}, default "sgd"
+            ``"sgd"`` with optional ``momentum``/``nesterov`` and ``weight_decay``;
+            ``"adam"`` (scikit-learn's Adam) with ``beta_1``, ``beta_2``, ``epsilon``; or
+            ``"adamw"``, PyTorch's ``torch.optim.AdamW`` with the same three and
+            ``weight_decay``. The two differ in where ``epsilon`` enters: Adam adds it to
+            ``sqrt(s)``, AdamW (as PyTorch's Adam) to ``sqrt(s / (1 - beta_2**t))``, so
+            Adam is AdamW without decay with an ``epsilon`` ``1 / sqrt(1 - beta_2**t)``
+            times larger (about 32 times at the first step). The optimizer's state is
+            kept: a later ``fit`` with the same optimizer settings continues from it.
         seed : int, optional
             Seed of the shuffling, in ``[0, 2**64)``; by default a random one.
         momentum : float, default 0.0
-            SGD's momentum, in ``[0, 1)``.
+            SGD's momentum, in ``[0, 1)``, scikit-learn's: ``v = momentum * v - lr * g``,
+            ``W += v``. Under a constant step size these are PyTorch's steps; under a
+            schedule they are not (PyTorch's velocity sums gradients, and each step scales
+            it by the current step size).
         nesterov : bool, default False
             Nesterov's momentum instead of the classical one (SGD).
         beta_1, beta_2 : float, default 0.9 and 0.999
@@ -868,13 +900,45 @@ class Network:
         sample_weight : array-like of shape (n_samples,), optional
             Non-negative weights: each batch's loss is the weighted mean of its rows'
             losses (a weight of 2 counts a row twice). A batch of zero weights is skipped.
-        schedule : {"constant", "invscaling", "adaptive"}, default "constant"
-            How the step size evolves, for ``optimizer="sgd"``: ``invscaling`` uses
-            ``learning_rate / (t + 1) ** power_t`` after each epoch (``t`` the samples
-            seen); ``adaptive`` divides it by 5 whenever ``n_iter_no_change`` epochs pass
-            without improvement, and stops once it is at most 1e-6.
+        schedule : {"constant", "invscaling", "adaptive", "cosine", "step", "one_cycle"}, \
+default "constant"
+            How the step size evolves, for every optimizer. scikit-learn's:
+            ``invscaling`` uses ``learning_rate / (t + 1) ** power_t`` after each epoch
+            (``t`` the samples seen); ``adaptive`` divides it by 5 whenever
+            ``n_iter_no_change`` epochs pass without improvement, and stops once it is at
+            most 1e-6. PyTorch's, with ``e`` the epoch (0-based, counted from the end of
+            the warm-up) and ``T`` = ``t_max``: ``cosine`` is ``CosineAnnealingLR``
+            (to 0), ``learning_rate * (1 + cos(pi * e / T)) / 2`` for each epoch (past
+            ``T``, the same formula: it rises again); ``step`` is ``StepLR``,
+            ``learning_rate * gamma ** (e // step_size)``; ``one_cycle`` is
+            ``OneCycleLR`` with ``max_lr=learning_rate`` and its defaults
+            (``pct_start=0.3``, ``div_factor=25``, ``final_div_factor=1e4``, cosine
+            annealing, two phases) over ``T`` times the batches of an epoch, stepped by
+            batch, without cycling the momentum (``cycle_momentum=False``); past its last
+            step it keeps the last step size.
         power_t : float, default 0.5
             The exponent of ``invscaling``, non-negative.
+        weight_decay : float, default 0.0
+            Weight decay of ``"sgd"`` (PyTorch's ``SGD(weight_decay=...)``: the gradient
+            of each weight gains ``weight_decay * W`` before the momentum) and of
+            ``"adamw"`` (decoupled: each step first multiplies the weights by
+            ``1 - learning_rate * weight_decay``). Only the weights ``W`` are decayed,
+            never the biases (as ``alpha``'s penalty). Non-negative; 0 (the default,
+            PyTorch's AdamW defaults to 0.01) with ``"adam"``.
+        warmup : int, default 0
+            Epochs of linear warm-up in front of the schedule: epoch ``e < warmup`` steps
+            by ``(e + 1) / (warmup + 1)`` times the schedule's first step size (PyTorch's
+            ``LinearLR(start_factor=1 / (warmup + 1), total_iters=warmup)`` followed by the
+            schedule in a ``SequentialLR``), and the schedule starts after it. scikit-learn's
+            schedules keep following the samples seen and the no-improvement rule from the
+            first epoch: the warm-up scales their step size.
+        t_max : int, optional
+            The length in epochs of ``cosine`` (PyTorch's ``T_max``) and of ``one_cycle``;
+            by default from the end of the warm-up to the last of ``epochs``.
+        step_size : int, optional
+            ``step``'s period in epochs (required with it), at least 1.
+        gamma : float, default 0.1
+            ``step``'s factor, positive.
         validation_data : (X_val, y_val), optional
             Scored after every epoch (``history_["val_loss"]``, ``["val_score"]``).
         validation_metric : {"loss", "accuracy", "r2"} or callable, default "loss"
@@ -919,14 +983,16 @@ class Network:
         ------
         TypeError
             If an argument has the wrong type (``callback`` not callable,
-            ``validation_data`` not a pair, a bool for a number, ...).
+            ``validation_data`` not a pair, a bool for a number, a callable
+            ``learning_rate`` that returns something other than a real number, ...).
         ValueError
             For invalid data or settings: a setting out of its range, whatever the
             optimizer and schedule (``momentum=1.5`` with Adam, a negative ``power_t``
-            without ``"invscaling"``, as scikit-learn checks them), an unknown name, a
-            schedule other than ``"constant"`` with Adam, ``early_stopping`` without
-            ``validation_data``, ...; or if the loss becomes non-finite (the weights of the
-            start of that epoch are then restored).
+            without ``"invscaling"``, as scikit-learn checks them), an unknown name,
+            ``weight_decay`` with ``"adam"``, ``schedule="step"`` without ``step_size``,
+            ``early_stopping`` without ``validation_data``, a callable ``learning_rate``
+            that returns a negative or non-finite value, ...; or if the loss becomes
+            non-finite (the weights of the start of that epoch are then restored).
         RuntimeError
             If another ``fit`` is running on this network (from another thread or from
             ``callback``).
@@ -945,19 +1011,21 @@ class Network:
         >>> len(losses), net.history_["stopped"]
         (20, 'max_epochs')
         """
-        # Converted here: every scalar to an int, float or str (TypeError for another type;
-        # bools are not numbers), shuffle, nesterov, early_stopping and progress to truth
-        # values; callback must be callable, validation_data a pair, converted as X and y
-        # are. Every value is checked by the core, whatever the optimizer and schedule
-        # (`fit::config` in the binding, with `FitConfig::validate` and the rules of
-        # `src/check.rs`): epochs, batch_size and n_iter_no_change at least 1, seed in
-        # [0, 2**64), learning_rate and epsilon positive, alpha, tol and power_t
-        # non-negative, momentum, beta_1 and beta_2 in [0, 1), every float finite, each name
-        # one of its choices; a schedule other than "constant" with Adam, early_stopping
+        # Converted here: every scalar to an int, float or str, but a callable learning_rate
+        # (TypeError for another type; bools are not numbers), shuffle, nesterov,
+        # early_stopping and progress to truth values; callback must be callable,
+        # validation_data a pair, converted as X and y are. Every value is checked by the
+        # core, whatever the optimizer and schedule (`fit::config` in the binding, with
+        # `FitConfig::validate` and the rules of `src/check.rs`): epochs, batch_size,
+        # n_iter_no_change, t_max and step_size at least 1, warmup at least 0, seed in
+        # [0, 2**64), learning_rate, epsilon and gamma positive, alpha, tol, power_t and
+        # weight_decay non-negative, momentum, beta_1 and beta_2 in [0, 1), every float
+        # finite, each name one of its choices; weight_decay with "adam", "step" without
+        # step_size, a callable learning_rate with a schedule or a warm-up, early_stopping
         # without validation_data, and (at the first validation score) validation_metric="r2"
         # with class labels.
         epochs = _int("epochs", epochs)
-        learning_rate = _float("learning_rate", learning_rate)
+        rate = learning_rate if callable(learning_rate) else _float("learning_rate", learning_rate)
         if batch_size is not None:
             batch_size = _int("batch_size", batch_size)
         optimizer_name = _str("optimizer", optimizer, OPTIMIZERS)
@@ -985,6 +1053,7 @@ class Network:
             weights, alpha = self._weights(sample_weight, alpha)
         schedule_name = _str("schedule", schedule, SCHEDULES)
         power_t = _float("power_t", power_t)
+        torch_schedule = self._torch_settings(weight_decay, warmup, t_max, step_size, gamma)
         metric: str | Callable[[Any, Any], object] = (
             validation_metric
             if callable(validation_metric)
@@ -1006,7 +1075,7 @@ class Network:
                 X_arr,
                 y_arr,
                 epochs=epochs,
-                learning_rate=learning_rate,
+                learning_rate=rate,
                 batch_size=batch_size,
                 shuffle=bool(shuffle),
                 seed=seed,
@@ -1020,6 +1089,7 @@ class Network:
                 sample_weight=weights,
                 schedule=schedule_name,
                 power_t=power_t,
+                **torch_schedule,
                 validation_data=validation,
                 validation_metric=metric,
                 n_iter_no_change=n_iter_no_change,
@@ -1032,6 +1102,19 @@ class Network:
                 bar.close()
         self.history_ = history
         return list(history["loss"])
+
+    @staticmethod
+    def _torch_settings(
+        weight_decay: object, warmup: object, t_max: object, step_size: object, gamma: object
+    ) -> dict[str, Any]:
+        """The core's keywords of PyTorch's weight decay and schedules, types checked."""
+        return {
+            "weight_decay": _float("weight_decay", weight_decay),
+            "warmup": _int("warmup", warmup),
+            "t_max": None if t_max is None else _int("t_max", t_max),
+            "step_size": None if step_size is None else _int("step_size", step_size),
+            "gamma": _float("gamma", gamma),
+        }
 
     def reset_optimizer(self) -> None:
         """Forget the optimizer's state (momentum, Adam's moments and step count).

@@ -804,6 +804,295 @@ class mlp:
         return history
 
 
+# --- optimizers and learning-rate schedules ------------------------------------
+# Each optimizer updates a list of (W, b) pairs in place from their gradients (dW, db) and
+# its state (lists of arrays shaped like the parameters); weight decay applies to W only.
+
+
+def sgd_update(
+    weights: Sequence[tuple[Array, Array]],
+    grads: Sequence[tuple[Array, Array]],
+    velocities: Sequence[tuple[Array, Array]] | None,
+    eta: float,
+    momentum: float = 0.0,
+    nesterov: bool = False,
+    weight_decay: float = 0.0,
+) -> None:
+    """One SGD step: scikit-learn's momentum, PyTorch's weight decay.
+
+    With ``g = dW + weight_decay * W`` (``db`` for the biases, never decayed)::
+
+        v = momentum * v - eta * g
+        W += momentum * v - eta * g   (Nesterov)   or   W += v
+
+    and ``W -= eta * g`` without momentum.
+
+    Parameters
+    ----------
+    weights : sequence of (W, b)
+        The parameters, updated in place.
+    grads : sequence of (dW, db)
+        Their gradients.
+    velocities : sequence of (vW, vb) or None
+        The velocities, updated in place (``None`` without momentum).
+    eta : float
+        The step size.
+    momentum : float, default 0.0
+        The momentum ``mu``.
+    nesterov : bool, default False
+        Nesterov's momentum.
+    weight_decay : float, default 0.0
+        PyTorch's ``SGD(weight_decay=...)``, for the weights.
+    """
+    for k, ((W, b), (dW, db)) in enumerate(zip(weights, grads)):
+        for j, (p, g) in enumerate(((W, dW + weight_decay * W if weight_decay else dW), (b, db))):
+            if momentum == 0.0 or velocities is None:
+                p -= eta * g
+                continue
+            v = velocities[k][j]
+            v[...] = momentum * v - eta * g
+            p += momentum * v - eta * g if nesterov else v
+
+
+def adamw_update(
+    weights: Sequence[tuple[Array, Array]],
+    grads: Sequence[tuple[Array, Array]],
+    moments: Sequence[tuple[tuple[Array, Array], tuple[Array, Array]]],
+    t: int,
+    eta: float,
+    beta_1: float = 0.9,
+    beta_2: float = 0.999,
+    epsilon: float = 1e-8,
+    weight_decay: float = 0.0,
+) -> None:
+    """Take step ``t`` (from 1) of PyTorch's AdamW, decaying W but not b.
+
+    As ``torch.optim.AdamW``::
+
+        W *= 1 - eta * weight_decay
+        m = beta_1 m + (1 - beta_1) g          s = beta_2 s + (1 - beta_2) g**2
+        p -= eta / (1 - beta_1**t) * m / (sqrt(s) / sqrt(1 - beta_2**t) + epsilon)
+
+    Parameters
+    ----------
+    weights : sequence of (W, b)
+        The parameters, updated in place.
+    grads : sequence of (dW, db)
+        Their gradients.
+    moments : sequence of ((mW, mb), (sW, sb))
+        The first and second moments of each layer, updated in place.
+    t : int
+        The number of this step, 1 for the first.
+    eta : float
+        The step size.
+    beta_1, beta_2 : float, default 0.9 and 0.999
+        The moments' decay rates.
+    epsilon : float, default 1e-8
+        Added to the bias-corrected ``sqrt(s)``.
+    weight_decay : float, default 0.0
+        The decoupled weight decay of the weights.
+    """
+    correction_1, correction_2 = 1.0 - beta_1**t, 1.0 - beta_2**t
+    for (W, b), (dW, db), ((mW, mb), (sW, sb)) in zip(weights, grads, moments):
+        W *= 1.0 - eta * weight_decay
+        for p, g, m, s in ((W, dW, mW, sW), (b, db, mb, sb)):
+            m[...] = beta_1 * m + (1.0 - beta_1) * g
+            s[...] = beta_2 * s + (1.0 - beta_2) * g * g
+            p -= eta / correction_1 * m / (np.sqrt(s) / np.sqrt(correction_2) + epsilon)
+
+
+def cosine_lr(eta: float, epoch: int, t_max: int) -> float:
+    """Return the step size of PyTorch's ``CosineAnnealingLR`` (to 0).
+
+    ``eta (1 + cos(pi epoch / t_max)) / 2``.
+
+    Parameters
+    ----------
+    eta : float
+        The first step size.
+    epoch : int
+        The epoch, 0-based (past ``t_max`` the same formula rises again).
+    t_max : int
+        The epochs to 0.
+
+    Returns
+    -------
+    float
+        The step size of ``epoch``.
+    """
+    return float(eta * (1.0 + np.cos(np.pi * epoch / t_max)) / 2.0)
+
+
+def step_lr(eta: float, epoch: int, step_size: int, gamma: float) -> float:
+    """Return the step size of PyTorch's ``StepLR``: ``eta * gamma ** (epoch // step_size)``.
+
+    Parameters
+    ----------
+    eta : float
+        The first step size.
+    epoch : int
+        The epoch, 0-based.
+    step_size : int
+        The epochs between two multiplications by ``gamma``.
+    gamma : float
+        The factor.
+
+    Returns
+    -------
+    float
+        The step size of ``epoch``.
+    """
+    return float(eta * gamma ** (epoch // step_size))
+
+
+def one_cycle_lr(max_lr: float, step: int, total_steps: int) -> float:
+    """Return the step size of PyTorch's ``OneCycleLR`` with its defaults.
+
+    Two phases, cosine annealing, no momentum cycling.
+
+    From ``max_lr / 25`` up to ``max_lr`` over the first 30% of the steps, then down to
+    ``max_lr / 25 / 1e4`` at the last step (and there after it).
+
+    Parameters
+    ----------
+    max_lr : float
+        The peak step size.
+    step : int
+        The step (batch), 0-based.
+    total_steps : int
+        The steps of the cycle.
+
+    Returns
+    -------
+    float
+        The step size of ``step``.
+    """
+    initial = max_lr / 25.0
+    final = initial / 1e4
+    step = min(step, total_steps - 1)
+    peak = 0.3 * total_steps - 1.0  # the step of max_lr (PyTorch's phase end)
+    if step <= peak:
+        start, end, pct = initial, max_lr, step / peak
+    else:
+        start, end, pct = max_lr, final, (step - peak) / (total_steps - 1.0 - peak)
+    return float(end + (start - end) * (1.0 + np.cos(np.pi * pct)) / 2.0)
+
+
+def schedule_lrs(
+    schedule: str,
+    eta: float,
+    epochs: int,
+    batches: int,
+    *,
+    warmup: int = 0,
+    t_max: int | None = None,
+    step_size: int | None = None,
+    gamma: float = 0.1,
+) -> Array:
+    """Return the step size of every batch of a fit under one of PyTorch's schedules.
+
+    ``warmup`` epochs come first, epoch ``e`` stepping by ``(e + 1) / (warmup + 1)`` times
+    the schedule's first step size; the schedule's epochs count from the end of the
+    warm-up, and ``t_max`` is by default the epochs left after it.
+
+    Parameters
+    ----------
+    schedule : {"constant", "cosine", "step", "one_cycle"}
+        The schedule.
+    eta : float
+        Its step size (``max_lr`` of ``"one_cycle"``).
+    epochs, batches : int
+        Epochs, and batches per epoch.
+    warmup : int, default 0
+        Epochs of linear warm-up.
+    t_max : int, optional
+        The epochs of ``"cosine"`` and ``"one_cycle"``.
+    step_size : int, optional
+        The period of ``"step"``.
+    gamma : float, default 0.1
+        The factor of ``"step"``.
+
+    Returns
+    -------
+    ndarray of shape (epochs, batches)
+        The step sizes.
+
+    Raises
+    ------
+    ValueError
+        For an unknown schedule.
+    """
+    horizon = t_max if t_max is not None else max(epochs - warmup, 1)
+    first = {"one_cycle": eta / 25.0}.get(schedule, eta)
+    lrs = np.empty((epochs, batches))
+    for e in range(epochs):
+        for i in range(batches):
+            if e < warmup:
+                lrs[e, i] = first * (e + 1) / (warmup + 1)
+                continue
+            s = e - warmup
+            if schedule == "constant":
+                lrs[e, i] = eta
+            elif schedule == "cosine":
+                lrs[e, i] = cosine_lr(eta, s, horizon)
+            elif schedule == "step":
+                assert step_size is not None, "step needs step_size"
+                lrs[e, i] = step_lr(eta, s, step_size, gamma)
+            elif schedule == "one_cycle":
+                lrs[e, i] = one_cycle_lr(eta, s * batches + i, horizon * batches)
+            else:
+                raise ValueError(f"unknown schedule {schedule!r}")
+    return lrs
+
+
+def train(
+    net: mlp,
+    X: npt.ArrayLike,
+    y: npt.ArrayLike,
+    lrs: npt.ArrayLike,
+    batch_size: int,
+    optimizer: str = "sgd",
+    settings: dict[str, Any] | None = None,
+) -> None:
+    """Train ``net`` on minibatches in order (no shuffling), stepping by ``lrs``.
+
+    Batch ``i`` of epoch ``e`` steps by ``lrs[e, i]``.
+
+    Parameters
+    ----------
+    net : mlp
+        The model, trained in place.
+    X : array-like of shape (n_samples, n_inputs)
+        The inputs.
+    y : array-like
+        The targets.
+    lrs : array-like of shape (epochs, batches)
+        The step size of each batch (see :func:`schedule_lrs`).
+    batch_size : int
+        Rows per minibatch.
+    optimizer : {"sgd", "adamw"}, default "sgd"
+        :func:`sgd_update` or :func:`adamw_update`.
+    settings : dict, optional
+        Their keyword arguments (``momentum``, ``weight_decay``, ``beta_1``, ...).
+    """
+    settings = settings or {}
+    X, y, lrs = np.asarray(X, dtype=net.dtype), np.asarray(y), np.asarray(lrs)
+    weights = [(net.W[k], net.b[k]) for k in range(1, len(net.layersizes))]
+    zeros = [(np.zeros_like(W), np.zeros_like(b)) for W, b in weights]
+    state_1 = [(np.zeros_like(W), np.zeros_like(b)) for W, b in weights]
+    t = 0
+    for epoch_lrs in lrs:
+        for i, start in enumerate(range(0, len(X), batch_size)):
+            xb, yb = X[start : start + batch_size], y[start : start + batch_size]
+            net.backward(yb, net.forward(xb))
+            grads = [(net.dW[k], net.db[k]) for k in range(1, len(net.layersizes))]
+            t += 1
+            if optimizer == "adamw":
+                adamw_update(weights, grads, list(zip(zeros, state_1)), t, epoch_lrs[i], **settings)
+            else:
+                sgd_update(weights, grads, zeros, epoch_lrs[i], **settings)
+
+
 def tutorial_data() -> tuple[Array, Array]:
     """The tutorial's data: 1000 points of ``make_circles`` with seed 0.
 

@@ -7,9 +7,10 @@
 //! `activations` (comma-separated) and `loss`.
 //!
 //! Format version 1 holds the weights only. Version 2 adds the optimizer's state, so that
-//! training continues bit for bit: the metadata `optimizer` (`"sgd"` or `"adam"`), its
-//! settings (`optimizer.momentum`, `optimizer.nesterov`, or `optimizer.beta_1`,
-//! `optimizer.beta_2`, `optimizer.epsilon`) and `optimizer.steps`, and the tensors
+//! training continues bit for bit: the metadata `optimizer` (`"sgd"`, `"adam"` or
+//! `"adamw"`), its settings (`optimizer.momentum`, `optimizer.nesterov` and, if not 0,
+//! `optimizer.weight_decay`; or `optimizer.beta_1`, `optimizer.beta_2`, `optimizer.epsilon`,
+//! and for AdamW `optimizer.weight_decay`) and `optimizer.steps`, and the tensors
 //! `optimizer.first` (momentum's `v` or Adam's `m`) and `optimizer.second` (Adam's `s`),
 //! each as the parameters would be laid out in the file: layer by layer, `layers.{k}.weight`
 //! (row-major) then `layers.{k}.bias`. [`to_bytes`] writes version 2 when the network has an
@@ -87,11 +88,22 @@ pub fn to_bytes<T: StoredFloat>(net: &Network<T>) -> Result<Vec<u8>> {
 fn optimizer_metadata(config: OptimizerConfig, steps: u64) -> Vec<(&'static str, String)> {
     // `{:?}` prints the shortest decimal that parses back to the same f64.
     let mut entries = match config {
-        OptimizerConfig::Sgd { momentum, nesterov } => vec![
-            ("optimizer", "sgd".to_owned()),
-            ("optimizer.momentum", format!("{momentum:?}")),
-            ("optimizer.nesterov", nesterov.to_string()),
-        ],
+        OptimizerConfig::Sgd {
+            momentum,
+            nesterov,
+            weight_decay,
+        } => {
+            let mut entries = vec![
+                ("optimizer", "sgd".to_owned()),
+                ("optimizer.momentum", format!("{momentum:?}")),
+                ("optimizer.nesterov", nesterov.to_string()),
+            ];
+            // Absent when 0: the files of SGD without it are those of older versions.
+            if weight_decay != 0.0 {
+                entries.push(("optimizer.weight_decay", format!("{weight_decay:?}")));
+            }
+            entries
+        }
         OptimizerConfig::Adam {
             beta_1,
             beta_2,
@@ -101,6 +113,18 @@ fn optimizer_metadata(config: OptimizerConfig, steps: u64) -> Vec<(&'static str,
             ("optimizer.beta_1", format!("{beta_1:?}")),
             ("optimizer.beta_2", format!("{beta_2:?}")),
             ("optimizer.epsilon", format!("{epsilon:?}")),
+        ],
+        OptimizerConfig::AdamW {
+            beta_1,
+            beta_2,
+            epsilon,
+            weight_decay,
+        } => vec![
+            ("optimizer", "adamw".to_owned()),
+            ("optimizer.beta_1", format!("{beta_1:?}")),
+            ("optimizer.beta_2", format!("{beta_2:?}")),
+            ("optimizer.epsilon", format!("{epsilon:?}")),
+            ("optimizer.weight_decay", format!("{weight_decay:?}")),
         ],
     };
     entries.push(("optimizer.steps", steps.to_string()));
@@ -396,8 +420,21 @@ fn read_optimizer(
                 }
             };
             let momentum = number("optimizer.momentum")?;
-            let keys = &["optimizer.momentum", "optimizer.nesterov"][..];
-            (OptimizerConfig::Sgd { momentum, nesterov }, keys)
+            let weight_decay = match meta.contains_key("optimizer.weight_decay") {
+                true => number("optimizer.weight_decay")?,
+                false => 0.0,
+            };
+            let keys = &[
+                "optimizer.momentum",
+                "optimizer.nesterov",
+                "optimizer.weight_decay",
+            ][..];
+            let config = OptimizerConfig::Sgd {
+                momentum,
+                nesterov,
+                weight_decay,
+            };
+            (config, keys)
         }
         "adam" => {
             let config = OptimizerConfig::Adam {
@@ -410,9 +447,24 @@ fn read_optimizer(
                 &["optimizer.beta_1", "optimizer.beta_2", "optimizer.epsilon"][..],
             )
         }
+        "adamw" => {
+            let config = OptimizerConfig::AdamW {
+                beta_1: number("optimizer.beta_1")?,
+                beta_2: number("optimizer.beta_2")?,
+                epsilon: number("optimizer.epsilon")?,
+                weight_decay: number("optimizer.weight_decay")?,
+            };
+            let keys = &[
+                "optimizer.beta_1",
+                "optimizer.beta_2",
+                "optimizer.epsilon",
+                "optimizer.weight_decay",
+            ][..];
+            (config, keys)
+        }
         other => {
             return Err(invalid(format!(
-                "metadata names optimizer {other:?}; expected \"sgd\" or \"adam\""
+                "metadata names optimizer {other:?}; expected \"sgd\", \"adam\" or \"adamw\""
             )))
         }
     };
@@ -685,18 +737,38 @@ mod tests {
         (net, x, y)
     }
 
-    const OPTIMIZERS: [OptimizerConfig; 5] = [
+    const OPTIMIZERS: [OptimizerConfig; 8] = [
         OptimizerConfig::Sgd {
             momentum: 0.0,
             nesterov: false,
+            weight_decay: 0.0,
         },
         OptimizerConfig::Sgd {
             momentum: 0.9,
             nesterov: false,
+            weight_decay: 0.0,
         },
         OptimizerConfig::Sgd {
             momentum: 0.5,
             nesterov: true,
+            weight_decay: 0.0,
+        },
+        OptimizerConfig::Sgd {
+            momentum: 0.5,
+            nesterov: true,
+            weight_decay: 0.25,
+        },
+        OptimizerConfig::AdamW {
+            beta_1: 0.9,
+            beta_2: 0.999,
+            epsilon: 1e-8,
+            weight_decay: 0.01,
+        },
+        OptimizerConfig::AdamW {
+            beta_1: 0.1,
+            beta_2: 0.3,
+            epsilon: 1.0 / 3.0,
+            weight_decay: 0.0,
         },
         OptimizerConfig::Adam {
             beta_1: 0.9,

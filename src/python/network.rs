@@ -452,6 +452,7 @@ impl PyNetwork {
     #[pyo3(signature = (x, y, *, epochs, learning_rate, batch_size, shuffle, seed, optimizer,
                         momentum, nesterov, beta_1, beta_2, epsilon, alpha=0.0,
                         sample_weight=None, schedule="constant", power_t=0.5,
+                        weight_decay=0.0, warmup=0, t_max=None, step_size=None, gamma=0.1,
                         validation_data=None, validation_metric=None,
                         n_iter_no_change=None, tol=1e-4, early_stopping=false,
                         callback=None, scales=None, resume=None,
@@ -462,7 +463,7 @@ impl PyNetwork {
         x: &Bound<'py, PyAny>,
         y: &Bound<'py, PyAny>,
         epochs: i128,
-        learning_rate: f64,
+        learning_rate: &Bound<'py, PyAny>,
         batch_size: Option<i128>,
         shuffle: bool,
         seed: i128,
@@ -476,6 +477,11 @@ impl PyNetwork {
         sample_weight: Option<&Bound<'py, PyAny>>,
         schedule: &str,
         power_t: f64,
+        weight_decay: f64,
+        warmup: i128,
+        t_max: Option<i128>,
+        step_size: Option<i128>,
+        gamma: f64,
         validation_data: Option<(Bound<'py, PyAny>, Bound<'py, PyAny>)>,
         validation_metric: Option<&Bound<'py, PyAny>>,
         n_iter_no_change: Option<i128>,
@@ -483,7 +489,7 @@ impl PyNetwork {
         early_stopping: bool,
         callback: Option<Py<PyAny>>,
         scales: Option<(f64, f64, f64)>,
-        resume: Option<(usize, f64, f64, u64, f64)>,
+        resume: Option<fit::Resume>,
         validation_sample_weight: Option<&Bound<'py, PyAny>>,
         best_weights: Option<&Bound<'py, PyAny>>,
         report: Option<Py<PyAny>>,
@@ -493,6 +499,14 @@ impl PyNetwork {
             None => (Some("loss".to_string()), None),
             Some(m) if m.is_callable() => (None, Some(m.clone().unbind())),
             Some(m) => (Some(m.extract::<String>()?), None),
+        };
+        // A callable learning rate is the schedule (`Callable`); η₀ is then unused.
+        let rate = learning_rate
+            .is_callable()
+            .then(|| learning_rate.clone().unbind());
+        let learning_rate = match rate {
+            Some(_) => 1.0,
+            None => learning_rate.extract::<f64>()?,
         };
         let (config, metric) = fit::config(fit::Args {
             epochs,
@@ -515,6 +529,14 @@ impl PyNetwork {
             early_stopping,
             scales: scales.unwrap_or((1.0, 1.0, 1.0)),
             resume,
+            torch: fit::TorchArgs {
+                weight_decay,
+                warmup,
+                t_max,
+                step_size,
+                gamma,
+                callable: rate.is_some(),
+            },
         })?;
         if self.fitting.swap(true, Ordering::AcqRel) {
             return Err(PyRuntimeError::new_err(
@@ -535,6 +557,7 @@ impl PyNetwork {
             callback,
             report,
             metric: metric_fn,
+            rate,
         };
         by_dtype!(self, fit_py(py, self, data, settings, hooks))
     }

@@ -18,6 +18,7 @@
 mod batches;
 mod engine;
 mod feature_major;
+pub mod schedule;
 pub mod stopping;
 mod trainer;
 
@@ -42,8 +43,10 @@ pub struct FitConfig {
     /// L2 penalty: each batch's loss gains `α/2 · Σ‖W‖² / Σw` (biases are not penalized),
     /// with `Σw` the batch's total sample weight (its row count without weights).
     pub alpha: f64,
-    /// How the step size evolves (constant unless plain SGD).
+    /// How the step size evolves (any optimizer).
     pub schedule: Schedule,
+    /// Epochs of linear warm-up in front of the schedule (`schedule.rs`).
+    pub warmup: usize,
     /// When to stop before `epochs`.
     pub stopping: Stopping,
     /// The units of the stopping rule and of the steps (all 1: ferroprop's).
@@ -119,6 +122,7 @@ impl Default for FitConfig {
             optimizer: OptimizerConfig::default(),
             alpha: 0.0,
             schedule: Schedule::Constant,
+            warmup: 0,
             stopping: Stopping::default(),
             scales: Scales::default(),
             resume: None,
@@ -129,10 +133,11 @@ impl Default for FitConfig {
 impl FitConfig {
     /// Refuses settings outside their domain, by the rules of `check.rs`: `epochs`,
     /// `batch_size` and `n_iter_no_change` at least 1; `learning_rate` positive, `alpha` and
-    /// `tol` non-negative, all finite; `power_t` as `check_power_t` says; the optimizer's
-    /// settings as `OptimizerConfig::validate` says; a schedule other than `Constant` only
-    /// with SGD. A caller that takes the settings of every optimizer and schedule (the
-    /// Python API) checks those `self` does not carry with the same two functions.
+    /// `tol` non-negative, all finite; `power_t` and the settings of PyTorch's schedules as
+    /// `check_power_t` and `check_schedule` say; the optimizer's settings as
+    /// `OptimizerConfig::validate` says. A caller that takes the settings of every optimizer
+    /// and schedule (the Python API) checks those `self` does not carry with the same
+    /// functions.
     pub fn validate(&self) -> Result<()> {
         check::count("epochs", self.epochs as i128)?;
         crate::nn::network::check_learning_rate(self.learning_rate)?;
@@ -143,20 +148,7 @@ impl FitConfig {
         if let Schedule::InvScaling { power_t } = self.schedule {
             check_power_t(power_t)?;
         }
-        let sgd = matches!(self.optimizer, OptimizerConfig::Sgd { .. });
-        if self.schedule != Schedule::Constant && !sgd {
-            let name = match self.schedule {
-                Schedule::InvScaling { .. } => "invscaling",
-                _ => "adaptive",
-            };
-            return Err(Error::value(
-                "schedule",
-                format!(
-                    "must be 'constant' with optimizer 'adam' (learning-rate schedules apply \
-                     to SGD only: Adam adapts its own steps), got '{name}'"
-                ),
-            ));
-        }
+        check_schedule(self.schedule, self.warmup)?;
         check::non_negative("tol", self.stopping.tol)?;
         if let Some(n) = self.stopping.n_iter_no_change {
             check::count("n_iter_no_change", n as i128)?;
@@ -185,6 +177,49 @@ impl FitConfig {
 /// The rule of `Schedule::InvScaling`'s exponent: non-negative and finite.
 pub fn check_power_t(power_t: f64) -> Result<()> {
     check::non_negative("power_t", power_t).map(drop)
+}
+
+/// The rules of the settings of PyTorch's schedules (`schedule.rs`): `t_max` and
+/// `step_size` at least 1, `gamma` positive and finite; no warm-up before a callable one
+/// (the callable says every epoch's step size).
+pub fn check_schedule(schedule: Schedule, warmup: usize) -> Result<()> {
+    match schedule {
+        Schedule::Cosine { t_max: Some(t) } | Schedule::OneCycle { t_max: Some(t) } => {
+            check::count("t_max", t as i128).map(drop)
+        }
+        Schedule::Step { step_size, gamma } => {
+            check::count("step_size", step_size as i128)?;
+            check_gamma(gamma)
+        }
+        Schedule::Callable if warmup > 0 => Err(Error::value(
+            "warmup",
+            format!(
+                "must be 0 with a callable learning_rate (the callable gives every epoch's \
+                 step size: write the warm-up into it), got {warmup}"
+            ),
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// The rule of `Schedule::Step`'s factor: positive and finite.
+pub fn check_gamma(gamma: f64) -> Result<()> {
+    check::positive("gamma", gamma).map(drop)
+}
+
+/// A callable schedule's step size for epoch `epoch`: finite and non-negative.
+fn check_rate(rate: f64, epoch: u64) -> Result<f64> {
+    match rate.is_finite() && rate >= 0.0 {
+        true => Ok(rate),
+        false => Err(Error::value(
+            "learning_rate",
+            format!(
+                "(a callable) must return a finite, non-negative step size, got {} for epoch \
+                 {epoch}",
+                check::show(rate)
+            ),
+        )),
+    }
 }
 
 /// What the caller says after each epoch (and between batches).
@@ -224,6 +259,15 @@ pub trait Monitor<T> {
         Err(Error::value(
             "validation_metric",
             "an external metric needs a monitor that computes it",
+        ))
+    }
+    /// The step size of epoch `epoch` (the schedule's clock, 0-based: `Progress::epochs`) of
+    /// a `Schedule::Callable` fit, asked before the epoch starts, in the schedule's units;
+    /// it must be finite and non-negative.
+    fn learning_rate(&mut self, _epoch: u64) -> Result<f64> {
+        Err(Error::value(
+            "schedule",
+            "Callable needs a monitor that gives each epoch's step size",
         ))
     }
 }
@@ -357,9 +401,16 @@ fn drive<T: Float>(
     threaded: bool,
     monitor: &mut dyn Monitor<T>,
 ) -> Result<()> {
-    let every_epoch = monitor.every_epoch();
+    let callable = trainer.callable();
+    // A callable schedule is asked before each epoch: runs of one epoch.
+    let every_epoch = monitor.every_epoch() || callable;
     let stop = std::sync::atomic::AtomicBool::new(false);
     loop {
+        if callable {
+            let epoch = trainer.clock();
+            let rate = check_rate(monitor.learning_rate(epoch)?, epoch)?;
+            trainer.set_rate(rate);
+        }
         let started = std::time::Instant::now();
         let enough = || every_epoch || started.elapsed() >= PUBLISH_EVERY;
         let ran = match threaded {

@@ -342,26 +342,43 @@ fn early_stopping_restores_the_best_validation_weights() {
 
 /// A fit resumed from another's `History::progress` (and the network's kept optimizer)
 /// takes the steps and decisions of one fit that never stopped: losses, step sizes,
-/// samples seen and weights, for every schedule.
+/// samples seen and weights, for every schedule (with and without warm-up) and optimizer.
 #[test]
 fn resuming_is_not_stopping() {
     let mut resumed = Vec::new();
-    for schedule in [
-        Schedule::Constant,
-        Schedule::InvScaling { power_t: 0.5 },
-        Schedule::Adaptive,
+    let sgd = crate::OptimizerConfig::Sgd {
+        momentum: 0.9,
+        nesterov: false,
+        weight_decay: 0.0,
+    };
+    let adamw = crate::OptimizerConfig::adamw(0.1);
+    for (schedule, warmup, optimizer) in [
+        (Schedule::Constant, 0, sgd),
+        (Schedule::InvScaling { power_t: 0.5 }, 0, sgd),
+        (Schedule::Adaptive, 0, sgd),
+        (Schedule::Constant, 2, adamw),
+        (Schedule::Cosine { t_max: Some(6) }, 3, sgd),
+        (Schedule::Cosine { t_max: Some(4) }, 0, adamw),
+        (
+            Schedule::Step {
+                step_size: 2,
+                gamma: 0.5,
+            },
+            1,
+            sgd,
+        ),
+        (Schedule::OneCycle { t_max: Some(9) }, 0, adamw),
+        (Schedule::OneCycle { t_max: Some(3) }, 2, sgd),
     ] {
         let config = |epochs, resume| FitConfig {
             epochs,
             learning_rate: 0.3,
             batch_size: Some(2),
             shuffle: false,
-            optimizer: crate::OptimizerConfig::Sgd {
-                momentum: 0.9,
-                nesterov: false,
-            },
+            optimizer,
             alpha: 1e-3,
             schedule,
+            warmup,
             stopping: Stopping {
                 n_iter_no_change: Some(1),
                 tol: 1e-2,
@@ -439,4 +456,73 @@ fn scales_judge_and_step_in_the_callers_units() {
     assert_eq!(plain.get_weights().unwrap(), scaled.get_weights().unwrap());
     let best = h_plain.loss.iter().copied().fold(f64::INFINITY, f64::min);
     assert_eq!(h_scaled.progress.best_loss, 3.0 * best);
+}
+
+/// A callable schedule asks the monitor for each epoch's step size before the epoch, with
+/// the schedule's clock; a step size that is negative or not finite ends training with an
+/// error naming `learning_rate`, after the epochs before it; without a monitor that gives
+/// step sizes, the fit is refused before any update.
+#[test]
+fn a_callable_schedule_asks_the_monitor_before_each_epoch() {
+    struct Rates {
+        asked: Vec<u64>,
+        third: f64,
+    }
+    impl<T> Monitor<T> for Rates {
+        fn every_epoch(&self) -> bool {
+            false // `drive` runs a callable schedule's epochs one at a time regardless
+        }
+        fn learning_rate(&mut self, epoch: u64) -> Result<f64> {
+            self.asked.push(epoch);
+            Ok(if epoch == 2 { self.third } else { 0.1 })
+        }
+    }
+    let cfg = FitConfig {
+        epochs: 4,
+        schedule: Schedule::Callable,
+        ..FitConfig::default()
+    };
+    let (mut net, x, y) = xor();
+    let mut rates = Rates {
+        asked: vec![],
+        third: 0.3,
+    };
+    let y = Target::Dense(y.view());
+    let h = fit(&mut net, x.view(), y, None, None, &cfg, &mut rates).unwrap();
+    assert_eq!(rates.asked, [0, 1, 2, 3]);
+    assert_eq!(h.learning_rate, [0.1, 0.1, 0.3, 0.1]);
+    assert_eq!(h.progress.epochs, 4);
+    for bad in [f64::NAN, -1.0, f64::INFINITY] {
+        let mut net = xor().0;
+        let mut rates = Rates {
+            asked: vec![],
+            third: bad,
+        };
+        let err = fit(&mut net, x.view(), y, None, None, &cfg, &mut rates).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                Error::Value {
+                    arg: "learning_rate",
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        assert_eq!(rates.asked, [0, 1, 2]);
+    }
+    let mut net = xor().0;
+    let before = net.get_weights().unwrap();
+    let err = train(&mut net, x.view(), y, &cfg).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::Value {
+                arg: "schedule",
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert_eq!(net.get_weights().unwrap(), before);
 }

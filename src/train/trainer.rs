@@ -2,6 +2,7 @@
 
 use super::batches::{gather_rows, gather_target, slice_target, BatchTarget};
 use super::engine::{Batch, Engine};
+use super::schedule::{self, Clock};
 use super::stopping::{self, Metric, Progress, Schedule, Stop};
 use super::{EpochReport, FitConfig, History, Validation};
 use crate::nn::layer::{try_clone, try_collect, try_filled, try_zeros, try_zeros1};
@@ -50,6 +51,11 @@ pub(super) struct Trainer<'a, 'd, T: Float> {
     val_ws: Vec<LayerCache<T>>,
     /// The rule's state, the samples seen and the step size.
     progress: Progress,
+    /// Batches per epoch, and the epochs of a schedule without `t_max` (`Clock`).
+    batches: u64,
+    horizon: u64,
+    /// The step size of this epoch of a `Schedule::Callable` fit (`set_rate`).
+    callable_rate: f64,
     pub history: History,
     /// The last epoch's.
     pub report: Option<EpochReport>,
@@ -105,6 +111,8 @@ impl<'a, 'd, T: Float> Trainer<'a, 'd, T> {
             Some(v) => forward_workspace(net.layers(), v.x.nrows())?,
             None => Vec::new(),
         };
+        let end = progress.epochs.saturating_add(config.epochs as u64);
+        let horizon = end.saturating_sub(config.warmup as u64).max(1);
         Ok(Trainer {
             net,
             data,
@@ -124,6 +132,9 @@ impl<'a, 'd, T: Float> Trainer<'a, 'd, T> {
             best,
             val_ws,
             progress,
+            batches: n.div_ceil(batch) as u64,
+            horizon,
+            callable_rate: 0.0,
             // Grown an epoch at a time: `epochs` may be far more than are run.
             history: History {
                 loss: Vec::new(),
@@ -180,9 +191,47 @@ impl<'a, 'd, T: Float> Trainer<'a, 'd, T> {
         self.finished()
     }
 
+    /// Whether the step sizes come from `set_rate`, epoch by epoch.
+    pub(super) fn callable(&self) -> bool {
+        self.config.schedule == Schedule::Callable
+    }
+
+    /// The schedule's clock: epochs run, those of the fit resumed included.
+    pub(super) fn clock(&self) -> u64 {
+        self.progress.epochs
+    }
+
+    /// The step size of the coming epoch of a `Schedule::Callable` fit.
+    pub(super) fn set_rate(&mut self, rate: f64) {
+        self.callable_rate = rate;
+    }
+
+    /// The step size of batch `batch` of the coming epoch, in the schedule's units.
+    fn rate(&self, batch: usize) -> f64 {
+        let current = match self.config.schedule {
+            Schedule::Callable => self.callable_rate,
+            _ => self.progress.learning_rate,
+        };
+        let clock = Clock {
+            epoch: self.progress.epochs,
+            batch: batch as u64,
+            batches: self.batches,
+            horizon: self.horizon,
+        };
+        let (config, warmup) = (self.config, self.config.warmup as u64);
+        schedule::rate(
+            config.schedule,
+            warmup,
+            config.learning_rate,
+            current,
+            clock,
+        )
+    }
+
     /// One epoch: its batches, the weights' check, the history, validation and stopping.
     fn epoch(&mut self, between_batches: &mut dyn FnMut() -> Result<()>) -> Result<()> {
         let epoch = self.history.loss.len();
+        let first_rate = self.rate(0);
         for ((w, b), l) in self.snapshot.iter_mut().zip(self.net.layers()) {
             w.assign(&l.w);
             b.assign(&l.b);
@@ -222,8 +271,9 @@ impl<'a, 'd, T: Float> Trainer<'a, 'd, T> {
         }
         let epoch_loss = total / n as f64;
         self.history.loss.push(epoch_loss);
-        self.history.learning_rate.push(self.progress.learning_rate);
+        self.history.learning_rate.push(first_rate);
         self.progress.samples_seen += n as u64;
+        self.progress.epochs += 1;
         self.end_epoch(epoch_loss, penalty / n as f64)
     }
 
@@ -308,6 +358,7 @@ impl<'a, 'd, T: Float> Trainer<'a, 'd, T> {
     fn step(&mut self, epoch: usize, i: usize, rows: &[usize]) -> Result<(f64, f64)> {
         let (x, y, sample_weight) = (self.data.x, self.data.y, self.data.sample_weight);
         let (config, loss) = (self.config, self.net.loss_fn());
+        let lr = self.rate(i) * config.scales.step;
         let n = x.nrows();
         let m = rows.len();
         let r = rows[0]..rows[0] + m; // the rows, when not shuffling
@@ -362,7 +413,6 @@ impl<'a, 'd, T: Float> Trainer<'a, 'd, T> {
                 g.dw.scaled_add(a, &l.w);
             }
         }
-        let lr = self.progress.learning_rate * config.scales.step;
         let grads = engine.gradients(caches).map(|g| &*g);
         self.optimizer.step(layers, grads, lr);
         Ok((batch_loss * m as f64, batch_penalty * m as f64))

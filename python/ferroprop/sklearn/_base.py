@@ -7,14 +7,15 @@ ferroprop's losses are means over every element (binary cross-entropy, MSE witho
 ferroprop's mean, with ``g = 1`` (binary, multiclass), ``k`` (``k`` labels of a
 multilabel problem) and ``k / 2`` (regression with ``k`` outputs: scikit-learn's output
 delta is ``ŷ − y`` over the rows only). The adapter runs ferroprop with
-``learning_rate·g`` (SGD), ``alpha / g`` and, for Adam, ``epsilon / g``, which gives the
+``learning_rate·g`` (SGD), ``alpha / g``, for Adam and AdamW ``epsilon / g`` and for SGD
+``weight_decay / g`` (AdamW's decay does not scale with the gradient), which gives the
 same steps as scikit-learn's from the same weights, and reports ``loss_``/``loss_curve_``
 in scikit-learn's convention (ferroprop's loss times ``g``; times 1/2 for regression, plus,
 for several outputs, the part of the penalty scikit-learn's reported loss counts
 differently). Initialisation is scikit-learn's Glorot-uniform draw from ``random_state``;
 the shuffling seed of ferroprop is drawn from the same ``RandomState`` afterwards.
 
-Every ``fit`` and ``partial_fit`` with SGD or Adam is one call of the core's ``fit``: the
+Every ``fit`` and ``partial_fit`` with SGD, Adam or AdamW is one call of the core's ``fit``: the
 schedules, the no-improvement rule, early stopping (scores weighted by the sample
 weights) and the restoring of the best weights run in Rust (``src/train/``), judging
 scikit-learn's loss and stepping by its step size (``scales``), and continuing from the
@@ -67,8 +68,16 @@ if TYPE_CHECKING:
 # scikit-learn's names of the hidden activations, solvers and schedules (unions of
 # one-value Literals: see ferroprop.network's names).
 HiddenActivation = Union[Literal["identity"], Literal["logistic"], Literal["tanh"], Literal["relu"]]
-Solver = Union[Literal["lbfgs"], Literal["sgd"], Literal["adam"]]
-LearningRateSchedule = Union[Literal["constant"], Literal["invscaling"], Literal["adaptive"]]
+Solver = Union[Literal["lbfgs"], Literal["sgd"], Literal["adam"], Literal["adamw"]]
+LearningRateSchedule = Union[
+    Literal["constant"],
+    Literal["invscaling"],
+    Literal["adaptive"],
+    Literal["cosine"],
+    Literal["step"],
+    Literal["one_cycle"],
+    Callable[[int], float],
+]
 #: ``hidden_layer_sizes``: one size, or one per hidden layer.
 HiddenLayerSizes = Union[int, Sequence[int], npt.NDArray[np.integer[Any]]]
 #: ``X``: an array-like or a SciPy sparse matrix or array (densified).
@@ -79,7 +88,9 @@ _OutActivation = Union[Literal["identity"], Literal["logistic"], Literal["softma
 _Weights = list[tuple[FloatArray, FloatArray]]
 
 
-_STOCHASTIC_SOLVERS = ("sgd", "adam")
+_STOCHASTIC_SOLVERS = ("sgd", "adam", "adamw")
+# scikit-learn's schedules, which its Adam ignores (PyTorch's apply to every solver).
+_SKLEARN_SCHEDULES = ("constant", "invscaling", "adaptive")
 _HIDDEN: dict[str, ActivationName] = {
     "identity": "identity",
     "logistic": "sigmoid",
@@ -102,21 +113,33 @@ hidden_layer_sizes : int or array-like of int, default=(100,)
     Units of each hidden layer (an int: one hidden layer).
 activation : {"identity", "logistic", "tanh", "relu"}, default="relu"
     Activation of the hidden layers (``"logistic"`` is the sigmoid).
-solver : {"lbfgs", "sgd", "adam"}, default="adam"
-    ``"sgd"`` and ``"adam"`` train by minibatches in ferroprop's Rust loop;
-    ``"lbfgs"`` runs SciPy's L-BFGS-B on ferroprop's full-batch loss and gradient.
+solver : {"lbfgs", "sgd", "adam", "adamw"}, default="adam"
+    ``"sgd"``, ``"adam"`` and ``"adamw"`` train by minibatches in ferroprop's Rust
+    loop; ``"lbfgs"`` runs SciPy's L-BFGS-B on ferroprop's full-batch loss and
+    gradient. ``"adamw"`` is PyTorch's ``AdamW`` (with ``weight_decay``; its
+    ``epsilon`` enters as PyTorch's does, after the bias correction, where
+    ``"adam"``, scikit-learn's, adds it before).
 alpha : float, default=0.0001
     Strength of the L2 penalty, divided by the total sample weight (the number of
     samples without weights) when added to the loss; biases are not penalized.
 batch_size : int or "auto", default="auto"
     Minibatch size of ``"sgd"`` and ``"adam"``; ``"auto"`` is
     ``min(200, n_samples)``. A size above ``n_samples`` is clipped, with a warning.
-learning_rate : {"constant", "invscaling", "adaptive"}, default="constant"
-    Step-size schedule of ``solver="sgd"``: ``"constant"`` keeps
+learning_rate : {"constant", "invscaling", "adaptive", "cosine", "step", \
+"one_cycle"} or callable, default="constant"
+    Step-size schedule. scikit-learn's, for ``"sgd"`` and ``"adamw"`` (``"adam"``
+    ignores them, as scikit-learn's does): ``"constant"`` keeps
     ``learning_rate_init``; ``"invscaling"`` uses
     ``learning_rate_init / (t_ + 1) ** power_t`` after each epoch; ``"adaptive"``
     divides the step by 5 whenever more than ``n_iter_no_change`` epochs in a row
-    fail to improve by ``tol``, and stops once it is at most 1e-6.
+    fail to improve by ``tol``, and stops once it is at most 1e-6. PyTorch's, for
+    every stochastic solver, from ``learning_rate_init`` (see
+    :meth:`ferroprop.Network.fit` for the formulas): ``"cosine"`` (to 0 over
+    ``t_max`` epochs), ``"step"`` (times ``gamma`` every ``step_size`` epochs) and
+    ``"one_cycle"`` (by batch, over ``t_max`` epochs). A callable ``f`` gives the
+    step size ``f(epoch)`` of each epoch (0-based) itself. Each ``fit`` starts
+    PyTorch's schedules and the callable's epochs afresh (a warm start too);
+    ``partial_fit`` calls continue them, one epoch each.
 learning_rate_init : float, default=0.001
     Initial step size of ``"sgd"`` and ``"adam"``.
 power_t : float, default=0.5
@@ -161,11 +184,29 @@ n_iter_no_change : int or np.inf, default=10
 max_fun : int, default=15000
     Maximum number of loss evaluations of ``"lbfgs"``.
 """
+_TORCH_PARAMETERS = """\
+weight_decay : float, default=0.0
+    Weight decay of ``"sgd"`` (PyTorch's ``SGD(weight_decay=...)``: each weight's
+    gradient gains ``weight_decay * W`` before the momentum) and ``"adamw"``
+    (decoupled: each step first scales the weights by
+    ``1 - learning_rate * weight_decay``). Biases are not decayed. Must be 0 with
+    ``"adam"`` and ``"lbfgs"``.
+warmup : int, default=0
+    Epochs of linear warm-up in front of the schedule: epoch ``e < warmup`` steps by
+    ``(e + 1) / (warmup + 1)`` times the schedule's first step size.
+t_max : int or None, default=None
+    The length in epochs of ``"cosine"`` and ``"one_cycle"``; ``None`` is
+    ``max_iter - warmup``.
+step_size : int or None, default=None
+    The period in epochs of ``"step"`` (required with it).
+gamma : float, default=0.1
+    The factor of ``"step"``.
+
+"""
 _DTYPE_PARAMETER = """\
 dtype : {None, "float32", "float64"}, default=None
     The network's dtype. ``None`` follows scikit-learn: float32 ``X`` trains a float32
     network with SGD/Adam, anything else (and lbfgs) float64.
-
 """
 _COMMON_ATTRIBUTES = """\
 loss_ : float
@@ -217,6 +258,7 @@ ValueError
 _SHARED_DOCS = {
     "{common_parameters}": _COMMON_PARAMETERS,
     "{dtype_parameter}": _DTYPE_PARAMETER,
+    "{torch_parameters}": _TORCH_PARAMETERS,
     "{common_attributes}": _COMMON_ATTRIBUTES,
     "{predict_parameters}": _PREDICT_PARAMETERS,
     "{predict_raises}": _PREDICT_RAISES,
@@ -309,10 +351,13 @@ class _BaseMLP(BaseEstimator, ABC):
     _parameter_constraints: dict[str, list[Any]] = {
         "hidden_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left")],
         "activation": [StrOptions({"identity", "logistic", "tanh", "relu"})],
-        "solver": [StrOptions({"lbfgs", "sgd", "adam"})],
+        "solver": [StrOptions({"lbfgs", "sgd", "adam", "adamw"})],
         "alpha": [Interval(Real, 0, None, closed="left")],
         "batch_size": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
-        "learning_rate": [StrOptions({"constant", "invscaling", "adaptive"})],
+        "learning_rate": [
+            StrOptions({"constant", "invscaling", "adaptive", "cosine", "step", "one_cycle"}),
+            callable,
+        ],
         "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
         "power_t": [Interval(Real, 0, None, closed="left")],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
@@ -331,6 +376,11 @@ class _BaseMLP(BaseEstimator, ABC):
         "n_iter_no_change": [Interval(Integral, 1, None, closed="left"), Options(Real, {np.inf})],
         "max_fun": [Interval(Integral, 1, None, closed="left")],
         "dtype": [None, StrOptions({"float32", "float64"}), type, np.dtype],
+        "weight_decay": [Interval(Real, 0, None, closed="left")],
+        "warmup": [Interval(Integral, 0, None, closed="left")],
+        "t_max": [None, Interval(Integral, 1, None, closed="left")],
+        "step_size": [None, Interval(Integral, 1, None, closed="left")],
+        "gamma": [Interval(Real, 0, None, closed="neither")],
     }
 
     # Fitted attributes (scikit-learn's), set by fit; documented in the subclasses.
@@ -347,6 +397,7 @@ class _BaseMLP(BaseEstimator, ABC):
     _network: Network
     _best_network: Network | None
     _learning_rate: float
+    _schedule_epochs: int
     _no_improvement_count: int
 
     if TYPE_CHECKING:
@@ -382,6 +433,11 @@ class _BaseMLP(BaseEstimator, ABC):
         n_iter_no_change: int | float,
         max_fun: int,
         dtype: FloatDTypeLike | None,
+        weight_decay: float = 0.0,
+        warmup: int = 0,
+        t_max: int | None = None,
+        step_size: int | None = None,
+        gamma: float = 0.1,
     ) -> None:
         self.activation = activation
         self.solver = solver
@@ -408,6 +464,11 @@ class _BaseMLP(BaseEstimator, ABC):
         self.n_iter_no_change = n_iter_no_change
         self.max_fun = max_fun
         self.dtype = dtype
+        self.weight_decay = weight_decay
+        self.warmup = warmup
+        self.t_max = t_max
+        self.step_size = step_size
+        self.gamma = gamma
 
     # -- what the subclasses define ---------------------------------------------------------
 
@@ -553,6 +614,11 @@ class _BaseMLP(BaseEstimator, ABC):
 
         if self.solver in _STOCHASTIC_SOLVERS:
             self._fit_stochastic(X, Y, weights, incremental, random_state)
+        elif self.weight_decay > 0:
+            raise ValueError(
+                f"weight_decay must be 0 with solver='lbfgs', got {self.weight_decay!r} "
+                "(use alpha for an L2 penalty, or solver='adamw' or 'sgd')"
+            )
         else:
             self._fit_lbfgs(X, Y, weights)
 
@@ -618,11 +684,11 @@ class _BaseMLP(BaseEstimator, ABC):
         reports each epoch; this keeps scikit-learn's attributes from those reports."""
         net = self._network
         sgd = self.solver == "sgd"
-        if not incremental:
-            net.reset_optimizer()  # a new optimizer, as each scikit-learn fit has
+        if not incremental or not hasattr(self, "_learning_rate"):
+            if not incremental:
+                net.reset_optimizer()  # a new optimizer, as each scikit-learn fit has
             self._learning_rate = float(self.learning_rate_init)
-        elif not hasattr(self, "_learning_rate"):
-            self._learning_rate = float(self.learning_rate_init)
+            self._schedule_epochs = 0
         if self.early_stopping and incremental:
             raise ValueError("partial_fit does not support early_stopping=True")
 
@@ -641,11 +707,10 @@ class _BaseMLP(BaseEstimator, ABC):
                 net._x(X_tr),
                 self._targets(Y_tr),
                 epochs=1 if incremental else self.max_iter,
-                learning_rate=float(self.learning_rate_init),
                 batch_size=batch_size,
                 shuffle=bool(self.shuffle),
                 seed=int(random_state.randint(2**31)) if self.shuffle else 0,
-                optimizer="sgd" if sgd else "adam",
+                optimizer=self.solver,
                 momentum=float(self.momentum) if sgd else 0.0,
                 nesterov=bool(self.nesterovs_momentum),
                 beta_1=float(self.beta_1),
@@ -653,8 +718,8 @@ class _BaseMLP(BaseEstimator, ABC):
                 epsilon=float(self.epsilon) / g,
                 alpha=alpha,
                 sample_weight=weights,
-                schedule=self.learning_rate if sgd else "constant",
                 power_t=float(self.power_t),
+                **self._schedule(g),
                 n_iter_no_change=None
                 if math.isinf(self.n_iter_no_change)
                 else int(self.n_iter_no_change),
@@ -720,6 +785,29 @@ class _BaseMLP(BaseEstimator, ABC):
             validation["best_weights"] = self._best_network.get_weights()
         return X_tr, Y_tr, sw_tr, validation
 
+    def _schedule(self, g: float) -> dict[str, Any]:
+        """The core's keywords of the schedule and weight decay. scikit-learn's Adam ignores
+        scikit-learn's schedules; SGD's steps and its decay are in scikit-learn's units (its
+        gradient ``g`` times ferroprop's), AdamW's decay is not scaled by the gradient."""
+        schedule = self.learning_rate
+        learning_rate: Any = float(self.learning_rate_init)
+        if callable(schedule):
+            schedule, learning_rate = "constant", self.learning_rate
+        elif self.solver == "adam" and schedule in _SKLEARN_SCHEDULES:
+            schedule = "constant"
+        warmup = int(self.warmup)
+        t_max = self.t_max if self.t_max is not None else max(self.max_iter - warmup, 1)
+        decay = float(self.weight_decay)
+        return {
+            "learning_rate": learning_rate,
+            "schedule": schedule,
+            "weight_decay": decay / g if self.solver == "sgd" else decay,
+            "warmup": warmup,
+            "t_max": int(t_max),
+            "step_size": None if self.step_size is None else int(self.step_size),
+            "gamma": float(self.gamma),
+        }
+
     def _batch_size(self, n: int) -> int:
         if self.batch_size == "auto":
             return min(200, n)
@@ -731,9 +819,9 @@ class _BaseMLP(BaseEstimator, ABC):
             )
         return int(np.clip(self.batch_size, 1, n))
 
-    def _progress(self) -> tuple[int, float, float, int, float]:
+    def _progress(self) -> tuple[int, float, float, int, float, int]:
         """Where the last fit left the stopping rule (the core's ``resume``): the count,
-        the best loss and score, the samples seen and the step size."""
+        the best loss and score, the samples seen, the step size and the schedule's epochs."""
         best_loss = self.best_loss_ if self.best_loss_ is not None else np.inf
         best_score = self.best_validation_score_
         return (
@@ -741,7 +829,8 @@ class _BaseMLP(BaseEstimator, ABC):
             float(best_loss),
             float(best_score) if best_score is not None else -np.inf,
             int(self.t_),
-            self._learning_rate if self.solver == "sgd" else float(self.learning_rate_init),
+            self._learning_rate,
+            int(self._schedule_epochs),
         )
 
     def _end_epoch(self, report: _EpochReport, bar: Any) -> None:
@@ -763,8 +852,9 @@ class _BaseMLP(BaseEstimator, ABC):
         else:
             self.best_loss_ = np.float64(report["best_loss"])
         self._no_improvement_count = report["count"]
-        if self.solver == "sgd":
+        if not callable(self.learning_rate):  # a callable's fit reports no step size of its own
             self._learning_rate = report["learning_rate"]
+        self._schedule_epochs = report["epochs"]
         if self.verbose and (report["stop"] is not None or report["divided"]):
             what = "Validation score" if self.early_stopping else "Training loss"
             msg = (

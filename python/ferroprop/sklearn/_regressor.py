@@ -46,6 +46,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         exponential output.
     {common_parameters}
     {dtype_parameter}
+    {torch_parameters}
     Attributes
     ----------
     {common_attributes}
@@ -117,6 +118,11 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         n_iter_no_change: int | float = 10,
         max_fun: int = 15000,
         dtype: FloatDTypeLike | None = None,
+        weight_decay: float = 0.0,
+        warmup: int = 0,
+        t_max: int | None = None,
+        step_size: int | None = None,
+        gamma: float = 0.1,
     ) -> None:
         super().__init__(**_base_arguments(locals()))
 
