@@ -5,7 +5,10 @@ use super::convert::{array2, weight_pairs, weights1, PyTarget};
 use super::network::PyNetwork;
 use crate::io::StoredFloat;
 use crate::train::stopping::{Metric, Progress, Scales, Schedule, Stopping};
-use crate::train::{check_power_t, EpochControl, EpochReport, Monitor, Validation, PUBLISH_EVERY};
+use crate::train::{
+    check_power_t, Divergence, EpochControl, EpochReport, Monitor, Mt19937, Validation,
+    PUBLISH_EVERY,
+};
 use crate::{check, fit, Error, FitConfig, Network, OptimizerConfig};
 use numpy::Element;
 use pyo3::exceptions::PyRuntimeError;
@@ -39,6 +42,10 @@ pub(super) struct Args<'a> {
     pub scales: (f64, f64, f64),
     /// `Progress` as `(count, best_loss, best_score, samples_seen, learning_rate)`.
     pub resume: Option<(usize, f64, f64, u64, f64)>,
+    /// `FitConfig::numpy_stream`, checked by `Mt19937::from_state`.
+    pub numpy_stream: Option<Mt19937>,
+    /// `"raise"` or `"record"` (`Divergence`).
+    pub divergence: &'a str,
 }
 
 /// The core's `FitConfig` and validation metric from `fit`'s arguments, every one checked by
@@ -69,7 +76,14 @@ pub(super) fn config(args: Args<'_>) -> crate::Result<(FitConfig, Metric)> {
         early_stopping,
         scales: (loss, penalty, step),
         resume,
+        numpy_stream,
+        divergence,
     } = args;
+    let divergence = check::pick(
+        "divergence",
+        divergence,
+        &[("raise", Divergence::Raise), ("record", Divergence::Record)],
+    )?;
     let epochs = check::count("epochs", epochs)?;
     let batch_size = batch_size
         .map(|b| check::count("batch_size", b))
@@ -113,6 +127,8 @@ pub(super) fn config(args: Args<'_>) -> crate::Result<(FitConfig, Metric)> {
         batch_size,
         shuffle,
         seed,
+        numpy_stream,
+        divergence,
         optimizer,
         alpha,
         schedule,
@@ -318,5 +334,11 @@ pub(super) fn fit_py<'py, T: Element + StoredFloat>(
     dict.set_item("best_loss", history.progress.best_loss)?;
     dict.set_item("best_val_score", history.best_val_score)?;
     dict.set_item("stopped", history.stopped.name())?;
+    dict.set_item("diverged", history.diverged)?;
+    let stream = history.numpy_stream.map(|mt| {
+        let key = numpy::PyArray1::from_slice(py, &mt.key);
+        (key, mt.pos)
+    });
+    dict.set_item("numpy_stream", stream)?;
     Ok(dict)
 }

@@ -5,6 +5,7 @@ use super::convert::{array2, describe, weights1, PyTarget};
 use super::fit::{self, fit_py};
 use crate::io::{self, StoredFloat};
 use crate::nn::layer::try_clone;
+use crate::train::Mt19937;
 use crate::AnyNetwork;
 use crate::{check, Activation, Error, Loss, Network, NetworkConfig};
 use ndarray::{Array1, Array2, ArrayView1, ArrayView2};
@@ -455,7 +456,8 @@ impl PyNetwork {
                         validation_data=None, validation_metric="loss",
                         n_iter_no_change=None, tol=1e-4, early_stopping=false,
                         callback=None, scales=None, resume=None,
-                        validation_sample_weight=None, best_weights=None, report=None))]
+                        validation_sample_weight=None, best_weights=None, report=None,
+                        numpy_stream=None, divergence="raise"))]
     fn fit<'py>(
         &self,
         py: Python<'py>,
@@ -487,7 +489,12 @@ impl PyNetwork {
         validation_sample_weight: Option<&Bound<'py, PyAny>>,
         best_weights: Option<&Bound<'py, PyAny>>,
         report: Option<Py<PyAny>>,
+        numpy_stream: Option<(PyReadonlyArray1<'py, u32>, usize)>,
+        divergence: &str,
     ) -> PyResult<Bound<'py, PyDict>> {
+        let numpy_stream = numpy_stream
+            .map(|(key, pos)| Mt19937::from_state(&key.as_array().to_vec(), pos))
+            .transpose()?;
         let (config, metric) = fit::config(fit::Args {
             epochs,
             learning_rate,
@@ -509,6 +516,8 @@ impl PyNetwork {
             early_stopping,
             scales: scales.unwrap_or((1.0, 1.0, 1.0)),
             resume,
+            numpy_stream,
+            divergence,
         })?;
         if self.fitting.swap(true, Ordering::AcqRel) {
             return Err(PyRuntimeError::new_err(

@@ -3,7 +3,7 @@
 use super::batches::{gather_rows, gather_target, slice_target, BatchTarget};
 use super::engine::{Batch, Engine};
 use super::stopping::{self, Metric, Progress, Schedule, Stop};
-use super::{EpochReport, FitConfig, History, Validation};
+use super::{Divergence, EpochReport, FitConfig, History, Mt19937, Validation};
 use crate::nn::layer::{try_clone, try_collect, try_filled, try_zeros, try_zeros1};
 use crate::nn::loss::batch_weights;
 use crate::nn::network::{forward_pass, forward_workspace, overflow_error};
@@ -41,7 +41,10 @@ pub(super) struct Trainer<'a, 'd, T: Float> {
     /// Per-row gradient scales w_i · n_b / Σw of the current batch.
     scale: Array1<T>,
     order: Vec<usize>,
-    rng: crate::nn::init::CoreRng,
+    stream: Stream,
+    /// The epoch (1-based) that diverged, with `Divergence::Record`: it and every later
+    /// epoch are recorded as NaN (see `diverged_epoch`).
+    diverged: Option<usize>,
     /// The weights at the start of the epoch, restored if it diverges.
     snapshot: Vec<(Array2<T>, Array1<T>)>,
     /// The weights of the best validation score (early stopping only); the initial ones to
@@ -65,7 +68,8 @@ impl<'a, 'd, T: Float> Trainer<'a, 'd, T> {
         let n = data.x.nrows();
         let batch = config.batch_size.unwrap_or(n).min(n);
         let (engine, caches) = Engine::new(net.layers(), batch)?;
-        let shuffling = config.shuffle && batch < n;
+        // NumPy's stream is drawn each epoch, as scikit-learn does, even for a full batch.
+        let shuffling = config.shuffle && (batch < n || config.numpy_stream.is_some());
         let gathering_x = shuffling && !engine.copies_x();
         let xb = try_zeros::<T>(if gathering_x { batch } else { 0 }, data.x.ncols())?;
         let yb = match data.y {
@@ -116,7 +120,11 @@ impl<'a, 'd, T: Float> Trainer<'a, 'd, T> {
             yb,
             scale,
             order,
-            rng: crate::nn::init::rng(config.seed),
+            stream: match config.numpy_stream {
+                Some(state) => Stream::NumPy(Box::new(state)),
+                None => Stream::Core(crate::nn::init::rng(config.seed)),
+            },
+            diverged: None,
             snapshot,
             best,
             val_ws,
@@ -129,6 +137,8 @@ impl<'a, 'd, T: Float> Trainer<'a, 'd, T> {
                 learning_rate: Vec::new(),
                 best_val_score: None,
                 stopped: Stop::MaxEpochs,
+                diverged: None,
+                numpy_stream: None,
                 progress,
             },
             report: None,
@@ -155,12 +165,18 @@ impl<'a, 'd, T: Float> Trainer<'a, 'd, T> {
     /// One epoch: its batches, the weights' check, the history, validation and stopping.
     fn epoch(&mut self, between_batches: &mut dyn FnMut() -> Result<()>) -> Result<()> {
         let epoch = self.history.loss.len();
+        if self.shuffling {
+            match &mut self.stream {
+                Stream::Core(rng) => self.order.shuffle(rng),
+                Stream::NumPy(mt) => mt.shuffle(&mut self.order),
+            }
+        }
+        if self.diverged.is_some() {
+            return self.diverged_epoch();
+        }
         for ((w, b), l) in self.snapshot.iter_mut().zip(self.net.layers()) {
             w.assign(&l.w);
             b.assign(&l.b);
-        }
-        if self.shuffling {
-            self.order.shuffle(&mut self.rng);
         }
         let n = self.data.x.nrows();
         let (mut total, mut penalty) = (0.0, 0.0);
@@ -178,10 +194,25 @@ impl<'a, 'd, T: Float> Trainer<'a, 'd, T> {
                 Ok(())
             });
         self.order = order;
-        result?;
-        if self
-            .net
-            .layers()
+        match result.and_then(|()| self.check_weights(epoch)) {
+            // The weights of the start of the epoch are back (`step`, `check_weights`).
+            Err(Error::NonFinite(_)) if self.config.divergence == Divergence::Record => {
+                self.diverged = Some(epoch + 1);
+                return self.diverged_epoch();
+            }
+            result => result?,
+        }
+        let epoch_loss = total / n as f64;
+        self.history.loss.push(epoch_loss);
+        self.history.learning_rate.push(self.progress.learning_rate);
+        self.progress.samples_seen += n as u64;
+        self.end_epoch(epoch_loss, penalty / n as f64)
+    }
+
+    /// Restores the weights of the start of the epoch and fails if any became non-finite.
+    fn check_weights(&mut self, epoch: usize) -> Result<()> {
+        let layers = self.net.layers();
+        if layers
             .iter()
             .any(|l| l.w.iter().chain(&l.b).any(|v| !v.is_finite()))
         {
@@ -192,21 +223,39 @@ impl<'a, 'd, T: Float> Trainer<'a, 'd, T> {
                 epoch + 1
             )));
         }
-        let epoch_loss = total / n as f64;
-        self.history.loss.push(epoch_loss);
+        Ok(())
+    }
+
+    /// An epoch at or after the one that diverged (`Divergence::Record`): a NaN loss and
+    /// score, judged by the rule as scikit-learn judges them; nothing is computed.
+    fn diverged_epoch(&mut self) -> Result<()> {
+        self.history.loss.push(f64::NAN);
         self.history.learning_rate.push(self.progress.learning_rate);
-        self.progress.samples_seen += n as u64;
-        self.end_epoch(epoch_loss, penalty / n as f64)
+        self.progress.samples_seen += self.data.x.nrows() as u64;
+        let score = self.data.validation.map(|_| {
+            self.history.val_loss.push(f64::NAN);
+            self.history.val_score.push(f64::NAN);
+            f64::NAN
+        });
+        self.judge(f64::NAN, f64::NAN, score);
+        Ok(())
     }
 
     /// Validation, the stopping rule and the schedule after an epoch of mean loss
     /// `epoch_loss`, `penalty` of it the L2 penalty's.
     fn end_epoch(&mut self, epoch_loss: f64, penalty: f64) -> Result<()> {
-        let (config, loss) = (self.config, self.net.loss_fn());
+        let loss = self.net.loss_fn();
         let score = match self.data.validation {
             Some(v) => {
                 if let Some(k) = forward_pass(self.net.layers(), &mut self.val_ws, v.x) {
-                    return Err(overflow_error("validation_data X", k));
+                    if self.config.divergence == Divergence::Raise {
+                        return Err(overflow_error("validation_data X", k));
+                    }
+                    // Predictions that overflow score NaN, as scikit-learn's would.
+                    self.history.val_loss.push(f64::NAN);
+                    self.history.val_score.push(f64::NAN);
+                    self.judge(epoch_loss, penalty, Some(f64::NAN));
+                    return Ok(());
                 }
                 let yhat = self.val_ws[self.val_ws.len() - 1].a.view();
                 let output = self.net.layers()[self.net.layers().len() - 1].activation;
@@ -221,6 +270,13 @@ impl<'a, 'd, T: Float> Trainer<'a, 'd, T> {
             }
             None => None,
         };
+        self.judge(epoch_loss, penalty, score);
+        Ok(())
+    }
+
+    /// The stopping rule and the schedule after an epoch (see `end_epoch`), and its report.
+    fn judge(&mut self, epoch_loss: f64, penalty: f64, score: Option<f64>) {
+        let config = self.config;
         let judged_loss = config.scales.judge(epoch_loss, penalty);
         let progress = &mut self.progress;
         let improved = progress.observe(&config.stopping, judged_loss, score);
@@ -258,7 +314,6 @@ impl<'a, 'd, T: Float> Trainer<'a, 'd, T> {
             divided,
             progress: *progress,
         });
-        Ok(())
     }
 
     /// One batch `rows` (batch `i` of epoch `epoch`, both 0-based): forward, loss,
@@ -334,11 +389,22 @@ impl<'a, 'd, T: Float> Trainer<'a, 'd, T> {
             history.best_val_score = Some(self.progress.best_score);
         }
         history.progress = self.progress;
+        history.diverged = self.diverged;
+        history.numpy_stream = match self.stream {
+            Stream::NumPy(mt) => Some(*mt),
+            Stream::Core(_) => None,
+        };
         if self.config.stopping.early_stopping {
             restore(self.net, &self.best);
         }
         history
     }
+}
+
+/// Where the shuffling order comes from (see `FitConfig::numpy_stream`).
+enum Stream {
+    Core(crate::nn::init::CoreRng),
+    NumPy(Box<Mt19937>),
 }
 
 /// The error of a batch whose loss is not finite: the layer whose `z` overflowed, if one

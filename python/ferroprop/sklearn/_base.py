@@ -11,8 +11,13 @@ delta is ``ŷ − y`` over the rows only). The adapter runs ferroprop with
 same steps as scikit-learn's from the same weights, and reports ``loss_``/``loss_curve_``
 in scikit-learn's convention (ferroprop's loss times ``g``; times 1/2 for regression, plus,
 for several outputs, the part of the penalty scikit-learn's reported loss counts
-differently). Initialisation is scikit-learn's Glorot-uniform draw from ``random_state``;
-the shuffling seed of ferroprop is drawn from the same ``RandomState`` afterwards.
+differently). Every draw from ``random_state`` is scikit-learn's: the Glorot-uniform
+initialisation, early stopping's split, then one ``shuffle`` of the row order per epoch,
+which the core draws itself from the ``RandomState``'s MT19937 state (``numpy_stream``:
+NumPy's legacy stream and ``RandomState.shuffle``, in Rust) and hands back advanced, so
+that the ``RandomState`` ends where scikit-learn's would. A diverging fit (a non-finite
+loss) runs on as scikit-learn's does (``divergence="record"``): NaN losses and scores to
+``max_iter``, then the best weights with early stopping, or scikit-learn's error without.
 
 Every ``fit`` and ``partial_fit`` with SGD or Adam is one call of the core's ``fit``: the
 schedules, the no-improvement rule, early stopping (scores weighted by the sample
@@ -124,12 +129,12 @@ power_t : float, default=0.5
 max_iter : int, default=200
     Maximum number of epochs (``"sgd"``, ``"adam"``) or of iterations (``"lbfgs"``).
 shuffle : bool, default=True
-    Shuffle the samples before each epoch (``"sgd"``, ``"adam"``), in ferroprop's
-    order, seeded from ``random_state``.
+    Shuffle the samples before each epoch (``"sgd"``, ``"adam"``), drawn from
+    ``random_state`` as scikit-learn draws them (the same order).
 random_state : int, RandomState instance or None, default=None
-    Source of the initial weights (scikit-learn's Glorot-uniform draw: the same
-    numbers as scikit-learn's), of the early-stopping split and of the shuffling
-    seeds.
+    Source of the initial weights, of the early-stopping split and of the shuffles,
+    each drawn as scikit-learn draws them: the same ``random_state`` gives scikit-learn's
+    model, and a ``RandomState`` instance is advanced exactly as scikit-learn advances it.
 tol : float, default=1e-4
     The improvement of the loss (or of the validation score) that counts; for
     ``"lbfgs"``, SciPy's ``gtol``.
@@ -292,6 +297,33 @@ def _network_like(net: Network, weights: _Weights) -> Network:
     copy = Network(net.layer_sizes, net.activations, net.loss_name, dtype, seed=0)
     copy.set_weights(weights)
     return copy
+
+
+# scikit-learn's message (its tests match it).
+_NON_FINITE = (
+    "Solver produced non-finite parameter weights. The input data may contain large values "
+    "and need to be preprocessed."
+)
+
+
+def _shuffling(random_state: np.random.RandomState) -> tuple[int, Any]:
+    """The core's ``seed`` and ``numpy_stream`` for shuffling with ``random_state``: its
+    MT19937 state (the core shuffles as ``random_state.shuffle`` would, in scikit-learn's
+    order, and hands the advanced state back), or, for a ``RandomState`` over another bit
+    generator, a seed drawn from it for the core's own stream."""
+    state = random_state.get_state(legacy=False)
+    if state.get("bit_generator") != "MT19937":
+        return int(random_state.randint(2**31)), None
+    inner = state["state"]
+    return 0, (np.ascontiguousarray(inner["key"], dtype=np.uint32), int(inner["pos"]))
+
+
+def _set_stream(random_state: np.random.RandomState, stream: tuple[Any, int]) -> None:
+    """Advances ``random_state`` to the core's MT19937 state ``stream`` (its Gaussian cache
+    as it was)."""
+    _, _, _, has_gauss, gauss = random_state.get_state(legacy=True)
+    key, pos = stream
+    random_state.set_state(("MT19937", key, pos, has_gauss, gauss))
 
 
 def _progress_bar(total: int) -> Any:
@@ -557,10 +589,7 @@ class _BaseMLP(BaseEstimator, ABC):
             self._fit_lbfgs(X, Y, weights)
 
         if not all(np.isfinite(W).all() and np.isfinite(b).all() for W, b in self._weights()):
-            raise ValueError(
-                "Solver produced non-finite parameter weights. The input data may"
-                " contain large values and need to be preprocessed."
-            )
+            raise ValueError(_NON_FINITE)
         return self
 
     def _class_sample_weight(
@@ -634,6 +663,7 @@ class _BaseMLP(BaseEstimator, ABC):
         if sw_tr is not None:
             weights, alpha = net._weights(sw_tr, alpha)
         bar = _progress_bar(self.max_iter) if self.verbose and not incremental else None
+        seed, stream = _shuffling(random_state) if self.shuffle else (0, None)
         self.n_iter_ = 0
         history = None
         try:
@@ -644,7 +674,8 @@ class _BaseMLP(BaseEstimator, ABC):
                 learning_rate=float(self.learning_rate_init),
                 batch_size=batch_size,
                 shuffle=bool(self.shuffle),
-                seed=int(random_state.randint(2**31)) if self.shuffle else 0,
+                seed=seed,
+                numpy_stream=stream,
                 optimizer="sgd" if sgd else "adam",
                 momentum=float(self.momentum) if sgd else 0.0,
                 nesterov=bool(self.nesterovs_momentum),
@@ -665,6 +696,7 @@ class _BaseMLP(BaseEstimator, ABC):
                 scales=(s, g, g if sgd else 1.0),
                 resume=self._progress(),
                 report=lambda report: self._end_epoch(report, bar),
+                divergence="record",
                 **validation,
             )
         except KeyboardInterrupt:
@@ -674,8 +706,16 @@ class _BaseMLP(BaseEstimator, ABC):
                 bar.close()
         if history is not None:
             net.history_ = history
+            if history["numpy_stream"] is not None:
+                _set_stream(random_state, history["numpy_stream"])
             if not incremental and history["stopped"] == "max_epochs":
                 self._warn_max_iter()
+            if history["diverged"] is not None and not self.early_stopping:
+                raise ValueError(
+                    f"{_NON_FINITE} (The loss became non-finite in epoch "
+                    f"{history['diverged']}; the weights from the start of that epoch were "
+                    "kept: lower learning_rate_init or scale the data.)"
+                )
         if self.early_stopping:
             self._best_network = _network_like(net, net.get_weights())
 
