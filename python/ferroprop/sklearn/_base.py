@@ -55,6 +55,7 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.optimize import _check_optimize_result
 from sklearn.utils.validation import _check_sample_weight, validate_data
 
+from ferroprop.sklearn._callbacks import CallbackSupportMixin, FitTasks
 from ferroprop.network import (
     ActivationName,
     ArrayLike,
@@ -335,7 +336,7 @@ def _progress_bar(total: int) -> Any:
     return tqdm(total=total, unit="epoch", desc="fit")
 
 
-class _BaseMLP(BaseEstimator, ABC):
+class _BaseMLP(CallbackSupportMixin, BaseEstimator, ABC):
     """What MLPClassifier and MLPRegressor share (scikit-learn's BaseMultilayerPerceptron)."""
 
     _parameter_constraints: dict[str, list[Any]] = {
@@ -583,10 +584,22 @@ class _BaseMLP(BaseEstimator, ABC):
             )
         X = np.ascontiguousarray(X, dtype=self._network.dtype)
 
-        if self.solver in _STOCHASTIC_SOLVERS:
-            self._fit_stochastic(X, Y, weights, incremental, random_state)
+        stochastic = self.solver in _STOCHASTIC_SOLVERS
+        tasks = FitTasks(
+            self,
+            X,
+            y_raw,
+            weights,
+            # L-BFGS: scikit-learn's count, an empty last iteration included.
+            max_subtasks=(1 if incremental else self.max_iter) if stochastic else self.max_iter + 1,
+            subtask="epoch" if stochastic else "lbfgs-iter",
+            snapshot=lambda: {"_network": _network_like(self._network, self._weights())},
+        )
+        if stochastic:
+            self._fit_stochastic(X, Y, weights, incremental, random_state, tasks)
         else:
-            self._fit_lbfgs(X, Y, weights)
+            self._fit_lbfgs(X, Y, weights, tasks)
+        tasks.close()
 
         if not all(np.isfinite(W).all() and np.isfinite(b).all() for W, b in self._weights()):
             raise ValueError(_NON_FINITE)
@@ -640,6 +653,7 @@ class _BaseMLP(BaseEstimator, ABC):
         sample_weight: FloatArray | None,
         incremental: bool,
         random_state: np.random.RandomState,
+        tasks: FitTasks,
     ) -> None:
         """One call of the core's ``fit`` does the whole fit, or ``partial_fit``'s epoch:
         the stopping rule, the schedule and early stopping's best weights are the core's
@@ -666,6 +680,8 @@ class _BaseMLP(BaseEstimator, ABC):
         seed, stream = _shuffling(random_state) if self.shuffle else (0, None)
         self.n_iter_ = 0
         history = None
+        self._callback_stop = False
+        tasks.begin()
         try:
             history = net._core.fit(
                 net._x(X_tr),
@@ -695,7 +711,9 @@ class _BaseMLP(BaseEstimator, ABC):
                 # times) and SGD steps by scikit-learn's step size times g.
                 scales=(s, g, g if sgd else 1.0),
                 resume=self._progress(),
-                report=lambda report: self._end_epoch(report, bar),
+                report=lambda report: self._end_epoch(report, bar, tasks, incremental),
+                # A callback's hook that asks to stop (the report above comes first).
+                callback=(lambda epoch, loss: self._callback_stop) if tasks.active else None,
                 divergence="record",
                 **validation,
             )
@@ -784,9 +802,12 @@ class _BaseMLP(BaseEstimator, ABC):
             self._learning_rate if self.solver == "sgd" else float(self.learning_rate_init),
         )
 
-    def _end_epoch(self, report: _EpochReport, bar: Any) -> None:
+    def _end_epoch(
+        self, report: _EpochReport, bar: Any, tasks: FitTasks, incremental: bool
+    ) -> None:
         """scikit-learn's bookkeeping (and verbose output) after an epoch, from the core's
-        report: the counters, the best values and the step size are the core's."""
+        report: the counters, the best values and the step size are the core's. Then the
+        callbacks' hooks: the end of this epoch's task, the beginning of the next one's."""
         self.n_iter_ += 1
         self.loss_ = np.float64(report["judged_loss"])
         self.t_ = report["samples_seen"]
@@ -821,6 +842,11 @@ class _BaseMLP(BaseEstimator, ABC):
         if bar is not None:
             bar.update(1)
             bar.set_postfix(loss=f"{self.loss_:.6g}", refresh=False)
+        if tasks.active:
+            self._callback_stop = tasks.end()
+            going_on = report["stop"] is None and not incremental and self.n_iter_ < self.max_iter
+            if going_on and not self._callback_stop:
+                tasks.begin()
 
     def _warn_max_iter(self) -> None:
         warnings.warn(
@@ -831,7 +857,11 @@ class _BaseMLP(BaseEstimator, ABC):
         )
 
     def _fit_lbfgs(
-        self, X: FloatArray, Y: npt.NDArray[Any], sample_weight: FloatArray | None
+        self,
+        X: FloatArray,
+        Y: npt.NDArray[Any],
+        sample_weight: FloatArray | None,
+        tasks: FitTasks,
     ) -> None:
         """L-BFGS-B over scikit-learn's objective; ferroprop computes it and its gradient.
 
@@ -852,12 +882,25 @@ class _BaseMLP(BaseEstimator, ABC):
             loss = s * data_loss + g * penalty
             return loss, _pack([(g * dW, g * db) for dW, db in grads]).astype(np.float64)
 
+        def at(theta: FloatArray) -> Callable[[], dict[str, Any]]:
+            """The callbacks' estimator at ``theta`` (made only if a hook asks for it)."""
+            return lambda: {"_network": _network_like(net, _unpack(theta, shapes))}
+
+        def iteration_ends(theta: FloatArray) -> None:
+            # As scikit-learn's L-BFGS estimators: end this iteration, begin the next
+            # (a hook's request to stop is not honoured, as theirs is not yet).
+            tasks.end(at(theta.copy()))
+            tasks.begin(at(theta.copy()))
+
+        theta0 = _pack(net.get_weights()).astype(np.float64)
+        tasks.begin(at(theta0))
         result = scipy.optimize.minimize(
             loss_grad,
-            _pack(net.get_weights()).astype(np.float64),
+            theta0,
             method="L-BFGS-B",
             jac=True,
             options={"maxfun": self.max_fun, "maxiter": self.max_iter, "gtol": self.tol},
+            callback=iteration_ends if tasks.active else None,
         )
         self.n_iter_ = _check_optimize_result("lbfgs", result, self.max_iter)
         self.loss_ = result.fun
