@@ -62,7 +62,9 @@ def max_difference(ours: Any, theirs: Any) -> float:
 def compare(kind: str, name: str, weighted: bool) -> tuple[float, int, int]:
     X, y = data(kind)
     ours_cls, their_cls = (
-        (MLPClassifier, sknn.MLPClassifier) if kind == "digits" else (MLPRegressor, sknn.MLPRegressor)
+        (MLPClassifier, sknn.MLPClassifier)
+        if kind == "digits"
+        else (MLPRegressor, sknn.MLPRegressor)
     )
     kw = dict(hidden_layer_sizes=(16, 8), batch_size=37, max_iter=6, random_state=0)
     kw.update(SETTINGS[name])

@@ -41,7 +41,9 @@ class Recorder:
     def on_fit_task_begin(self, estimator: Any, context: Any) -> None:
         self.events.append(("begin", context.task_name, context.task_id))
 
-    def on_fit_task_end(self, estimator: Any, context: Any, *, fitted_estimator: Any = None) -> bool:
+    def on_fit_task_end(
+        self, estimator: Any, context: Any, *, fitted_estimator: Any = None
+    ) -> bool:
         self.events.append(("end", context.task_name, context.task_id))
         if fitted_estimator is not None and context.parent is not None:
             self.coefs.append([W.copy() for W in fitted_estimator.coefs_])
@@ -92,7 +94,10 @@ def test_early_stopping_and_partial_fit_tasks():
     assert len(ends) == len(begins) == clf.n_iter_ < clf.max_iter
     rec.events.clear()
     clf.set_params(early_stopping=False).partial_fit(X, y)
-    assert [e for e in rec.events if e[1] == "epoch"] == [("begin", "epoch", 0), ("end", "epoch", 0)]
+    assert [e for e in rec.events if e[1] == "epoch"] == [
+        ("begin", "epoch", 0),
+        ("end", "epoch", 0),
+    ]
 
 
 def test_lbfgs_iterations_are_tasks():

@@ -121,12 +121,12 @@ def test_partial_fit_and_warm_start_continue_the_stream():
     assert states_equal(ours_rs, their_rs)
     assert largest_difference(ours, theirs) < 1e-12
     # The global stream: random_state=None.
-    np.random.seed(11)
+    np.random.seed(11)  # noqa: NPY002 (the global stream is what is tested)
     ours = MLPClassifier(**kw, max_iter=2).fit(X, y)
-    after_ours = np.random.get_state()
-    np.random.seed(11)
+    after_ours = np.random.get_state()  # noqa: NPY002
+    np.random.seed(11)  # noqa: NPY002 (the global stream is what is tested)
     theirs = sknn.MLPClassifier(**kw, max_iter=2).fit(X, y)
-    after_theirs = np.random.get_state()
+    after_theirs = np.random.get_state()  # noqa: NPY002
     assert np.array_equal(after_ours[1], after_theirs[1]) and after_ours[2] == after_theirs[2]
     assert largest_difference(ours, theirs) < 1e-12
 
@@ -147,12 +147,8 @@ def test_step_sizes_follow_sklearn(learning_rate):
     _learning_rate, after warm starts and when the adaptive schedule ends a fit (what
     scikit-learn's test_learning_rate_warmstart and test_adaptive_learning_rate check)."""
     X, y = [[3, 2], [1, 6], [5, 6], [-2, -4]], [1, 1, 1, 0]
-    kw = dict(
-        solver="sgd", hidden_layer_sizes=4, learning_rate=learning_rate, power_t=0.25
-    )
-    kw.update(
-        dict(tol=0.5, max_iter=3000) if learning_rate == "adaptive" else dict(max_iter=1)
-    )
+    kw = dict(solver="sgd", hidden_layer_sizes=4, learning_rate=learning_rate, power_t=0.25)
+    kw.update(dict(tol=0.5, max_iter=3000) if learning_rate == "adaptive" else dict(max_iter=1))
     ours = MLPClassifier(warm_start=True, random_state=0, **kw)
     theirs = sknn.MLPClassifier(warm_start=True, random_state=0, **kw)
     for _ in range(2):

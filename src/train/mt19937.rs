@@ -185,12 +185,17 @@ mod tests {
         for (n, expected) in cases {
             let mut a: Vec<usize> = (0..n).collect();
             mt.shuffle(&mut a);
-            let hash = a.iter().fold(0u64, |h, &v| h.wrapping_mul(1000003) ^ v as u64);
+            let hash = a
+                .iter()
+                .fold(0u64, |h, &v| h.wrapping_mul(1000003) ^ v as u64);
             assert_eq!(hash, expected, "n = {n}");
         }
         assert_eq!(mt.pos, 175);
         assert_eq!((mt.key[0], mt.key[623]), (2059274669, 2979323996));
-        assert_eq!(mt.key.iter().map(|&k| u64::from(k)).sum::<u64>(), 1345222213297);
+        assert_eq!(
+            mt.key.iter().map(|&k| u64::from(k)).sum::<u64>(),
+            1345222213297
+        );
     }
 
     #[test]

@@ -56,8 +56,6 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.optimize import _check_optimize_result
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
-from ferroprop.sklearn import _files
-from ferroprop.sklearn._callbacks import CallbackSupportMixin, FitTasks
 from ferroprop.network import (
     ActivationName,
     ArrayLike,
@@ -68,6 +66,8 @@ from ferroprop.network import (
     Network,
     _EpochReport,
 )
+from ferroprop.sklearn import _files
+from ferroprop.sklearn._callbacks import CallbackSupportMixin, FitTasks
 
 if TYPE_CHECKING:
     from typing_extensions import Self
@@ -324,9 +324,10 @@ def _shuffling(random_state: np.random.RandomState) -> tuple[int, Any]:
 def _set_stream(random_state: np.random.RandomState, stream: tuple[Any, int]) -> None:
     """Advances ``random_state`` to the core's MT19937 state ``stream`` (its Gaussian cache
     as it was)."""
-    _, _, _, has_gauss, gauss = random_state.get_state(legacy=True)
+    state = random_state.get_state(legacy=False)
     key, pos = stream
-    random_state.set_state(("MT19937", key, pos, has_gauss, gauss))
+    state["state"] = {"key": key, "pos": pos}
+    random_state.set_state(state)
 
 
 def _progress_bar(total: int) -> Any:

@@ -14,12 +14,23 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-try:
-    from sklearn.callback import CallbackSupportMixin
-except ImportError:  # scikit-learn < 1.9: no callbacks
+__all__ = ["CallbackSupportMixin", "FitTasks"]
 
-    class CallbackSupportMixin:  # type: ignore[no-redef]
-        """scikit-learn before 1.9 has no callbacks: nothing to support."""
+
+class _NoCallbacks:
+    """scikit-learn before 1.9 has no callbacks: nothing to support."""
+
+
+def _mixin() -> Any:
+    try:
+        from sklearn.callback import CallbackSupportMixin as mixin
+    except ImportError:  # scikit-learn < 1.9
+        return _NoCallbacks
+    return mixin
+
+
+#: scikit-learn's ``CallbackSupportMixin`` (``set_callbacks``), where it has one.
+CallbackSupportMixin: Any = _mixin()
 
 
 class FitTasks:
@@ -44,8 +55,9 @@ class FitTasks:
         )
         self.subtask = subtask
         self.snapshot = snapshot
-        self.root = None
-        self.current = None
+        # scikit-learn's CallbackContext objects (untyped).
+        self.root: Any = None
+        self.current: Any = None
         if hasattr(estimator, "_init_callback_context"):
             self.root = estimator._init_callback_context(max_subtasks=max_subtasks)
             self.root.call_on_fit_task_begin(estimator=estimator, **self.data)

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 from sklearn.preprocessing import LabelBinarizer
 
-from ferroprop.network import Network
+from ferroprop.network import DTypeName, Network
 
 #: The metadata entry that holds the estimator.
 METADATA_KEY = "ferroprop.sklearn"
@@ -218,7 +218,7 @@ def from_bytes(cls: type, data: bytes, what: str) -> Any:
 
 
 def _copy(net: Network, weights: list[tuple[Any, Any]]) -> Network:
-    dtype = "float32" if net.dtype == np.float32 else "float64"
+    dtype: DTypeName = "float32" if net.dtype == np.float32 else "float64"
     copy = Network(net.layer_sizes, net.activations, net.loss_name, dtype, seed=0)
     copy.set_weights([(np.asarray(W, net.dtype), np.asarray(b, net.dtype)) for W, b in weights])
     return copy
