@@ -204,3 +204,16 @@ def test_a_diverging_fit_without_early_stopping_raises_sklearns_error():
     net = Network([X.shape[1], 8, 1], ["identity", "identity"], "mean_squared_error", seed=0)
     with pytest.raises(ValueError, match="overflowed|became"):
         net.fit(X, y.reshape(-1, 1), epochs=20, learning_rate=1.0, batch_size=10)
+
+
+@pytest.mark.parametrize("solver", ["sgd", "adam"])
+def test_partial_fit_with_an_int_random_state_follows_sklearn(solver):
+    """An int random_state is a fresh RandomState each call: every partial_fit epoch draws
+    the same permutation, in scikit-learn as in ferroprop."""
+    X, y = data("digits")
+    kw = dict(hidden_layer_sizes=(10,), batch_size=32, solver=solver, random_state=4)
+    ours, theirs = MLPClassifier(**kw), sknn.MLPClassifier(**kw)
+    for _ in range(4):
+        ours.partial_fit(X, y, classes=np.unique(y))
+        theirs.partial_fit(X, y, classes=np.unique(y))
+    assert largest_difference(ours, theirs) < 1e-12

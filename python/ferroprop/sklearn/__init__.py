@@ -6,7 +6,12 @@ and stopping rules. The weights live in a :class:`ferroprop.Network` (``_network
 ``coefs_`` and ``intercepts_`` are read-only copies of its weights (assigning a whole
 list sets the network's weights). Pickles hold the network as its safetensors bytes, with
 the optimizer's state (momentum, Adam's moments): ``partial_fit`` after unpickling
-continues as it would have without the round trip.
+continues as it would have without the round trip. Without pickle, ``est.save(path)``
+writes the network's safetensors file with the estimator's parameters and fitted
+attributes in its metadata, and ``MLPClassifier.load(path)`` / ``MLPRegressor.load(path)``
+read it back (predictions and further training identical). With scikit-learn 1.9 or
+later, the estimators take scikit-learn's callbacks (``est.set_callbacks(ProgressBar())``,
+``ScoringMonitor``): a task per epoch, or per L-BFGS iteration.
 Importing this module needs scikit-learn and SciPy (``pip install 'ferroprop[sklearn]'``).
 
 The same ``random_state`` gives scikit-learn's model (to rounding: the same initial
