@@ -54,10 +54,6 @@ NOT_APPLICABLE = {
     "compared with scikit-learn's in test_sklearn_rng.py",
     "test_adaptive_learning_rate": "reads scikit-learn's private _optimizer object; the "
     "same fit's step size and epochs are checked in test_sklearn_rng.py",
-    "test_fit": "sets coefs_, intercepts_ and private fitted attributes by hand on an "
-    "unfitted estimator for partial_fit to continue from; ferroprop's weights live in the "
-    "Network its first fit makes (the same step from set weights is compared with "
-    "scikit-learn's in test_sklearn.py)",
 }
 
 

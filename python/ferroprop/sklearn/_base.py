@@ -382,6 +382,9 @@ class _BaseMLP(CallbackSupportMixin, BaseEstimator, ABC):
     best_validation_score_: float | None
     _network: Network
     _best_network: Network | None
+    # coefs_ and intercepts_ assigned before any fit.
+    _assigned_coefs: list[Any]
+    _assigned_intercepts: list[Any]
     _learning_rate: float
     _no_improvement_count: int
 
@@ -489,12 +492,20 @@ class _BaseMLP(CallbackSupportMixin, BaseEstimator, ABC):
         """Weight matrices, shape ``(fan_in, fan_out)``, of each layer (read-only copies).
 
         Assigning a list of one matrix per layer sets the network's weights (shapes must
-        match; the optimizer's state is reset).
+        match; the optimizer's state is reset). Before the first fit, the list assigned is
+        kept as it is (``coefs_[k] = W`` changes it), and a warm-started ``fit`` or
+        ``partial_fit`` continues from it and ``intercepts_``, as scikit-learn's does.
         """
+        if not hasattr(self, "_network") and "_assigned_coefs" in vars(self):
+            assigned: list[FloatArray] = self._assigned_coefs
+            return assigned
         return [_readonly(W) for W, _ in self._network.get_weights()]
 
     @coefs_.setter
     def coefs_(self, value: Sequence[ArrayLike]) -> None:
+        if not hasattr(self, "_network"):
+            self._assigned_coefs = list(value)
+            return
         weights = self._network.get_weights()
         if len(value) != len(weights):
             raise ValueError(f"coefs_ needs {len(weights)} matrices, got {len(value)}")
@@ -505,12 +516,19 @@ class _BaseMLP(CallbackSupportMixin, BaseEstimator, ABC):
         """Bias vectors, shape ``(fan_out,)``, of each layer (read-only copies).
 
         Assigning a list of one vector per layer sets the network's biases (shapes must
-        match; the optimizer's state is reset).
+        match; the optimizer's state is reset). Before the first fit, the list assigned is
+        kept as it is, as ``coefs_``'s.
         """
+        if not hasattr(self, "_network") and "_assigned_intercepts" in vars(self):
+            assigned: list[FloatArray] = self._assigned_intercepts
+            return assigned
         return [_readonly(b) for _, b in self._network.get_weights()]
 
     @intercepts_.setter
     def intercepts_(self, value: Sequence[ArrayLike]) -> None:
+        if not hasattr(self, "_network"):
+            self._assigned_intercepts = list(value)
+            return
         weights = self._network.get_weights()
         if len(value) != len(weights):
             raise ValueError(f"intercepts_ needs {len(weights)} vectors, got {len(value)}")
@@ -562,7 +580,7 @@ class _BaseMLP(CallbackSupportMixin, BaseEstimator, ABC):
                 "loss='poisson' is not supported by ferroprop (it has no exponential output "
                 "activation); use loss='squared_error'"
             )
-        first_pass = not hasattr(self, "_network") or (not self.warm_start and not incremental)
+        first_pass = not self._has_weights() or (not self.warm_start and not incremental)
 
         X, Y, y_raw = self._validate_input(X, y, incremental, reset=first_pass)
         if sp.issparse(X):
@@ -571,7 +589,7 @@ class _BaseMLP(CallbackSupportMixin, BaseEstimator, ABC):
         weights = self._class_sample_weight(weights, y_raw, incremental)
         if Y.ndim == 1:
             Y = Y.reshape(-1, 1)
-        if not first_pass and Y.shape[1] != self.n_outputs_:
+        if not first_pass and Y.shape[1] != getattr(self, "n_outputs_", Y.shape[1]):
             raise ValueError(
                 f"y has {Y.shape[1]} outputs but the fitted network has {self.n_outputs_}"
             )
@@ -580,7 +598,9 @@ class _BaseMLP(CallbackSupportMixin, BaseEstimator, ABC):
         random_state = check_random_state(self.random_state)
         if first_pass:
             self._initialize(layer_units, X.dtype, random_state)
-        elif self._network.layer_sizes != layer_units:
+        elif not hasattr(self, "_network"):
+            self._initialize_from_assigned(layer_units, X.dtype)
+        if self._network.layer_sizes != layer_units:
             raise ValueError(
                 f"warm_start/partial_fit: the network has layers {self._network.layer_sizes}, "
                 f"the data and hidden_layer_sizes ask for {layer_units}"
@@ -616,6 +636,43 @@ class _BaseMLP(CallbackSupportMixin, BaseEstimator, ABC):
     def _weights(self) -> _Weights:
         return self._network.get_weights()
 
+    def _has_weights(self) -> bool:
+        """Whether there are weights to continue from: a fit's, or ``coefs_`` and
+        ``intercepts_`` assigned before any fit."""
+        assigned = "_assigned_coefs" in vars(self) and "_assigned_intercepts" in vars(self)
+        return hasattr(self, "_network") or assigned
+
+    def _initialize_from_assigned(self, layer_units: list[int], x_dtype: np.dtype[Any]) -> None:
+        """The network of the ``coefs_`` and ``intercepts_`` assigned before any fit (as
+        scikit-learn's attributes can be), which a warm start or ``partial_fit`` continues.
+        Fitted attributes assigned too (``t_``, ``out_activation_``, ...) are kept; the
+        others start as a new fit's."""
+        coefs = self.__dict__.pop("_assigned_coefs")
+        intercepts = self.__dict__.pop("_assigned_intercepts")
+        weights = [
+            (np.asarray(W, dtype=x_dtype), np.asarray(b, dtype=x_dtype).reshape(-1))
+            for W, b in zip(coefs, intercepts)
+        ]
+        if len(coefs) != len(intercepts) or any(W.ndim != 2 for W, _ in weights):
+            raise ValueError(
+                "coefs_ and intercepts_ must hold a matrix and a vector per layer, got "
+                f"{len(coefs)} coefs_ and {len(intercepts)} intercepts_"
+            )
+        sizes = [weights[0][0].shape[0]] + [W.shape[1] for W, _ in weights]
+        assigned = vars(self).copy()
+        self.n_iter_ = 0
+        self.t_ = 0
+        self.n_layers_ = len(sizes)
+        self.out_activation_ = self._output_activation()
+        self._initialize_state()
+        self.__dict__.update(assigned)
+        out, loss = _OUTPUT[self.out_activation_]
+        activations = [_HIDDEN[self.activation]] * (len(sizes) - 2) + [out]
+        net = Network(sizes, activations, loss, self._net_dtype(x_dtype), seed=0)
+        net.set_weights(weights)
+        self._network = net
+        self._best_network = None
+
     def _initialize(
         self, layer_units: list[int], x_dtype: np.dtype[Any], random_state: Any
     ) -> None:
@@ -637,6 +694,10 @@ class _BaseMLP(CallbackSupportMixin, BaseEstimator, ABC):
         net.set_weights(weights)
         self._network = net
         self._best_network = None
+        self._initialize_state()
+
+    def _initialize_state(self) -> None:
+        """A new fit's stopping rule: no epoch yet."""
         if self.solver in _STOCHASTIC_SOLVERS:
             self.loss_curve_ = []
             self._no_improvement_count = 0
@@ -994,7 +1055,7 @@ class _BaseMLP(CallbackSupportMixin, BaseEstimator, ABC):
         >>> bool((same.predict_proba(X) == clf.predict_proba(X)).all())
         True
         """
-        check_is_fitted(self)
+        check_is_fitted(self, "_network")
         _files.save(self, path)
 
     @classmethod
