@@ -131,4 +131,6 @@ class CoreNetwork:
         validation_sample_weight: _Floats | None = None,
         best_weights: Sequence[_Pair] | None = None,
         report: Callable[[_EpochReport], object] | None = None,
+        numpy_stream: tuple[npt.NDArray[np.uint32], int] | None = None,
+        divergence: Literal["raise", "record"] = "raise",
     ) -> _History: ...

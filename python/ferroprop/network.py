@@ -114,6 +114,13 @@ class FitHistory(TypedDict):
         The highest validation score (``None`` without validation data).
     stopped : {"max_epochs", "no_improvement", "learning_rate", "callback"}
         Why training ended.
+    diverged : int or None
+        The epoch whose loss became non-finite, for fits that record a divergence and
+        train on (the scikit-learn estimators'); ``None`` for ``Network.fit``, which
+        raises instead.
+    numpy_stream : tuple of (ndarray of uint32, int) or None
+        The MT19937 state (key, position) the shuffles left, for fits that shuffle by a
+        NumPy ``RandomState``'s stream (the scikit-learn estimators'); ``None`` otherwise.
     """
 
     loss: list[float]
@@ -124,6 +131,8 @@ class FitHistory(TypedDict):
     best_loss: float
     best_val_score: float | None
     stopped: Literal["max_epochs", "no_improvement", "learning_rate", "callback"]
+    diverged: int | None
+    numpy_stream: tuple[npt.NDArray[np.uint32], int] | None
 
 
 class _EpochReport(TypedDict):

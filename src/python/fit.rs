@@ -7,7 +7,9 @@ use super::rate::CallableRate;
 use crate::io::StoredFloat;
 use crate::train::stopping::{Metric, Progress, Scales, Schedule, Stopping};
 use crate::train::{check_gamma, check_power_t, check_schedule};
-use crate::train::{EpochControl, EpochReport, Monitor, Validation, PUBLISH_EVERY};
+use crate::train::{
+    Divergence, EpochControl, EpochReport, Monitor, Mt19937, Validation, PUBLISH_EVERY,
+};
 use crate::{check, fit, Error, FitConfig, Network, OptimizerConfig};
 use numpy::Element;
 use pyo3::exceptions::PyRuntimeError;
@@ -45,6 +47,10 @@ pub(super) struct Args<'a> {
     pub resume: Option<Resume>,
     /// The weight decay of SGD and AdamW, and the settings of PyTorch's schedules.
     pub torch: TorchArgs,
+    /// `FitConfig::numpy_stream`, checked by `Mt19937::from_state`.
+    pub numpy_stream: Option<Mt19937>,
+    /// `"raise"` or `"record"` (`Divergence`).
+    pub divergence: &'a str,
 }
 
 /// `Progress` as `fit`'s `resume` takes it: `(count, best_loss, best_score, samples_seen,
@@ -96,7 +102,14 @@ pub(super) fn config(args: Args<'_>) -> crate::Result<(FitConfig, Metric)> {
         scales: (loss, penalty, step),
         resume,
         torch,
+        numpy_stream,
+        divergence,
     } = args;
+    let divergence = check::pick(
+        "divergence",
+        divergence,
+        &[("raise", Divergence::Raise), ("record", Divergence::Record)],
+    )?;
     let epochs = check::count("epochs", epochs)?;
     let batch_size = batch_size
         .map(|b| check::count("batch_size", b))
@@ -157,6 +170,8 @@ pub(super) fn config(args: Args<'_>) -> crate::Result<(FitConfig, Metric)> {
         batch_size,
         shuffle,
         seed,
+        numpy_stream,
+        divergence,
         optimizer,
         alpha,
         schedule,
@@ -497,5 +512,11 @@ pub(super) fn fit_py<'py, T: Element + StoredFloat>(
     dict.set_item("best_loss", history.progress.best_loss)?;
     dict.set_item("best_val_score", history.best_val_score)?;
     dict.set_item("stopped", history.stopped.name())?;
+    dict.set_item("diverged", history.diverged)?;
+    let stream = history.numpy_stream.map(|mt| {
+        let key = numpy::PyArray1::from_slice(py, &mt.key);
+        (key, mt.pos)
+    });
+    dict.set_item("numpy_stream", stream)?;
     Ok(dict)
 }

@@ -5,6 +5,7 @@ use super::convert::{array2, describe, weights1, PyTarget};
 use super::fit::{self, fit_py};
 use crate::io::{self, StoredFloat};
 use crate::nn::layer::try_clone;
+use crate::train::Mt19937;
 use crate::AnyNetwork;
 use crate::{check, Activation, Error, Loss, Network, NetworkConfig};
 use ndarray::{Array1, Array2, ArrayView1, ArrayView2};
@@ -456,7 +457,8 @@ impl PyNetwork {
                         validation_data=None, validation_metric=None,
                         n_iter_no_change=None, tol=1e-4, early_stopping=false,
                         callback=None, scales=None, resume=None,
-                        validation_sample_weight=None, best_weights=None, report=None))]
+                        validation_sample_weight=None, best_weights=None, report=None,
+                        numpy_stream=None, divergence="raise"))]
     fn fit<'py>(
         &self,
         py: Python<'py>,
@@ -493,6 +495,8 @@ impl PyNetwork {
         validation_sample_weight: Option<&Bound<'py, PyAny>>,
         best_weights: Option<&Bound<'py, PyAny>>,
         report: Option<Py<PyAny>>,
+        numpy_stream: Option<(PyReadonlyArray1<'py, u32>, usize)>,
+        divergence: &str,
     ) -> PyResult<Bound<'py, PyDict>> {
         // A metric's name, or a callable (`Metric::External`).
         let (metric_name, metric_fn) = match validation_metric {
@@ -508,6 +512,9 @@ impl PyNetwork {
             Some(_) => 1.0,
             None => learning_rate.extract::<f64>()?,
         };
+        let numpy_stream = numpy_stream
+            .map(|(key, pos)| Mt19937::from_state(&key.as_array().to_vec(), pos))
+            .transpose()?;
         let (config, metric) = fit::config(fit::Args {
             epochs,
             learning_rate,
@@ -537,6 +544,8 @@ impl PyNetwork {
                 gamma,
                 callable: rate.is_some(),
             },
+            numpy_stream,
+            divergence,
         })?;
         if self.fitting.swap(true, Ordering::AcqRel) {
             return Err(PyRuntimeError::new_err(

@@ -18,12 +18,14 @@
 mod batches;
 mod engine;
 mod feature_major;
+mod mt19937;
 pub mod schedule;
 pub mod stopping;
 mod trainer;
 
 use crate::{check, Error, Float, Network, Optimizer, OptimizerConfig, Result, Target};
 pub use engine::uses_threads;
+pub use mt19937::Mt19937;
 use ndarray::{Array1, Array2, ArrayView1, ArrayView2};
 pub use stopping::{Metric, Progress, Scales, Schedule, Stop, Stopping};
 use trainer::{Data, Trainer};
@@ -39,6 +41,13 @@ pub struct FitConfig {
     pub shuffle: bool,
     /// Seed of the shuffling stream.
     pub seed: u64,
+    /// With `Some`, the rows are shuffled by NumPy's legacy stream from this state instead
+    /// of from `seed`: one `RandomState.shuffle` of the row order per epoch, even for a
+    /// full batch, the order scikit-learn's MLPs draw. `History::numpy_stream` is where
+    /// the stream ends.
+    pub numpy_stream: Option<Mt19937>,
+    /// What a non-finite loss or weight does.
+    pub divergence: Divergence,
     pub optimizer: OptimizerConfig,
     /// L2 penalty: each batch's loss gains `α/2 · Σ‖W‖² / Σw` (biases are not penalized),
     /// with `Σw` the batch's total sample weight (its row count without weights).
@@ -83,10 +92,27 @@ pub struct History {
     /// The best validation score (`None` without validation data).
     pub best_val_score: Option<f64>,
     pub stopped: Stop,
+    /// The epoch (1-based) whose loss or weights became non-finite, with
+    /// `Divergence::Record`.
+    pub diverged: Option<usize>,
+    /// The state of `FitConfig::numpy_stream` at the end.
+    pub numpy_stream: Option<Mt19937>,
     /// Where training stands at the end: the samples seen (those of a resumed fit
     /// included), the best judged loss and score, the count and the step size; a later fit
     /// continues from it (`FitConfig::resume`).
     pub progress: Progress,
+}
+
+/// What a fit does when a batch's loss or the weights become non-finite.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Divergence {
+    /// Stop with `Error::NonFinite`, the weights of the start of that epoch restored.
+    Raise,
+    /// As scikit-learn's estimators, which train on with NaN weights: keep the weights of
+    /// the start of that epoch, record a NaN loss and score for it and for every later
+    /// epoch up to `epochs` (judged by the rule, their shuffles drawn, nothing computed)
+    /// and end normally; `History::diverged` says which epoch diverged.
+    Record,
 }
 
 /// One epoch, as `Monitor::epoch_end` sees it.
@@ -119,6 +145,8 @@ impl Default for FitConfig {
             batch_size: None,
             shuffle: true,
             seed: 0,
+            numpy_stream: None,
+            divergence: Divergence::Raise,
             optimizer: OptimizerConfig::default(),
             alpha: 0.0,
             schedule: Schedule::Constant,

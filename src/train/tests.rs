@@ -158,6 +158,66 @@ fn divergence_stops_with_the_epoch_start_weights() {
 }
 
 #[test]
+fn recorded_divergence_runs_on_with_nan_epochs_and_the_epoch_start_weights() {
+    let config = NetworkConfig::new(
+        vec![1, 4, 1],
+        vec![Activation::Identity, Activation::Identity],
+        Loss::MeanSquaredError,
+    );
+    let mut net = Network::<f64>::new(&config, 0).unwrap();
+    let x = array![[1e3], [-2e3], [3e3]];
+    let y = array![[1.0], [2.0], [3.0]];
+    let cfg = FitConfig {
+        epochs: 50,
+        learning_rate: 10.0,
+        batch_size: Some(1),
+        numpy_stream: Some(Mt19937::seeded(4)),
+        divergence: Divergence::Record,
+        ..FitConfig::default()
+    };
+    let history = train(&mut net, x.view(), Target::Dense(y.view()), &cfg).unwrap();
+    let k = history.diverged.expect("diverged");
+    assert_eq!(history.loss.len(), 50);
+    assert!(history.loss[..k - 1].iter().all(|l| l.is_finite()));
+    assert!(history.loss[k - 1..].iter().all(|l| l.is_nan()));
+    assert_eq!(history.progress.samples_seen, 150);
+    let finite = |l: &crate::Dense<f64>| l.w.iter().chain(&l.b).all(|v| v.is_finite());
+    assert!(net.layers().iter().all(finite));
+    // Every epoch drew its shuffle, the recorded ones too.
+    let mut expected = Mt19937::seeded(4);
+    let mut order = vec![0, 1, 2];
+    (0..50).for_each(|_| expected.shuffle(&mut order));
+    assert_eq!(history.numpy_stream, Some(expected));
+}
+
+#[test]
+fn numpy_stream_shuffles_like_random_state_shuffle_of_the_order() {
+    // Batches of one row, plain SGD: the rows each epoch visits are the stream's order,
+    // which is the previous epoch's order shuffled again (as scikit-learn's indices are).
+    let (mut a, x, y) = xor();
+    let mut b = a.clone();
+    let cfg = FitConfig {
+        epochs: 3,
+        learning_rate: 0.5,
+        batch_size: Some(1),
+        numpy_stream: Some(Mt19937::seeded(9)),
+        ..FitConfig::default()
+    };
+    train(&mut a, x.view(), Target::Dense(y.view()), &cfg).unwrap();
+    let (mut mt, mut order) = (Mt19937::seeded(9), vec![0, 1, 2, 3]);
+    for _ in 0..3 {
+        mt.shuffle(&mut order);
+        for &i in &order {
+            let (xi, yi) = (x.slice(s![i..i + 1, ..]), y.slice(s![i..i + 1, ..]));
+            b.forward(xi).unwrap();
+            b.backward(Target::Dense(yi)).unwrap();
+            b.update(0.5).unwrap();
+        }
+    }
+    assert_eq!(a.get_weights(), b.get_weights());
+}
+
+#[test]
 fn a_monitor_can_stop_training() {
     struct StopAt(usize);
     impl Monitor<f64> for StopAt {

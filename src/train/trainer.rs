@@ -4,7 +4,7 @@ use super::batches::{gather_rows, gather_target, slice_target, BatchTarget};
 use super::engine::{Batch, Engine};
 use super::schedule::{self, Clock};
 use super::stopping::{self, Metric, Progress, Schedule, Stop};
-use super::{EpochReport, FitConfig, History, Validation};
+use super::{Divergence, EpochReport, FitConfig, History, Mt19937, Validation};
 use crate::nn::layer::{try_clone, try_collect, try_filled, try_zeros, try_zeros1};
 use crate::nn::loss::batch_weights;
 use crate::nn::network::{forward_pass, forward_workspace, overflow_error};
@@ -42,7 +42,10 @@ pub(super) struct Trainer<'a, 'd, T: Float> {
     /// Per-row gradient scales w_i · n_b / Σw of the current batch.
     scale: Array1<T>,
     order: Vec<usize>,
-    rng: crate::nn::init::CoreRng,
+    stream: Stream,
+    /// The epoch (1-based) that diverged, with `Divergence::Record`: it and every later
+    /// epoch are recorded as NaN (see `diverged_epoch`).
+    diverged: Option<usize>,
     /// The weights at the start of the epoch, restored if it diverges.
     snapshot: Vec<(Array2<T>, Array1<T>)>,
     /// The weights of the best validation score (early stopping only); the initial ones to
@@ -74,7 +77,8 @@ impl<'a, 'd, T: Float> Trainer<'a, 'd, T> {
         let n = data.x.nrows();
         let batch = config.batch_size.unwrap_or(n).min(n);
         let (engine, caches) = Engine::new(net.layers(), batch)?;
-        let shuffling = config.shuffle && batch < n;
+        // NumPy's stream is drawn each epoch, as scikit-learn does, even for a full batch.
+        let shuffling = config.shuffle && (batch < n || config.numpy_stream.is_some());
         let gathering_x = shuffling && !engine.copies_x();
         let xb = try_zeros::<T>(if gathering_x { batch } else { 0 }, data.x.ncols())?;
         let yb = match data.y {
@@ -127,7 +131,11 @@ impl<'a, 'd, T: Float> Trainer<'a, 'd, T> {
             yb,
             scale,
             order,
-            rng: crate::nn::init::rng(config.seed),
+            stream: match config.numpy_stream {
+                Some(state) => Stream::NumPy(Box::new(state)),
+                None => Stream::Core(crate::nn::init::rng(config.seed)),
+            },
+            diverged: None,
             snapshot,
             best,
             val_ws,
@@ -143,6 +151,8 @@ impl<'a, 'd, T: Float> Trainer<'a, 'd, T> {
                 learning_rate: Vec::new(),
                 best_val_score: None,
                 stopped: Stop::MaxEpochs,
+                diverged: None,
+                numpy_stream: None,
                 progress,
             },
             report: None,
@@ -232,12 +242,18 @@ impl<'a, 'd, T: Float> Trainer<'a, 'd, T> {
     fn epoch(&mut self, between_batches: &mut dyn FnMut() -> Result<()>) -> Result<()> {
         let epoch = self.history.loss.len();
         let first_rate = self.rate(0);
+        if self.shuffling {
+            match &mut self.stream {
+                Stream::Core(rng) => self.order.shuffle(rng),
+                Stream::NumPy(mt) => mt.shuffle(&mut self.order),
+            }
+        }
+        if self.diverged.is_some() {
+            return self.diverged_epoch(first_rate);
+        }
         for ((w, b), l) in self.snapshot.iter_mut().zip(self.net.layers()) {
             w.assign(&l.w);
             b.assign(&l.b);
-        }
-        if self.shuffling {
-            self.order.shuffle(&mut self.rng);
         }
         let n = self.data.x.nrows();
         let (mut total, mut penalty) = (0.0, 0.0);
@@ -255,10 +271,26 @@ impl<'a, 'd, T: Float> Trainer<'a, 'd, T> {
                 Ok(())
             });
         self.order = order;
-        result?;
-        if self
-            .net
-            .layers()
+        match result.and_then(|()| self.check_weights(epoch)) {
+            // The weights of the start of the epoch are back (`step`, `check_weights`).
+            Err(Error::NonFinite(_)) if self.config.divergence == Divergence::Record => {
+                self.diverged = Some(epoch + 1);
+                return self.diverged_epoch(first_rate);
+            }
+            result => result?,
+        }
+        let epoch_loss = total / n as f64;
+        self.history.loss.push(epoch_loss);
+        self.history.learning_rate.push(first_rate);
+        self.progress.samples_seen += n as u64;
+        self.progress.epochs += 1;
+        self.end_epoch(epoch_loss, penalty / n as f64)
+    }
+
+    /// Restores the weights of the start of the epoch and fails if any became non-finite.
+    fn check_weights(&mut self, epoch: usize) -> Result<()> {
+        let layers = self.net.layers();
+        if layers
             .iter()
             .any(|l| l.w.iter().chain(&l.b).any(|v| !v.is_finite()))
         {
@@ -269,12 +301,23 @@ impl<'a, 'd, T: Float> Trainer<'a, 'd, T> {
                 epoch + 1
             )));
         }
-        let epoch_loss = total / n as f64;
-        self.history.loss.push(epoch_loss);
-        self.history.learning_rate.push(first_rate);
-        self.progress.samples_seen += n as u64;
+        Ok(())
+    }
+
+    /// An epoch at or after the one that diverged (`Divergence::Record`): a NaN loss and
+    /// score, judged by the rule as scikit-learn judges them; nothing is computed.
+    fn diverged_epoch(&mut self, rate: f64) -> Result<()> {
+        self.history.loss.push(f64::NAN);
+        self.history.learning_rate.push(rate);
+        self.progress.samples_seen += self.data.x.nrows() as u64;
         self.progress.epochs += 1;
-        self.end_epoch(epoch_loss, penalty / n as f64)
+        let score = self.data.validation.map(|_| {
+            self.history.val_loss.push(f64::NAN);
+            self.history.val_score.push(f64::NAN);
+            f64::NAN
+        });
+        self.judge(f64::NAN, f64::NAN, score);
+        Ok(())
     }
 
     /// Validation, the stopping rule and the schedule after an epoch of mean loss
@@ -285,7 +328,14 @@ impl<'a, 'd, T: Float> Trainer<'a, 'd, T> {
         let score = match self.data.validation {
             Some(v) => {
                 if let Some(k) = forward_pass(self.net.layers(), &mut self.val_ws, v.x) {
-                    return Err(overflow_error("validation_data X", k));
+                    if self.config.divergence == Divergence::Raise {
+                        return Err(overflow_error("validation_data X", k));
+                    }
+                    // Predictions that overflow score NaN, as scikit-learn's would.
+                    self.history.val_loss.push(f64::NAN);
+                    self.history.val_score.push(f64::NAN);
+                    self.judge(epoch_loss, penalty, Some(f64::NAN));
+                    return Ok(());
                 }
                 let yhat = self.val_ws[self.val_ws.len() - 1].a.view();
                 let output = self.net.layers()[self.net.layers().len() - 1].activation;
@@ -425,11 +475,22 @@ impl<'a, 'd, T: Float> Trainer<'a, 'd, T> {
             history.best_val_score = Some(self.progress.best_score);
         }
         history.progress = self.progress;
+        history.diverged = self.diverged;
+        history.numpy_stream = match self.stream {
+            Stream::NumPy(mt) => Some(*mt),
+            Stream::Core(_) => None,
+        };
         if self.config.stopping.early_stopping {
             restore(self.net, &self.best);
         }
         history
     }
+}
+
+/// Where the shuffling order comes from (see `FitConfig::numpy_stream`).
+enum Stream {
+    Core(crate::nn::init::CoreRng),
+    NumPy(Box<Mt19937>),
 }
 
 /// The error of a batch whose loss is not finite: the layer whose `z` overflowed, if one
