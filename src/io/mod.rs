@@ -4,7 +4,10 @@
 //! `(n_out, n_in)`, the layout of PyTorch's `nn.Linear` — and `layers.{k}.bias`, shape
 //! `(n_out,)`, in the network's dtype (F32 or F64), with the architecture in the metadata:
 //! `format = "ferroprop"`, `format_version`, `dtype`, `layer_sizes` (comma-separated),
-//! `activations` (comma-separated) and `loss`.
+//! `activations` (comma-separated) and `loss`, and `dropout` (comma-separated, one rate per
+//! hidden layer) only if a rate is not 0: a file without it has no dropout, and every
+//! version reads it (a reader that predates it ignores it, and loses only a training
+//! setting).
 //!
 //! Format version 1 holds the weights only. Version 2 adds the optimizer's state, so that
 //! training continues bit for bit: the metadata `optimizer` (`"sgd"` or `"adam"`), its
@@ -139,6 +142,10 @@ fn metadata<T: StoredFloat>(
         ),
         ("loss", config.loss.name().to_owned()),
     ];
+    if config.dropout.iter().any(|&p| p > 0.0) {
+        let rates = config.dropout.iter().map(|p| format!("{p:?}")).collect();
+        metadata.push(("dropout", list(rates)));
+    }
     if let Some(o) = optimizer {
         metadata.extend(optimizer_metadata(o.config(), o.steps()));
     }
@@ -350,7 +357,19 @@ fn read_config(meta: &HashMap<String, String>) -> Result<(NetworkConfig, Dtype, 
         .split(',')
         .map(|s| Activation::from_name(s.trim()))
         .collect::<Result<Vec<_>>>()?;
-    let config = NetworkConfig::new(layer_sizes, activations, Loss::from_name(get("loss")?)?);
+    let mut config = NetworkConfig::new(layer_sizes, activations, Loss::from_name(get("loss")?)?);
+    if let Some(text) = meta.get("dropout") {
+        let rates = text
+            .split(',')
+            .map(|s| s.trim().parse::<f64>())
+            .collect::<std::result::Result<Vec<_>, _>>()
+            .map_err(|_| {
+                invalid(format!(
+                    "has dropout {text:?} in its metadata, not a list of rates"
+                ))
+            })?;
+        config = config.with_dropout(rates);
+    }
     config.validate()?;
     Ok((config, dtype, version))
 }

@@ -4,6 +4,7 @@ use super::batches::{gather_rows, gather_target, slice_target, BatchTarget};
 use super::engine::{Batch, Engine};
 use super::stopping::{self, Metric, Progress, Schedule, Stop};
 use super::{EpochReport, FitConfig, History, Validation};
+use crate::nn::dropout::MaskKey;
 use crate::nn::layer::{try_clone, try_collect, try_filled, try_zeros, try_zeros1};
 use crate::nn::loss::batch_weights;
 use crate::nn::network::{forward_pass, forward_workspace, overflow_error};
@@ -33,6 +34,8 @@ pub(super) struct Trainer<'a, 'd, T: Float> {
     /// The row-major passes' buffers, each layer's gradient among them (none for the
     /// feature-major engine, which keeps its own): see `Engine::new`, `Engine::gradients`.
     caches: Vec<LayerCache<T>>,
+    /// Dropout's rate per hidden layer; empty when every rate is 0.
+    dropout: Vec<f64>,
     shuffling: bool,
     /// Gathered batches (only when shuffling; otherwise batches are views of x and y).
     gathering_x: bool,
@@ -64,7 +67,11 @@ impl<'a, 'd, T: Float> Trainer<'a, 'd, T> {
     ) -> Result<Self> {
         let n = data.x.nrows();
         let batch = config.batch_size.unwrap_or(n).min(n);
-        let (engine, caches) = Engine::new(net.layers(), batch)?;
+        let (engine, caches) = Engine::new(net.layers(), net.dropout(), batch)?;
+        let dropout = match net.dropout().iter().any(|&p| p > 0.0) {
+            true => try_collect(net.dropout().iter().copied(), || "dropout rates".into())?,
+            false => Vec::new(),
+        };
         let shuffling = config.shuffle && batch < n;
         let gathering_x = shuffling && !engine.copies_x();
         let xb = try_zeros::<T>(if gathering_x { batch } else { 0 }, data.x.ncols())?;
@@ -110,6 +117,7 @@ impl<'a, 'd, T: Float> Trainer<'a, 'd, T> {
             batch,
             engine,
             caches,
+            dropout,
             shuffling,
             gathering_x,
             xb,
@@ -292,11 +300,18 @@ impl<'a, 'd, T: Float> Trainer<'a, 'd, T> {
         }
         let layers = self.net.layers_mut();
         let (engine, caches) = (&mut self.engine, &mut self.caches);
+        // The masks of sample `samples_seen + i · batch + row`: a resumed fit draws new ones.
+        let first = self.progress.samples_seen + (i * self.batch) as u64;
+        let key = MaskKey {
+            seed: config.seed,
+            first,
+        };
         let batch = Batch {
             x: xv,
             y: yv,
             row_scale,
             m,
+            dropout: (!self.dropout.is_empty()).then_some((&self.dropout[..], key)),
         };
         let mut batch_loss = engine.forward(layers, caches, loss, &batch);
         let mut batch_penalty = 0.0;

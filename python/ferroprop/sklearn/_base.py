@@ -165,6 +165,12 @@ _DTYPE_PARAMETER = """\
 dtype : {None, "float32", "float64"}, default=None
     The network's dtype. ``None`` follows scikit-learn: float32 ``X`` trains a float32
     network with SGD/Adam, anything else (and lbfgs) float64.
+dropout : float or sequence of float, default=0.0
+    Inverted dropout's rate in ``[0, 1)`` for every hidden layer, or one per hidden
+    layer (ferroprop's addition; see ``ferroprop.Network``): during ``"sgd"`` and
+    ``"adam"`` training only, never in predictions. The masks follow
+    ``random_state``. 0 trains exactly the model without dropout; ``"lbfgs"`` refuses
+    any other rate.
 
 """
 _COMMON_ATTRIBUTES = """\
@@ -289,7 +295,9 @@ def _unpack(theta: FloatArray, shapes: Sequence[tuple[int, ...]]) -> _Weights:
 def _network_like(net: Network, weights: _Weights) -> Network:
     """A new network with ``net``'s architecture and ``weights``."""
     dtype: DTypeName = "float32" if net.dtype == np.float32 else "float64"
-    copy = Network(net.layer_sizes, net.activations, net.loss_name, dtype, seed=0)
+    copy = Network(
+        net.layer_sizes, net.activations, net.loss_name, dtype, seed=0, dropout=net.dropout
+    )
     copy.set_weights(weights)
     return copy
 
@@ -331,6 +339,7 @@ class _BaseMLP(BaseEstimator, ABC):
         "n_iter_no_change": [Interval(Integral, 1, None, closed="left"), Options(Real, {np.inf})],
         "max_fun": [Interval(Integral, 1, None, closed="left")],
         "dtype": [None, StrOptions({"float32", "float64"}), type, np.dtype],
+        "dropout": [Interval(Real, 0, 1, closed="left"), "array-like"],
     }
 
     # Fitted attributes (scikit-learn's), set by fit; documented in the subclasses.
@@ -382,6 +391,7 @@ class _BaseMLP(BaseEstimator, ABC):
         n_iter_no_change: int | float,
         max_fun: int,
         dtype: FloatDTypeLike | None,
+        dropout: float | Sequence[float],
     ) -> None:
         self.activation = activation
         self.solver = solver
@@ -408,6 +418,7 @@ class _BaseMLP(BaseEstimator, ABC):
         self.n_iter_no_change = n_iter_no_change
         self.max_fun = max_fun
         self.dtype = dtype
+        self.dropout = dropout
 
     # -- what the subclasses define ---------------------------------------------------------
 
@@ -491,6 +502,18 @@ class _BaseMLP(BaseEstimator, ABC):
         if self.out_activation_ == "logistic":
             return float(k), float(k)
         return 1.0, 1.0
+
+    def _rates(self) -> float | list[float]:
+        """``dropout`` as ``Network`` takes it (its values are the core's to check); refused
+        with ``"lbfgs"``, whose full-batch objective has no dropout."""
+        rates: Any = self.dropout  # a number or an array-like, as validated
+        values = [float(rates)] if isinstance(rates, Real) else [float(p) for p in rates]
+        if self.solver == "lbfgs" and any(values):
+            raise ValueError(
+                f"dropout={rates!r} needs solver 'sgd' or 'adam': 'lbfgs' minimizes the "
+                "full-batch loss, which has no dropout"
+            )
+        return values[0] if isinstance(rates, Real) else values
 
     def _net_dtype(self, x_dtype: np.dtype[Any]) -> DTypeName:
         if self.dtype is None:
@@ -588,7 +611,8 @@ class _BaseMLP(BaseEstimator, ABC):
             weights.append((W, b))
         out, loss = _OUTPUT[self.out_activation_]
         activations = [_HIDDEN[self.activation]] * (len(layer_units) - 2) + [out]
-        net = Network(layer_units, activations, loss, self._net_dtype(x_dtype), seed=0)
+        dtype = self._net_dtype(x_dtype)
+        net = Network(layer_units, activations, loss, dtype, seed=0, dropout=self._rates())
         net.set_weights(weights)
         self._network = net
         self._best_network = None
@@ -644,7 +668,7 @@ class _BaseMLP(BaseEstimator, ABC):
                 learning_rate=float(self.learning_rate_init),
                 batch_size=batch_size,
                 shuffle=bool(self.shuffle),
-                seed=int(random_state.randint(2**31)) if self.shuffle else 0,
+                seed=int(random_state.randint(2**31)) if self.shuffle or any(net.dropout) else 0,
                 optimizer="sgd" if sgd else "adam",
                 momentum=float(self.momentum) if sgd else 0.0,
                 nesterov=bool(self.nesterovs_momentum),

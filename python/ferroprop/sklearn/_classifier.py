@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from numbers import Real
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -130,6 +131,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         max_fun: int = 15000,
         class_weight: dict[Any, float] | Literal["balanced"] | None = None,
         dtype: FloatDTypeLike | None = None,
+        dropout: float | Sequence[float] = 0.0,
     ) -> None:
         super().__init__(loss="log_loss", **_base_arguments(locals()))
         self.class_weight = class_weight

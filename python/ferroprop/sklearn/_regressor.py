@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy.typing as npt
@@ -117,6 +118,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         n_iter_no_change: int | float = 10,
         max_fun: int = 15000,
         dtype: FloatDTypeLike | None = None,
+        dropout: float | Sequence[float] = 0.0,
     ) -> None:
         super().__init__(**_base_arguments(locals()))
 
