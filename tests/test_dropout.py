@@ -410,3 +410,79 @@ def test_estimators_take_dropout():
             Estimator(**kwargs, dropout=[0.5, 2.0]).fit(X, target)
         with pytest.raises(ValueError, match="lbfgs"):
             Estimator(**kwargs, dropout=0.5, solver="lbfgs").fit(X, target)
+
+
+TORCH = os.path.join(os.path.dirname(__file__), "data", "torch_dropout.npz")
+TORCH_CASES = {  # as tests/data/torch_dropout.py builds them
+    "ce": ([4, 7, 6, 3], ["tanh", "relu", "softmax"], "cross_entropy", [0.5, 0.25]),
+    "mse": ([4, 8, 5, 2], ["leaky_relu", "sigmoid", "identity"], "mean_squared_error", [0.3, 0.6]),
+}
+
+
+def torch_case(data, name):
+    sizes, activations, loss, rates = TORCH_CASES[name]
+    net = Network(sizes, activations, loss, seed=0, dropout=rates)
+    L = len(sizes) - 1
+    net.set_weights([(data[f"{name}/W{k}"], data[f"{name}/b{k}"]) for k in range(L)])
+    return net, data[f"{name}/X"], data[f"{name}/y"]
+
+
+@pytest.mark.parametrize("name", TORCH_CASES)
+def test_gradients_with_dropout_equal_pytorchs(name):
+    """With the same masks (ferroprop's, seed 123), ferroprop's training pass gives
+    PyTorch's loss and gradients (``a = f(z) * mask`` through autograd, in float64)."""
+    data = np.load(TORCH)
+    net, X, y = torch_case(data, name)
+    yhat = net.forward(X, training=True, seed=123)
+    for k, layer in enumerate(net.layers[:-1]):
+        np.testing.assert_array_equal(layer.mask, data[f"{name}/mask{k}"])
+    loss = reference.LOSSES[TORCH_CASES[name][2]](y, yhat)
+    assert loss == pytest.approx(float(data[f"{name}/loss"]), rel=1e-12)
+    net.backward(y)
+    for k, layer in enumerate(net.layers):
+        close(layer.dW, data[f"{name}/dW{k}"], "float64", f"dW of layer {k}")
+        close(layer.db, data[f"{name}/db{k}"], "float64", f"db of layer {k}")
+    # torch's dropout keeps x / (1 - p): the nonzero value of every mask.
+    for p in (0.25, 0.5):
+        assert list(data[f"dropout_values/{p}"]) == [0.0, 1 / (1 - p)]
+
+
+@pytest.mark.parametrize("name", TORCH_CASES)
+def test_the_fixture_is_pytorchs_live(name):
+    torch = pytest.importorskip("torch")
+    data = np.load(TORCH)
+    sizes, activations, loss, _ = TORCH_CASES[name]
+    params = [
+        (
+            torch.tensor(data[f"{name}/W{k}"], requires_grad=True),
+            torch.tensor(data[f"{name}/b{k}"], requires_grad=True),
+        )
+        for k in range(len(sizes) - 1)
+    ]
+    acts = {
+        "tanh": torch.tanh,
+        "relu": torch.relu,
+        "sigmoid": torch.sigmoid,
+        "leaky_relu": lambda z: torch.nn.functional.leaky_relu(z, 0.01),
+    }
+    a = torch.tensor(data[f"{name}/X"])
+    for k, (W, b) in enumerate(params):
+        z = a @ W + b
+        a = (
+            acts[activations[k]](z) * torch.tensor(data[f"{name}/mask{k}"])
+            if k < len(params) - 1
+            else z
+        )
+    y = torch.tensor(data[f"{name}/y"])
+    value = (
+        torch.nn.functional.cross_entropy(a, y)
+        if loss == "cross_entropy"
+        else torch.nn.functional.mse_loss(a, y)
+    )
+    value.backward()
+    net, X, y_np = torch_case(data, name)
+    net.forward(X, training=True, seed=123)
+    net.backward(y_np)
+    for k, (layer, (W, b)) in enumerate(zip(net.layers, params)):
+        close(layer.dW, W.grad.numpy(), "float64", f"dW of layer {k}")
+        close(layer.db, b.grad.numpy(), "float64", f"db of layer {k}")
