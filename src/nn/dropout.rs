@@ -74,6 +74,11 @@ pub fn forward<T: Float>(fz: ArrayView2<T>, mask: ArrayView2<T>, a: ArrayViewMut
         .for_each(|a, &f, &m| *a = f * m);
 }
 
+/// `a ⊙= m`: the dropped output, where `a` holds `f(z)` (a product that stores it).
+pub fn forward_in_place<T: Float>(a: ArrayViewMut2<T>, mask: ArrayView2<T>) {
+    Zip::from(a).and(&mask).for_each(|a, &m| *a = *a * m);
+}
+
 /// `dz ⊙= m`, after `dz = da ⊙ f'(z)`.
 pub fn backward<T: Float>(dz: ArrayViewMut2<T>, mask: ArrayView2<T>) {
     Zip::from(dz).and(&mask).for_each(|dz, &m| *dz *= m);

@@ -10,6 +10,10 @@
 //!
 //! The step API keeps the values of the last pass (`z, a, dz, da, dW, db` of every layer)
 //! for inspection. `predict`, `loss` and `gradient_check` leave them untouched.
+//!
+//! Dropout (`nn/dropout.rs`): `forward_train` and `fit` multiply each hidden layer's
+//! output by a mask, `a_k = f_k(z_k) ⊙ m_k`, and `dz_k = da_k ⊙ f_k'(z_k) ⊙ m_k`;
+//! `forward`, `predict` and `loss` never drop.
 
 use crate::nn::dropout::{self, MaskKey};
 use crate::nn::init;

@@ -12,9 +12,9 @@
 //! - `RowMajor`: the passes of `nn/network.rs` (`forward_pass`, `backward_pass`), the
 //!   step API's own.
 //!
-//! Dropout: a fit with a nonzero rate never takes `FeatureMajor` (its fused ReLU has no
-//! mask); the row-major engines draw each batch's masks (`draw_masks`) by sample, so that
-//! `Halves` drops what `RowMajor` would (`nn/dropout.rs`).
+//! Dropout: every engine draws each batch's masks by sample and unit (`nn/dropout.rs`):
+//! `draw_masks` for the row-major passes (each half of `Halves` its own rows),
+//! `Workspace::draw_masks` for `FeatureMajor`; all drop the same units.
 
 use super::batches::slice_target;
 use super::feature_major::{self, Workspace};
@@ -57,8 +57,9 @@ impl<T: Float> Engine<T> {
         dropout: &[f64],
         batch: usize,
     ) -> Result<(Self, Vec<LayerCache<T>>)> {
-        if feature_major_for(layers, dropout) {
-            let ws = Workspace::new(layers, batch)?;
+        if feature_major::eligible(layers) {
+            let mut ws = Workspace::new(layers, batch)?;
+            ws.with_masks(dropout)?;
             let grads = Gradient::for_layers(layers)?;
             return Ok((Engine::FeatureMajor(Box::new(ws), grads), Vec::new()));
         }
@@ -102,7 +103,9 @@ impl<T: Float> Engine<T> {
         } = *batch;
         match self {
             Engine::FeatureMajor(ws, _) => {
-                debug_assert!(dropout.is_none(), "FeatureMajor has no dropout");
+                if let Some((rates, key)) = dropout {
+                    ws.draw_masks(rates, key, m);
+                }
                 ws.forward(layers, m);
                 loss.value_weighted(ws.output(m), y, row_scale)
             }
@@ -244,12 +247,6 @@ pub(super) fn splits<T: Float>(layers: &[Dense<T>], batch: usize) -> bool {
         && layers.iter().all(|l| macs(l) < SPLIT_MACS)
 }
 
-/// Whether a fit of `layers` with dropout rates `dropout` takes the `FeatureMajor` engine:
-/// small layers, and no dropout.
-fn feature_major_for<T: Float>(layers: &[Dense<T>], dropout: &[f64]) -> bool {
-    feature_major::eligible(layers) && dropout.iter().all(|&p| p == 0.0)
-}
-
 /// `workspace`, with a dropout mask in the cache of each layer with a nonzero rate.
 fn masked_workspace<T: Float>(
     layers: &[Dense<T>],
@@ -268,7 +265,7 @@ fn masked_workspace<T: Float>(
 /// Whether fitting `net` on `n` samples runs matrix products on several threads.
 pub fn uses_threads<T: Float>(net: &Network<T>, n: usize, config: &FitConfig) -> bool {
     let batch = config.batch_size.unwrap_or(n).min(n);
-    !feature_major_for(net.layers(), net.dropout())
+    !feature_major::eligible(net.layers())
         && net
             .layers()
             .iter()
