@@ -76,7 +76,7 @@ pub fn forward<T: Float>(fz: ArrayView2<T>, mask: ArrayView2<T>, a: ArrayViewMut
 
 /// `a ⊙= m`: the dropped output, where `a` holds `f(z)` (a product that stores it).
 pub fn forward_in_place<T: Float>(a: ArrayViewMut2<T>, mask: ArrayView2<T>) {
-    Zip::from(a).and(&mask).for_each(|a, &m| *a = *a * m);
+    Zip::from(a).and(&mask).for_each(|a, &m| *a *= m);
 }
 
 /// `dz ⊙= m`, after `dz = da ⊙ f'(z)`.
