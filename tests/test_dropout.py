@@ -262,15 +262,18 @@ def test_predict_loss_and_plain_forward_never_drop():
 @pytest.mark.parametrize("dropout", [0.0, [0.0, 0.0]])
 def test_a_rate_of_zero_is_the_network_without_dropout(dropout):
     rng = np.random.default_rng(0)
-    X, y = rng.normal(size=(64, 3)), rng.integers(0, 3, 64)
-    for sizes in (ENGINES["feature_major"][0], ENGINES["row_major"][0]):
-        sizes = [3, *sizes[1:-1], 3]
+    X_wide = rng.normal(size=(600, 96))
+    for sizes in (ENGINES["feature_major"][0], ENGINES["row_major"][0], ENGINES["halves"][0]):
+        sizes = [sizes[0], *sizes[1:-1], 3]
+        X = X_wide[:, : sizes[0]]
+        y = rng.integers(0, 3, len(X))
+        batch = 256 if sizes[0] == 96 else 10
         with_zero = Network(sizes, ["relu", "tanh", "softmax"], seed=1, dropout=dropout)
         without = Network(sizes, ["relu", "tanh", "softmax"], seed=1)
         assert with_zero.to_bytes() == without.to_bytes()
         assert repr(with_zero) == repr(without)
         for net in (with_zero, without):
-            net.fit(X, y, epochs=3, learning_rate=0.1, batch_size=10, seed=2)
+            net.fit(X, y, epochs=2, learning_rate=0.1, batch_size=batch, seed=2)
         assert with_zero.to_bytes() == without.to_bytes()
         np.testing.assert_array_equal(
             with_zero.forward(X, training=True, seed=1), without.forward(X)

@@ -897,7 +897,9 @@ class Network:
             ``beta_1``, ``beta_2``, ``epsilon``. The optimizer's state is kept: a later
             ``fit`` with the same optimizer settings continues from it.
         seed : int, optional
-            Seed of the shuffling, in ``[0, 2**64)``; by default a random one.
+            Seed of the shuffling and of the dropout masks (see ``Network(dropout=...)``:
+            sample ``s`` of the fit, counted across epochs, gets the mask of row ``s``),
+            in ``[0, 2**64)``; by default a random one.
         momentum : float, default 0.0
             SGD's momentum, in ``[0, 1)``.
         nesterov : bool, default False
