@@ -352,11 +352,13 @@ impl<T: Float> Network<T> {
         }
         self.x.assign(&x);
         self.state = StepState::Fresh;
+        // A mask where this pass drops units (the output layer has no rate), none elsewhere.
         for (k, c) in self.cache.iter_mut().enumerate() {
-            match (key, self.dropout.get(k)) {
-                (Some(_), Some(&p)) if p > 0.0 && !c.masked() => c.with_mask()?,
-                (Some(_), Some(&p)) if p > 0.0 => {}
-                _ => c.without_mask(),
+            let drops = key.is_some() && self.dropout.get(k).is_some_and(|&p| p > 0.0);
+            match (drops, c.masked()) {
+                (true, false) => c.with_mask()?,
+                (true, true) => {}
+                (false, _) => c.without_mask(),
             }
         }
         if let Some(key) = key {
