@@ -801,6 +801,39 @@ mod tests {
         serde_json::from_slice(&bytes[8..8 + n]).unwrap()
     }
 
+    /// Dropout's rates round trip in the metadata (written only when one is not 0: a file
+    /// without the key has none), and bad ones are refused.
+    #[test]
+    fn dropout_rates_round_trip() {
+        let config = NetworkConfig::new(
+            vec![3, 4, 5, 2],
+            vec![Activation::Relu, Activation::Tanh, Activation::Softmax],
+            Loss::CrossEntropy,
+        );
+        let plain = Network::<f64>::new(&config, 5).unwrap();
+        assert!(header_of(&to_bytes(&plain).unwrap())["__metadata__"]
+            .get("dropout")
+            .is_none());
+        let rates = vec![0.1, 1e-5];
+        let net = Network::<f64>::new(&config.clone().with_dropout(rates.clone()), 5).unwrap();
+        let bytes = to_bytes(&net).unwrap();
+        let mut header = header_of(&bytes);
+        assert_eq!(header["__metadata__"]["dropout"], "0.1,1e-5");
+        let AnyNetwork::F64(back) = from_bytes(&bytes).unwrap() else {
+            panic!("dtype changed")
+        };
+        assert_eq!(back.dropout(), &rates[..]);
+        for (bad, message) in [
+            ("0.1", "one per hidden layer"),
+            ("0.1,1", "dropout[1] = 1.0"),
+            ("0.1,x", "not a list of rates"),
+        ] {
+            header["__metadata__"]["dropout"] = bad.into();
+            let err = from_bytes(&with_header(&bytes, &header, 0)).unwrap_err();
+            assert!(err.to_string().contains(message), "{bad}: {err}");
+        }
+    }
+
     /// `from_bytes` and `load` give the same answer for the same bytes: a header padded up
     /// to the bound loads both ways, one byte more is refused both ways.
     #[test]
