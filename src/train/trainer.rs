@@ -300,18 +300,22 @@ impl<'a, 'd, T: Float> Trainer<'a, 'd, T> {
         }
         let layers = self.net.layers_mut();
         let (engine, caches) = (&mut self.engine, &mut self.caches);
-        // The masks of sample `samples_seen + i · batch + row`: a resumed fit draws new ones.
-        let first = self.progress.samples_seen + (i * self.batch) as u64;
-        let key = MaskKey {
-            seed: config.seed,
-            first,
-        };
+        // With dropout, the masks of sample `samples_seen + i · batch + row`: a resumed fit
+        // draws new ones.
+        let dropout = (!self.dropout.is_empty()).then(|| {
+            let first = self
+                .progress
+                .samples_seen
+                .wrapping_add((i * self.batch) as u64);
+            let seed = config.seed;
+            (&self.dropout[..], MaskKey { seed, first })
+        });
         let batch = Batch {
             x: xv,
             y: yv,
             row_scale,
             m,
-            dropout: (!self.dropout.is_empty()).then_some((&self.dropout[..], key)),
+            dropout,
         };
         let mut batch_loss = engine.forward(layers, caches, loss, &batch);
         let mut batch_penalty = 0.0;
