@@ -47,7 +47,7 @@ _Floats = npt.NDArray[np.float32] | npt.NDArray[np.float64]
 _Targets = npt.NDArray[np.float32] | npt.NDArray[np.float64] | npt.NDArray[np.int64]
 _Pair = tuple[_Floats, _Floats]
 _DType = Literal["float32", "float64"]
-_LayerArray = Literal["W", "b", "z", "a", "dz", "dW", "db", "da"]
+_LayerArray = Literal["W", "b", "z", "a", "dz", "dW", "db", "da", "mask"]
 
 @final
 class CoreNetwork:
@@ -58,8 +58,11 @@ class CoreNetwork:
         loss: str,
         dtype: str,
         seed: int,
+        dropout: float | Sequence[float] | None = None,
     ) -> CoreNetwork:
-        """Integers of any sign and names of any spelling: the core checks them all."""
+        """Integers of any sign, names of any spelling and rates of any value: the core checks
+        them all. `dropout`: one rate for every hidden layer, or a list of one per hidden
+        layer."""
     @property
     def dtype(self) -> _DType: ...
     @property
@@ -68,12 +71,24 @@ class CoreNetwork:
     def activations(self) -> list[_Activation]: ...
     @property
     def loss_name(self) -> _Loss: ...
-    def forward(self, x: _Floats) -> _Floats: ...
+    @property
+    def dropout(self) -> list[float]:
+        """Dropout's rate of each hidden layer."""
+    def forward(self, x: _Floats, seed: int | None = None) -> _Floats:
+        """`seed`: `None` for a pass that drops nothing, else the seed of a training pass's
+        masks."""
     def backward(self, y: _Targets) -> None: ...
     def update(self, learning_rate: float) -> None: ...
     def predict(self, x: _Floats) -> _Floats: ...
     def loss(self, x: _Floats, y: _Targets) -> float: ...
-    def gradient_check(self, x: _Floats, y: _Targets, eps: float | None = None) -> float: ...
+    def gradient_check(
+        self,
+        x: _Floats,
+        y: _Targets,
+        eps: float | None = None,
+        masks: Sequence[_Floats | None] | None = None,
+    ) -> float:
+        """`masks`: one entry per hidden layer, each `None` or a 2-D array of the dtype."""
     def loss_and_gradient(
         self, x: _Floats, y: _Targets, sample_weight: _Floats | None = None, alpha: float = 0.0
     ) -> tuple[float, float, list[_Pair]]:
@@ -81,8 +96,9 @@ class CoreNetwork:
     def get_weights(self) -> list[_Pair]: ...
     def set_weights(self, weights: Iterable[_Pair]) -> None: ...
     def layer_array(self, k: int, name: _LayerArray) -> _Floats | None:
-        """One array of layer `k` (`W, b, z, a, dz, dW, db, da`), copied; `None` for the pass
-        values before the first `forward`."""
+        """One array of layer `k` (`W, b, z, a, dz, dW, db, da`, `mask`), copied; `None` for
+        the pass values before the first `forward`, and for `mask` where the last `forward`
+        dropped nothing."""
     def reset_optimizer(self) -> None:
         """Forgets the optimizer's state; the next `fit` starts it afresh."""
     def to_bytes(self) -> bytes:

@@ -246,7 +246,9 @@ class Layer:
     ``W`` (``(n_in, n_out)``) and ``b`` (``(n_out,)``) can be read and assigned. The
     values of the last pass — ``z``, ``a`` from ``forward``; ``dz``, ``dW``, ``db``,
     ``da`` from ``backward`` — are read-only copies (``None`` before the first
-    ``forward``); ``da`` is ``dL/da`` for this layer's output ``a``.
+    ``forward``); ``da`` is ``dL/da`` for this layer's output ``a``. After a training
+    ``forward`` of a network with dropout, ``a`` is the dropped output ``f(z) * mask``
+    (what the next layer reads) and ``mask`` the layer's dropout mask.
 
     Parameters
     ----------
@@ -316,8 +318,23 @@ class Layer:
 
     @property
     def a(self) -> FloatArray | None:
-        """``f(z)`` of the last forward, shape ``(n_samples, n_out)``."""
+        """``f(z)`` of the last forward, shape ``(n_samples, n_out)``.
+
+        After a training ``forward`` with dropout, ``f(z) * mask``: the output the next
+        layer reads.
+        """
         return self._get("a")
+
+    @property
+    def mask(self) -> FloatArray | None:
+        """The dropout mask of the last training ``forward``, shape ``(n_samples, n_out)``.
+
+        Values ``0`` (dropped) or ``1 / (1 - p)`` (kept and scaled), in the network's
+        dtype; ``None`` if the last ``forward`` dropped nothing in this layer (not training,
+        a rate of 0, or the output layer). ``backward`` computes
+        ``dz = da * f'(z) * mask``.
+        """
+        return self._get("mask")
 
     @property
     def dz(self) -> FloatArray | None:
@@ -368,6 +385,13 @@ class Network:
         Seed of the initialisation (He for relu/leaky_relu layers, Glorot otherwise,
         biases 0.1 in relu and leaky_relu layers, 0 elsewhere), in ``[0, 2**64)``. The
         same seed gives the same network, bit for bit; by default a random one.
+    dropout : float or sequence of float, default 0.0
+        Inverted dropout's rate ``p`` in ``[0, 1)``, for every hidden layer or one per
+        hidden layer. In :meth:`fit` (and ``forward(X, training=True)``) each output of a
+        hidden layer is kept with probability ``1 - p`` and scaled by ``1 / (1 - p)``, or
+        set to 0; :meth:`predict`, :meth:`loss` and ``forward`` without ``training`` never
+        drop. The masks are drawn from ``fit``'s ``seed``: the same seed drops the same
+        units, whatever the number of threads. Never on the input or the output layer.
 
     Attributes
     ----------
@@ -382,8 +406,10 @@ class Network:
     ValueError
         If ``layer_sizes`` has fewer than 2 entries or a size below 1, a name is unknown,
         the number of activations is not ``len(layer_sizes) - 1``, ``softmax`` is not
-        on the output layer, or the loss does not fit the output activation
-        (``binary_cross_entropy`` needs sigmoid, ``cross_entropy`` softmax).
+        on the output layer, the loss does not fit the output activation
+        (``binary_cross_entropy`` needs sigmoid, ``cross_entropy`` softmax), or a
+        dropout rate is outside ``[0, 1)`` or ``dropout`` is a list whose length is not
+        the number of hidden layers.
 
     Examples
     --------
@@ -408,6 +434,7 @@ class Network:
         loss: LossName | None = None,
         dtype: FloatDTypeLike = "float64",
         seed: int | None = None,
+        dropout: float | Sequence[float] = 0.0,
     ) -> None:
         if isinstance(layer_sizes, (str, bytes)) or not isinstance(layer_sizes, Sequence):
             if not isinstance(layer_sizes, np.ndarray):
@@ -433,7 +460,8 @@ class Network:
             )
         dtype_name = _str("dtype", np.dtype(dtype).name if _is_dtype(dtype) else dtype, DTYPES)
         seed = _int("seed", secrets.randbits(63) if seed is None else seed)
-        self._core = _core.CoreNetwork(sizes, names, loss_name, dtype_name, seed)
+        rates = _rates(dropout)
+        self._core = _core.CoreNetwork(sizes, names, loss_name, dtype_name, seed, rates)
 
     # -- description -------------------------------------------------------------
 
@@ -458,14 +486,22 @@ class Network:
         return np.dtype(self._core.dtype)
 
     @property
+    def dropout(self) -> list[float]:
+        """Dropout's rate of each hidden layer (0.0 where it drops nothing)."""
+        return list(self._core.dropout)
+
+    @property
     def layers(self) -> list[Layer]:
-        """The layers after the input, each exposing ``W, b, z, a, dz, dW, db, da``."""
+        """The layers after the input, each exposing ``W, b, z, a, dz, dW, db, da, mask``."""
         return [Layer(self, k) for k in range(len(self.layer_sizes) - 1)]
 
     def __repr__(self) -> str:
+        rates = self.dropout
+        shown = rates[0] if len(set(rates)) == 1 else rates
+        dropout = f", dropout={shown!r}" if any(rates) else ""
         return (
             f"Network({self.layer_sizes}, activations={self.activations}, "
-            f"loss={self.loss_name!r}, dtype={self.dtype.name!r})"
+            f"loss={self.loss_name!r}, dtype={self.dtype.name!r}{dropout})"
         )
 
     # -- input conversion -----------------------------------------------------------
@@ -581,13 +617,24 @@ class Network:
 
     # -- the step API ---------------------------------------------------------------
 
-    def forward(self, X: ArrayLike) -> FloatArray:
+    def forward(
+        self, X: ArrayLike, *, training: bool = False, seed: int | None = None
+    ) -> FloatArray:
         """Forward pass of a batch; keeps ``z`` and ``a`` of every layer for ``backward``.
 
         Parameters
         ----------
         X : array-like of shape (n_samples, n_inputs)
             The batch, one sample per row; converted to the network's dtype.
+        training : bool, default False
+            Apply dropout (see ``Network(dropout=...)``): each hidden layer with a
+            nonzero rate drops units by a mask drawn from ``seed``, shown as
+            ``layers[k].mask``; its ``a`` is then the dropped output and ``backward``
+            follows the same mask. Without dropout rates, training changes nothing.
+        seed : int, optional
+            Seed of the masks (``training`` only), in ``[0, 2**64)``: row ``i`` gets the
+            mask of sample ``i`` of the first batch of ``fit(..., seed=seed)``. By
+            default a random one.
 
         Returns
         -------
@@ -600,9 +647,17 @@ class Network:
             If ``X`` does not hold real numbers.
         ValueError
             If ``X`` is not 2-D, has no rows, the wrong number of columns or a non-finite
-            value, or if the output is not finite (a layer overflowed).
+            value, or if the output is not finite (a layer overflowed); if ``seed`` is
+            given without ``training``.
         """
-        return self._core.forward(self._x(X))
+        if not isinstance(training, (bool, np.bool_)):
+            raise TypeError(f"training must be a bool, got {type(training).__name__}")
+        if not training:
+            if seed is not None:
+                raise ValueError("seed draws dropout masks: it needs training=True")
+            return self._core.forward(self._x(X))
+        seed = _int("seed", secrets.randbits(63) if seed is None else seed)
+        return self._core.forward(self._x(X), seed)
 
     def backward(self, y: ArrayLike) -> None:
         """Compute the gradients of the mean loss of the last ``forward`` against ``y``.
@@ -685,7 +740,13 @@ class Network:
         """
         return self._core.loss(self._x(X), self._y(y))
 
-    def gradient_check(self, X: ArrayLike, y: ArrayLike, eps: float | None = None) -> float:
+    def gradient_check(
+        self,
+        X: ArrayLike,
+        y: ArrayLike,
+        eps: float | None = None,
+        masks: Sequence[ArrayLike | None] | None = None,
+    ) -> float:
         """The largest relative error of the gradient against finite differences.
 
         Over every weight and bias, ``rel = |g - g_fd| / max(|g|, |g_fd|, floor)``, where
@@ -706,6 +767,11 @@ class Network:
         eps : float, optional
             The finite-difference step, positive; by default ``2.2e-16 ** (1/3)`` (6e-6),
             which makes the difference accurate to about 1e-10.
+        masks : sequence of array-like or None, optional
+            Fixed dropout masks: one entry per hidden layer, each ``None`` or an array of
+            shape ``(n_samples, n_out)`` that multiplies the layer's output ``f(z)`` in
+            the backpropagated gradient and in every finite difference (the last training
+            pass's: ``[layer.mask for layer in net.layers[:-1]]``). By default none.
 
         Returns
         -------
@@ -714,12 +780,38 @@ class Network:
 
         Raises
         ------
+        TypeError
+            If ``masks`` is not a sequence of arrays or ``None``.
         ValueError
-            For invalid ``X``, ``y`` or ``eps``.
+            For invalid ``X``, ``y`` or ``eps``, or masks not one per hidden layer, of
+            the wrong shape or not finite.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from ferroprop import Network
+        >>> net = Network([3, 8, 2], ["tanh", "sigmoid"], dropout=0.5, seed=0)
+        >>> X = np.random.default_rng(0).normal(size=(6, 3)); y = np.eye(2)[[0, 1] * 3]
+        >>> _ = net.forward(X, training=True, seed=1)
+        >>> bool(net.gradient_check(X, y, masks=[net.layers[0].mask]) < 1e-6)
+        True
         """
         if eps is not None:
             eps = _float("eps", eps)
-        return self._core.gradient_check(self._x(X), self._y(y), eps)
+        if masks is None:
+            return self._core.gradient_check(self._x(X), self._y(y), eps)
+        if isinstance(masks, (str, bytes)) or not isinstance(masks, (Sequence, np.ndarray)):
+            raise TypeError(f"masks must be a sequence of arrays or None, got {masks!r}")
+        arrays: list[FloatArray | None] = []
+        for k, m in enumerate(masks):
+            if m is None:
+                arrays.append(None)
+                continue
+            arr = _numeric(f"masks[{k}]", m)
+            if arr.ndim != 2:
+                raise ValueError(f"masks[{k}] must be 2-D, got {arr.ndim}-D shape {arr.shape}")
+            arrays.append(self._cast(f"masks[{k}]", arr))
+        return self._core.gradient_check(self._x(X), self._y(y), eps, arrays)
 
     def loss_and_gradient(
         self,
@@ -890,7 +982,9 @@ class Network:
             times larger (about 32 times at the first step). The optimizer's state is
             kept: a later ``fit`` with the same optimizer settings continues from it.
         seed : int, optional
-            Seed of the shuffling, in ``[0, 2**64)``; by default a random one.
+            Seed of the shuffling and of the dropout masks (see ``Network(dropout=...)``:
+            sample ``s`` of the fit, counted across epochs, gets the mask of row ``s``),
+            in ``[0, 2**64)``; by default a random one.
         momentum : float, default 0.0
             SGD's momentum, in ``[0, 1)``, scikit-learn's: ``v = momentum * v - lr * g``,
             ``W += v``. Under a constant step size these are PyTorch's steps; under a
@@ -1279,6 +1373,13 @@ default "constant"
                 setattr(self, name, value)
             else:
                 self.__dict__[name] = value  # as pickle restores an instance's __dict__
+
+
+def _rates(dropout: object) -> float | list[float]:
+    """``dropout`` as the core takes it: one rate, or a list of them (values unchecked)."""
+    if isinstance(dropout, (str, bytes)) or not isinstance(dropout, (Sequence, np.ndarray)):
+        return _float("dropout", dropout)
+    return [_float(f"dropout[{i}]", p) for i, p in enumerate(dropout)]
 
 
 def _slot_names(cls: type) -> list[str]:

@@ -27,6 +27,12 @@ cross-entropy and softmax with categorical cross-entropy use the fused delta
 ``dz_L = (yhat - y) / N`` (``N`` the divisor of the mean), and softmax with mean
 squared error uses the softmax Jacobian-vector product instead of ``f'``.
 
+Inverted dropout (training only) multiplies a hidden layer's output by a mask ``m_k``
+of zeros and ``1 / (1 - p)``: ``a_k = f_k(z_k) * m_k`` and ``dz_k = da_k * f_k'(z_k) *
+m_k``; the rest is unchanged (the next layer reads the dropped ``a_k``).
+:func:`dropout_mask` draws ferroprop's masks (a counter-based hash), and
+:meth:`mlp.forward` takes masks explicitly.
+
 Everything stays in the dtype of the model (float32 or float64).
 
 Examples
@@ -479,6 +485,66 @@ _OUTPUT_DELTAS: dict[tuple[str, str], _OutputDelta] = {
 }
 _REQUIRED_OUTPUT = {"binary_cross_entropy": "sigmoid", "cross_entropy": "softmax"}
 
+# --- dropout masks ------------------------------------------------------------------
+
+_GAMMA = np.uint64(0x9E3779B97F4A7C15)
+
+
+def _mix(z: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint64]:
+    """SplitMix64's finalizer on an array of uint64 (products wrap modulo 2**64)."""
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    out: npt.NDArray[np.uint64] = z ^ (z >> np.uint64(31))
+    return out
+
+
+def dropout_mask(
+    seed: int,
+    layer: int,
+    first: int,
+    n_rows: int,
+    n_units: int,
+    p: float,
+    dtype: FloatDType = "float64",
+) -> Array:
+    """The dropout mask ferroprop draws for hidden layer ``layer`` (0-based).
+
+    Unit ``j`` of sample ``s`` is kept iff ``u >= p``, where ``u = (h >> 11) * 2**-53``
+    and ``h = mix(mix(mix(mix(seed + GAMMA) ^ layer) ^ s) ^ j)`` (``mix`` SplitMix64's
+    finalizer, arithmetic modulo 2**64). Row ``i`` of the mask is sample
+    ``first + i``; a fit counts samples from 0 across its epochs (``epoch * n_samples``
+    plus the batch's start, without shuffling).
+
+    Parameters
+    ----------
+    seed : int
+        The fit's (or the training ``forward``'s) seed, in ``[0, 2**64)``.
+    layer : int
+        The layer's index, 0 for the first hidden layer.
+    first : int
+        The sample count of row 0.
+    n_rows, n_units : int
+        The mask's shape.
+    p : float
+        The rate, in ``(0, 1)``.
+    dtype : {"float64", "float32"}
+        The mask's dtype.
+
+    Returns
+    -------
+    ndarray of shape (n_rows, n_units)
+        ``1 / (1 - p)`` (rounded to ``dtype``) where a unit is kept, 0 where dropped.
+    """
+    h = _mix(np.array([seed], dtype=np.uint64) + _GAMMA)
+    h = _mix(h ^ np.uint64(layer))
+    samples = np.uint64(first) + np.arange(n_rows, dtype=np.uint64)
+    h = _mix(h ^ samples)[:, None]
+    h = _mix(h ^ np.arange(n_units, dtype=np.uint64)[None, :])
+    u = (h >> np.uint64(11)).astype(np.float64) * 2.0**-53
+    dt = np.dtype(dtype)
+    mask: Array = np.where(u >= p, dt.type(1.0 / (1.0 - p)), dt.type(0)).astype(dt)
+    return mask
+
 
 class mlp:
     """Multilayer perceptron keeping every forward and backward array, as the tutorial.
@@ -501,6 +567,9 @@ class mlp:
     z, W, b, a, dz, dW, db, da : list
         Per-layer arrays, index 0 for the input (only ``a[0]`` and ``da[0]`` are set);
         ``None`` until computed (``W`` and ``b`` until ``initialize``/``set_weights``).
+    mask : list
+        Per-layer dropout masks of the last :meth:`forward` (``None`` where it dropped
+        nothing); ``a[k]`` is then ``f(z[k]) * mask[k]``.
     output_delta : callable or None
         The fused (or Jacobian-vector) output delta ``dz_L(y, yhat, da_L)`` that
         replaces ``da_L * f'(z_L)``; set by :meth:`from_names`.
@@ -543,6 +612,7 @@ class mlp:
         self.da: list[Any]
         self.z, self.W, self.b, self.a = ([None] * L for _ in range(4))
         self.dz, self.dW, self.db, self.da = ([None] * L for _ in range(4))
+        self.mask: list[Any] = [None] * L
 
     @classmethod
     def from_names(
@@ -651,23 +721,38 @@ class mlp:
         """
         return [(self.W[k].copy(), self.b[k].copy()) for k in range(1, len(self.layersizes))]
 
-    def forward(self, x: npt.ArrayLike) -> Array:
+    def forward(self, x: npt.ArrayLike, masks: Sequence[Array | None] | None = None) -> Array:
         """Store ``a[0] = x`` and every ``z[k]``, ``a[k]``; return the output ``a[-1]``.
 
         Parameters
         ----------
         x : array-like of shape (n_samples, n_inputs)
             The batch, cast to the model's dtype.
+        masks : sequence of ndarray or None, optional
+            Dropout masks, one entry per hidden layer (``masks[0]`` for layer 1), each
+            ``None`` or an array of ``a[k]``'s shape: ``a[k] = f(z[k]) * masks[k - 1]``.
 
         Returns
         -------
         ndarray of shape (n_samples, n_outputs)
             The output ``yhat``.
+
+        Raises
+        ------
+        ValueError
+            If ``masks`` does not have one entry per hidden layer.
         """
+        L = len(self.layersizes) - 1
+        if masks is not None and len(masks) != L - 1:
+            raise ValueError(f"need {L - 1} masks (one per hidden layer), got {len(masks)}")
+        self.mask = [None] + [None if m is None else np.asarray(m) for m in masks or []] + [None]
+        self.mask += [None] * (L + 1 - len(self.mask))
         self.a[0] = np.asarray(x, dtype=self.dtype)
         for k, func in enumerate(self.activations, 1):
             self.z[k] = self.a[k - 1] @ self.W[k] + self.b[k]
             self.a[k] = func(self.z[k])
+            if self.mask[k] is not None:
+                self.a[k] = self.a[k] * self.mask[k]
         output: Array = self.a[-1]
         return output
 
@@ -696,6 +781,8 @@ class mlp:
                 derivative = self.derivatives[k - 1]
                 assert derivative is not None  # only softmax has none, and only as output
                 self.dz[k] = self.da[k] * derivative(self.z[k])
+                if self.mask[k] is not None:
+                    self.dz[k] = self.dz[k] * self.mask[k]
             self.dW[k] = self.a[k - 1].T @ self.dz[k]
             self.db[k] = self.dz[k].sum(axis=0)
             self.da[k - 1] = self.dz[k] @ self.W[k].T
@@ -766,6 +853,8 @@ class mlp:
         epochs: int,
         eta: float,
         batch_size: int | None = None,
+        dropout: Sequence[float] | None = None,
+        seed: int = 0,
     ) -> list[float]:
         """Minibatch gradient descent over the rows in order (no shuffling).
 
@@ -781,6 +870,11 @@ class mlp:
             The learning rate.
         batch_size : int, optional
             Rows per minibatch (the last one may be shorter); by default the full batch.
+        dropout : sequence of float, optional
+            One rate per hidden layer: each batch's masks are :func:`dropout_mask` of
+            ``seed``, the layer and the sample count ``epoch * n_samples + start``.
+        seed : int, default 0
+            The seed of the masks.
 
         Returns
         -------
@@ -792,11 +886,17 @@ class mlp:
         n = len(X)
         step = batch_size or n
         history = []
-        for _ in range(epochs):
+        for epoch in range(epochs):
             total = 0.0
             for start in range(0, n, step):
                 xb, yb = X[start : start + step], y[start : start + step]
-                yhat = self.forward(xb)
+                masks = [
+                    dropout_mask(seed, k, epoch * n + start, len(xb), units, p, self.dtype)
+                    if p > 0
+                    else None
+                    for k, (p, units) in enumerate(zip(dropout or [], self.layersizes[1:-1]))
+                ]
+                yhat = self.forward(xb, masks if dropout is not None else None)
                 total += self._loss_of(yb, yhat) * len(xb)
                 self.backward(yb, yhat)
                 self.update(eta)

@@ -4,7 +4,10 @@
 //! `(n_out, n_in)`, the layout of PyTorch's `nn.Linear` — and `layers.{k}.bias`, shape
 //! `(n_out,)`, in the network's dtype (F32 or F64), with the architecture in the metadata:
 //! `format = "ferroprop"`, `format_version`, `dtype`, `layer_sizes` (comma-separated),
-//! `activations` (comma-separated) and `loss`.
+//! `activations` (comma-separated) and `loss`, and `dropout` (comma-separated, one rate per
+//! hidden layer) only if a rate is not 0: a file without it has no dropout, and every
+//! version reads it (a reader that predates it ignores it, and loses only a training
+//! setting).
 //!
 //! Format version 1 holds the weights only. Version 2 adds the optimizer's state, so that
 //! training continues bit for bit: the metadata `optimizer` (`"sgd"`, `"adam"` or
@@ -163,6 +166,10 @@ fn metadata<T: StoredFloat>(
         ),
         ("loss", config.loss.name().to_owned()),
     ];
+    if config.dropout.iter().any(|&p| p > 0.0) {
+        let rates = config.dropout.iter().map(|p| format!("{p:?}")).collect();
+        metadata.push(("dropout", list(rates)));
+    }
     if let Some(o) = optimizer {
         metadata.extend(optimizer_metadata(o.config(), o.steps()));
     }
@@ -374,7 +381,19 @@ fn read_config(meta: &HashMap<String, String>) -> Result<(NetworkConfig, Dtype, 
         .split(',')
         .map(|s| Activation::from_name(s.trim()))
         .collect::<Result<Vec<_>>>()?;
-    let config = NetworkConfig::new(layer_sizes, activations, Loss::from_name(get("loss")?)?);
+    let mut config = NetworkConfig::new(layer_sizes, activations, Loss::from_name(get("loss")?)?);
+    if let Some(text) = meta.get("dropout") {
+        let rates = text
+            .split(',')
+            .map(|s| s.trim().parse::<f64>())
+            .collect::<std::result::Result<Vec<_>, _>>()
+            .map_err(|_| {
+                invalid(format!(
+                    "has dropout {text:?} in its metadata, not a list of rates"
+                ))
+            })?;
+        config = config.with_dropout(rates);
+    }
     config.validate()?;
     Ok((config, dtype, version))
 }
@@ -852,6 +871,39 @@ mod tests {
     fn header_of(bytes: &[u8]) -> serde_json::Value {
         let n = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
         serde_json::from_slice(&bytes[8..8 + n]).unwrap()
+    }
+
+    /// Dropout's rates round trip in the metadata (written only when one is not 0: a file
+    /// without the key has none), and bad ones are refused.
+    #[test]
+    fn dropout_rates_round_trip() {
+        let config = NetworkConfig::new(
+            vec![3, 4, 5, 2],
+            vec![Activation::Relu, Activation::Tanh, Activation::Softmax],
+            Loss::CrossEntropy,
+        );
+        let plain = Network::<f64>::new(&config, 5).unwrap();
+        assert!(header_of(&to_bytes(&plain).unwrap())["__metadata__"]
+            .get("dropout")
+            .is_none());
+        let rates = vec![0.1, 1e-5];
+        let net = Network::<f64>::new(&config.clone().with_dropout(rates.clone()), 5).unwrap();
+        let bytes = to_bytes(&net).unwrap();
+        let mut header = header_of(&bytes);
+        assert_eq!(header["__metadata__"]["dropout"], "0.1,1e-5");
+        let AnyNetwork::F64(back) = from_bytes(&bytes).unwrap() else {
+            panic!("dtype changed")
+        };
+        assert_eq!(back.dropout(), &rates[..]);
+        for (bad, message) in [
+            ("0.1", "one per hidden layer"),
+            ("0.1,1", "dropout[1] = 1.0"),
+            ("0.1,x", "not a list of rates"),
+        ] {
+            header["__metadata__"]["dropout"] = bad.into();
+            let err = from_bytes(&with_header(&bytes, &header, 0)).unwrap_err();
+            assert!(err.to_string().contains(message), "{bad}: {err}");
+        }
     }
 
     /// `from_bytes` and `load` give the same answer for the same bytes: a header padded up

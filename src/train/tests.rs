@@ -50,6 +50,71 @@ fn full_batch_sgd_is_the_step_api_repeated() {
     assert_eq!(a.get_weights(), b.get_weights());
 }
 
+/// With dropout a full-batch epoch of SGD is the step API's training pass (the masks of
+/// `MaskKey { seed, first: 0 }`), to rounding, for a small network (the feature-major
+/// engine) and for batches split in halves (whose second half draws the masks of its own
+/// rows); bit for bit for the row-major passes.
+#[test]
+fn a_dropout_epoch_is_the_step_api_with_the_same_masks() {
+    let small = NetworkConfig::new(
+        vec![2, 8, 5, 1],
+        vec![Activation::Tanh, Activation::Relu, Activation::Sigmoid],
+        Loss::BinaryCrossEntropy,
+    )
+    .with_dropout(vec![0.5, 0.25]);
+    let large = NetworkConfig::new(
+        vec![300, 256, 3],
+        vec![Activation::Sigmoid, Activation::Softmax],
+        Loss::CrossEntropy,
+    )
+    .with_dropout(vec![0.4]);
+    let n = 63;
+    let x = Array2::from_shape_fn((n, 300), |(i, j)| ((i * 7 + j * 3) % 11) as f64 / 5.0 - 1.0);
+    let y_small = Array2::from_shape_fn((n, 1), |(i, _)| (i % 2) as f64);
+    let y_large = Array2::from_shape_fn((n, 3), |(i, j)| (i % 3 == j) as u8 as f64);
+    let middle = NetworkConfig::new(
+        vec![20, 40, 3],
+        vec![Activation::LeakyRelu, Activation::Softmax],
+        Loss::CrossEntropy,
+    )
+    .with_dropout(vec![0.6]);
+    for (config, x, y, exact) in [
+        (small, x.slice(s![.., ..2]), y_small.view(), false),
+        (middle, x.slice(s![.., ..20]), y_large.view(), true),
+        (large, x.view(), y_large.view(), false),
+    ] {
+        let mut a = Network::<f64>::new(&config, 4).unwrap();
+        let fm = feature_major::eligible(a.layers());
+        assert!(exact == (!fm && !splits(a.layers(), n)));
+        let mut b = a.clone();
+        let mut plain = a.clone_params().unwrap();
+        let cfg = FitConfig {
+            epochs: 1,
+            learning_rate: 0.1,
+            seed: 7,
+            ..FitConfig::default()
+        };
+        train(&mut a, x, Target::Dense(y), &cfg).unwrap();
+        b.forward_train(x, 7).unwrap();
+        assert!(b.cache()[0].mask.iter().any(|&m| m == 0.0));
+        b.backward(Target::Dense(y)).unwrap();
+        b.update(0.1).unwrap();
+        plain.forward(x).unwrap();
+        plain.backward(Target::Dense(y)).unwrap();
+        plain.update(0.1).unwrap();
+        let (wa, wb) = (a.get_weights().unwrap(), b.get_weights().unwrap());
+        assert_ne!(wa, plain.get_weights().unwrap());
+        if exact {
+            assert_eq!(wa, wb);
+            continue;
+        }
+        for ((wa, ba), (wb, bb)) in wa.iter().zip(&wb) {
+            let close = |(&p, &q): (&f64, &f64)| (p - q).abs() <= 1e-12 * (1.0 + q.abs());
+            assert!(wa.iter().chain(ba).zip(wb.iter().chain(bb)).all(close));
+        }
+    }
+}
+
 /// Batches split in halves (large layers) give the step API's losses and weights, to
 /// rounding: the halves' gradients are averaged rather than summed over the batch at
 /// once. With sample weights and an odd batch too.

@@ -5,6 +5,7 @@ use super::engine::{Batch, Engine};
 use super::schedule::{self, Clock};
 use super::stopping::{self, Metric, Progress, Schedule, Stop};
 use super::{Divergence, EpochReport, FitConfig, History, Mt19937, Validation};
+use crate::nn::dropout::MaskKey;
 use crate::nn::layer::{try_clone, try_collect, try_filled, try_zeros, try_zeros1};
 use crate::nn::loss::batch_weights;
 use crate::nn::network::{forward_pass, forward_workspace, overflow_error};
@@ -34,6 +35,8 @@ pub(super) struct Trainer<'a, 'd, T: Float> {
     /// The row-major passes' buffers, each layer's gradient among them (none for the
     /// feature-major engine, which keeps its own): see `Engine::new`, `Engine::gradients`.
     caches: Vec<LayerCache<T>>,
+    /// Dropout's rate per hidden layer; empty when every rate is 0.
+    dropout: Vec<f64>,
     shuffling: bool,
     /// Gathered batches (only when shuffling; otherwise batches are views of x and y).
     gathering_x: bool,
@@ -76,7 +79,11 @@ impl<'a, 'd, T: Float> Trainer<'a, 'd, T> {
     ) -> Result<Self> {
         let n = data.x.nrows();
         let batch = config.batch_size.unwrap_or(n).min(n);
-        let (engine, caches) = Engine::new(net.layers(), batch)?;
+        let (engine, caches) = Engine::new(net.layers(), net.dropout(), batch)?;
+        let dropout = match net.dropout().iter().any(|&p| p > 0.0) {
+            true => try_collect(net.dropout().iter().copied(), || "dropout rates".into())?,
+            false => Vec::new(),
+        };
         // NumPy's stream is drawn each epoch, as scikit-learn does, even for a full batch.
         let shuffling = config.shuffle && (batch < n || config.numpy_stream.is_some());
         let gathering_x = shuffling && !engine.copies_x();
@@ -125,6 +132,7 @@ impl<'a, 'd, T: Float> Trainer<'a, 'd, T> {
             batch,
             engine,
             caches,
+            dropout,
             shuffling,
             gathering_x,
             xb,
@@ -434,11 +442,22 @@ impl<'a, 'd, T: Float> Trainer<'a, 'd, T> {
         }
         let layers = self.net.layers_mut();
         let (engine, caches) = (&mut self.engine, &mut self.caches);
+        // With dropout, the masks of sample `samples_seen + i · batch + row`: a resumed fit
+        // draws new ones.
+        let dropout = (!self.dropout.is_empty()).then(|| {
+            let first = self
+                .progress
+                .samples_seen
+                .wrapping_add((i * self.batch) as u64);
+            let seed = config.seed;
+            (&self.dropout[..], MaskKey { seed, first })
+        });
         let batch = Batch {
             x: xv,
             y: yv,
             row_scale,
             m,
+            dropout,
         };
         let mut batch_loss = engine.forward(layers, caches, loss, &batch);
         let mut batch_penalty = 0.0;

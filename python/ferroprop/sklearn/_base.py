@@ -215,6 +215,13 @@ _DTYPE_PARAMETER = """\
 dtype : {None, "float32", "float64"}, default=None
     The network's dtype. ``None`` follows scikit-learn: float32 ``X`` trains a float32
     network with SGD/Adam, anything else (and lbfgs) float64.
+dropout : float or sequence of float, default=0.0
+    Inverted dropout's rate in ``[0, 1)`` for every hidden layer, or one per hidden
+    layer (ferroprop's addition; see ``ferroprop.Network``): during ``"sgd"`` and
+    ``"adam"`` training only, never in predictions. The masks follow
+    ``random_state``. 0 trains exactly the model without dropout; ``"lbfgs"`` refuses
+    any other rate.
+
 """
 _COMMON_ATTRIBUTES = """\
 loss_ : float
@@ -339,7 +346,9 @@ def _unpack(theta: FloatArray, shapes: Sequence[tuple[int, ...]]) -> _Weights:
 def _network_like(net: Network, weights: _Weights) -> Network:
     """A new network with ``net``'s architecture and ``weights``."""
     dtype: DTypeName = "float32" if net.dtype == np.float32 else "float64"
-    copy = Network(net.layer_sizes, net.activations, net.loss_name, dtype, seed=0)
+    copy = Network(
+        net.layer_sizes, net.activations, net.loss_name, dtype, seed=0, dropout=net.dropout
+    )
     copy.set_weights(weights)
     return copy
 
@@ -417,6 +426,7 @@ class _BaseMLP(CallbackSupportMixin, BaseEstimator, ABC):
         "t_max": [None, Interval(Integral, 1, None, closed="left")],
         "step_size": [None, Interval(Integral, 1, None, closed="left")],
         "gamma": [Interval(Real, 0, None, closed="neither")],
+        "dropout": [Interval(Real, 0, 1, closed="left"), "array-like"],
     }
 
     # Fitted attributes (scikit-learn's), set by fit; documented in the subclasses.
@@ -477,6 +487,7 @@ class _BaseMLP(CallbackSupportMixin, BaseEstimator, ABC):
         t_max: int | None = None,
         step_size: int | None = None,
         gamma: float = 0.1,
+        dropout: float | Sequence[float],
     ) -> None:
         self.activation = activation
         self.solver = solver
@@ -508,6 +519,7 @@ class _BaseMLP(CallbackSupportMixin, BaseEstimator, ABC):
         self.t_max = t_max
         self.step_size = step_size
         self.gamma = gamma
+        self.dropout = dropout
 
     # -- what the subclasses define ---------------------------------------------------------
 
@@ -606,6 +618,18 @@ class _BaseMLP(CallbackSupportMixin, BaseEstimator, ABC):
         if self.out_activation_ == "logistic":
             return float(k), float(k)
         return 1.0, 1.0
+
+    def _rates(self) -> float | list[float]:
+        """``dropout`` as ``Network`` takes it (its values are the core's to check); refused
+        with ``"lbfgs"``, whose full-batch objective has no dropout."""
+        rates: Any = self.dropout  # a number or an array-like, as validated
+        values = [float(rates)] if isinstance(rates, Real) else [float(p) for p in rates]
+        if self.solver == "lbfgs" and any(values):
+            raise ValueError(
+                f"dropout={rates!r} needs solver 'sgd' or 'adam': 'lbfgs' minimizes the "
+                "full-batch loss, which has no dropout"
+            )
+        return values[0] if isinstance(rates, Real) else values
 
     def _net_dtype(self, x_dtype: np.dtype[Any]) -> DTypeName:
         if self.dtype is None:
@@ -756,7 +780,8 @@ class _BaseMLP(CallbackSupportMixin, BaseEstimator, ABC):
             weights.append((W, b))
         out, loss = _OUTPUT[self.out_activation_]
         activations = [_HIDDEN[self.activation]] * (len(layer_units) - 2) + [out]
-        net = Network(layer_units, activations, loss, self._net_dtype(x_dtype), seed=0)
+        dtype = self._net_dtype(x_dtype)
+        net = Network(layer_units, activations, loss, dtype, seed=0, dropout=self._rates())
         net.set_weights(weights)
         self._network = net
         self._best_network = None
@@ -807,7 +832,11 @@ class _BaseMLP(CallbackSupportMixin, BaseEstimator, ABC):
         if sw_tr is not None:
             weights, alpha = net._weights(sw_tr, alpha)
         bar = _progress_bar(self.max_iter) if self.verbose and not incremental else None
+        # Dropout's masks follow random_state: a seed drawn before the shuffling stream.
+        dropout_seed = int(random_state.randint(2**31)) if any(net.dropout) else None
         seed, stream = _shuffling(random_state) if self.shuffle else (0, None)
+        if dropout_seed is not None and (stream is not None or not self.shuffle):
+            seed = dropout_seed
         self.n_iter_ = 0
         history = None
         self._callback_stop = False

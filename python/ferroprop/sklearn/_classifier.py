@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from numbers import Real
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -136,6 +137,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         t_max: int | None = None,
         step_size: int | None = None,
         gamma: float = 0.1,
+        dropout: float | Sequence[float] = 0.0,
     ) -> None:
         super().__init__(loss="log_loss", **_base_arguments(locals()))
         self.class_weight = class_weight

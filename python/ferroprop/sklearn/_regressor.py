@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy.typing as npt
@@ -123,6 +124,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         t_max: int | None = None,
         step_size: int | None = None,
         gamma: float = 0.1,
+        dropout: float | Sequence[float] = 0.0,
     ) -> None:
         super().__init__(**_base_arguments(locals()))
 
