@@ -209,18 +209,18 @@ step_size : int or None, default=None
     The period in epochs of ``"step"`` (required with it).
 gamma : float, default=0.1
     The factor of ``"step"``.
+dropout : float or sequence of float, default=0.0
+    Inverted dropout's rate in ``[0, 1)`` for every hidden layer, or one per hidden
+    layer (ferroprop's addition; see ``ferroprop.Network``): during ``"sgd"``,
+    ``"adam"`` and ``"adamw"`` training only, never in predictions. The masks follow
+    ``random_state``. 0 trains exactly the model without dropout; ``"lbfgs"`` refuses
+    any other rate.
 
 """
 _DTYPE_PARAMETER = """\
 dtype : {None, "float32", "float64"}, default=None
     The network's dtype. ``None`` follows scikit-learn: float32 ``X`` trains a float32
     network with SGD/Adam, anything else (and lbfgs) float64.
-dropout : float or sequence of float, default=0.0
-    Inverted dropout's rate in ``[0, 1)`` for every hidden layer, or one per hidden
-    layer (ferroprop's addition; see ``ferroprop.Network``): during ``"sgd"`` and
-    ``"adam"`` training only, never in predictions. The masks follow
-    ``random_state``. 0 trains exactly the model without dropout; ``"lbfgs"`` refuses
-    any other rate.
 
 """
 _COMMON_ATTRIBUTES = """\
@@ -487,7 +487,7 @@ class _BaseMLP(CallbackSupportMixin, BaseEstimator, ABC):
         t_max: int | None = None,
         step_size: int | None = None,
         gamma: float = 0.1,
-        dropout: float | Sequence[float],
+        dropout: float | Sequence[float] = 0.0,
     ) -> None:
         self.activation = activation
         self.solver = solver
