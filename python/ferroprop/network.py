@@ -170,7 +170,8 @@ class EpochInfo:
         Its loss and score (``validation_metric``) on the validation data; ``None``
         without ``validation_data``.
     learning_rate : float
-        The step size it used (its last batch's, for a schedule stepped per batch).
+        The step size it used (its first batch's, for ``"one_cycle"``, which steps
+        per batch), as ``history_["learning_rate"]`` records it.
     network : Network
         The network being trained, with this epoch's weights: ``predict``, ``loss``,
         ``get_weights`` and ``layers[k].W`` read it; the step API and ``set_weights``

@@ -127,7 +127,8 @@ pub struct EpochReport {
     /// Its validation loss and score, if there is validation data.
     pub val_loss: Option<f64>,
     pub val_score: Option<f64>,
-    /// The step size it used (its last batch's, for a schedule stepped per batch).
+    /// The step size it used (its first batch's, for a schedule stepped per batch), as
+    /// `History::learning_rate` records it.
     pub learning_rate: f64,
     /// The rule's verdict after it: training stops (`NoImprovement`, `LearningRate`), or
     /// the adaptive schedule divided the step size by 5.
