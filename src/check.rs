@@ -30,6 +30,15 @@ pub fn count(arg: &'static str, value: i128) -> Result<usize> {
         .map_err(|_| Error::value(arg, format!("must be at most {}, got {value}", usize::MAX)))
 }
 
+/// A count that may be 0 (`warmup`): at least 0, at most `usize::MAX`.
+pub fn count_or_zero(arg: &'static str, value: i128) -> Result<usize> {
+    match value {
+        0 => Ok(0),
+        v if v < 0 => Err(Error::value(arg, format!("must be at least 0, got {v}"))),
+        v => count(arg, v),
+    }
+}
+
 /// Counts in a list (`layer_sizes`): each at least 1 and held by `usize`.
 pub fn counts(arg: &'static str, values: &[i128]) -> Result<Vec<usize>> {
     let each = |(i, &value): (usize, &i128)| {

@@ -84,18 +84,29 @@ FIT = {
     "epochs": COUNT,
     "learning_rate": POSITIVE,
     "batch_size": COUNT,
-    "optimizer": _name(["sgd", "adam"]),
+    "optimizer": _name(["sgd", "adam", "adamw"]),
     "seed": SEED,
     "momentum": BELOW_ONE,
     "beta_1": BELOW_ONE,
     "beta_2": BELOW_ONE,
     "epsilon": POSITIVE,
     "alpha": NON_NEGATIVE,
-    "schedule": _name(["constant", "invscaling", "adaptive"]),
+    "schedule": _name(["constant", "invscaling", "adaptive", "cosine", "step", "one_cycle"]),
     "power_t": NON_NEGATIVE,
     "validation_metric": _name(["loss", "accuracy", "r2"]),
     "n_iter_no_change": COUNT,
     "tol": NON_NEGATIVE,
+    "weight_decay": NON_NEGATIVE,
+    "warmup": [
+        (-1, ValueError, "at least 0, got -1"),
+        (BIG, ValueError, f"got {BIG}"),
+        (HUGE, ValueError, f"got {HUGE}"),
+        (True, TypeError, "True"),
+        (2.0, TypeError, "2.0"),
+    ],
+    "t_max": COUNT,
+    "step_size": COUNT,
+    "gamma": POSITIVE,
 }
 
 
@@ -122,7 +133,7 @@ def _assert_message(err, arg, shown):
     assert "\n" not in message
 
 
-@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
+@pytest.mark.parametrize("optimizer", ["sgd", "adam", "adamw"])
 @pytest.mark.parametrize(("arg", "value", "error", "shown"), _cases(FIT))
 def test_fit_refuses_every_bad_value_whatever_the_optimizer(optimizer, arg, value, error, shown):
     """Every setting is checked, those of the optimizer not chosen and power_t without

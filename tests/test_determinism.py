@@ -42,8 +42,10 @@ OPTIMIZERS = pytest.mark.parametrize(
         {"optimizer": "sgd"},
         {"optimizer": "sgd", "momentum": 0.9, "nesterov": True},
         {"optimizer": "adam"},
+        {"optimizer": "adamw", "weight_decay": 0.1, "schedule": "one_cycle"},
+        {"momentum": 0.9, "weight_decay": 0.01, "schedule": "cosine", "warmup": 1},
     ],
-    ids=["sgd", "nesterov", "adam"],
+    ids=["sgd", "nesterov", "adam", "adamw_one_cycle", "sgd_decay_cosine"],
 )
 
 

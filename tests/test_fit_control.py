@@ -98,12 +98,7 @@ def test_schedules():
 @pytest.mark.parametrize(
     ("kwargs", "error", "match"),
     [
-        (dict(schedule="cosine"), ValueError, "unknown schedule"),
-        (
-            dict(schedule="adaptive", optimizer="adam"),
-            ValueError,
-            "'constant' with optimizer 'adam'",
-        ),
+        (dict(schedule="cosine_restarts"), ValueError, "unknown schedule"),
         (dict(early_stopping=True), ValueError, "validation"),
         (dict(n_iter_no_change=0), ValueError, "n_iter_no_change"),
         (dict(tol=-1.0), ValueError, "tol"),

@@ -38,6 +38,8 @@ OPTIMIZERS = {
     "nesterov": {"momentum": 0.9, "nesterov": True},
     "adam": {"optimizer": "adam"},
     "adam_settings": {"optimizer": "adam", "beta_1": 0.5, "beta_2": 0.75, "epsilon": 1 / 3},
+    "adamw": {"optimizer": "adamw", "weight_decay": 0.1, "beta_2": 0.75},
+    "sgd_decay": {"momentum": 0.9, "weight_decay": 0.05},
 }
 
 

@@ -490,14 +490,21 @@ def test_hidden_layers_and_output_attributes():
 
 
 @pytest.mark.parametrize("weighted", [False, True])  # weighted: scored in Python
-def test_early_stopping_with_rows_that_overflow_is_an_error(weighted):
+def test_early_stopping_with_rows_that_overflow_ends_as_sklearns(weighted):
+    """Rows that overflow make every epoch's loss and score NaN; scikit-learn trains on and
+    ends with the best (here the initial) weights, and so does ferroprop, without error."""
     X, y = problem("regression", n=100)
     X = X.copy()
     X[::2] *= 1e306  # every other row: in the training and the validation split
     weights = np.ones(len(y)) if weighted else None
-    est = MLPRegressor(hidden_layer_sizes=(5,), early_stopping=True, max_iter=3)
-    with pytest.raises(ValueError, match="overflowed|became inf"):
-        est.fit(X, y, sample_weight=weights)
+    kw = dict(hidden_layer_sizes=(5,), early_stopping=True, max_iter=3, random_state=0)
+    ours = MLPRegressor(**kw).fit(X, y, sample_weight=weights)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # scikit-learn's overflows
+        theirs = sknn.MLPRegressor(**kw).fit(X, y, sample_weight=weights)
+    assert np.isnan(ours.validation_scores_).all() and np.isnan(theirs.validation_scores_).all()
+    assert ours.n_iter_ == theirs.n_iter_ == 3
+    assert_same_weights(ours, theirs, rtol=0)
 
 
 def test_single_class_early_stopping_follows_sklearn():
@@ -527,3 +534,34 @@ def test_warm_started_early_stopping_keeps_the_best_of_every_fit():
     assert clf.validation_scores_[: len(first)] == first
     assert len(clf.validation_scores_) == len(first) + clf.n_iter_
     assert clf.best_validation_score_ == max(clf.validation_scores_)
+
+
+@pytest.mark.parametrize("task", ["binary", "regression"])
+def test_weights_assigned_before_any_fit_are_continued(task):
+    """As scikit-learn's: coefs_ and intercepts_ assigned to an unfitted estimator (with
+    the fitted attributes scikit-learn needs) are where partial_fit continues from."""
+    X, y = problem(task)
+    ours_cls, their_cls = estimators(task)
+    rng = np.random.default_rng(3)
+    shapes = [(5, 4), (4, 1)]
+    coefs = [rng.normal(size=s) for s in shapes]
+    intercepts = [rng.normal(size=s[1]) for s in shapes]
+    fits = []
+    for cls in (ours_cls, their_cls):
+        est = cls(hidden_layer_sizes=4, solver="sgd", random_state=0, max_iter=1)
+        est.coefs_ = [0] * 2
+        est.coefs_[0], est.coefs_[1] = coefs
+        est.intercepts_ = [b.copy() for b in intercepts]
+        est.n_outputs_, est.n_layers_, est.t_, est.n_iter_ = 1, 3, 0, 0
+        est.out_activation_ = "logistic" if task == "binary" else "identity"
+        est.best_loss_, est.loss_curve_, est._no_improvement_count = np.inf, [], 0
+        kwargs = {"classes": np.unique(y)} if task == "binary" else {}
+        est.partial_fit(X, y, **kwargs)
+        est.partial_fit(X, y)
+        fits.append(est)
+    assert_same_weights(*fits)
+    assert fits[0].loss_curve_ == pytest.approx(fits[1].loss_curve_, rel=1e-12)
+    wrong = ours_cls(hidden_layer_sizes=3, warm_start=True)
+    wrong.coefs_, wrong.intercepts_ = coefs, intercepts
+    with pytest.raises(ValueError, match="hidden_layer_sizes ask for"):
+        wrong.fit(X, y)

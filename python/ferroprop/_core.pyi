@@ -17,9 +17,10 @@ exception raised by ``fit``'s callback, or Ctrl-C, propagates.
 ``CoreNetwork.fit``'s last keywords serve the scikit-learn estimators: ``scales``
 ``(loss, penalty, step)`` (the units the stopping rule judges the loss in, and the factor
 of each step), ``resume`` ``(count, best_loss, best_score, samples_seen, learning_rate)``
-(where an earlier fit left the rule), ``validation_sample_weight``, ``best_weights`` (the
-weights that scored ``best_score``) and ``report``, called after each epoch with its
-``_EpochReport``; ``validation_metric="one_class"`` scores 1 (a classifier of one class).
+and optionally ``epochs`` (where an earlier fit left the rule and the schedule's clock),
+``validation_sample_weight``, ``best_weights`` (the weights that scored ``best_score``)
+and ``report``, called after each epoch with its ``_EpochReport``;
+``validation_metric="one_class"`` scores 1 (a classifier of one class).
 """
 
 from collections.abc import Callable, Iterable, Sequence
@@ -46,7 +47,7 @@ _Floats = npt.NDArray[np.float32] | npt.NDArray[np.float64]
 _Targets = npt.NDArray[np.float32] | npt.NDArray[np.float64] | npt.NDArray[np.int64]
 _Pair = tuple[_Floats, _Floats]
 _DType = Literal["float32", "float64"]
-_LayerArray = Literal["W", "b", "z", "a", "dz", "dW", "db", "da"]
+_LayerArray = Literal["W", "b", "z", "a", "dz", "dW", "db", "da", "mask"]
 
 @final
 class CoreNetwork:
@@ -57,8 +58,11 @@ class CoreNetwork:
         loss: str,
         dtype: str,
         seed: int,
+        dropout: float | Sequence[float] | None = None,
     ) -> CoreNetwork:
-        """Integers of any sign and names of any spelling: the core checks them all."""
+        """Integers of any sign, names of any spelling and rates of any value: the core checks
+        them all. `dropout`: one rate for every hidden layer, or a list of one per hidden
+        layer."""
     @property
     def dtype(self) -> _DType: ...
     @property
@@ -67,12 +71,24 @@ class CoreNetwork:
     def activations(self) -> list[_Activation]: ...
     @property
     def loss_name(self) -> _Loss: ...
-    def forward(self, x: _Floats) -> _Floats: ...
+    @property
+    def dropout(self) -> list[float]:
+        """Dropout's rate of each hidden layer."""
+    def forward(self, x: _Floats, seed: int | None = None) -> _Floats:
+        """`seed`: `None` for a pass that drops nothing, else the seed of a training pass's
+        masks."""
     def backward(self, y: _Targets) -> None: ...
     def update(self, learning_rate: float) -> None: ...
     def predict(self, x: _Floats) -> _Floats: ...
     def loss(self, x: _Floats, y: _Targets) -> float: ...
-    def gradient_check(self, x: _Floats, y: _Targets, eps: float | None = None) -> float: ...
+    def gradient_check(
+        self,
+        x: _Floats,
+        y: _Targets,
+        eps: float | None = None,
+        masks: Sequence[_Floats | None] | None = None,
+    ) -> float:
+        """`masks`: one entry per hidden layer, each `None` or a 2-D array of the dtype."""
     def loss_and_gradient(
         self, x: _Floats, y: _Targets, sample_weight: _Floats | None = None, alpha: float = 0.0
     ) -> tuple[float, float, list[_Pair]]:
@@ -80,8 +96,9 @@ class CoreNetwork:
     def get_weights(self) -> list[_Pair]: ...
     def set_weights(self, weights: Iterable[_Pair]) -> None: ...
     def layer_array(self, k: int, name: _LayerArray) -> _Floats | None:
-        """One array of layer `k` (`W, b, z, a, dz, dW, db, da`), copied; `None` for the pass
-        values before the first `forward`."""
+        """One array of layer `k` (`W, b, z, a, dz, dW, db, da`, `mask`), copied; `None` for
+        the pass values before the first `forward`, and for `mask` where the last `forward`
+        dropped nothing."""
     def reset_optimizer(self) -> None:
         """Forgets the optimizer's state; the next `fit` starts it afresh."""
     def to_bytes(self) -> bytes:
@@ -98,7 +115,7 @@ class CoreNetwork:
         y: _Targets,
         *,
         epochs: int,
-        learning_rate: float,
+        learning_rate: float | Callable[[int], float],
         batch_size: int | None,
         shuffle: bool,
         seed: int,
@@ -112,6 +129,11 @@ class CoreNetwork:
         sample_weight: _Floats | None = None,
         schedule: str = "constant",
         power_t: float = 0.5,
+        weight_decay: float = 0.0,
+        warmup: int = 0,
+        t_max: int | None = None,
+        step_size: int | None = None,
+        gamma: float = 0.1,
         validation_data: tuple[_Floats, _Targets] | None = None,
         validation_metric: str | Callable[[Any, Any], object] | None = None,
         n_iter_no_change: int | None = None,
@@ -119,8 +141,12 @@ class CoreNetwork:
         early_stopping: bool = False,
         callback: Callable[[int, float], object] | None = None,
         scales: tuple[float, float, float] | None = None,
-        resume: tuple[int, float, float, int, float] | None = None,
+        resume: tuple[int, float, float, int, float]
+        | tuple[int, float, float, int, float, int]
+        | None = None,
         validation_sample_weight: _Floats | None = None,
         best_weights: Sequence[_Pair] | None = None,
         report: Callable[[_EpochReport], object] | None = None,
+        numpy_stream: tuple[npt.NDArray[np.uint32], int] | None = None,
+        divergence: Literal["raise", "record"] = "raise",
     ) -> _History: ...

@@ -46,8 +46,15 @@ LossName = Union[
     Literal["mean_absolute_error"],
     Literal["poisson"],
 ]
-OptimizerName = Union[Literal["sgd"], Literal["adam"]]
-ScheduleName = Union[Literal["constant"], Literal["invscaling"], Literal["adaptive"]]
+OptimizerName = Union[Literal["sgd"], Literal["adam"], Literal["adamw"]]
+ScheduleName = Union[
+    Literal["constant"],
+    Literal["invscaling"],
+    Literal["adaptive"],
+    Literal["cosine"],
+    Literal["step"],
+    Literal["one_cycle"],
+]
 MetricName = Union[Literal["loss"], Literal["accuracy"], Literal["r2"]]
 DTypeName = Union[Literal["float32"], Literal["float64"]]
 #: What ``dtype`` accepts: the two names, or a NumPy dtype (or type) that is one of them.
@@ -85,8 +92,15 @@ LOSSES: tuple[LossName, ...] = (
     "mean_absolute_error",
     "poisson",
 )
-OPTIMIZERS: tuple[OptimizerName, ...] = ("sgd", "adam")
-SCHEDULES: tuple[ScheduleName, ...] = ("constant", "invscaling", "adaptive")
+OPTIMIZERS: tuple[OptimizerName, ...] = ("sgd", "adam", "adamw")
+SCHEDULES: tuple[ScheduleName, ...] = (
+    "constant",
+    "invscaling",
+    "adaptive",
+    "cosine",
+    "step",
+    "one_cycle",
+)
 METRICS: tuple[MetricName, ...] = ("loss", "accuracy", "r2")
 DTYPES: tuple[DTypeName, ...] = ("float32", "float64")
 
@@ -117,7 +131,7 @@ class FitHistory(TypedDict):
     val_loss, val_score : list of float
         Loss and score on the validation data after each epoch (empty without it).
     learning_rate : list of float
-        The step size used in each epoch.
+        The step size used in each epoch (in its first batch, for ``"one_cycle"``).
     t : int
         Samples seen (rows times epochs).
     best_loss : float
@@ -126,6 +140,13 @@ class FitHistory(TypedDict):
         The highest validation score (``None`` without validation data).
     stopped : {"max_epochs", "no_improvement", "learning_rate", "callback"}
         Why training ended.
+    diverged : int or None
+        The epoch whose loss became non-finite, for fits that record a divergence and
+        train on (the scikit-learn estimators'); ``None`` for ``Network.fit``, which
+        raises instead.
+    numpy_stream : tuple of (ndarray of uint32, int) or None
+        The MT19937 state (key, position) the shuffles left, for fits that shuffle by a
+        NumPy ``RandomState``'s stream (the scikit-learn estimators'); ``None`` otherwise.
     """
 
     loss: list[float]
@@ -136,6 +157,8 @@ class FitHistory(TypedDict):
     best_loss: float
     best_val_score: float | None
     stopped: Literal["max_epochs", "no_improvement", "learning_rate", "callback"]
+    diverged: int | None
+    numpy_stream: tuple[npt.NDArray[np.uint32], int] | None
 
 
 class _EpochReport(TypedDict):
@@ -156,6 +179,7 @@ class _EpochReport(TypedDict):
     best_score: float
     samples_seen: int
     learning_rate: float
+    epochs: int
 
 
 @dataclass(frozen=True)
@@ -172,7 +196,8 @@ class EpochInfo:
         Its loss and score (``validation_metric``) on the validation data; ``None``
         without ``validation_data``.
     learning_rate : float
-        The step size it used (its last batch's, for a schedule stepped per batch).
+        The step size it used (its first batch's, for ``"one_cycle"``, which steps
+        per batch), as ``history_["learning_rate"]`` records it.
     network : Network
         The network being trained, with this epoch's weights: ``predict``, ``loss``,
         ``get_weights`` and ``layers[k].W`` read it; the step API and ``set_weights``
@@ -248,7 +273,9 @@ class Layer:
     ``W`` (``(n_in, n_out)``) and ``b`` (``(n_out,)``) can be read and assigned. The
     values of the last pass — ``z``, ``a`` from ``forward``; ``dz``, ``dW``, ``db``,
     ``da`` from ``backward`` — are read-only copies (``None`` before the first
-    ``forward``); ``da`` is ``dL/da`` for this layer's output ``a``.
+    ``forward``); ``da`` is ``dL/da`` for this layer's output ``a``. After a training
+    ``forward`` of a network with dropout, ``a`` is the dropped output ``f(z) * mask``
+    (what the next layer reads) and ``mask`` the layer's dropout mask.
 
     Parameters
     ----------
@@ -318,8 +345,23 @@ class Layer:
 
     @property
     def a(self) -> FloatArray | None:
-        """``f(z)`` of the last forward, shape ``(n_samples, n_out)``."""
+        """``f(z)`` of the last forward, shape ``(n_samples, n_out)``.
+
+        After a training ``forward`` with dropout, ``f(z) * mask``: the output the next
+        layer reads.
+        """
         return self._get("a")
+
+    @property
+    def mask(self) -> FloatArray | None:
+        """The dropout mask of the last training ``forward``, shape ``(n_samples, n_out)``.
+
+        Values ``0`` (dropped) or ``1 / (1 - p)`` (kept and scaled), in the network's
+        dtype; ``None`` if the last ``forward`` dropped nothing in this layer (not training,
+        a rate of 0, or the output layer). ``backward`` computes
+        ``dz = da * f'(z) * mask``.
+        """
+        return self._get("mask")
 
     @property
     def dz(self) -> FloatArray | None:
@@ -375,6 +417,13 @@ class Network:
         Seed of the initialisation (He for relu/leaky_relu layers, Glorot otherwise,
         biases 0.1 in relu and leaky_relu layers, 0 elsewhere), in ``[0, 2**64)``. The
         same seed gives the same network, bit for bit; by default a random one.
+    dropout : float or sequence of float, default 0.0
+        Inverted dropout's rate ``p`` in ``[0, 1)``, for every hidden layer or one per
+        hidden layer. In :meth:`fit` (and ``forward(X, training=True)``) each output of a
+        hidden layer is kept with probability ``1 - p`` and scaled by ``1 / (1 - p)``, or
+        set to 0; :meth:`predict`, :meth:`loss` and ``forward`` without ``training`` never
+        drop. The masks are drawn from ``fit``'s ``seed``: the same seed drops the same
+        units, whatever the number of threads. Never on the input or the output layer.
 
     Attributes
     ----------
@@ -389,9 +438,10 @@ class Network:
     ValueError
         If ``layer_sizes`` has fewer than 2 entries or a size below 1, a name is unknown,
         the number of activations is not ``len(layer_sizes) - 1``, ``softmax`` is not
-        on the output layer, or the loss does not fit the output activation
+        on the output layer, the loss does not fit the output activation
         (``binary_cross_entropy`` needs sigmoid, ``cross_entropy`` softmax, ``poisson``
-        exp).
+        exp), or a dropout rate is outside ``[0, 1)`` or ``dropout`` is a list whose
+        length is not the number of hidden layers.
 
     Examples
     --------
@@ -416,6 +466,7 @@ class Network:
         loss: LossName | None = None,
         dtype: FloatDTypeLike = "float64",
         seed: int | None = None,
+        dropout: float | Sequence[float] = 0.0,
     ) -> None:
         if isinstance(layer_sizes, (str, bytes)) or not isinstance(layer_sizes, Sequence):
             if not isinstance(layer_sizes, np.ndarray):
@@ -441,7 +492,8 @@ class Network:
             )
         dtype_name = _str("dtype", np.dtype(dtype).name if _is_dtype(dtype) else dtype, DTYPES)
         seed = _int("seed", secrets.randbits(63) if seed is None else seed)
-        self._core = _core.CoreNetwork(sizes, names, loss_name, dtype_name, seed)
+        rates = _rates(dropout)
+        self._core = _core.CoreNetwork(sizes, names, loss_name, dtype_name, seed, rates)
 
     # -- description -------------------------------------------------------------
 
@@ -466,14 +518,22 @@ class Network:
         return np.dtype(self._core.dtype)
 
     @property
+    def dropout(self) -> list[float]:
+        """Dropout's rate of each hidden layer (0.0 where it drops nothing)."""
+        return list(self._core.dropout)
+
+    @property
     def layers(self) -> list[Layer]:
-        """The layers after the input, each exposing ``W, b, z, a, dz, dW, db, da``."""
+        """The layers after the input, each exposing ``W, b, z, a, dz, dW, db, da, mask``."""
         return [Layer(self, k) for k in range(len(self.layer_sizes) - 1)]
 
     def __repr__(self) -> str:
+        rates = self.dropout
+        shown = rates[0] if len(set(rates)) == 1 else rates
+        dropout = f", dropout={shown!r}" if any(rates) else ""
         return (
             f"Network({self.layer_sizes}, activations={self.activations}, "
-            f"loss={self.loss_name!r}, dtype={self.dtype.name!r})"
+            f"loss={self.loss_name!r}, dtype={self.dtype.name!r}{dropout})"
         )
 
     # -- input conversion -----------------------------------------------------------
@@ -589,13 +649,24 @@ class Network:
 
     # -- the step API ---------------------------------------------------------------
 
-    def forward(self, X: ArrayLike) -> FloatArray:
+    def forward(
+        self, X: ArrayLike, *, training: bool = False, seed: int | None = None
+    ) -> FloatArray:
         """Forward pass of a batch; keeps ``z`` and ``a`` of every layer for ``backward``.
 
         Parameters
         ----------
         X : array-like of shape (n_samples, n_inputs)
             The batch, one sample per row; converted to the network's dtype.
+        training : bool, default False
+            Apply dropout (see ``Network(dropout=...)``): each hidden layer with a
+            nonzero rate drops units by a mask drawn from ``seed``, shown as
+            ``layers[k].mask``; its ``a`` is then the dropped output and ``backward``
+            follows the same mask. Without dropout rates, training changes nothing.
+        seed : int, optional
+            Seed of the masks (``training`` only), in ``[0, 2**64)``: row ``i`` gets the
+            mask of sample ``i`` of the first batch of ``fit(..., seed=seed)``. By
+            default a random one.
 
         Returns
         -------
@@ -608,9 +679,17 @@ class Network:
             If ``X`` does not hold real numbers.
         ValueError
             If ``X`` is not 2-D, has no rows, the wrong number of columns or a non-finite
-            value, or if the output is not finite (a layer overflowed).
+            value, or if the output is not finite (a layer overflowed); if ``seed`` is
+            given without ``training``.
         """
-        return self._core.forward(self._x(X))
+        if not isinstance(training, (bool, np.bool_)):
+            raise TypeError(f"training must be a bool, got {type(training).__name__}")
+        if not training:
+            if seed is not None:
+                raise ValueError("seed draws dropout masks: it needs training=True")
+            return self._core.forward(self._x(X))
+        seed = _int("seed", secrets.randbits(63) if seed is None else seed)
+        return self._core.forward(self._x(X), seed)
 
     def backward(self, y: ArrayLike) -> None:
         """Compute the gradients of the mean loss of the last ``forward`` against ``y``.
@@ -693,7 +772,13 @@ class Network:
         """
         return self._core.loss(self._x(X), self._y(y))
 
-    def gradient_check(self, X: ArrayLike, y: ArrayLike, eps: float | None = None) -> float:
+    def gradient_check(
+        self,
+        X: ArrayLike,
+        y: ArrayLike,
+        eps: float | None = None,
+        masks: Sequence[ArrayLike | None] | None = None,
+    ) -> float:
         """The largest relative error of the gradient against finite differences.
 
         Over every weight and bias, ``rel = |g - g_fd| / max(|g|, |g_fd|, floor)``, where
@@ -714,6 +799,11 @@ class Network:
         eps : float, optional
             The finite-difference step, positive; by default ``2.2e-16 ** (1/3)`` (6e-6),
             which makes the difference accurate to about 1e-10.
+        masks : sequence of array-like or None, optional
+            Fixed dropout masks: one entry per hidden layer, each ``None`` or an array of
+            shape ``(n_samples, n_out)`` that multiplies the layer's output ``f(z)`` in
+            the backpropagated gradient and in every finite difference (the last training
+            pass's: ``[layer.mask for layer in net.layers[:-1]]``). By default none.
 
         Returns
         -------
@@ -722,12 +812,38 @@ class Network:
 
         Raises
         ------
+        TypeError
+            If ``masks`` is not a sequence of arrays or ``None``.
         ValueError
-            For invalid ``X``, ``y`` or ``eps``.
+            For invalid ``X``, ``y`` or ``eps``, or masks not one per hidden layer, of
+            the wrong shape or not finite.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from ferroprop import Network
+        >>> net = Network([3, 8, 2], ["tanh", "sigmoid"], dropout=0.5, seed=0)
+        >>> X = np.random.default_rng(0).normal(size=(6, 3)); y = np.eye(2)[[0, 1] * 3]
+        >>> _ = net.forward(X, training=True, seed=1)
+        >>> bool(net.gradient_check(X, y, masks=[net.layers[0].mask]) < 1e-6)
+        True
         """
         if eps is not None:
             eps = _float("eps", eps)
-        return self._core.gradient_check(self._x(X), self._y(y), eps)
+        if masks is None:
+            return self._core.gradient_check(self._x(X), self._y(y), eps)
+        if isinstance(masks, (str, bytes)) or not isinstance(masks, (Sequence, np.ndarray)):
+            raise TypeError(f"masks must be a sequence of arrays or None, got {masks!r}")
+        arrays: list[FloatArray | None] = []
+        for k, m in enumerate(masks):
+            if m is None:
+                arrays.append(None)
+                continue
+            arr = _numeric(f"masks[{k}]", m)
+            if arr.ndim != 2:
+                raise ValueError(f"masks[{k}] must be 2-D, got {arr.ndim}-D shape {arr.shape}")
+            arrays.append(self._cast(f"masks[{k}]", arr))
+        return self._core.gradient_check(self._x(X), self._y(y), eps, arrays)
 
     def loss_and_gradient(
         self,
@@ -836,7 +952,7 @@ class Network:
         X: ArrayLike,
         y: ArrayLike,
         epochs: int = 100,
-        learning_rate: float = 0.01,
+        learning_rate: float | Callable[[int], float] = 0.01,
         batch_size: int | None = None,
         shuffle: bool = True,
         optimizer: OptimizerName = "sgd",
@@ -851,6 +967,11 @@ class Network:
         sample_weight: ArrayLike | None = None,
         schedule: ScheduleName = "constant",
         power_t: float = 0.5,
+        weight_decay: float = 0.0,
+        warmup: int = 0,
+        t_max: int | None = None,
+        step_size: int | None = None,
+        gamma: float = 0.1,
         validation_data: tuple[ArrayLike, ArrayLike] | None = None,
         validation_metric: MetricName | Callable[[Any, Any], float] = "loss",
         n_iter_no_change: int | None = None,
@@ -873,20 +994,34 @@ class Network:
             Targets, as for :meth:`backward`.
         epochs : int, default 100
             Passes over the data, at least 1.
-        learning_rate : float, default 0.01
-            Step size, positive.
+        learning_rate : float or callable, default 0.01
+            Step size, positive; or a function ``learning_rate(epoch)`` of the epoch
+            (0-based) giving its step size, a finite non-negative number, called once
+            before each epoch (on the calling thread; an exception it raises ends training
+            and propagates). A callable is the schedule: ``schedule`` must then be
+            ``"constant"`` and ``warmup`` 0.
         batch_size : int, optional
             Rows per minibatch; ``None`` (default) is the full batch.
         shuffle : bool, default True
             Shuffle the rows at the start of every epoch (minibatches only).
-        optimizer : {"sgd", "adam"}, default "sgd"
-            ``"sgd"`` with optional ``momentum``/``nesterov``, or ``"adam"`` with
-            ``beta_1``, ``beta_2``, ``epsilon``. The optimizer's state is kept: a later
-            ``fit`` with the same optimizer settings continues from it.
+        optimizer : {"sgd", "adam", "adamw"}, default "sgd"
+            ``"sgd"`` with optional ``momentum``/``nesterov`` and ``weight_decay``;
+            ``"adam"`` (scikit-learn's Adam) with ``beta_1``, ``beta_2``, ``epsilon``; or
+            ``"adamw"``, PyTorch's ``torch.optim.AdamW`` with the same three and
+            ``weight_decay``. The two differ in where ``epsilon`` enters: Adam adds it to
+            ``sqrt(s)``, AdamW (as PyTorch's Adam) to ``sqrt(s / (1 - beta_2**t))``, so
+            Adam is AdamW without decay with an ``epsilon`` ``1 / sqrt(1 - beta_2**t)``
+            times larger (about 32 times at the first step). The optimizer's state is
+            kept: a later ``fit`` with the same optimizer settings continues from it.
         seed : int, optional
-            Seed of the shuffling, in ``[0, 2**64)``; by default a random one.
+            Seed of the shuffling and of the dropout masks (see ``Network(dropout=...)``:
+            sample ``s`` of the fit, counted across epochs, gets the mask of row ``s``),
+            in ``[0, 2**64)``; by default a random one.
         momentum : float, default 0.0
-            SGD's momentum, in ``[0, 1)``.
+            SGD's momentum, in ``[0, 1)``, scikit-learn's: ``v = momentum * v - lr * g``,
+            ``W += v``. Under a constant step size these are PyTorch's steps; under a
+            schedule they are not (PyTorch's velocity sums gradients, and each step scales
+            it by the current step size).
         nesterov : bool, default False
             Nesterov's momentum instead of the classical one (SGD).
         beta_1, beta_2 : float, default 0.9 and 0.999
@@ -900,13 +1035,45 @@ class Network:
         sample_weight : array-like of shape (n_samples,), optional
             Non-negative weights: each batch's loss is the weighted mean of its rows'
             losses (a weight of 2 counts a row twice). A batch of zero weights is skipped.
-        schedule : {"constant", "invscaling", "adaptive"}, default "constant"
-            How the step size evolves, for ``optimizer="sgd"``: ``invscaling`` uses
-            ``learning_rate / (t + 1) ** power_t`` after each epoch (``t`` the samples
-            seen); ``adaptive`` divides it by 5 whenever ``n_iter_no_change`` epochs pass
-            without improvement, and stops once it is at most 1e-6.
+        schedule : {"constant", "invscaling", "adaptive", "cosine", "step", "one_cycle"}, \
+default "constant"
+            How the step size evolves, for every optimizer. scikit-learn's:
+            ``invscaling`` uses ``learning_rate / (t + 1) ** power_t`` after each epoch
+            (``t`` the samples seen); ``adaptive`` divides it by 5 whenever
+            ``n_iter_no_change`` epochs pass without improvement, and stops once it is at
+            most 1e-6. PyTorch's, with ``e`` the epoch (0-based, counted from the end of
+            the warm-up) and ``T`` = ``t_max``: ``cosine`` is ``CosineAnnealingLR``
+            (to 0), ``learning_rate * (1 + cos(pi * e / T)) / 2`` for each epoch (past
+            ``T``, the same formula: it rises again); ``step`` is ``StepLR``,
+            ``learning_rate * gamma ** (e // step_size)``; ``one_cycle`` is
+            ``OneCycleLR`` with ``max_lr=learning_rate`` and its defaults
+            (``pct_start=0.3``, ``div_factor=25``, ``final_div_factor=1e4``, cosine
+            annealing, two phases) over ``T`` times the batches of an epoch, stepped by
+            batch, without cycling the momentum (``cycle_momentum=False``); past its last
+            step it keeps the last step size.
         power_t : float, default 0.5
             The exponent of ``invscaling``, non-negative.
+        weight_decay : float, default 0.0
+            Weight decay of ``"sgd"`` (PyTorch's ``SGD(weight_decay=...)``: the gradient
+            of each weight gains ``weight_decay * W`` before the momentum) and of
+            ``"adamw"`` (decoupled: each step first multiplies the weights by
+            ``1 - learning_rate * weight_decay``). Only the weights ``W`` are decayed,
+            never the biases (as ``alpha``'s penalty). Non-negative; 0 (the default,
+            PyTorch's AdamW defaults to 0.01) with ``"adam"``.
+        warmup : int, default 0
+            Epochs of linear warm-up in front of the schedule: epoch ``e < warmup`` steps
+            by ``(e + 1) / (warmup + 1)`` times the schedule's first step size (PyTorch's
+            ``LinearLR(start_factor=1 / (warmup + 1), total_iters=warmup)`` followed by the
+            schedule in a ``SequentialLR``), and the schedule starts after it. scikit-learn's
+            schedules keep following the samples seen and the no-improvement rule from the
+            first epoch: the warm-up scales their step size.
+        t_max : int, optional
+            The length in epochs of ``cosine`` (PyTorch's ``T_max``) and of ``one_cycle``;
+            by default from the end of the warm-up to the last of ``epochs``.
+        step_size : int, optional
+            ``step``'s period in epochs (required with it), at least 1.
+        gamma : float, default 0.1
+            ``step``'s factor, positive.
         validation_data : (X_val, y_val), optional
             Scored after every epoch (``history_["val_loss"]``, ``["val_score"]``).
         validation_metric : {"loss", "accuracy", "r2"} or callable, default "loss"
@@ -951,14 +1118,16 @@ class Network:
         ------
         TypeError
             If an argument has the wrong type (``callback`` not callable,
-            ``validation_data`` not a pair, a bool for a number, ...).
+            ``validation_data`` not a pair, a bool for a number, a callable
+            ``learning_rate`` that returns something other than a real number, ...).
         ValueError
             For invalid data or settings: a setting out of its range, whatever the
             optimizer and schedule (``momentum=1.5`` with Adam, a negative ``power_t``
-            without ``"invscaling"``, as scikit-learn checks them), an unknown name, a
-            schedule other than ``"constant"`` with Adam, ``early_stopping`` without
-            ``validation_data``, ...; or if the loss becomes non-finite (the weights of the
-            start of that epoch are then restored).
+            without ``"invscaling"``, as scikit-learn checks them), an unknown name,
+            ``weight_decay`` with ``"adam"``, ``schedule="step"`` without ``step_size``,
+            ``early_stopping`` without ``validation_data``, a callable ``learning_rate``
+            that returns a negative or non-finite value, ...; or if the loss becomes
+            non-finite (the weights of the start of that epoch are then restored).
         RuntimeError
             If another ``fit`` is running on this network (from another thread or from
             ``callback``).
@@ -977,19 +1146,21 @@ class Network:
         >>> len(losses), net.history_["stopped"]
         (20, 'max_epochs')
         """
-        # Converted here: every scalar to an int, float or str (TypeError for another type;
-        # bools are not numbers), shuffle, nesterov, early_stopping and progress to truth
-        # values; callback must be callable, validation_data a pair, converted as X and y
-        # are. Every value is checked by the core, whatever the optimizer and schedule
-        # (`fit::config` in the binding, with `FitConfig::validate` and the rules of
-        # `src/check.rs`): epochs, batch_size and n_iter_no_change at least 1, seed in
-        # [0, 2**64), learning_rate and epsilon positive, alpha, tol and power_t
-        # non-negative, momentum, beta_1 and beta_2 in [0, 1), every float finite, each name
-        # one of its choices; a schedule other than "constant" with Adam, early_stopping
+        # Converted here: every scalar to an int, float or str, but a callable learning_rate
+        # (TypeError for another type; bools are not numbers), shuffle, nesterov,
+        # early_stopping and progress to truth values; callback must be callable,
+        # validation_data a pair, converted as X and y are. Every value is checked by the
+        # core, whatever the optimizer and schedule (`fit::config` in the binding, with
+        # `FitConfig::validate` and the rules of `src/check.rs`): epochs, batch_size,
+        # n_iter_no_change, t_max and step_size at least 1, warmup at least 0, seed in
+        # [0, 2**64), learning_rate, epsilon and gamma positive, alpha, tol, power_t and
+        # weight_decay non-negative, momentum, beta_1 and beta_2 in [0, 1), every float
+        # finite, each name one of its choices; weight_decay with "adam", "step" without
+        # step_size, a callable learning_rate with a schedule or a warm-up, early_stopping
         # without validation_data, and (at the first validation score) validation_metric="r2"
         # with class labels.
         epochs = _int("epochs", epochs)
-        learning_rate = _float("learning_rate", learning_rate)
+        rate = learning_rate if callable(learning_rate) else _float("learning_rate", learning_rate)
         if batch_size is not None:
             batch_size = _int("batch_size", batch_size)
         optimizer_name = _str("optimizer", optimizer, OPTIMIZERS)
@@ -1017,6 +1188,7 @@ class Network:
             weights, alpha = self._weights(sample_weight, alpha)
         schedule_name = _str("schedule", schedule, SCHEDULES)
         power_t = _float("power_t", power_t)
+        torch_schedule = self._torch_settings(weight_decay, warmup, t_max, step_size, gamma)
         metric: str | Callable[[Any, Any], object] = (
             validation_metric
             if callable(validation_metric)
@@ -1038,7 +1210,7 @@ class Network:
                 X_arr,
                 y_arr,
                 epochs=epochs,
-                learning_rate=learning_rate,
+                learning_rate=rate,
                 batch_size=batch_size,
                 shuffle=bool(shuffle),
                 seed=seed,
@@ -1052,6 +1224,7 @@ class Network:
                 sample_weight=weights,
                 schedule=schedule_name,
                 power_t=power_t,
+                **torch_schedule,
                 validation_data=validation,
                 validation_metric=metric,
                 n_iter_no_change=n_iter_no_change,
@@ -1064,6 +1237,19 @@ class Network:
                 bar.close()
         self.history_ = history
         return list(history["loss"])
+
+    @staticmethod
+    def _torch_settings(
+        weight_decay: object, warmup: object, t_max: object, step_size: object, gamma: object
+    ) -> dict[str, Any]:
+        """The core's keywords of PyTorch's weight decay and schedules, types checked."""
+        return {
+            "weight_decay": _float("weight_decay", weight_decay),
+            "warmup": _int("warmup", warmup),
+            "t_max": None if t_max is None else _int("t_max", t_max),
+            "step_size": None if step_size is None else _int("step_size", step_size),
+            "gamma": _float("gamma", gamma),
+        }
 
     def reset_optimizer(self) -> None:
         """Forget the optimizer's state (momentum, Adam's moments and step count).
@@ -1219,6 +1405,13 @@ class Network:
                 setattr(self, name, value)
             else:
                 self.__dict__[name] = value  # as pickle restores an instance's __dict__
+
+
+def _rates(dropout: object) -> float | list[float]:
+    """``dropout`` as the core takes it: one rate, or a list of them (values unchecked)."""
+    if isinstance(dropout, (str, bytes)) or not isinstance(dropout, (Sequence, np.ndarray)):
+        return _float("dropout", dropout)
+    return [_float(f"dropout[{i}]", p) for i, p in enumerate(dropout)]
 
 
 def _slot_names(cls: type) -> list[str]:

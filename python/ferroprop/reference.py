@@ -27,6 +27,12 @@ cross-entropy, softmax with categorical cross-entropy and exp with the Poisson l
 the fused delta ``dz_L = (yhat - y) / N`` (``N`` the divisor of the mean), and softmax
 with another loss uses the softmax Jacobian-vector product instead of ``f'``.
 
+Inverted dropout (training only) multiplies a hidden layer's output by a mask ``m_k``
+of zeros and ``1 / (1 - p)``: ``a_k = f_k(z_k) * m_k`` and ``dz_k = da_k * f_k'(z_k) *
+m_k``; the rest is unchanged (the next layer reads the dropped ``a_k``).
+:func:`dropout_mask` draws ferroprop's masks (a counter-based hash), and
+:meth:`mlp.forward` takes masks explicitly.
+
 Everything stays in the dtype of the model (float32 or float64).
 
 Examples
@@ -834,6 +840,66 @@ _REQUIRED_OUTPUT = {
     "poisson": "exp",
 }
 
+# --- dropout masks ------------------------------------------------------------------
+
+_GAMMA = np.uint64(0x9E3779B97F4A7C15)
+
+
+def _mix(z: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint64]:
+    """SplitMix64's finalizer on an array of uint64 (products wrap modulo 2**64)."""
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    out: npt.NDArray[np.uint64] = z ^ (z >> np.uint64(31))
+    return out
+
+
+def dropout_mask(
+    seed: int,
+    layer: int,
+    first: int,
+    n_rows: int,
+    n_units: int,
+    p: float,
+    dtype: FloatDType = "float64",
+) -> Array:
+    """The dropout mask ferroprop draws for hidden layer ``layer`` (0-based).
+
+    Unit ``j`` of sample ``s`` is kept iff ``u >= p``, where ``u = (h >> 11) * 2**-53``
+    and ``h = mix(mix(mix(mix(seed + GAMMA) ^ layer) ^ s) ^ j)`` (``mix`` SplitMix64's
+    finalizer, arithmetic modulo 2**64). Row ``i`` of the mask is sample
+    ``first + i``; a fit counts samples from 0 across its epochs (``epoch * n_samples``
+    plus the batch's start, without shuffling).
+
+    Parameters
+    ----------
+    seed : int
+        The fit's (or the training ``forward``'s) seed, in ``[0, 2**64)``.
+    layer : int
+        The layer's index, 0 for the first hidden layer.
+    first : int
+        The sample count of row 0.
+    n_rows, n_units : int
+        The mask's shape.
+    p : float
+        The rate, in ``(0, 1)``.
+    dtype : {"float64", "float32"}
+        The mask's dtype.
+
+    Returns
+    -------
+    ndarray of shape (n_rows, n_units)
+        ``1 / (1 - p)`` (rounded to ``dtype``) where a unit is kept, 0 where dropped.
+    """
+    h = _mix(np.array([seed], dtype=np.uint64) + _GAMMA)
+    h = _mix(h ^ np.uint64(layer))
+    samples = np.uint64(first) + np.arange(n_rows, dtype=np.uint64)
+    h = _mix(h ^ samples)[:, None]
+    h = _mix(h ^ np.arange(n_units, dtype=np.uint64)[None, :])
+    u = (h >> np.uint64(11)).astype(np.float64) * 2.0**-53
+    dt = np.dtype(dtype)
+    mask: Array = np.where(u >= p, dt.type(1.0 / (1.0 - p)), dt.type(0)).astype(dt)
+    return mask
+
 
 class mlp:
     """Multilayer perceptron keeping every forward and backward array, as the tutorial.
@@ -856,6 +922,9 @@ class mlp:
     z, W, b, a, dz, dW, db, da : list
         Per-layer arrays, index 0 for the input (only ``a[0]`` and ``da[0]`` are set);
         ``None`` until computed (``W`` and ``b`` until ``initialize``/``set_weights``).
+    mask : list
+        Per-layer dropout masks of the last :meth:`forward` (``None`` where it dropped
+        nothing); ``a[k]`` is then ``f(z[k]) * mask[k]``.
     output_delta : callable or None
         The fused (or Jacobian-vector) output delta ``dz_L(y, yhat, da_L)`` that
         replaces ``da_L * f'(z_L)``; set by :meth:`from_names`.
@@ -898,6 +967,7 @@ class mlp:
         self.da: list[Any]
         self.z, self.W, self.b, self.a = ([None] * L for _ in range(4))
         self.dz, self.dW, self.db, self.da = ([None] * L for _ in range(4))
+        self.mask: list[Any] = [None] * L
 
     @classmethod
     def from_names(
@@ -1006,23 +1076,38 @@ class mlp:
         """
         return [(self.W[k].copy(), self.b[k].copy()) for k in range(1, len(self.layersizes))]
 
-    def forward(self, x: npt.ArrayLike) -> Array:
+    def forward(self, x: npt.ArrayLike, masks: Sequence[Array | None] | None = None) -> Array:
         """Store ``a[0] = x`` and every ``z[k]``, ``a[k]``; return the output ``a[-1]``.
 
         Parameters
         ----------
         x : array-like of shape (n_samples, n_inputs)
             The batch, cast to the model's dtype.
+        masks : sequence of ndarray or None, optional
+            Dropout masks, one entry per hidden layer (``masks[0]`` for layer 1), each
+            ``None`` or an array of ``a[k]``'s shape: ``a[k] = f(z[k]) * masks[k - 1]``.
 
         Returns
         -------
         ndarray of shape (n_samples, n_outputs)
             The output ``yhat``.
+
+        Raises
+        ------
+        ValueError
+            If ``masks`` does not have one entry per hidden layer.
         """
+        L = len(self.layersizes) - 1
+        if masks is not None and len(masks) != L - 1:
+            raise ValueError(f"need {L - 1} masks (one per hidden layer), got {len(masks)}")
+        self.mask = [None] + [None if m is None else np.asarray(m) for m in masks or []] + [None]
+        self.mask += [None] * (L + 1 - len(self.mask))
         self.a[0] = np.asarray(x, dtype=self.dtype)
         for k, func in enumerate(self.activations, 1):
             self.z[k] = self.a[k - 1] @ self.W[k] + self.b[k]
             self.a[k] = func(self.z[k])
+            if self.mask[k] is not None:
+                self.a[k] = self.a[k] * self.mask[k]
         output: Array = self.a[-1]
         return output
 
@@ -1051,6 +1136,8 @@ class mlp:
                 derivative = self.derivatives[k - 1]
                 assert derivative is not None  # only softmax has none, and only as output
                 self.dz[k] = self.da[k] * derivative(self.z[k])
+                if self.mask[k] is not None:
+                    self.dz[k] = self.dz[k] * self.mask[k]
             self.dW[k] = self.a[k - 1].T @ self.dz[k]
             self.db[k] = self.dz[k].sum(axis=0)
             self.da[k - 1] = self.dz[k] @ self.W[k].T
@@ -1121,6 +1208,8 @@ class mlp:
         epochs: int,
         eta: float,
         batch_size: int | None = None,
+        dropout: Sequence[float] | None = None,
+        seed: int = 0,
     ) -> list[float]:
         """Minibatch gradient descent over the rows in order (no shuffling).
 
@@ -1136,6 +1225,11 @@ class mlp:
             The learning rate.
         batch_size : int, optional
             Rows per minibatch (the last one may be shorter); by default the full batch.
+        dropout : sequence of float, optional
+            One rate per hidden layer: each batch's masks are :func:`dropout_mask` of
+            ``seed``, the layer and the sample count ``epoch * n_samples + start``.
+        seed : int, default 0
+            The seed of the masks.
 
         Returns
         -------
@@ -1147,16 +1241,311 @@ class mlp:
         n = len(X)
         step = batch_size or n
         history = []
-        for _ in range(epochs):
+        for epoch in range(epochs):
             total = 0.0
             for start in range(0, n, step):
                 xb, yb = X[start : start + step], y[start : start + step]
-                yhat = self.forward(xb)
+                masks = [
+                    dropout_mask(seed, k, epoch * n + start, len(xb), units, p, self.dtype)
+                    if p > 0
+                    else None
+                    for k, (p, units) in enumerate(zip(dropout or [], self.layersizes[1:-1]))
+                ]
+                yhat = self.forward(xb, masks if dropout is not None else None)
                 total += self._loss_of(yb, yhat) * len(xb)
                 self.backward(yb, yhat)
                 self.update(eta)
             history.append(total / n)
         return history
+
+
+# --- optimizers and learning-rate schedules ------------------------------------
+# Each optimizer updates a list of (W, b) pairs in place from their gradients (dW, db) and
+# its state (lists of arrays shaped like the parameters); weight decay applies to W only.
+
+
+def sgd_update(
+    weights: Sequence[tuple[Array, Array]],
+    grads: Sequence[tuple[Array, Array]],
+    velocities: Sequence[tuple[Array, Array]] | None,
+    eta: float,
+    momentum: float = 0.0,
+    nesterov: bool = False,
+    weight_decay: float = 0.0,
+) -> None:
+    """One SGD step: scikit-learn's momentum, PyTorch's weight decay.
+
+    With ``g = dW + weight_decay * W`` (``db`` for the biases, never decayed)::
+
+        v = momentum * v - eta * g
+        W += momentum * v - eta * g   (Nesterov)   or   W += v
+
+    and ``W -= eta * g`` without momentum.
+
+    Parameters
+    ----------
+    weights : sequence of (W, b)
+        The parameters, updated in place.
+    grads : sequence of (dW, db)
+        Their gradients.
+    velocities : sequence of (vW, vb) or None
+        The velocities, updated in place (``None`` without momentum).
+    eta : float
+        The step size.
+    momentum : float, default 0.0
+        The momentum ``mu``.
+    nesterov : bool, default False
+        Nesterov's momentum.
+    weight_decay : float, default 0.0
+        PyTorch's ``SGD(weight_decay=...)``, for the weights.
+    """
+    for k, ((W, b), (dW, db)) in enumerate(zip(weights, grads)):
+        for j, (p, g) in enumerate(((W, dW + weight_decay * W if weight_decay else dW), (b, db))):
+            if momentum == 0.0 or velocities is None:
+                p -= eta * g
+                continue
+            v = velocities[k][j]
+            v[...] = momentum * v - eta * g
+            p += momentum * v - eta * g if nesterov else v
+
+
+def adamw_update(
+    weights: Sequence[tuple[Array, Array]],
+    grads: Sequence[tuple[Array, Array]],
+    moments: Sequence[tuple[tuple[Array, Array], tuple[Array, Array]]],
+    t: int,
+    eta: float,
+    beta_1: float = 0.9,
+    beta_2: float = 0.999,
+    epsilon: float = 1e-8,
+    weight_decay: float = 0.0,
+) -> None:
+    """Take step ``t`` (from 1) of PyTorch's AdamW, decaying W but not b.
+
+    As ``torch.optim.AdamW``::
+
+        W *= 1 - eta * weight_decay
+        m = beta_1 m + (1 - beta_1) g          s = beta_2 s + (1 - beta_2) g**2
+        p -= eta / (1 - beta_1**t) * m / (sqrt(s) / sqrt(1 - beta_2**t) + epsilon)
+
+    Parameters
+    ----------
+    weights : sequence of (W, b)
+        The parameters, updated in place.
+    grads : sequence of (dW, db)
+        Their gradients.
+    moments : sequence of ((mW, mb), (sW, sb))
+        The first and second moments of each layer, updated in place.
+    t : int
+        The number of this step, 1 for the first.
+    eta : float
+        The step size.
+    beta_1, beta_2 : float, default 0.9 and 0.999
+        The moments' decay rates.
+    epsilon : float, default 1e-8
+        Added to the bias-corrected ``sqrt(s)``.
+    weight_decay : float, default 0.0
+        The decoupled weight decay of the weights.
+    """
+    correction_1, correction_2 = 1.0 - beta_1**t, 1.0 - beta_2**t
+    for (W, b), (dW, db), ((mW, mb), (sW, sb)) in zip(weights, grads, moments):
+        W *= 1.0 - eta * weight_decay
+        for p, g, m, s in ((W, dW, mW, sW), (b, db, mb, sb)):
+            m[...] = beta_1 * m + (1.0 - beta_1) * g
+            s[...] = beta_2 * s + (1.0 - beta_2) * g * g
+            p -= eta / correction_1 * m / (np.sqrt(s) / np.sqrt(correction_2) + epsilon)
+
+
+def cosine_lr(eta: float, epoch: int, t_max: int) -> float:
+    """Return the step size of PyTorch's ``CosineAnnealingLR`` (to 0).
+
+    ``eta (1 + cos(pi epoch / t_max)) / 2``.
+
+    Parameters
+    ----------
+    eta : float
+        The first step size.
+    epoch : int
+        The epoch, 0-based (past ``t_max`` the same formula rises again).
+    t_max : int
+        The epochs to 0.
+
+    Returns
+    -------
+    float
+        The step size of ``epoch``.
+    """
+    return float(eta * (1.0 + np.cos(np.pi * epoch / t_max)) / 2.0)
+
+
+def step_lr(eta: float, epoch: int, step_size: int, gamma: float) -> float:
+    """Return the step size of PyTorch's ``StepLR``: ``eta * gamma ** (epoch // step_size)``.
+
+    Parameters
+    ----------
+    eta : float
+        The first step size.
+    epoch : int
+        The epoch, 0-based.
+    step_size : int
+        The epochs between two multiplications by ``gamma``.
+    gamma : float
+        The factor.
+
+    Returns
+    -------
+    float
+        The step size of ``epoch``.
+    """
+    return float(eta * gamma ** (epoch // step_size))
+
+
+def one_cycle_lr(max_lr: float, step: int, total_steps: int) -> float:
+    """Return the step size of PyTorch's ``OneCycleLR`` with its defaults.
+
+    Two phases, cosine annealing, no momentum cycling.
+
+    From ``max_lr / 25`` up to ``max_lr`` over the first 30% of the steps, then down to
+    ``max_lr / 25 / 1e4`` at the last step (and there after it).
+
+    Parameters
+    ----------
+    max_lr : float
+        The peak step size.
+    step : int
+        The step (batch), 0-based.
+    total_steps : int
+        The steps of the cycle.
+
+    Returns
+    -------
+    float
+        The step size of ``step``.
+    """
+    initial = max_lr / 25.0
+    final = initial / 1e4
+    step = min(step, total_steps - 1)
+    peak = 0.3 * total_steps - 1.0  # the step of max_lr (PyTorch's phase end)
+    if step <= peak:
+        start, end, pct = initial, max_lr, step / peak
+    else:
+        start, end, pct = max_lr, final, (step - peak) / (total_steps - 1.0 - peak)
+    return float(end + (start - end) * (1.0 + np.cos(np.pi * pct)) / 2.0)
+
+
+def schedule_lrs(
+    schedule: str,
+    eta: float,
+    epochs: int,
+    batches: int,
+    *,
+    warmup: int = 0,
+    t_max: int | None = None,
+    step_size: int | None = None,
+    gamma: float = 0.1,
+) -> Array:
+    """Return the step size of every batch of a fit under one of PyTorch's schedules.
+
+    ``warmup`` epochs come first, epoch ``e`` stepping by ``(e + 1) / (warmup + 1)`` times
+    the schedule's first step size; the schedule's epochs count from the end of the
+    warm-up, and ``t_max`` is by default the epochs left after it.
+
+    Parameters
+    ----------
+    schedule : {"constant", "cosine", "step", "one_cycle"}
+        The schedule.
+    eta : float
+        Its step size (``max_lr`` of ``"one_cycle"``).
+    epochs, batches : int
+        Epochs, and batches per epoch.
+    warmup : int, default 0
+        Epochs of linear warm-up.
+    t_max : int, optional
+        The epochs of ``"cosine"`` and ``"one_cycle"``.
+    step_size : int, optional
+        The period of ``"step"``.
+    gamma : float, default 0.1
+        The factor of ``"step"``.
+
+    Returns
+    -------
+    ndarray of shape (epochs, batches)
+        The step sizes.
+
+    Raises
+    ------
+    ValueError
+        For an unknown schedule.
+    """
+    horizon = t_max if t_max is not None else max(epochs - warmup, 1)
+    first = {"one_cycle": eta / 25.0}.get(schedule, eta)
+    lrs = np.empty((epochs, batches))
+    for e in range(epochs):
+        for i in range(batches):
+            if e < warmup:
+                lrs[e, i] = first * (e + 1) / (warmup + 1)
+                continue
+            s = e - warmup
+            if schedule == "constant":
+                lrs[e, i] = eta
+            elif schedule == "cosine":
+                lrs[e, i] = cosine_lr(eta, s, horizon)
+            elif schedule == "step":
+                assert step_size is not None, "step needs step_size"
+                lrs[e, i] = step_lr(eta, s, step_size, gamma)
+            elif schedule == "one_cycle":
+                lrs[e, i] = one_cycle_lr(eta, s * batches + i, horizon * batches)
+            else:
+                raise ValueError(f"unknown schedule {schedule!r}")
+    return lrs
+
+
+def train(
+    net: mlp,
+    X: npt.ArrayLike,
+    y: npt.ArrayLike,
+    lrs: npt.ArrayLike,
+    batch_size: int,
+    optimizer: str = "sgd",
+    settings: dict[str, Any] | None = None,
+) -> None:
+    """Train ``net`` on minibatches in order (no shuffling), stepping by ``lrs``.
+
+    Batch ``i`` of epoch ``e`` steps by ``lrs[e, i]``.
+
+    Parameters
+    ----------
+    net : mlp
+        The model, trained in place.
+    X : array-like of shape (n_samples, n_inputs)
+        The inputs.
+    y : array-like
+        The targets.
+    lrs : array-like of shape (epochs, batches)
+        The step size of each batch (see :func:`schedule_lrs`).
+    batch_size : int
+        Rows per minibatch.
+    optimizer : {"sgd", "adamw"}, default "sgd"
+        :func:`sgd_update` or :func:`adamw_update`.
+    settings : dict, optional
+        Their keyword arguments (``momentum``, ``weight_decay``, ``beta_1``, ...).
+    """
+    settings = settings or {}
+    X, y, lrs = np.asarray(X, dtype=net.dtype), np.asarray(y), np.asarray(lrs)
+    weights = [(net.W[k], net.b[k]) for k in range(1, len(net.layersizes))]
+    zeros = [(np.zeros_like(W), np.zeros_like(b)) for W, b in weights]
+    state_1 = [(np.zeros_like(W), np.zeros_like(b)) for W, b in weights]
+    t = 0
+    for epoch_lrs in lrs:
+        for i, start in enumerate(range(0, len(X), batch_size)):
+            xb, yb = X[start : start + batch_size], y[start : start + batch_size]
+            net.backward(yb, net.forward(xb))
+            grads = [(net.dW[k], net.db[k]) for k in range(1, len(net.layersizes))]
+            t += 1
+            if optimizer == "adamw":
+                adamw_update(weights, grads, list(zip(zeros, state_1)), t, epoch_lrs[i], **settings)
+            else:
+                sgd_update(weights, grads, zeros, epoch_lrs[i], **settings)
 
 
 def tutorial_data() -> tuple[Array, Array]:

@@ -4,12 +4,16 @@
 //! `(n_out, n_in)`, the layout of PyTorch's `nn.Linear` — and `layers.{k}.bias`, shape
 //! `(n_out,)`, in the network's dtype (F32 or F64), with the architecture in the metadata:
 //! `format = "ferroprop"`, `format_version`, `dtype`, `layer_sizes` (comma-separated),
-//! `activations` (comma-separated) and `loss`.
+//! `activations` (comma-separated) and `loss`, and `dropout` (comma-separated, one rate per
+//! hidden layer) only if a rate is not 0: a file without it has no dropout, and every
+//! version reads it (a reader that predates it ignores it, and loses only a training
+//! setting).
 //!
 //! Format version 1 holds the weights only. Version 2 adds the optimizer's state, so that
-//! training continues bit for bit: the metadata `optimizer` (`"sgd"` or `"adam"`), its
-//! settings (`optimizer.momentum`, `optimizer.nesterov`, or `optimizer.beta_1`,
-//! `optimizer.beta_2`, `optimizer.epsilon`) and `optimizer.steps`, and the tensors
+//! training continues bit for bit: the metadata `optimizer` (`"sgd"`, `"adam"` or
+//! `"adamw"`), its settings (`optimizer.momentum`, `optimizer.nesterov` and, if not 0,
+//! `optimizer.weight_decay`; or `optimizer.beta_1`, `optimizer.beta_2`, `optimizer.epsilon`,
+//! and for AdamW `optimizer.weight_decay`) and `optimizer.steps`, and the tensors
 //! `optimizer.first` (momentum's `v` or Adam's `m`) and `optimizer.second` (Adam's `s`),
 //! each as the parameters would be laid out in the file: layer by layer, `layers.{k}.weight`
 //! (row-major) then `layers.{k}.bias`. [`to_bytes`] writes version 2 when the network has an
@@ -87,11 +91,22 @@ pub fn to_bytes<T: StoredFloat>(net: &Network<T>) -> Result<Vec<u8>> {
 fn optimizer_metadata(config: OptimizerConfig, steps: u64) -> Vec<(&'static str, String)> {
     // `{:?}` prints the shortest decimal that parses back to the same f64.
     let mut entries = match config {
-        OptimizerConfig::Sgd { momentum, nesterov } => vec![
-            ("optimizer", "sgd".to_owned()),
-            ("optimizer.momentum", format!("{momentum:?}")),
-            ("optimizer.nesterov", nesterov.to_string()),
-        ],
+        OptimizerConfig::Sgd {
+            momentum,
+            nesterov,
+            weight_decay,
+        } => {
+            let mut entries = vec![
+                ("optimizer", "sgd".to_owned()),
+                ("optimizer.momentum", format!("{momentum:?}")),
+                ("optimizer.nesterov", nesterov.to_string()),
+            ];
+            // Absent when 0: the files of SGD without it are those of older versions.
+            if weight_decay != 0.0 {
+                entries.push(("optimizer.weight_decay", format!("{weight_decay:?}")));
+            }
+            entries
+        }
         OptimizerConfig::Adam {
             beta_1,
             beta_2,
@@ -101,6 +116,18 @@ fn optimizer_metadata(config: OptimizerConfig, steps: u64) -> Vec<(&'static str,
             ("optimizer.beta_1", format!("{beta_1:?}")),
             ("optimizer.beta_2", format!("{beta_2:?}")),
             ("optimizer.epsilon", format!("{epsilon:?}")),
+        ],
+        OptimizerConfig::AdamW {
+            beta_1,
+            beta_2,
+            epsilon,
+            weight_decay,
+        } => vec![
+            ("optimizer", "adamw".to_owned()),
+            ("optimizer.beta_1", format!("{beta_1:?}")),
+            ("optimizer.beta_2", format!("{beta_2:?}")),
+            ("optimizer.epsilon", format!("{epsilon:?}")),
+            ("optimizer.weight_decay", format!("{weight_decay:?}")),
         ],
     };
     entries.push(("optimizer.steps", steps.to_string()));
@@ -139,6 +166,10 @@ fn metadata<T: StoredFloat>(
         ),
         ("loss", config.loss.name().to_owned()),
     ];
+    if config.dropout.iter().any(|&p| p > 0.0) {
+        let rates = config.dropout.iter().map(|p| format!("{p:?}")).collect();
+        metadata.push(("dropout", list(rates)));
+    }
     if let Some(o) = optimizer {
         metadata.extend(optimizer_metadata(o.config(), o.steps()));
     }
@@ -350,7 +381,19 @@ fn read_config(meta: &HashMap<String, String>) -> Result<(NetworkConfig, Dtype, 
         .split(',')
         .map(|s| Activation::from_name(s.trim()))
         .collect::<Result<Vec<_>>>()?;
-    let config = NetworkConfig::new(layer_sizes, activations, Loss::from_name(get("loss")?)?);
+    let mut config = NetworkConfig::new(layer_sizes, activations, Loss::from_name(get("loss")?)?);
+    if let Some(text) = meta.get("dropout") {
+        let rates = text
+            .split(',')
+            .map(|s| s.trim().parse::<f64>())
+            .collect::<std::result::Result<Vec<_>, _>>()
+            .map_err(|_| {
+                invalid(format!(
+                    "has dropout {text:?} in its metadata, not a list of rates"
+                ))
+            })?;
+        config = config.with_dropout(rates);
+    }
     config.validate()?;
     Ok((config, dtype, version))
 }
@@ -396,8 +439,21 @@ fn read_optimizer(
                 }
             };
             let momentum = number("optimizer.momentum")?;
-            let keys = &["optimizer.momentum", "optimizer.nesterov"][..];
-            (OptimizerConfig::Sgd { momentum, nesterov }, keys)
+            let weight_decay = match meta.contains_key("optimizer.weight_decay") {
+                true => number("optimizer.weight_decay")?,
+                false => 0.0,
+            };
+            let keys = &[
+                "optimizer.momentum",
+                "optimizer.nesterov",
+                "optimizer.weight_decay",
+            ][..];
+            let config = OptimizerConfig::Sgd {
+                momentum,
+                nesterov,
+                weight_decay,
+            };
+            (config, keys)
         }
         "adam" => {
             let config = OptimizerConfig::Adam {
@@ -410,9 +466,24 @@ fn read_optimizer(
                 &["optimizer.beta_1", "optimizer.beta_2", "optimizer.epsilon"][..],
             )
         }
+        "adamw" => {
+            let config = OptimizerConfig::AdamW {
+                beta_1: number("optimizer.beta_1")?,
+                beta_2: number("optimizer.beta_2")?,
+                epsilon: number("optimizer.epsilon")?,
+                weight_decay: number("optimizer.weight_decay")?,
+            };
+            let keys = &[
+                "optimizer.beta_1",
+                "optimizer.beta_2",
+                "optimizer.epsilon",
+                "optimizer.weight_decay",
+            ][..];
+            (config, keys)
+        }
         other => {
             return Err(invalid(format!(
-                "metadata names optimizer {other:?}; expected \"sgd\" or \"adam\""
+                "metadata names optimizer {other:?}; expected \"sgd\", \"adam\" or \"adamw\""
             )))
         }
     };
@@ -685,18 +756,38 @@ mod tests {
         (net, x, y)
     }
 
-    const OPTIMIZERS: [OptimizerConfig; 5] = [
+    const OPTIMIZERS: [OptimizerConfig; 8] = [
         OptimizerConfig::Sgd {
             momentum: 0.0,
             nesterov: false,
+            weight_decay: 0.0,
         },
         OptimizerConfig::Sgd {
             momentum: 0.9,
             nesterov: false,
+            weight_decay: 0.0,
         },
         OptimizerConfig::Sgd {
             momentum: 0.5,
             nesterov: true,
+            weight_decay: 0.0,
+        },
+        OptimizerConfig::Sgd {
+            momentum: 0.5,
+            nesterov: true,
+            weight_decay: 0.25,
+        },
+        OptimizerConfig::AdamW {
+            beta_1: 0.9,
+            beta_2: 0.999,
+            epsilon: 1e-8,
+            weight_decay: 0.01,
+        },
+        OptimizerConfig::AdamW {
+            beta_1: 0.1,
+            beta_2: 0.3,
+            epsilon: 1.0 / 3.0,
+            weight_decay: 0.0,
         },
         OptimizerConfig::Adam {
             beta_1: 0.9,
@@ -780,6 +871,39 @@ mod tests {
     fn header_of(bytes: &[u8]) -> serde_json::Value {
         let n = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
         serde_json::from_slice(&bytes[8..8 + n]).unwrap()
+    }
+
+    /// Dropout's rates round trip in the metadata (written only when one is not 0: a file
+    /// without the key has none), and bad ones are refused.
+    #[test]
+    fn dropout_rates_round_trip() {
+        let config = NetworkConfig::new(
+            vec![3, 4, 5, 2],
+            vec![Activation::Relu, Activation::Tanh, Activation::Softmax],
+            Loss::CrossEntropy,
+        );
+        let plain = Network::<f64>::new(&config, 5).unwrap();
+        assert!(header_of(&to_bytes(&plain).unwrap())["__metadata__"]
+            .get("dropout")
+            .is_none());
+        let rates = vec![0.1, 1e-5];
+        let net = Network::<f64>::new(&config.clone().with_dropout(rates.clone()), 5).unwrap();
+        let bytes = to_bytes(&net).unwrap();
+        let mut header = header_of(&bytes);
+        assert_eq!(header["__metadata__"]["dropout"], "0.1,1e-5");
+        let AnyNetwork::F64(back) = from_bytes(&bytes).unwrap() else {
+            panic!("dtype changed")
+        };
+        assert_eq!(back.dropout(), &rates[..]);
+        for (bad, message) in [
+            ("0.1", "one per hidden layer"),
+            ("0.1,1", "dropout[1] = 1.0"),
+            ("0.1,x", "not a list of rates"),
+        ] {
+            header["__metadata__"]["dropout"] = bad.into();
+            let err = from_bytes(&with_header(&bytes, &header, 0)).unwrap_err();
+            assert!(err.to_string().contains(message), "{bad}: {err}");
+        }
     }
 
     /// `from_bytes` and `load` give the same answer for the same bytes: a header padded up

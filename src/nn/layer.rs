@@ -15,6 +15,7 @@
 //! is what an optimizer reads.
 
 use crate::kernels::linalg;
+use crate::nn::dropout;
 use crate::{Activation, Error, Float, Result};
 use ndarray::{s, Array, Array1, Array2, ArrayView2, ArrayViewMut2, Dimension};
 
@@ -58,7 +59,8 @@ impl<T: Float> Gradient<T> {
 
 /// The values of one pass through a layer: forward `z`, `a`; backward `dz`,
 /// `da = ∂L/∂a` (the gradient with respect to this layer's output) and the gradient
-/// `(dW, db)` of the parameters.
+/// `(dW, db)` of the parameters. With dropout (`nn/dropout.rs`), `a` is the dropped output
+/// `f(z) ⊙ mask`, what the next layer reads.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LayerCache<T> {
     pub z: Array2<T>,
@@ -66,6 +68,11 @@ pub struct LayerCache<T> {
     pub dz: Array2<T>,
     pub da: Array2<T>,
     pub grad: Gradient<T>,
+    /// Dropout's mask (0 or `1/(1 − p)`), shaped like `z`; empty (0 × 0) when the pass
+    /// drops nothing in this layer, and then no pass reads or writes it.
+    pub mask: Array2<T>,
+    /// `f(z)` before the mask, which `f'` reads; empty with `mask`.
+    pub fz: Array2<T>,
 }
 
 impl<T: Float> LayerCache<T> {
@@ -78,7 +85,28 @@ impl<T: Float> LayerCache<T> {
             dz: try_zeros(rows, n_out)?,
             da: try_zeros(rows, n_out)?,
             grad: Gradient::new(n_in, n_out)?,
+            mask: Array2::zeros((0, 0)),
+            fz: Array2::zeros((0, 0)),
         })
+    }
+
+    /// Whether passes through this cache apply a dropout mask (`with_mask`).
+    pub fn masked(&self) -> bool {
+        self.mask.nrows() > 0
+    }
+
+    /// Gives the cache a dropout mask, shaped like `z`, for its passes to apply.
+    pub fn with_mask(&mut self) -> Result<()> {
+        let (rows, n_out) = self.z.dim();
+        self.mask = try_zeros(rows, n_out)?;
+        self.fz = try_zeros(rows, n_out)?;
+        Ok(())
+    }
+
+    /// Removes the mask: passes through this cache drop nothing.
+    pub fn without_mask(&mut self) {
+        self.mask = Array2::zeros((0, 0));
+        self.fz = Array2::zeros((0, 0));
     }
 
     /// Buffers for a forward pass only (`z` and `a`); the backward buffers are empty.
@@ -92,6 +120,8 @@ impl<T: Float> LayerCache<T> {
                 dw: Array2::zeros((0, 0)),
                 db: Array1::zeros(0),
             },
+            mask: Array2::zeros((0, 0)),
+            fz: Array2::zeros((0, 0)),
         })
     }
 
@@ -203,26 +233,51 @@ impl<T: Float> Dense<T> {
         self.w.ncols()
     }
 
-    /// `z = a_prev · W + b`, `a = f(z)` into the first `n = a_prev.nrows()` rows of `cache`.
+    /// `z = a_prev · W + b`, `a = f(z)` into the first `n = a_prev.nrows()` rows of `cache`,
+    /// `a = f(z) ⊙ mask` if the cache has a dropout mask (`f(z)` kept in `fz`).
     /// Returns whether every `z` is finite; if not, `a` is all NaN (see
     /// `Activation::forward`).
     pub fn forward(&self, a_prev: ArrayView2<T>, cache: &mut LayerCache<T>) -> bool {
         let n = a_prev.nrows();
-        let mut z = cache.z.slice_mut(s![..n, ..]);
+        let masked = cache.masked();
+        let LayerCache { z, a, mask, fz, .. } = cache;
+        let mut z = z.slice_mut(s![..n, ..]);
         linalg::affine(a_prev, self.w.view(), self.b.view(), z.view_mut());
-        self.activation
-            .forward(z.view(), cache.a.slice_mut(s![..n, ..]))
+        if !masked {
+            return self.activation.forward(z.view(), a.slice_mut(s![..n, ..]));
+        }
+        let finite = self.activation.forward(z.view(), fz.slice_mut(s![..n, ..]));
+        dropout::forward(
+            fz.slice(s![..n, ..]),
+            mask.slice(s![..n, ..]),
+            a.slice_mut(s![..n, ..]),
+        );
+        finite
     }
 
-    /// `dz = da ⊙ f'(z)` from the cached forward values (not used at a fused output).
+    /// `dz = da ⊙ f'(z)` from the cached forward values (not used at a fused output), then
+    /// `dz ⊙= mask` if the cache has a dropout mask.
     pub fn activation_backward(&self, n: usize, cache: &mut LayerCache<T>) {
-        let LayerCache { z, a, dz, da, .. } = cache;
+        let masked = cache.masked();
+        let LayerCache {
+            z,
+            a,
+            dz,
+            da,
+            mask,
+            fz,
+            ..
+        } = cache;
+        let f = if masked { fz } else { a };
         self.activation.backward(
             z.slice(s![..n, ..]),
-            a.slice(s![..n, ..]),
+            f.slice(s![..n, ..]),
             da.slice(s![..n, ..]),
             dz.slice_mut(s![..n, ..]),
         );
+        if masked {
+            dropout::backward(dz.slice_mut(s![..n, ..]), mask.slice(s![..n, ..]));
+        }
     }
 
     /// `dW = a_prevᵀ · dz`, `db = Σ_rows dz` (into `cache.grad`) and, if asked,
@@ -271,6 +326,25 @@ mod tests {
         let mut c = LayerCache::new(2, 2, 3).unwrap();
         l.forward(x.view(), &mut c);
         assert_eq!(c.z, array![[5.5, -0.75, -1.5], [-0.5, 1.25, -1.5]]);
+        assert_eq!(c.a, array![[5.5, 0.0, 0.0], [0.0, 1.25, 0.0]]);
+    }
+
+    #[test]
+    fn dropout_by_hand() {
+        let l = layer();
+        let x = array![[1.0, 2.0], [-1.0, 0.0]];
+        let mut c = LayerCache::new(2, 2, 3).unwrap();
+        c.with_mask().unwrap();
+        c.mask.assign(&array![[2.0, 2.0, 0.0], [0.0, 2.0, 2.0]]);
+        l.forward(x.view(), &mut c);
+        assert_eq!(c.fz, array![[5.5, 0.0, 0.0], [0.0, 1.25, 0.0]]);
+        assert_eq!(c.a, array![[11.0, 0.0, 0.0], [0.0, 2.5, 0.0]]);
+        c.da.assign(&array![[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]]);
+        l.activation_backward(2, &mut c);
+        // dz = da ⊙ [z > 0] ⊙ mask
+        assert_eq!(c.dz, array![[2.0, 0.0, 0.0], [0.0, 10.0, 0.0]]);
+        c.without_mask();
+        l.forward(x.view(), &mut c);
         assert_eq!(c.a, array![[5.5, 0.0, 0.0], [0.0, 1.25, 0.0]]);
     }
 

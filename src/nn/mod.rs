@@ -3,6 +3,7 @@
 
 pub mod activation;
 mod any;
+pub mod dropout;
 pub mod init;
 pub mod layer;
 pub mod loss;

@@ -10,7 +10,12 @@
 //!
 //! The step API keeps the values of the last pass (`z, a, dz, da, dW, db` of every layer)
 //! for inspection. `predict`, `loss` and `gradient_check` leave them untouched.
+//!
+//! Dropout (`nn/dropout.rs`): `forward_train` and `fit` multiply each hidden layer's
+//! output by a mask, `a_k = f_k(z_k) ⊙ m_k`, and `dz_k = da_k ⊙ f_k'(z_k) ⊙ m_k`;
+//! `forward`, `predict` and `loss` never drop.
 
+use crate::nn::dropout::{self, MaskKey};
 use crate::nn::init;
 use crate::nn::layer::{shape_text, try_clone, try_filled, try_zeros};
 use crate::nn::loss::{batch_weights, scale_rows, WeightSum};
@@ -27,15 +32,26 @@ pub struct NetworkConfig {
     /// One activation per layer after the input (`L` of them).
     pub activations: Vec<Activation>,
     pub loss: Loss,
+    /// Dropout's rate of each hidden layer (`L − 1` of them, each in `[0, 1)`), applied in
+    /// training passes only (`nn/dropout.rs`).
+    pub dropout: Vec<f64>,
 }
 
 impl NetworkConfig {
+    /// An architecture without dropout.
     pub fn new(layer_sizes: Vec<usize>, activations: Vec<Activation>, loss: Loss) -> Self {
         NetworkConfig {
+            dropout: vec![0.0; layer_sizes.len().saturating_sub(2)],
             layer_sizes,
             activations,
             loss,
         }
+    }
+
+    /// The same architecture with dropout rates `rates`, one per hidden layer.
+    pub fn with_dropout(mut self, rates: Vec<f64>) -> Self {
+        self.dropout = rates;
+        self
     }
 
     /// Refuses an architecture that cannot be built (before anything is allocated).
@@ -70,6 +86,14 @@ impl NetworkConfig {
             ));
         }
         self.loss.check_output(self.activations[last])?;
+        if self.dropout.len() != sizes.len() - 2 {
+            return Err(Error::shape(
+                "dropout",
+                format!("{} rates (one per hidden layer)", sizes.len() - 2),
+                format!("{}", self.dropout.len()),
+            ));
+        }
+        crate::nn::dropout::check_rates(&self.dropout)?;
         // Overflow-safe count of parameters; the allocation itself is fallible too.
         sizes
             .windows(2)
@@ -96,6 +120,8 @@ impl NetworkConfig {
 pub struct Network<T> {
     layers: Vec<Dense<T>>,
     loss: Loss,
+    /// Dropout's rate of each hidden layer (see `NetworkConfig::dropout`).
+    dropout: Vec<f64>,
     /// The values of the last `forward`/`backward` (exactly `rows` rows).
     cache: Vec<LayerCache<T>>,
     /// `a_0`: the input of the last `forward`.
@@ -133,6 +159,7 @@ impl<T: Float> Network<T> {
         Ok(Network {
             layers,
             loss: config.loss,
+            dropout: config.dropout.clone(),
             cache: Vec::new(),
             x: Array2::zeros((0, 0)),
             state: StepState::Fresh,
@@ -148,7 +175,13 @@ impl<T: Float> Network<T> {
             layer_sizes,
             activations: self.layers.iter().map(|l| l.activation).collect(),
             loss: self.loss,
+            dropout: self.dropout.clone(),
         }
+    }
+
+    /// Dropout's rate of each hidden layer (0 where the layer drops nothing).
+    pub fn dropout(&self) -> &[f64] {
+        &self.dropout
     }
 
     pub fn layers(&self) -> &[Dense<T>] {
@@ -200,6 +233,7 @@ impl<T: Float> Network<T> {
                 })
                 .collect::<Result<_>>()?,
             loss: self.loss,
+            dropout: self.dropout.clone(),
             cache: Vec::new(),
             x: Array2::zeros((0, 0)),
             state: StepState::Fresh,
@@ -293,8 +327,23 @@ impl<T: Float> Network<T> {
         Ok(())
     }
 
-    /// `ŷ = a_L`, keeping `z` and `a` of every layer for `backward`.
+    /// `ŷ = a_L`, keeping `z` and `a` of every layer for `backward`. Drops nothing.
     pub fn forward(&mut self, x: ArrayView2<T>) -> Result<ArrayView2<'_, T>> {
+        self.forward_masked(x, None)
+    }
+
+    /// `forward` in training mode: each hidden layer with a dropout rate drops units by the
+    /// mask of `MaskKey { seed, first: 0 }` (that of the first batch of a `fit` with `seed`),
+    /// kept in its cache's `mask` for `backward`. The layers' `a` are the dropped outputs.
+    pub fn forward_train(&mut self, x: ArrayView2<T>, seed: u64) -> Result<ArrayView2<'_, T>> {
+        self.forward_masked(x, Some(MaskKey { seed, first: 0 }))
+    }
+
+    fn forward_masked(
+        &mut self,
+        x: ArrayView2<T>,
+        key: Option<MaskKey>,
+    ) -> Result<ArrayView2<'_, T>> {
         self.check_input(&x)?;
         let n = x.nrows();
         if self.cache.first().map(|c| c.rows()) != Some(n) {
@@ -303,6 +352,18 @@ impl<T: Float> Network<T> {
         }
         self.x.assign(&x);
         self.state = StepState::Fresh;
+        // A mask where this pass drops units (the output layer has no rate), none elsewhere.
+        for (k, c) in self.cache.iter_mut().enumerate() {
+            let drops = key.is_some() && self.dropout.get(k).is_some_and(|&p| p > 0.0);
+            match (drops, c.masked()) {
+                (true, false) => c.with_mask()?,
+                (true, true) => {}
+                (false, _) => c.without_mask(),
+            }
+        }
+        if let Some(key) = key {
+            draw_masks(&mut self.cache, &self.dropout, key, n, 0);
+        }
         forward_checked(&self.layers, &mut self.cache, self.x.view())?;
         check_output(self.cache[self.cache.len() - 1].a.view())?;
         self.state = StepState::Forwarded;
@@ -457,11 +518,27 @@ impl<T: Float> Network<T> {
     /// Differencing in f64 makes the check as sharp for an f32 network as the f32 gradient
     /// itself is: it measures that gradient's error, not the coarseness of f32 differences.
     pub fn gradient_check(&self, x: ArrayView2<T>, y: Target<T>, h: Option<f64>) -> Result<f64> {
+        self.gradient_check_masked(x, y, h, &[])
+    }
+
+    /// `gradient_check` of a training pass with fixed dropout masks: `masks` holds one
+    /// entry per hidden layer (or none at all), each `None` or a finite `(n, n_out)` array
+    /// that multiplies the layer's output `f(z)` (`nn/dropout.rs`), in both the
+    /// backpropagated gradient and every finite difference.
+    pub fn gradient_check_masked(
+        &self,
+        x: ArrayView2<T>,
+        y: Target<T>,
+        h: Option<f64>,
+        masks: &[Option<ArrayView2<T>>],
+    ) -> Result<f64> {
         self.check_input(&x)?;
         self.loss.check_target(&y, x.nrows(), self.n_outputs())?;
         let h = crate::check::positive("eps", h.unwrap_or(f64::EPSILON.cbrt()))?;
+        self.check_masks(masks, x.nrows())?;
         let floor = f64::EPSILON.sqrt().sqrt().max(T::epsilon().f64().sqrt());
         let mut ws = workspace(&self.layers, x.nrows())?;
+        set_masks(&mut ws, masks, |m| try_clone(&m))?;
         forward_checked(&self.layers, &mut ws, x)?;
         check_loss(self.loss.value(ws[ws.len() - 1].a.view(), y))?;
         backward_pass(&self.layers, &mut ws, self.loss, x, y, false, None);
@@ -494,6 +571,7 @@ impl<T: Float> Network<T> {
             (None, Target::Dense(_)) => unreachable!("dense targets were converted"),
         };
         let mut ws64 = forward_workspace(&probe, x.nrows())?;
+        set_masks(&mut ws64, masks, |m| to_f64(m))?;
         let mut loss_at = |layers: &[Dense<f64>]| {
             forward_pass(layers, &mut ws64, x64.view());
             self.loss.value(ws64[ws64.len() - 1].a.view(), y64)
@@ -527,6 +605,54 @@ impl<T: Float> Network<T> {
             .map(|(g, fd)| (g - fd).abs() / g.abs().max(fd.abs()).max(floor))
             .fold(0.0, f64::max))
     }
+}
+
+impl<T: Float> Network<T> {
+    /// Refuses masks for `gradient_check_masked` that are not one per hidden layer, of
+    /// shape `(n, n_out)` and finite.
+    fn check_masks(&self, masks: &[Option<ArrayView2<T>>], n: usize) -> Result<()> {
+        let hidden = self.layers.len() - 1;
+        if !masks.is_empty() && masks.len() != hidden {
+            return Err(Error::shape(
+                "masks",
+                format!("{hidden} entries (one per hidden layer)"),
+                format!("{}", masks.len()),
+            ));
+        }
+        for (k, m) in masks.iter().enumerate() {
+            let Some(m) = m else { continue };
+            let want = (n, self.layers[k].n_out());
+            if m.dim() != want {
+                return Err(Error::shape(
+                    "masks",
+                    format!("masks[{k}] of shape {want:?} (rows of X, units of layer {k})"),
+                    format!("shape {:?}", m.dim()),
+                ));
+            }
+            if m.iter().any(|v| !v.is_finite()) {
+                return Err(Error::value(
+                    "masks",
+                    format!("must be finite, got NaN or infinity in masks[{k}]"),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Gives each cache whose layer has a mask in `masks` that mask (converted by `copy`).
+fn set_masks<T: Float, U: Float>(
+    caches: &mut [LayerCache<U>],
+    masks: &[Option<ArrayView2<T>>],
+    copy: impl Fn(ArrayView2<T>) -> Result<Array2<U>>,
+) -> Result<()> {
+    for (c, m) in caches.iter_mut().zip(masks) {
+        if let Some(m) = m {
+            c.with_mask()?;
+            c.mask.assign(&copy(*m)?);
+        }
+    }
+    Ok(())
 }
 
 /// What [`Network::loss_and_gradient`] returns.
@@ -696,6 +822,23 @@ pub fn forward_pass<T: Float>(
         }
     }
     overflowed
+}
+
+/// Draws the dropout masks of the first `n` rows of `caches` for a batch whose row 0 is
+/// sample `key.first + row0`: each layer `k` with `rates[k] > 0` (its cache has a mask; the
+/// output layer has no rate).
+pub fn draw_masks<T: Float>(
+    caches: &mut [LayerCache<T>],
+    rates: &[f64],
+    key: MaskKey,
+    n: usize,
+    row0: u64,
+) {
+    for (k, (c, &p)) in caches.iter_mut().zip(rates).enumerate() {
+        if p > 0.0 {
+            dropout::fill(c.mask.slice_mut(s![..n, ..]), p, key, k, row0);
+        }
+    }
 }
 
 /// The backward pass after `forward_pass(x)`: `dz, dW, db` of every layer and `da` of every

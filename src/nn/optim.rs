@@ -6,12 +6,21 @@
 //! Momentum:  v = μ v − η g;   θ += v                 (Nesterov: θ += μ v − η g)
 //! Adam:      m = β₁ m + (1 − β₁) g;   s = β₂ s + (1 − β₂) g²;   t += 1
 //!            θ −= η √(1 − β₂ᵗ) / (1 − β₁ᵗ) · m / (√s + ε)
+//! AdamW:     θ ·= 1 − η λ;   m += (1 − β₁)(g − m);   s = β₂ s + (1 − β₂) g²;   t += 1
+//!            θ −= η / (1 − β₁ᵗ) · m / (√s / √(1 − β₂ᵗ) + ε)
+//! SGD's weight decay λ:  g ← g + λ θ, before the rule
 //! ```
 //!
-//! The formulas are scikit-learn's (`sklearn.neural_network._stochastic_optimizers`), so
-//! the two libraries take the same steps from the same state.
+//! Sgd, Momentum and Adam are scikit-learn's (`sklearn.neural_network._stochastic_optimizers`),
+//! so the two libraries take the same steps from the same state. AdamW and SGD's weight
+//! decay are PyTorch's (`torch.optim.AdamW`, `torch.optim.SGD(weight_decay=λ)`, their
+//! single-tensor CPU code, operation for operation): AdamW's ε sits where PyTorch puts it,
+//! after the bias correction of `√s`, where Adam's (scikit-learn's) is before it. Weight
+//! decay applies to the weights `W` only, never the biases (as the L2 penalty `alpha`):
+//! PyTorch's equivalent puts the biases in a parameter group with `weight_decay=0`.
 //!
-//! Each rule is written once, for one value (`sgd_value`, `momentum_value`, `adam_value`);
+//! Each rule is written once, for one value (`sgd_value`, `momentum_value`, `adam_value`,
+//! `adamw_value`, and `decayed` for SGD's weight decay);
 //! `kernels/elementwise.rs` runs it over contiguous slices at the CPU's vector level, large
 //! parameters in pieces on all threads.
 
@@ -43,6 +52,42 @@ fn adam_value<T: Float>(p: &mut T, g: T, m: &mut T, s: &mut T, h: AdamStep<T>) {
     *p -= h.lr_t * *m / (s.sqrt() + h.eps);
 }
 
+/// SGD's weight decay (PyTorch's): the gradient `g + λ θ` of a weight `θ`.
+#[inline(always)]
+fn decayed<T: Float>(g: T, p: T, weight_decay: T) -> T {
+    g + weight_decay * p
+}
+
+/// PyTorch's AdamW for one value: the decoupled decay, `m` by `lerp` (its two forms, as
+/// PyTorch picks by the weight), `s`, then `θ + (−η/(1 − β₁ᵗ)) m / (√s / √(1 − β₂ᵗ) + ε)`.
+#[inline(always)]
+fn adamw_value<T: Float>(p: &mut T, g: T, m: &mut T, s: &mut T, h: AdamWStep<T>) {
+    *p *= h.decay;
+    *m = match h.small_w1 {
+        true => *m + h.w1 * (g - *m),
+        false => g - (g - *m) * (T::one() - h.w1),
+    };
+    *s = *s * h.b2 + h.w2 * g * g;
+    *p += h.neg_step * *m / (s.sqrt() / h.bc2_sqrt + h.eps);
+}
+
+/// AdamW's constants for one step of one parameter.
+#[derive(Clone, Copy)]
+struct AdamWStep<T> {
+    /// `1 − β₁`, and whether it is below 0.5 (which form of `lerp`).
+    w1: T,
+    small_w1: bool,
+    b2: T,
+    /// `1 − β₂`.
+    w2: T,
+    eps: T,
+    /// `−η / (1 − β₁ᵗ)` and `√(1 − β₂ᵗ)`.
+    neg_step: T,
+    bc2_sqrt: T,
+    /// `1 − η λ` for weights, 1 for biases.
+    decay: T,
+}
+
 /// Adam's constants for one step.
 #[derive(Clone, Copy)]
 struct AdamStep<T> {
@@ -52,12 +97,25 @@ struct AdamStep<T> {
     lr_t: T,
 }
 
-fn sgd<T: Float, D: Dimension>(p: &mut Array<T, D>, g: &Array<T, D>, lr: T) {
+/// Plain SGD; with `wd` > 0, of the decayed gradient (a loop of its own, so that `wd = 0`
+/// takes exactly the steps it took before weight decay existed).
+fn sgd<T: Float, D: Dimension>(p: &mut Array<T, D>, g: &Array<T, D>, lr: T, wd: T) {
+    let decay = wd != T::zero();
     match (p.as_slice_mut(), g.as_slice()) {
-        (Some(p), Some(g)) => on_threads((p, g), &|(p, g)| {
-            elementwise::update(p, g, move |p, g| sgd_value(p, g, lr))
+        (Some(p), Some(g)) => on_threads((p, g), &|(p, g)| match decay {
+            false => elementwise::update(p, g, move |p, g| sgd_value(p, g, lr)),
+            true => elementwise::update(p, g, move |p, g| {
+                let g = decayed(g, *p, wd);
+                sgd_value(p, g, lr)
+            }),
         }),
-        _ => Zip::from(p).and(g).for_each(|p, &g| sgd_value(p, g, lr)),
+        _ => Zip::from(p).and(g).for_each(|p, &g| match decay {
+            false => sgd_value(p, g, lr),
+            true => {
+                let g = decayed(g, *p, wd);
+                sgd_value(p, g, lr)
+            }
+        }),
     }
 }
 
@@ -65,22 +123,33 @@ fn momentum<T: Float, D: Dimension>(
     p: &mut Array<T, D>,
     g: &Array<T, D>,
     v: &mut Array<T, D>,
-    (mu, lr, nesterov): (T, T, bool),
+    (mu, lr, nesterov, wd): (T, T, bool, T),
 ) {
+    let decay = wd != T::zero();
     match (p.as_slice_mut(), g.as_slice(), v.as_slice_mut()) {
         // One loop per case, so that each vectorizes without a branch per value.
-        (Some(p), Some(g), Some(v)) => on_threads((p, g, v), &|(p, g, v)| match nesterov {
-            true => elementwise::update1(p, g, v, move |p, g, v| {
-                momentum_value(p, g, v, mu, lr, true)
-            }),
-            false => elementwise::update1(p, g, v, move |p, g, v| {
-                momentum_value(p, g, v, mu, lr, false)
-            }),
+        (Some(p), Some(g), Some(v)) => {
+            on_threads((p, g, v), &|(p, g, v)| match (nesterov, decay) {
+                (true, false) => elementwise::update1(p, g, v, move |p, g, v| {
+                    momentum_value(p, g, v, mu, lr, true)
+                }),
+                (false, false) => elementwise::update1(p, g, v, move |p, g, v| {
+                    momentum_value(p, g, v, mu, lr, false)
+                }),
+                (true, true) => elementwise::update1(p, g, v, move |p, g, v| {
+                    let g = decayed(g, *p, wd);
+                    momentum_value(p, g, v, mu, lr, true)
+                }),
+                (false, true) => elementwise::update1(p, g, v, move |p, g, v| {
+                    let g = decayed(g, *p, wd);
+                    momentum_value(p, g, v, mu, lr, false)
+                }),
+            })
+        }
+        _ => Zip::from(p).and(g).and(v).for_each(|p, &g, v| {
+            let g = if decay { decayed(g, *p, wd) } else { g };
+            momentum_value(p, g, v, mu, lr, nesterov)
         }),
-        _ => Zip::from(p)
-            .and(g)
-            .and(v)
-            .for_each(|p, &g, v| momentum_value(p, g, v, mu, lr, nesterov)),
     }
 }
 
@@ -108,15 +177,53 @@ fn adam<T: Float, D: Dimension>(
     }
 }
 
+fn adamw<T: Float, D: Dimension>(
+    p: &mut Array<T, D>,
+    g: &Array<T, D>,
+    m: &mut Array<T, D>,
+    s: &mut Array<T, D>,
+    h: AdamWStep<T>,
+) {
+    match (
+        p.as_slice_mut(),
+        g.as_slice(),
+        m.as_slice_mut(),
+        s.as_slice_mut(),
+    ) {
+        (Some(p), Some(g), Some(m), Some(s)) => on_threads((p, g, m, s), &|(p, g, m, s)| {
+            elementwise::update2(p, g, m, s, move |p, g, m, s| adamw_value(p, g, m, s, h))
+        }),
+        _ => Zip::from(p)
+            .and(g)
+            .and(m)
+            .and(s)
+            .for_each(|p, &g, m, s| adamw_value(p, g, m, s, h)),
+    }
+}
+
 /// Which optimizer, with its hyperparameters.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum OptimizerConfig {
-    /// Plain gradient descent (`momentum = 0`) or with (Nesterov's) momentum.
-    Sgd { momentum: f64, nesterov: bool },
+    /// Plain gradient descent (`momentum = 0`) or with (Nesterov's) momentum; a
+    /// `weight_decay` λ > 0 adds `λ W` to each weight's gradient first (PyTorch's).
+    Sgd {
+        momentum: f64,
+        nesterov: bool,
+        weight_decay: f64,
+    },
+    /// scikit-learn's Adam.
     Adam {
         beta_1: f64,
         beta_2: f64,
         epsilon: f64,
+    },
+    /// PyTorch's AdamW: Adam with PyTorch's ε and the weights decayed by `1 − η λ` before
+    /// each step (decoupled weight decay; biases are not decayed).
+    AdamW {
+        beta_1: f64,
+        beta_2: f64,
+        epsilon: f64,
+        weight_decay: f64,
     },
 }
 
@@ -125,6 +232,7 @@ impl Default for OptimizerConfig {
         OptimizerConfig::Sgd {
             momentum: 0.0,
             nesterov: false,
+            weight_decay: 0.0,
         }
     }
 }
@@ -139,22 +247,40 @@ impl OptimizerConfig {
         }
     }
 
+    /// AdamW with PyTorch's `β₁ = 0.9, β₂ = 0.999, ε = 1e−8` and `weight_decay`.
+    pub fn adamw(weight_decay: f64) -> Self {
+        OptimizerConfig::AdamW {
+            beta_1: 0.9,
+            beta_2: 0.999,
+            epsilon: 1e-8,
+            weight_decay,
+        }
+    }
+
     /// Buffers of state per parameter: none for plain SGD, the velocity with momentum,
-    /// both moments for Adam.
+    /// both moments for Adam and AdamW.
     pub fn state_buffers(&self) -> usize {
         match *self {
             OptimizerConfig::Sgd { momentum: 0.0, .. } => 0,
             OptimizerConfig::Sgd { .. } => 1,
-            OptimizerConfig::Adam { .. } => 2,
+            OptimizerConfig::Adam { .. } | OptimizerConfig::AdamW { .. } => 2,
         }
     }
 
     /// Refuses hyperparameters outside their domain (the rules are `check.rs`'s):
-    /// `momentum`, `beta_1` and `beta_2` in `[0, 1)`, `epsilon` positive and finite.
+    /// `momentum`, `beta_1` and `beta_2` in `[0, 1)`, `epsilon` positive and finite,
+    /// `weight_decay` non-negative and finite.
     pub fn validate(&self) -> Result<()> {
-        use crate::check::{below_one, positive};
+        use crate::check::{below_one, non_negative, positive};
         match *self {
-            OptimizerConfig::Sgd { momentum, .. } => below_one("momentum", momentum).map(drop),
+            OptimizerConfig::Sgd {
+                momentum,
+                weight_decay,
+                ..
+            } => {
+                below_one("momentum", momentum)?;
+                non_negative("weight_decay", weight_decay).map(drop)
+            }
             OptimizerConfig::Adam {
                 beta_1,
                 beta_2,
@@ -163,6 +289,17 @@ impl OptimizerConfig {
                 below_one("beta_1", beta_1)?;
                 below_one("beta_2", beta_2)?;
                 positive("epsilon", epsilon).map(drop)
+            }
+            OptimizerConfig::AdamW {
+                beta_1,
+                beta_2,
+                epsilon,
+                weight_decay,
+            } => {
+                below_one("beta_1", beta_1)?;
+                below_one("beta_2", beta_2)?;
+                positive("epsilon", epsilon)?;
+                non_negative("weight_decay", weight_decay).map(drop)
             }
         }
     }
@@ -196,7 +333,7 @@ impl<T: Float> Optimizer<T> {
         let (first, second) = match config {
             OptimizerConfig::Sgd { momentum: 0.0, .. } => (vec![], vec![]),
             OptimizerConfig::Sgd { .. } => (zeros()?, vec![]),
-            OptimizerConfig::Adam { .. } => (zeros()?, zeros()?),
+            OptimizerConfig::Adam { .. } | OptimizerConfig::AdamW { .. } => (zeros()?, zeros()?),
         };
         Ok(Optimizer {
             config,
@@ -231,13 +368,13 @@ impl<T: Float> Optimizer<T> {
         self.t
     }
 
-    /// Momentum's velocities `v` or Adam's first moments `m`, one `(W, b)` pair per layer
+    /// Momentum's velocities `v` or Adam's (AdamW's) first moments `m`, one `(W, b)` pair per layer
     /// shaped like the layer's parameters (empty for plain SGD).
     pub fn first(&self) -> &[(Array2<T>, Array1<T>)] {
         &self.first
     }
 
-    /// Adam's second moments `s`, one `(W, b)` pair per layer (empty otherwise).
+    /// Adam's (AdamW's) second moments `s`, one `(W, b)` pair per layer (empty otherwise).
     pub fn second(&self) -> &[(Array2<T>, Array1<T>)] {
         &self.second
     }
@@ -323,22 +460,49 @@ impl<T: Float> Optimizer<T> {
     {
         self.t += 1;
         match self.config {
-            OptimizerConfig::Sgd { momentum: 0.0, .. } => {
+            OptimizerConfig::Sgd {
+                momentum: 0.0,
+                weight_decay,
+                ..
+            } => {
                 // `θ + (−η) g`, rounded as `scaled_add` rounds it.
-                let lr = T::c(-learning_rate);
+                let (lr, wd, zero) = (T::c(-learning_rate), T::c(weight_decay), T::zero());
                 for (l, g) in layers.iter_mut().zip(grads) {
-                    sgd(&mut l.w, &g.dw, lr);
-                    sgd(&mut l.b, &g.db, lr);
+                    sgd(&mut l.w, &g.dw, lr, wd);
+                    sgd(&mut l.b, &g.db, lr, zero);
                 }
             }
             OptimizerConfig::Sgd {
                 momentum: mu,
                 nesterov,
+                weight_decay,
             } => {
-                let h = (T::c(mu), T::c(learning_rate), nesterov);
+                let h = (T::c(mu), T::c(learning_rate), nesterov, T::c(weight_decay));
+                let h_b = (h.0, h.1, h.2, T::zero());
                 for ((l, g), (vw, vb)) in layers.iter_mut().zip(grads).zip(&mut self.first) {
                     momentum(&mut l.w, &g.dw, vw, h);
-                    momentum(&mut l.b, &g.db, vb, h);
+                    momentum(&mut l.b, &g.db, vb, h_b);
+                }
+            }
+            OptimizerConfig::AdamW {
+                beta_1,
+                beta_2,
+                epsilon,
+                weight_decay,
+            } => {
+                let h = adamw_step(
+                    (beta_1, beta_2, epsilon, weight_decay),
+                    self.t,
+                    learning_rate,
+                );
+                let h_b = AdamWStep {
+                    decay: T::one(),
+                    ..h
+                };
+                let state = self.first.iter_mut().zip(&mut self.second);
+                for ((l, g), ((mw, mb), (sw, sb))) in layers.iter_mut().zip(grads).zip(state) {
+                    adamw(&mut l.w, &g.dw, mw, sw, h);
+                    adamw(&mut l.b, &g.db, mb, sb, h_b);
                 }
             }
             OptimizerConfig::Adam {
@@ -361,6 +525,28 @@ impl<T: Float> Optimizer<T> {
                 }
             }
         }
+    }
+}
+
+/// AdamW's constants of step `t` (1 for the first) at step size `lr`, for the weights, as
+/// PyTorch computes them in double precision (`β ** t` is C's `pow`, as Python's).
+fn adamw_step<T: Float>(
+    (beta_1, beta_2, epsilon, weight_decay): (f64, f64, f64, f64),
+    t: u64,
+    lr: f64,
+) -> AdamWStep<T> {
+    let t = t as f64;
+    let (bc1, bc2) = (1.0 - beta_1.powf(t), 1.0 - beta_2.powf(t));
+    let w1 = 1.0 - beta_1;
+    AdamWStep {
+        w1: T::c(w1),
+        small_w1: w1 < 0.5,
+        b2: T::c(beta_2),
+        w2: T::c(1.0 - beta_2),
+        eps: T::c(epsilon),
+        neg_step: T::c(-(lr / bc1)),
+        bc2_sqrt: T::c(bc2.powf(0.5)),
+        decay: T::c(1.0 - lr * weight_decay),
     }
 }
 
@@ -399,6 +585,7 @@ mod tests {
             let cfg = OptimizerConfig::Sgd {
                 momentum: 0.5,
                 nesterov,
+                weight_decay: 0.0,
             };
             let mut opt = Optimizer::new(cfg, &layers).unwrap();
             // v1 = −0.5; v2 = 0.5·v1 − 0.5 = −0.75; nesterov steps: μv − ηg.
@@ -423,6 +610,55 @@ mod tests {
         assert_eq!(opt.steps(), 1);
     }
 
+    /// PyTorch's `SGD(weight_decay=λ)`: `g + λ W` for the weights, the biases' gradient as
+    /// it is; with momentum, the decayed gradient goes into the velocity.
+    #[test]
+    fn sgd_weight_decay_by_hand() {
+        let (mut layers, grads) = one_param(1.0);
+        let cfg = OptimizerConfig::Sgd {
+            momentum: 0.0,
+            nesterov: false,
+            weight_decay: 0.5,
+        };
+        let mut opt = Optimizer::new(cfg, &layers).unwrap();
+        opt.step(&mut layers, &grads, 0.25);
+        assert_eq!(layers[0].w[[0, 0]], 1.0 - 0.25 * 2.5);
+        assert_eq!(layers[0].b[0], 0.25);
+        let (mut layers, grads) = one_param(1.0);
+        let cfg = OptimizerConfig::Sgd {
+            momentum: 0.5,
+            nesterov: false,
+            weight_decay: 0.5,
+        };
+        let mut opt = Optimizer::new(cfg, &layers).unwrap();
+        // v1 = −0.25·2.5 = −0.625, w1 = 0.375; v2 = 0.5·v1 − 0.25·(2 + 0.5·0.375).
+        opt.step(&mut layers, &grads, 0.25);
+        opt.step(&mut layers, &grads, 0.25);
+        assert_eq!(layers[0].w[[0, 0]], 0.375 + (-0.3125 - 0.25 * 2.1875));
+        assert_eq!(layers[0].b[0], 0.25 + 0.375);
+    }
+
+    /// AdamW's first step from zero moments: the decay `1 − ηλ`, then `η · g / |g|` (up to
+    /// ε), whatever the scale of g; the bias is not decayed.
+    #[test]
+    fn adamw_first_step_decays_then_steps_by_lr() {
+        let (mut layers, grads) = one_param(1.0);
+        let mut opt = Optimizer::new(OptimizerConfig::adamw(0.1), &layers).unwrap();
+        opt.step(&mut layers, &grads, 0.1);
+        assert!((layers[0].w[[0, 0]] - (1.0 * (1.0 - 0.01) - 0.1)).abs() < 1e-8);
+        assert!((layers[0].b[0] - 0.1).abs() < 1e-8);
+        // Without decay, AdamW's first step is Adam's up to where ε enters.
+        let (mut a, grads) = one_param(1.0);
+        let (mut b, _) = one_param(1.0);
+        let mut adamw = Optimizer::new(OptimizerConfig::adamw(0.0), &a).unwrap();
+        let mut adam = Optimizer::new(OptimizerConfig::adam(), &b).unwrap();
+        adamw.step(&mut a, &grads, 0.1);
+        adam.step(&mut b, &grads, 0.1);
+        let diff = (a[0].w[[0, 0]] - b[0].w[[0, 0]]).abs();
+        assert!(diff > 0.0 && diff < 1e-7, "{diff}");
+        assert_eq!(adamw.steps(), 1);
+    }
+
     /// A parameter large enough to be updated by pieces on the threads (and with values a
     /// vector does not divide) gets every value updated exactly once, by the same rule as a
     /// value-by-value loop: three steps of each optimizer.
@@ -435,8 +671,20 @@ mod tests {
             OptimizerConfig::Sgd {
                 momentum: 0.9,
                 nesterov: true,
+                weight_decay: 0.0,
+            },
+            OptimizerConfig::Sgd {
+                momentum: 0.0,
+                nesterov: false,
+                weight_decay: 0.3,
+            },
+            OptimizerConfig::Sgd {
+                momentum: 0.9,
+                nesterov: true,
+                weight_decay: 0.3,
             },
             OptimizerConfig::adam(),
+            OptimizerConfig::adamw(0.3),
         ] {
             let mut layers = vec![Dense {
                 w: Array2::from_shape_fn((k, m), |(i, j)| value(i, j, 0.05)),
@@ -461,9 +709,31 @@ mod tests {
                     .zip(v.iter_mut().zip(s.iter_mut()))
                 {
                     match cfg {
-                        OptimizerConfig::Sgd { momentum: 0.0, .. } => sgd_value(p, g, -0.01),
-                        OptimizerConfig::Sgd { momentum, nesterov } => {
+                        OptimizerConfig::Sgd {
+                            momentum: 0.0,
+                            weight_decay,
+                            ..
+                        } => {
+                            let g = decayed(g, *p, weight_decay);
+                            sgd_value(p, g, -0.01)
+                        }
+                        OptimizerConfig::Sgd {
+                            momentum,
+                            nesterov,
+                            weight_decay,
+                        } => {
+                            let g = decayed(g, *p, weight_decay);
                             momentum_value(p, g, v, momentum, 0.01, nesterov)
+                        }
+                        OptimizerConfig::AdamW {
+                            beta_1,
+                            beta_2,
+                            epsilon,
+                            weight_decay,
+                        } => {
+                            let h =
+                                adamw_step((beta_1, beta_2, epsilon, weight_decay), t as u64, 0.01);
+                            adamw_value(p, g, v, s, h)
                         }
                         OptimizerConfig::Adam {
                             beta_1,
@@ -492,8 +762,21 @@ mod tests {
         let bad = OptimizerConfig::Sgd {
             momentum: 1.0,
             nesterov: false,
+            weight_decay: 0.0,
         };
         assert!(bad.validate().unwrap_err().to_string().contains("momentum"));
+        let bad = OptimizerConfig::Sgd {
+            momentum: 0.0,
+            nesterov: false,
+            weight_decay: -1.0,
+        };
+        let msg = bad.validate().unwrap_err().to_string();
+        assert_eq!(
+            msg,
+            "weight_decay must be non-negative and finite, got -1.0"
+        );
+        let msg = OptimizerConfig::adamw(f64::NAN).validate().unwrap_err();
+        assert!(msg.to_string().starts_with("weight_decay must be"), "{msg}");
         let bad = OptimizerConfig::Adam {
             beta_1: 0.9,
             beta_2: 0.999,

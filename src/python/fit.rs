@@ -3,9 +3,13 @@
 
 use super::convert::{array2, weight_pairs, weights1, PyTarget};
 use super::network::PyNetwork;
+use super::rate::CallableRate;
 use crate::io::StoredFloat;
 use crate::train::stopping::{Metric, Progress, Scales, Schedule, Stopping};
-use crate::train::{check_power_t, EpochControl, EpochReport, Monitor, Validation, PUBLISH_EVERY};
+use crate::train::{check_gamma, check_power_t, check_schedule};
+use crate::train::{
+    Divergence, EpochControl, EpochReport, Monitor, Mt19937, Validation, PUBLISH_EVERY,
+};
 use crate::{check, fit, Error, FitConfig, Network, OptimizerConfig};
 use numpy::Element;
 use pyo3::exceptions::PyRuntimeError;
@@ -38,8 +42,35 @@ pub(super) struct Args<'a> {
     pub early_stopping: bool,
     /// `Scales` as `(loss, penalty, step)`.
     pub scales: (f64, f64, f64),
-    /// `Progress` as `(count, best_loss, best_score, samples_seen, learning_rate)`.
-    pub resume: Option<(usize, f64, f64, u64, f64)>,
+    /// `Progress` as `(count, best_loss, best_score, samples_seen, learning_rate)`, and
+    /// optionally its `epochs`.
+    pub resume: Option<Resume>,
+    /// The weight decay of SGD and AdamW, and the settings of PyTorch's schedules.
+    pub torch: TorchArgs,
+    /// `FitConfig::numpy_stream`, checked by `Mt19937::from_state`.
+    pub numpy_stream: Option<Mt19937>,
+    /// `"raise"` or `"record"` (`Divergence`).
+    pub divergence: &'a str,
+}
+
+/// `Progress` as `fit`'s `resume` takes it: `(count, best_loss, best_score, samples_seen,
+/// learning_rate)`, and optionally the schedule's `epochs` (0 without).
+#[derive(FromPyObject)]
+pub(super) enum Resume {
+    Clock((usize, f64, f64, u64, f64, u64)),
+    Rule((usize, f64, f64, u64, f64)),
+}
+
+/// The arguments of `fit` that PyTorch's optimizers and schedules add: `weight_decay` (SGD,
+/// AdamW), `warmup`, `t_max`, `step_size`, `gamma`, and whether `learning_rate` is a
+/// callable (the schedule is then `Callable`).
+pub(super) struct TorchArgs {
+    pub weight_decay: f64,
+    pub warmup: i128,
+    pub t_max: Option<i128>,
+    pub step_size: Option<i128>,
+    pub gamma: f64,
+    pub callable: bool,
 }
 
 /// The core's `FitConfig` and validation metric from `fit`'s arguments, every one checked by
@@ -70,7 +101,15 @@ pub(super) fn config(args: Args<'_>) -> crate::Result<(FitConfig, Metric)> {
         early_stopping,
         scales: (loss, penalty, step),
         resume,
+        torch,
+        numpy_stream,
+        divergence,
     } = args;
+    let divergence = check::pick(
+        "divergence",
+        divergence,
+        &[("raise", Divergence::Raise), ("record", Divergence::Record)],
+    )?;
     let epochs = check::count("epochs", epochs)?;
     let batch_size = batch_size
         .map(|b| check::count("batch_size", b))
@@ -79,25 +118,39 @@ pub(super) fn config(args: Args<'_>) -> crate::Result<(FitConfig, Metric)> {
     let n_iter_no_change = n_iter_no_change
         .map(|n| check::count("n_iter_no_change", n))
         .transpose()?;
-    let sgd = OptimizerConfig::Sgd { momentum, nesterov };
+    let weight_decay = torch.weight_decay;
+    let sgd = OptimizerConfig::Sgd {
+        momentum,
+        nesterov,
+        weight_decay,
+    };
     let adam = OptimizerConfig::Adam {
         beta_1,
         beta_2,
         epsilon,
     };
-    let optimizer = check::pick("optimizer", optimizer, &[("sgd", sgd), ("adam", adam)])?;
+    let adamw = OptimizerConfig::AdamW {
+        beta_1,
+        beta_2,
+        epsilon,
+        weight_decay,
+    };
+    let choices = [("sgd", sgd), ("adam", adam), ("adamw", adamw)];
+    let optimizer = check::pick("optimizer", optimizer, &choices)?;
     sgd.validate()?;
-    adam.validate()?;
+    adamw.validate()?;
+    if let (OptimizerConfig::Adam { .. }, true) = (optimizer, weight_decay > 0.0) {
+        return Err(Error::value(
+            "weight_decay",
+            format!(
+                "must be 0 with optimizer 'adam' (scikit-learn's Adam has none: use \
+                 optimizer 'adamw' for decoupled weight decay, or alpha for an L2 penalty), \
+                 got {weight_decay:?}"
+            ),
+        ));
+    }
     check_power_t(power_t)?;
-    let schedule = check::pick(
-        "schedule",
-        schedule,
-        &[
-            ("constant", Schedule::Constant),
-            ("invscaling", Schedule::InvScaling { power_t }),
-            ("adaptive", Schedule::Adaptive),
-        ],
-    )?;
+    let (schedule, warmup) = schedule_of(schedule, power_t, &torch)?;
     let metric = match validation_metric {
         Some(name) => check::pick(
             "validation_metric",
@@ -117,9 +170,12 @@ pub(super) fn config(args: Args<'_>) -> crate::Result<(FitConfig, Metric)> {
         batch_size,
         shuffle,
         seed,
+        numpy_stream,
+        divergence,
         optimizer,
         alpha,
         schedule,
+        warmup,
         stopping: Stopping {
             n_iter_no_change,
             tol,
@@ -130,18 +186,74 @@ pub(super) fn config(args: Args<'_>) -> crate::Result<(FitConfig, Metric)> {
             penalty,
             step,
         },
-        resume: resume.map(
-            |(count, best_loss, best_score, samples_seen, learning_rate)| Progress {
+        resume: resume.map(|resume| {
+            let ((count, best_loss, best_score, samples_seen, learning_rate), epochs) = match resume
+            {
+                Resume::Clock((c, l, s, t, r, e)) => ((c, l, s, t, r), e),
+                Resume::Rule(rule) => (rule, 0),
+            };
+            Progress {
                 count,
                 best_loss,
                 best_score,
                 samples_seen,
                 learning_rate,
-            },
-        ),
+                epochs,
+            }
+        }),
     };
     config.validate()?;
     Ok((config, metric))
+}
+
+/// The schedule named `name` (or `Callable`) and the warm-up, their settings checked
+/// whatever the schedule (as `power_t` is).
+fn schedule_of(name: &str, power_t: f64, torch: &TorchArgs) -> crate::Result<(Schedule, usize)> {
+    let warmup = check::count_or_zero("warmup", torch.warmup)?;
+    let t_max = torch.t_max.map(|t| check::count("t_max", t)).transpose()?;
+    let step_size = torch
+        .step_size
+        .map(|s| check::count("step_size", s))
+        .transpose()?;
+    check_gamma(torch.gamma)?;
+    let step = Schedule::Step {
+        step_size: step_size.unwrap_or(0),
+        gamma: torch.gamma,
+    };
+    let schedule = check::pick(
+        "schedule",
+        name,
+        &[
+            ("constant", Schedule::Constant),
+            ("invscaling", Schedule::InvScaling { power_t }),
+            ("adaptive", Schedule::Adaptive),
+            ("cosine", Schedule::Cosine { t_max }),
+            ("step", step),
+            ("one_cycle", Schedule::OneCycle { t_max }),
+        ],
+    )?;
+    if let (Schedule::Step { .. }, None) = (schedule, step_size) {
+        return Err(Error::value(
+            "step_size",
+            "must be given with schedule 'step' (the epochs between two multiplications by \
+             gamma), got None",
+        ));
+    }
+    let schedule = match (torch.callable, schedule) {
+        (false, schedule) => schedule,
+        (true, Schedule::Constant) => Schedule::Callable,
+        (true, _) => {
+            return Err(Error::value(
+                "schedule",
+                format!(
+                    "must be 'constant' with a callable learning_rate (the callable is the \
+                     schedule), got '{name}'"
+                ),
+            ))
+        }
+    };
+    check_schedule(schedule, warmup)?;
+    Ok((schedule, warmup))
 }
 
 /// Fit's monitor, always called on the thread that called `fit` (see `train::Monitor`):
@@ -248,6 +360,27 @@ impl<T: StoredFloat + Element> Monitor<T> for PyMonitor<'_> {
     }
 }
 
+/// `run` with `monitor` wrapped to ask `rate` for each epoch's step size; the callable's
+/// error, if it ended training, goes to `error`.
+fn with_rate<T, R>(
+    monitor: &mut PyMonitor<'_>,
+    rate: Py<PyAny>,
+    error: &mut Option<PyErr>,
+    run: impl FnOnce(&mut dyn Monitor<T>) -> R,
+) -> R
+where
+    for<'m> PyMonitor<'m>: Monitor<T>,
+{
+    let mut wrapped = CallableRate {
+        inner: monitor,
+        rate,
+        error: None,
+    };
+    let result = run(&mut wrapped);
+    *error = wrapped.error;
+    result
+}
+
 /// An `EpochReport` as a dict.
 fn report_dict<'py>(py: Python<'py>, r: &EpochReport) -> PyResult<Bound<'py, PyDict>> {
     let dict = PyDict::new(py);
@@ -265,6 +398,7 @@ fn report_dict<'py>(py: Python<'py>, r: &EpochReport) -> PyResult<Bound<'py, PyD
     dict.set_item("best_score", p.best_score)?;
     dict.set_item("samples_seen", p.samples_seen)?;
     dict.set_item("learning_rate", p.learning_rate)?;
+    dict.set_item("epochs", p.epochs)?;
     Ok(dict)
 }
 
@@ -279,12 +413,15 @@ pub(super) struct FitData<'a, 'py> {
     pub best_weights: Option<&'a Bound<'py, PyAny>>,
 }
 
-/// The Python callables of a fit call (see `PyMonitor`).
+/// The Python callables of a fit call (see `PyMonitor`, and `CallableRate` for `rate`, a
+/// callable learning rate).
 pub(super) struct Hooks {
     pub callback: Option<Py<PyAny>>,
     pub report: Option<Py<PyAny>>,
     /// A callable validation metric.
     pub metric: Option<Py<PyAny>>,
+    /// A callable learning rate (`Schedule::Callable`).
+    pub rate: Option<Py<PyAny>>,
 }
 
 pub(super) fn fit_py<'py, T: Element + StoredFloat>(
@@ -296,6 +433,7 @@ pub(super) fn fit_py<'py, T: Element + StoredFloat>(
         callback,
         report,
         metric: metric_fn,
+        rate,
     }: Hooks,
 ) -> PyResult<Bound<'py, PyDict>> {
     let (x, y, sample_weight, validation) = (data.x, data.y, data.sample_weight, data.validation);
@@ -347,15 +485,21 @@ pub(super) fn fit_py<'py, T: Element + StoredFloat>(
         last_check: Instant::now(),
         error: None,
     };
+    let mut rate_error = None;
     let result = py.detach(|| {
-        let result = fit(&mut trainee, xv, yv, wv, val, &config, &mut monitor);
+        let result = match rate {
+            Some(rate) => with_rate(&mut monitor, rate, &mut rate_error, |m| {
+                fit(&mut trainee, xv, yv, wv, val, &config, m)
+            }),
+            None => fit(&mut trainee, xv, yv, wv, val, &config, &mut monitor),
+        };
         // Whatever happened, the trainee's weights are consistent: they become the network's.
         let mut shared = this.write();
         *shared = T::wrap(trainee);
         this.fitting.store(false, Ordering::Release);
         result
     });
-    let history = match (result, monitor.error) {
+    let history = match (result, monitor.error.or(rate_error)) {
         (Err(Error::Interrupted), Some(err)) => return Err(err),
         (result, _) => result?,
     };
@@ -368,5 +512,11 @@ pub(super) fn fit_py<'py, T: Element + StoredFloat>(
     dict.set_item("best_loss", history.progress.best_loss)?;
     dict.set_item("best_val_score", history.best_val_score)?;
     dict.set_item("stopped", history.stopped.name())?;
+    dict.set_item("diverged", history.diverged)?;
+    let stream = history.numpy_stream.map(|mt| {
+        let key = numpy::PyArray1::from_slice(py, &mt.key);
+        (key, mt.pos)
+    });
+    dict.set_item("numpy_stream", stream)?;
     Ok(dict)
 }

@@ -11,6 +11,7 @@ mod convert;
 mod errors;
 mod fit;
 mod network;
+mod rate;
 mod threads;
 
 use pyo3::prelude::*;

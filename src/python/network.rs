@@ -4,7 +4,9 @@
 use super::convert::{array2, describe, weights1, PyTarget};
 use super::fit::{self, fit_py};
 use crate::io::{self, StoredFloat};
+use crate::nn::dropout::Rates;
 use crate::nn::layer::try_clone;
+use crate::train::Mt19937;
 use crate::AnyNetwork;
 use crate::{check, Activation, Error, Loss, Network, NetworkConfig};
 use ndarray::{Array1, Array2, ArrayView1, ArrayView2};
@@ -104,7 +106,8 @@ fn weights_of<T: StoredFloat>(net: &Network<T>) -> crate::Result<Vec<(Array2<T>,
     net.get_weights()
 }
 
-/// One array of layer `k` (`W, b, z, a, dz, dW, db, da`), copied, as a 2-D or 1-D array.
+/// One array of layer `k` (`W, b, z, a, dz, dW, db, da`, `mask`), copied, as a 2-D or 1-D
+/// array.
 enum LayerArray<T> {
     Two(Array2<T>),
     One(Array1<T>),
@@ -134,9 +137,11 @@ fn layer_array<T: StoredFloat>(
         "da" => LayerArray::Two(try_clone(&cache.da)?),
         "dW" => LayerArray::Two(try_clone(&cache.grad.dw)?),
         "db" => LayerArray::One(try_clone(&cache.grad.db)?),
+        "mask" if cache.masked() => LayerArray::Two(try_clone(&cache.mask)?),
+        "mask" => return Ok(None),
         _ => {
             return Err(PyValueError::new_err(format!(
-                "unknown layer array {name:?}; expected one of W, b, z, a, dz, dW, db, da"
+                "unknown layer array {name:?}; expected one of W, b, z, a, dz, dW, db, da, mask"
             )))
         }
     }))
@@ -154,14 +159,18 @@ fn to_py<'py, T: Element>(
 
 #[pymethods]
 impl PyNetwork {
-    /// Integers of any sign and names of any spelling: the core checks them all.
+    /// Integers of any sign, names of any spelling and rates of any value: the core checks
+    /// them all. `dropout`: one rate for every hidden layer, or a list of one per hidden
+    /// layer.
     #[new]
+    #[pyo3(signature = (layer_sizes, activations, loss, dtype, seed, dropout=None))]
     fn new(
         layer_sizes: Vec<i128>,
         activations: Vec<String>,
         loss: &str,
         dtype: &str,
         seed: i128,
+        dropout: Option<DropoutArg>,
     ) -> PyResult<Self> {
         let layer_sizes = check::counts("layer_sizes", &layer_sizes)?;
         // Named as the argument: "unknown activations 'gelu'".
@@ -184,6 +193,13 @@ impl PyNetwork {
             .map(|a| Activation::from_name(a).map_err(argument))
             .collect::<crate::Result<Vec<_>>>()?;
         let config = NetworkConfig::new(layer_sizes, activations, Loss::from_name(loss)?);
+        let hidden = config.layer_sizes.len().saturating_sub(2);
+        let rates = match dropout {
+            None => Rates::Rate(0.0),
+            Some(DropoutArg::Rate(p)) => Rates::Rate(p),
+            Some(DropoutArg::Rates(r)) => Rates::Rates(r),
+        };
+        let config = config.with_dropout(rates.per_layer(hidden)?);
         let f32 = check::pick("dtype", dtype, &[("float32", true), ("float64", false)])?;
         let seed = check::seed("seed", seed)?;
         let net = match f32 {
@@ -213,22 +229,42 @@ impl PyNetwork {
         on_network!(&*self.read(), net => net.loss_fn().name())
     }
 
-    fn forward<'py>(&self, py: Python<'py>, x: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+    /// Dropout's rate of each hidden layer.
+    #[getter]
+    fn dropout(&self) -> Vec<f64> {
+        on_network!(&*self.read(), net => net.dropout().to_vec())
+    }
+
+    /// `seed`: `None` for a pass that drops nothing, else the seed of a training pass's
+    /// masks.
+    #[pyo3(signature = (x, seed=None))]
+    fn forward<'py>(
+        &self,
+        py: Python<'py>,
+        x: &Bound<'py, PyAny>,
+        seed: Option<i128>,
+    ) -> PyResult<Bound<'py, PyAny>> {
         fn run<'py, T: Element + StoredFloat>(
             py: Python<'py>,
             this: &PyNetwork,
             x: &Bound<'py, PyAny>,
+            seed: Option<u64>,
         ) -> PyResult<Bound<'py, PyAny>> {
             let x = array2::<T>("X", x)?;
             let xv = x.as_array();
             let yhat = py.detach(|| -> PyResult<Array2<T>> {
                 let mut guard = this.change("forward")?;
                 let net = T::of(&mut guard).expect("dtype checked");
-                Ok(try_clone(&net.forward(xv)?)?)
+                let yhat = match seed {
+                    Some(seed) => net.forward_train(xv, seed)?,
+                    None => net.forward(xv)?,
+                };
+                Ok(try_clone(&yhat)?)
             })?;
             Ok(yhat.into_pyarray(py).into_any())
         }
-        by_dtype!(self, run(py, self, x))
+        let seed = seed.map(|s| check::seed("seed", s)).transpose()?;
+        by_dtype!(self, run(py, self, x, seed))
     }
 
     fn backward(&self, py: Python<'_>, y: &Bound<'_, PyAny>) -> PyResult<()> {
@@ -282,29 +318,40 @@ impl PyNetwork {
         by_dtype!(self, run(py, self, x, y))
     }
 
-    #[pyo3(signature = (x, y, eps=None))]
+    /// `masks`: one entry per hidden layer, each `None` or a 2-D array of the dtype.
+    #[pyo3(signature = (x, y, eps=None, masks=None))]
     fn gradient_check(
         &self,
         py: Python<'_>,
         x: &Bound<'_, PyAny>,
         y: &Bound<'_, PyAny>,
         eps: Option<f64>,
+        masks: Option<Vec<Option<Bound<'_, PyAny>>>>,
     ) -> PyResult<f64> {
         fn run<T: Element + StoredFloat>(
             py: Python<'_>,
             this: &PyNetwork,
-            x: &Bound<'_, PyAny>,
-            y: &Bound<'_, PyAny>,
+            (x, y): (&Bound<'_, PyAny>, &Bound<'_, PyAny>),
             eps: Option<f64>,
+            masks: &[Option<Bound<'_, PyAny>>],
         ) -> PyResult<f64> {
             let (x, y) = (array2::<T>("X", x)?, PyTarget::<T>::extract(y)?);
             let (xv, yv) = (x.as_array(), y.view());
+            let masks = masks
+                .iter()
+                .map(|m| m.as_ref().map(|m| array2::<T>("masks", m)).transpose())
+                .collect::<PyResult<Vec<_>>>()?;
+            let views: Vec<_> = masks
+                .iter()
+                .map(|m| m.as_ref().map(|m| m.as_array()))
+                .collect();
             // A copy, so that a long check does not hold the lock.
             let net = py.detach(|| T::of_ref(&this.read()).map(|n| n.clone_params()));
             let net = net.expect("dtype checked")?;
-            Ok(py.detach(|| net.gradient_check(xv, yv, eps))?)
+            Ok(py.detach(|| net.gradient_check_masked(xv, yv, eps, &views))?)
         }
-        by_dtype!(self, run(py, self, x, y, eps))
+        let masks = masks.unwrap_or_default();
+        by_dtype!(self, run(py, self, (x, y), eps, &masks))
     }
 
     /// `(data_loss, penalty, [(dW, db), ...])` of full-batch training, in one pass.
@@ -406,8 +453,9 @@ impl PyNetwork {
         by_dtype!(self, run(py, self, weights))
     }
 
-    /// One array of layer `k` (`W, b, z, a, dz, dW, db, da`), copied; `None` for the pass
-    /// values before the first `forward`.
+    /// One array of layer `k` (`W, b, z, a, dz, dW, db, da`, `mask`), copied; `None` for
+    /// the pass values before the first `forward`, and for `mask` where the last `forward`
+    /// dropped nothing.
     fn layer_array<'py>(
         &self,
         py: Python<'py>,
@@ -458,17 +506,19 @@ impl PyNetwork {
     #[pyo3(signature = (x, y, *, epochs, learning_rate, batch_size, shuffle, seed, optimizer,
                         momentum, nesterov, beta_1, beta_2, epsilon, alpha=0.0,
                         sample_weight=None, schedule="constant", power_t=0.5,
+                        weight_decay=0.0, warmup=0, t_max=None, step_size=None, gamma=0.1,
                         validation_data=None, validation_metric=None,
                         n_iter_no_change=None, tol=1e-4, early_stopping=false,
                         callback=None, scales=None, resume=None,
-                        validation_sample_weight=None, best_weights=None, report=None))]
+                        validation_sample_weight=None, best_weights=None, report=None,
+                        numpy_stream=None, divergence="raise"))]
     fn fit<'py>(
         &self,
         py: Python<'py>,
         x: &Bound<'py, PyAny>,
         y: &Bound<'py, PyAny>,
         epochs: i128,
-        learning_rate: f64,
+        learning_rate: &Bound<'py, PyAny>,
         batch_size: Option<i128>,
         shuffle: bool,
         seed: i128,
@@ -482,6 +532,11 @@ impl PyNetwork {
         sample_weight: Option<&Bound<'py, PyAny>>,
         schedule: &str,
         power_t: f64,
+        weight_decay: f64,
+        warmup: i128,
+        t_max: Option<i128>,
+        step_size: Option<i128>,
+        gamma: f64,
         validation_data: Option<(Bound<'py, PyAny>, Bound<'py, PyAny>)>,
         validation_metric: Option<&Bound<'py, PyAny>>,
         n_iter_no_change: Option<i128>,
@@ -489,10 +544,12 @@ impl PyNetwork {
         early_stopping: bool,
         callback: Option<Py<PyAny>>,
         scales: Option<(f64, f64, f64)>,
-        resume: Option<(usize, f64, f64, u64, f64)>,
+        resume: Option<fit::Resume>,
         validation_sample_weight: Option<&Bound<'py, PyAny>>,
         best_weights: Option<&Bound<'py, PyAny>>,
         report: Option<Py<PyAny>>,
+        numpy_stream: Option<(PyReadonlyArray1<'py, u32>, usize)>,
+        divergence: &str,
     ) -> PyResult<Bound<'py, PyDict>> {
         // A metric's name, or a callable (`Metric::External`).
         let (metric_name, metric_fn) = match validation_metric {
@@ -500,6 +557,17 @@ impl PyNetwork {
             Some(m) if m.is_callable() => (None, Some(m.clone().unbind())),
             Some(m) => (Some(m.extract::<String>()?), None),
         };
+        // A callable learning rate is the schedule (`Callable`); η₀ is then unused.
+        let rate = learning_rate
+            .is_callable()
+            .then(|| learning_rate.clone().unbind());
+        let learning_rate = match rate {
+            Some(_) => 1.0,
+            None => learning_rate.extract::<f64>()?,
+        };
+        let numpy_stream = numpy_stream
+            .map(|(key, pos)| Mt19937::from_state(&key.as_array().to_vec(), pos))
+            .transpose()?;
         let (config, metric) = fit::config(fit::Args {
             epochs,
             learning_rate,
@@ -521,6 +589,16 @@ impl PyNetwork {
             early_stopping,
             scales: scales.unwrap_or((1.0, 1.0, 1.0)),
             resume,
+            torch: fit::TorchArgs {
+                weight_decay,
+                warmup,
+                t_max,
+                step_size,
+                gamma,
+                callable: rate.is_some(),
+            },
+            numpy_stream,
+            divergence,
         })?;
         if self.fitting.swap(true, Ordering::AcqRel) {
             return Err(PyRuntimeError::new_err(
@@ -541,9 +619,18 @@ impl PyNetwork {
             callback,
             report,
             metric: metric_fn,
+            rate,
         };
         by_dtype!(self, fit_py(py, self, data, settings, hooks))
     }
+}
+
+/// `dropout=`: one rate, or one per hidden layer (a float is not a list, so the order
+/// matters only for the message of the core's check).
+#[derive(FromPyObject)]
+pub(super) enum DropoutArg {
+    Rate(f64),
+    Rates(Vec<f64>),
 }
 
 fn dtype_name<T: StoredFloat>(_: &Network<T>) -> &'static str {

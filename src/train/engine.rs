@@ -11,11 +11,16 @@
 //!   parallel too.
 //! - `RowMajor`: the passes of `nn/network.rs` (`forward_pass`, `backward_pass`), the
 //!   step API's own.
+//!
+//! Dropout: every engine draws each batch's masks by sample and unit (`nn/dropout.rs`):
+//! `draw_masks` for the row-major passes (each half of `Halves` its own rows),
+//! `Workspace::draw_masks` for `FeatureMajor`; all drop the same units.
 
 use super::batches::slice_target;
 use super::feature_major::{self, Workspace};
 use super::FitConfig;
-use crate::nn::network::{backward_pass, first_overflow, forward_pass, workspace};
+use crate::nn::dropout::MaskKey;
+use crate::nn::network::{backward_pass, draw_masks, first_overflow, forward_pass, workspace};
 use crate::{Dense, Float, Gradient, LayerCache, Loss, Network, Result, Target};
 use ndarray::{s, ArrayView1, ArrayView2, ArrayViewMut2, Axis, Zip};
 
@@ -39,22 +44,29 @@ pub(super) struct Batch<'b, T> {
     pub row_scale: Option<ArrayView1<'b, T>>,
     /// Its number of rows.
     pub m: usize,
+    /// Dropout's rate per hidden layer and the batch's mask key (`None` without dropout).
+    pub dropout: Option<(&'b [f64], MaskKey)>,
 }
 
 impl<T: Float> Engine<T> {
-    /// The engine for `layers` and batches of up to `batch` rows, and the caches of the
-    /// row-major passes, which hold each layer's gradient too (none for `FeatureMajor`,
-    /// which keeps its own gradients).
-    pub(super) fn new(layers: &[Dense<T>], batch: usize) -> Result<(Self, Vec<LayerCache<T>>)> {
+    /// The engine for `layers` with dropout rates `dropout` (one per hidden layer) and
+    /// batches of up to `batch` rows, and the caches of the row-major passes, which hold
+    /// each layer's gradient too (none for `FeatureMajor`, which keeps its own gradients).
+    pub(super) fn new(
+        layers: &[Dense<T>],
+        dropout: &[f64],
+        batch: usize,
+    ) -> Result<(Self, Vec<LayerCache<T>>)> {
         if feature_major::eligible(layers) {
-            let ws = Workspace::new(layers, batch)?;
+            let mut ws = Workspace::new(layers, batch)?;
+            ws.with_masks(dropout)?;
             let grads = Gradient::for_layers(layers)?;
             return Ok((Engine::FeatureMajor(Box::new(ws), grads), Vec::new()));
         }
-        let caches = workspace(layers, batch)?;
+        let caches = masked_workspace(layers, dropout, batch)?;
         match splits(layers, batch) {
             true => Ok((
-                Engine::Halves(workspace(layers, batch - batch / 2)?),
+                Engine::Halves(masked_workspace(layers, dropout, batch - batch / 2)?),
                 caches,
             )),
             false => Ok((Engine::RowMajor, caches)),
@@ -82,16 +94,28 @@ impl<T: Float> Engine<T> {
         loss: Loss,
         batch: &Batch<T>,
     ) -> f64 {
-        let Batch { x, y, row_scale, m } = *batch;
+        let Batch {
+            x,
+            y,
+            row_scale,
+            m,
+            dropout,
+        } = *batch;
         match self {
             Engine::FeatureMajor(ws, _) => {
+                if let Some((rates, key)) = dropout {
+                    ws.draw_masks(rates, key, m);
+                }
                 ws.forward(layers, m);
                 loss.value_weighted(ws.output(m), y, row_scale)
             }
             Engine::Halves(caches_2) if m >= 2 => {
-                halves_pass(layers, (caches, caches_2), loss, x, y, row_scale)
+                halves_pass(layers, (caches, caches_2), loss, batch)
             }
             Engine::Halves(_) | Engine::RowMajor => {
+                if let Some((rates, key)) = dropout {
+                    draw_masks(caches, rates, key, m, 0);
+                }
                 forward_pass(layers, caches, x);
                 loss.value_weighted(caches[caches.len() - 1].a(m), y, row_scale)
             }
@@ -116,7 +140,9 @@ impl<T: Float> Engine<T> {
         loss: Loss,
         batch: &Batch<T>,
     ) {
-        let Batch { x, y, row_scale, m } = *batch;
+        let Batch {
+            x, y, row_scale, m, ..
+        } = *batch;
         match self {
             Engine::FeatureMajor(ws, grads) => ws.backward(layers, grads, loss, y, m, row_scale),
             Engine::Halves(_) if m >= 2 => {} // done with the forward passes
@@ -147,13 +173,15 @@ fn halves_pass<T: Float>(
     layers: &[Dense<T>],
     (caches, caches_2): (&mut [LayerCache<T>], &mut [LayerCache<T>]),
     loss: Loss,
-    xv: ArrayView2<T>,
-    yv: Target<T>,
-    row_scale: Option<ArrayView1<T>>,
+    batch: &Batch<T>,
 ) -> f64 {
+    let (xv, yv, row_scale) = (batch.x, batch.y, batch.row_scale);
     let m = xv.nrows();
     let h = m / 2;
     let half = |caches: &mut [LayerCache<T>], r: std::ops::Range<usize>| {
+        if let Some((rates, key)) = batch.dropout {
+            draw_masks(caches, rates, key, r.len(), r.start as u64);
+        }
         let (x, y) = (xv.slice(s![r.clone(), ..]), slice_target(&yv, r.clone()));
         let row_scale = row_scale.map(|s| s.slice_move(s![r]));
         let mut pass = || {
@@ -217,6 +245,21 @@ pub(super) fn splits<T: Float>(layers: &[Dense<T>], batch: usize) -> bool {
             .iter()
             .any(|l| crate::kernels::linalg::large(half, l.n_in(), l.n_out()))
         && layers.iter().all(|l| macs(l) < SPLIT_MACS)
+}
+
+/// `workspace`, with a dropout mask in the cache of each layer with a nonzero rate.
+fn masked_workspace<T: Float>(
+    layers: &[Dense<T>],
+    dropout: &[f64],
+    batch: usize,
+) -> Result<Vec<LayerCache<T>>> {
+    let mut caches = workspace(layers, batch)?;
+    for (c, &p) in caches.iter_mut().zip(dropout) {
+        if p > 0.0 {
+            c.with_mask()?;
+        }
+    }
+    Ok(caches)
 }
 
 /// Whether fitting `net` on `n` samples runs matrix products on several threads.

@@ -19,11 +19,17 @@
 //! The kernels are in `kernels/feature_major.rs`. Hidden ReLU and identity layers apply
 //! their activation as the forward product is stored, and ReLU's backward step as the
 //! backward product is.
+//!
+//! Dropout (`nn/dropout.rs`) multiplies a hidden layer's stored `a` by its mask after the
+//! product (`f(z)` kept in `fz` for `f'`), and its `dz` after the backward step: the masks
+//! are those the row-major passes draw, by sample and unit. ReLU's fused backward step
+//! (`a > 0`) reads the dropped `a`, which is positive where `z` is and the unit kept.
 
 use crate::kernels::feature_major::{
     abs_sum, combine_rows, combine_rows_checked, gradients, outer_gradients, padded, rows,
     rows_mut, Finish, Tiles, MAX_INPUTS, MAX_UNITS, WIDTH,
 };
+use crate::nn::dropout::{self, MaskKey};
 use crate::nn::layer::try_zeros;
 use crate::{Activation, Dense, Float, Gradient, Loss, Result, Target};
 use ndarray::{s, Array2, ArrayView1, ArrayView2, ArrayViewMut2};
@@ -44,6 +50,12 @@ pub struct Workspace<T> {
     a: Vec<Array2<T>>,
     dz: Vec<Array2<T>>,
     da: Vec<Array2<T>>,
+    /// Per layer, dropout's mask and `f(z)` before it, `(n_out, batch)` each; empty (0 × 0)
+    /// where the layer drops nothing (see `with_masks`).
+    mask: Vec<Array2<T>>,
+    fz: Vec<Array2<T>>,
+    /// Per layer, the mask's scale `1/(1 − p)` (1 without dropout), for `bounds`.
+    scale: Vec<f64>,
     /// One layer's `dz` back in sample-major layout, `(batch, WIDTH · ⌈n_out / WIDTH⌉)`,
     /// zero-padded, for `outer_gradients`.
     dz_rows: Array2<T>,
@@ -80,6 +92,9 @@ impl<T: Float> Workspace<T> {
             a: per_layer()?,
             dz: per_layer()?,
             da: per_layer()?,
+            mask: layers.iter().map(|_| Array2::zeros((0, 0))).collect(),
+            fz: layers.iter().map(|_| Array2::zeros((0, 0))).collect(),
+            scale: vec![1.0; layers.len()],
             dz_rows: {
                 let wide = layers.iter().map(|l| l.n_out()).filter(|&m| m >= WIDTH);
                 try_zeros(batch, wide.map(padded).max().unwrap_or(0))?
@@ -87,6 +102,29 @@ impl<T: Float> Workspace<T> {
             x_max: 0.0,
             overflowed: None,
         })
+    }
+
+    /// Gives each layer `k` with `rates[k] > 0` a dropout mask, applied by every later pass.
+    pub fn with_masks(&mut self, rates: &[f64]) -> Result<()> {
+        for (k, &p) in rates.iter().enumerate() {
+            if p > 0.0 {
+                let dim = self.z[k].dim();
+                self.mask[k] = try_zeros(dim.0, dim.1)?;
+                self.fz[k] = try_zeros(dim.0, dim.1)?;
+                self.scale[k] = 1.0 / (1.0 - p);
+            }
+        }
+        Ok(())
+    }
+
+    /// Draws the masks of the first `n` samples, the first being sample `key.first`: the
+    /// values `network::draw_masks` gives the row-major passes.
+    pub fn draw_masks(&mut self, rates: &[f64], key: MaskKey, n: usize) {
+        for (k, &p) in rates.iter().enumerate() {
+            if p > 0.0 {
+                dropout::fill(cols_mut(&mut self.mask[k], n).reversed_axes(), p, key, k, 0);
+            }
+        }
     }
 
     /// Copies rows `rows` of `x` into the first `rows.len()` columns of the input buffer.
@@ -137,6 +175,10 @@ impl<T: Float> Workspace<T> {
             let w = layer.w.t();
             let (bounded, next_max) = bounds(layer, a_max);
             a_max = next_max;
+            let masked = self.mask[k].nrows() > 0;
+            if masked {
+                a_max *= self.scale[k]; // a kept unit is scaled by 1/(1 − p)
+            }
             let finite = match fused(layers, k, last) {
                 Some(finish) if bounded => {
                     combine_rows(w, b, a_prev, rows_mut(&mut before[0], n), finish);
@@ -153,10 +195,22 @@ impl<T: Float> Workspace<T> {
                 None => {
                     combine_rows(w, b, a_prev, rows_mut(&mut self.z[k], n), Finish::Sum);
                     let z = cols(&self.z[k], n);
-                    let a = cols_mut(&mut before[0], n);
-                    layer.activation.forward(z.t(), a.reversed_axes())
+                    let f = match masked {
+                        true => cols_mut(&mut self.fz[k], n),
+                        false => cols_mut(&mut before[0], n),
+                    };
+                    layer.activation.forward(z.t(), f.reversed_axes())
                 }
             };
+            if masked {
+                let mask = cols(&self.mask[k], n);
+                let a = cols_mut(&mut before[0], n);
+                match fused(layers, k, last) {
+                    // The product stored f(z) in `a`: drop in place.
+                    Some(_) => dropout::forward_in_place(a, mask),
+                    None => dropout::forward(cols(&self.fz[k], n), mask, a),
+                }
+            }
             if !finite {
                 // NaN from here on: every later layer must check, or ReLU would clear it.
                 a_max = f64::INFINITY;
@@ -205,13 +259,22 @@ impl<T: Float> Workspace<T> {
                 true => fused(layers, k, last).is_some(),
                 false => loss.is_fused(out.activation),
             };
+            let masked = self.mask[k].nrows() > 0;
             if !done {
+                let f = match masked {
+                    true => &self.fz[k],
+                    false => &self.a[k],
+                };
                 layer.activation.backward(
                     cols(&self.z[k], n).t(),
-                    cols(&self.a[k], n).t(),
+                    cols(f, n).t(),
                     cols(&self.da[k], n).t(),
                     cols_mut(&mut self.dz[k], n).reversed_axes(),
                 );
+            }
+            if masked {
+                // dz = da ⊙ f'(z) ⊙ mask, whichever step computed da ⊙ f'(z).
+                dropout::backward(cols_mut(&mut self.dz[k], n), cols(&self.mask[k], n));
             }
             let a_prev = match k {
                 0 => rows(&self.x, n),
@@ -397,8 +460,8 @@ mod tests {
         assert_eq!(ws.output(n).column(0), want);
     }
 
-    /// Both layouts compute the same output and gradients, with and without row scales, on
-    /// a partial batch, for layers narrower and wider than `WIDTH`.
+    /// Both layouts compute the same output and gradients, with and without row scales and
+    /// dropout, on a partial batch, for layers narrower and wider than `WIDTH`.
     #[test]
     fn agrees_with_the_row_major_passes() {
         use Activation::*;
@@ -428,6 +491,12 @@ mod tests {
             ),
             (vec![2, 5, 3], vec![Softplus, Exp], Loss::Poisson),
             (vec![2, 4, 2], vec![Exp, Gelu], Loss::MeanSquaredError),
+            // Dropout on a fused identity layer and a tanh layer (see `dropped` below).
+            (
+                vec![3, 6, 5, 4, 2],
+                vec![Identity, Sigmoid, Tanh, Sigmoid],
+                Loss::BinaryCrossEntropy,
+            ),
             // As many inputs and units as the engine takes.
             (
                 vec![MAX_INPUTS, MAX_UNITS, 3],
@@ -449,13 +518,34 @@ mod tests {
             let x = Array2::from_shape_fn((n, n_in), |(i, j)| ((i * 5 + j * 3) % 7) as f64 - 3.0);
             let y = Array2::from_shape_fn((n, n_out), |(i, j)| ((i + j) % n_out == 0) as u8 as f64);
             let scale = Array1::from_shape_fn(n, |i| 0.5 + (i % 3) as f64);
-            for row_scale in [None, Some(scale.view())] {
+            let hidden = sizes.len() - 2;
+            let dropped: Vec<f64> = (0..hidden).map(|k| [0.5, 0.0, 0.3][k % 3]).collect();
+            let key = MaskKey { seed: 5, first: 40 };
+            let settings = [
+                (None, None),
+                (Some(scale.view()), None),
+                (None, Some(&dropped)),
+            ];
+            for (row_scale, rates) in settings {
                 let mut want = workspace(layers, n).unwrap();
+                let mut ws = Workspace::new(layers, n + 3).unwrap();
+                if let Some(rates) = rates {
+                    for (c, &p) in want.iter_mut().zip(rates) {
+                        if p > 0.0 {
+                            c.with_mask().unwrap();
+                        }
+                    }
+                    crate::nn::network::draw_masks(&mut want, rates, key, n, 0);
+                    ws.with_masks(rates).unwrap();
+                    ws.draw_masks(rates, key, n);
+                    // The same units dropped, in either layout.
+                    assert_eq!(ws.mask[0].slice(s![.., ..n]).t(), want[0].mask);
+                    assert!(want[0].mask.iter().any(|&m| m == 0.0));
+                }
                 forward_pass(layers, &mut want, x.view());
                 let target = Target::Dense(y.view());
                 backward_pass(layers, &mut want, loss, x.view(), target, false, row_scale);
 
-                let mut ws = Workspace::new(layers, n + 3).unwrap();
                 let mut got = Gradient::for_layers(layers).unwrap();
                 let rows: Vec<usize> = (0..n).collect();
                 ws.load(x.view(), &rows);

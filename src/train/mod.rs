@@ -18,11 +18,14 @@
 mod batches;
 mod engine;
 mod feature_major;
+mod mt19937;
+pub mod schedule;
 pub mod stopping;
 mod trainer;
 
 use crate::{check, Error, Float, Network, Optimizer, OptimizerConfig, Result, Target};
 pub use engine::uses_threads;
+pub use mt19937::Mt19937;
 use ndarray::{Array1, Array2, ArrayView1, ArrayView2};
 pub use stopping::{Metric, Progress, Scales, Schedule, Stop, Stopping};
 use trainer::{Data, Trainer};
@@ -38,12 +41,21 @@ pub struct FitConfig {
     pub shuffle: bool,
     /// Seed of the shuffling stream.
     pub seed: u64,
+    /// With `Some`, the rows are shuffled by NumPy's legacy stream from this state instead
+    /// of from `seed`: one `RandomState.shuffle` of the row order per epoch, even for a
+    /// full batch, the order scikit-learn's MLPs draw. `History::numpy_stream` is where
+    /// the stream ends.
+    pub numpy_stream: Option<Mt19937>,
+    /// What a non-finite loss or weight does.
+    pub divergence: Divergence,
     pub optimizer: OptimizerConfig,
     /// L2 penalty: each batch's loss gains `α/2 · Σ‖W‖² / Σw` (biases are not penalized),
     /// with `Σw` the batch's total sample weight (its row count without weights).
     pub alpha: f64,
-    /// How the step size evolves (constant unless plain SGD).
+    /// How the step size evolves (any optimizer).
     pub schedule: Schedule,
+    /// Epochs of linear warm-up in front of the schedule (`schedule.rs`).
+    pub warmup: usize,
     /// When to stop before `epochs`.
     pub stopping: Stopping,
     /// The units of the stopping rule and of the steps (all 1: ferroprop's).
@@ -80,10 +92,27 @@ pub struct History {
     /// The best validation score (`None` without validation data).
     pub best_val_score: Option<f64>,
     pub stopped: Stop,
+    /// The epoch (1-based) whose loss or weights became non-finite, with
+    /// `Divergence::Record`.
+    pub diverged: Option<usize>,
+    /// The state of `FitConfig::numpy_stream` at the end.
+    pub numpy_stream: Option<Mt19937>,
     /// Where training stands at the end: the samples seen (those of a resumed fit
     /// included), the best judged loss and score, the count and the step size; a later fit
     /// continues from it (`FitConfig::resume`).
     pub progress: Progress,
+}
+
+/// What a fit does when a batch's loss or the weights become non-finite.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Divergence {
+    /// Stop with `Error::NonFinite`, the weights of the start of that epoch restored.
+    Raise,
+    /// As scikit-learn's estimators, which train on with NaN weights: keep the weights of
+    /// the start of that epoch, record a NaN loss and score for it and for every later
+    /// epoch up to `epochs` (judged by the rule, their shuffles drawn, nothing computed)
+    /// and end normally; `History::diverged` says which epoch diverged.
+    Record,
 }
 
 /// One epoch, as `Monitor::epoch_end` sees it.
@@ -98,7 +127,8 @@ pub struct EpochReport {
     /// Its validation loss and score, if there is validation data.
     pub val_loss: Option<f64>,
     pub val_score: Option<f64>,
-    /// The step size it used (its last batch's, for a schedule stepped per batch).
+    /// The step size it used (its first batch's, for a schedule stepped per batch), as
+    /// `History::learning_rate` records it.
     pub learning_rate: f64,
     /// The rule's verdict after it: training stops (`NoImprovement`, `LearningRate`), or
     /// the adaptive schedule divided the step size by 5.
@@ -116,9 +146,12 @@ impl Default for FitConfig {
             batch_size: None,
             shuffle: true,
             seed: 0,
+            numpy_stream: None,
+            divergence: Divergence::Raise,
             optimizer: OptimizerConfig::default(),
             alpha: 0.0,
             schedule: Schedule::Constant,
+            warmup: 0,
             stopping: Stopping::default(),
             scales: Scales::default(),
             resume: None,
@@ -129,10 +162,11 @@ impl Default for FitConfig {
 impl FitConfig {
     /// Refuses settings outside their domain, by the rules of `check.rs`: `epochs`,
     /// `batch_size` and `n_iter_no_change` at least 1; `learning_rate` positive, `alpha` and
-    /// `tol` non-negative, all finite; `power_t` as `check_power_t` says; the optimizer's
-    /// settings as `OptimizerConfig::validate` says; a schedule other than `Constant` only
-    /// with SGD. A caller that takes the settings of every optimizer and schedule (the
-    /// Python API) checks those `self` does not carry with the same two functions.
+    /// `tol` non-negative, all finite; `power_t` and the settings of PyTorch's schedules as
+    /// `check_power_t` and `check_schedule` say; the optimizer's settings as
+    /// `OptimizerConfig::validate` says. A caller that takes the settings of every optimizer
+    /// and schedule (the Python API) checks those `self` does not carry with the same
+    /// functions.
     pub fn validate(&self) -> Result<()> {
         check::count("epochs", self.epochs as i128)?;
         crate::nn::network::check_learning_rate(self.learning_rate)?;
@@ -143,20 +177,7 @@ impl FitConfig {
         if let Schedule::InvScaling { power_t } = self.schedule {
             check_power_t(power_t)?;
         }
-        let sgd = matches!(self.optimizer, OptimizerConfig::Sgd { .. });
-        if self.schedule != Schedule::Constant && !sgd {
-            let name = match self.schedule {
-                Schedule::InvScaling { .. } => "invscaling",
-                _ => "adaptive",
-            };
-            return Err(Error::value(
-                "schedule",
-                format!(
-                    "must be 'constant' with optimizer 'adam' (learning-rate schedules apply \
-                     to SGD only: Adam adapts its own steps), got '{name}'"
-                ),
-            ));
-        }
+        check_schedule(self.schedule, self.warmup)?;
         check::non_negative("tol", self.stopping.tol)?;
         if let Some(n) = self.stopping.n_iter_no_change {
             check::count("n_iter_no_change", n as i128)?;
@@ -185,6 +206,49 @@ impl FitConfig {
 /// The rule of `Schedule::InvScaling`'s exponent: non-negative and finite.
 pub fn check_power_t(power_t: f64) -> Result<()> {
     check::non_negative("power_t", power_t).map(drop)
+}
+
+/// The rules of the settings of PyTorch's schedules (`schedule.rs`): `t_max` and
+/// `step_size` at least 1, `gamma` positive and finite; no warm-up before a callable one
+/// (the callable says every epoch's step size).
+pub fn check_schedule(schedule: Schedule, warmup: usize) -> Result<()> {
+    match schedule {
+        Schedule::Cosine { t_max: Some(t) } | Schedule::OneCycle { t_max: Some(t) } => {
+            check::count("t_max", t as i128).map(drop)
+        }
+        Schedule::Step { step_size, gamma } => {
+            check::count("step_size", step_size as i128)?;
+            check_gamma(gamma)
+        }
+        Schedule::Callable if warmup > 0 => Err(Error::value(
+            "warmup",
+            format!(
+                "must be 0 with a callable learning_rate (the callable gives every epoch's \
+                 step size: write the warm-up into it), got {warmup}"
+            ),
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// The rule of `Schedule::Step`'s factor: positive and finite.
+pub fn check_gamma(gamma: f64) -> Result<()> {
+    check::positive("gamma", gamma).map(drop)
+}
+
+/// A callable schedule's step size for epoch `epoch`: finite and non-negative.
+fn check_rate(rate: f64, epoch: u64) -> Result<f64> {
+    match rate.is_finite() && rate >= 0.0 {
+        true => Ok(rate),
+        false => Err(Error::value(
+            "learning_rate",
+            format!(
+                "(a callable) must return a finite, non-negative step size, got {} for epoch \
+                 {epoch}",
+                check::show(rate)
+            ),
+        )),
+    }
 }
 
 /// What the caller says after each epoch (and between batches).
@@ -224,6 +288,15 @@ pub trait Monitor<T> {
         Err(Error::value(
             "validation_metric",
             "an external metric needs a monitor that computes it",
+        ))
+    }
+    /// The step size of epoch `epoch` (the schedule's clock, 0-based: `Progress::epochs`) of
+    /// a `Schedule::Callable` fit, asked before the epoch starts, in the schedule's units;
+    /// it must be finite and non-negative.
+    fn learning_rate(&mut self, _epoch: u64) -> Result<f64> {
+        Err(Error::value(
+            "schedule",
+            "Callable needs a monitor that gives each epoch's step size",
         ))
     }
 }
@@ -357,9 +430,16 @@ fn drive<T: Float>(
     threaded: bool,
     monitor: &mut dyn Monitor<T>,
 ) -> Result<()> {
-    let every_epoch = monitor.every_epoch();
+    let callable = trainer.callable();
+    // A callable schedule is asked before each epoch: runs of one epoch.
+    let every_epoch = monitor.every_epoch() || callable;
     let stop = std::sync::atomic::AtomicBool::new(false);
     loop {
+        if callable {
+            let epoch = trainer.clock();
+            let rate = check_rate(monitor.learning_rate(epoch)?, epoch)?;
+            trainer.set_rate(rate);
+        }
         let started = std::time::Instant::now();
         let enough = || every_epoch || started.elapsed() >= PUBLISH_EVERY;
         let ran = match threaded {

@@ -16,7 +16,8 @@
 use crate::{Activation, Error, Float, Loss, Result, Target};
 use ndarray::{ArrayView1, ArrayView2};
 
-/// How the step size evolves over the epochs (plain SGD only).
+/// How the step size evolves over the epochs, for every optimizer: scikit-learn's three
+/// (here), PyTorch's (their formulas in `schedule.rs`), or a caller's.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Schedule {
     Constant,
@@ -26,6 +27,21 @@ pub enum Schedule {
     },
     /// `η / 5` each time the no-improvement count runs out; stop below 1e-6.
     Adaptive,
+    /// PyTorch's `CosineAnnealingLR` (to 0) over `t_max` epochs (`None`: to the fit's end).
+    Cosine {
+        t_max: Option<usize>,
+    },
+    /// PyTorch's `StepLR`: `η₀ γ^⌊e / step_size⌋`.
+    Step {
+        step_size: usize,
+        gamma: f64,
+    },
+    /// PyTorch's `OneCycleLR`, by batch, over `t_max` epochs (`None`: to the fit's end).
+    OneCycle {
+        t_max: Option<usize>,
+    },
+    /// Each epoch's step size from the monitor (`Monitor::learning_rate`).
+    Callable,
 }
 
 /// The validation score.
@@ -99,8 +115,11 @@ pub struct Progress {
     pub best_score: f64,
     /// Rows seen, `t` of the `InvScaling` schedule.
     pub samples_seen: u64,
-    /// The step size of the next epoch, in the schedule's units (see `Scales::step`).
+    /// The step size of the next epoch, in the schedule's units (see `Scales::step`), as
+    /// scikit-learn's schedules keep it (η₀ for the others, whose step sizes follow `epochs`).
     pub learning_rate: f64,
+    /// Epochs run (the clock of the schedules of `schedule.rs`, warm-up included).
+    pub epochs: u64,
 }
 
 impl Progress {
@@ -112,6 +131,7 @@ impl Progress {
             best_score: f64::NEG_INFINITY,
             samples_seen: 0,
             learning_rate,
+            epochs: 0,
         }
     }
 

@@ -50,6 +50,71 @@ fn full_batch_sgd_is_the_step_api_repeated() {
     assert_eq!(a.get_weights(), b.get_weights());
 }
 
+/// With dropout a full-batch epoch of SGD is the step API's training pass (the masks of
+/// `MaskKey { seed, first: 0 }`), to rounding, for a small network (the feature-major
+/// engine) and for batches split in halves (whose second half draws the masks of its own
+/// rows); bit for bit for the row-major passes.
+#[test]
+fn a_dropout_epoch_is_the_step_api_with_the_same_masks() {
+    let small = NetworkConfig::new(
+        vec![2, 8, 5, 1],
+        vec![Activation::Tanh, Activation::Relu, Activation::Sigmoid],
+        Loss::BinaryCrossEntropy,
+    )
+    .with_dropout(vec![0.5, 0.25]);
+    let large = NetworkConfig::new(
+        vec![300, 256, 3],
+        vec![Activation::Sigmoid, Activation::Softmax],
+        Loss::CrossEntropy,
+    )
+    .with_dropout(vec![0.4]);
+    let n = 63;
+    let x = Array2::from_shape_fn((n, 300), |(i, j)| ((i * 7 + j * 3) % 11) as f64 / 5.0 - 1.0);
+    let y_small = Array2::from_shape_fn((n, 1), |(i, _)| (i % 2) as f64);
+    let y_large = Array2::from_shape_fn((n, 3), |(i, j)| (i % 3 == j) as u8 as f64);
+    let middle = NetworkConfig::new(
+        vec![20, 40, 3],
+        vec![Activation::LeakyRelu, Activation::Softmax],
+        Loss::CrossEntropy,
+    )
+    .with_dropout(vec![0.6]);
+    for (config, x, y, exact) in [
+        (small, x.slice(s![.., ..2]), y_small.view(), false),
+        (middle, x.slice(s![.., ..20]), y_large.view(), true),
+        (large, x.view(), y_large.view(), false),
+    ] {
+        let mut a = Network::<f64>::new(&config, 4).unwrap();
+        let fm = feature_major::eligible(a.layers());
+        assert!(exact == (!fm && !splits(a.layers(), n)));
+        let mut b = a.clone();
+        let mut plain = a.clone_params().unwrap();
+        let cfg = FitConfig {
+            epochs: 1,
+            learning_rate: 0.1,
+            seed: 7,
+            ..FitConfig::default()
+        };
+        train(&mut a, x, Target::Dense(y), &cfg).unwrap();
+        b.forward_train(x, 7).unwrap();
+        assert!(b.cache()[0].mask.iter().any(|&m| m == 0.0));
+        b.backward(Target::Dense(y)).unwrap();
+        b.update(0.1).unwrap();
+        plain.forward(x).unwrap();
+        plain.backward(Target::Dense(y)).unwrap();
+        plain.update(0.1).unwrap();
+        let (wa, wb) = (a.get_weights().unwrap(), b.get_weights().unwrap());
+        assert_ne!(wa, plain.get_weights().unwrap());
+        if exact {
+            assert_eq!(wa, wb);
+            continue;
+        }
+        for ((wa, ba), (wb, bb)) in wa.iter().zip(&wb) {
+            let close = |(&p, &q): (&f64, &f64)| (p - q).abs() <= 1e-12 * (1.0 + q.abs());
+            assert!(wa.iter().chain(ba).zip(wb.iter().chain(bb)).all(close));
+        }
+    }
+}
+
 /// Batches split in halves (large layers) give the step API's losses and weights, to
 /// rounding: the halves' gradients are averaged rather than summed over the batch at
 /// once. With sample weights and an odd batch too.
@@ -155,6 +220,66 @@ fn divergence_stops_with_the_epoch_start_weights() {
     assert!(err.to_string().contains("restored"), "{err}");
     let finite = |l: &crate::Dense<f64>| l.w.iter().chain(&l.b).all(|v| v.is_finite());
     assert!(net.layers().iter().all(finite));
+}
+
+#[test]
+fn recorded_divergence_runs_on_with_nan_epochs_and_the_epoch_start_weights() {
+    let config = NetworkConfig::new(
+        vec![1, 4, 1],
+        vec![Activation::Identity, Activation::Identity],
+        Loss::MeanSquaredError,
+    );
+    let mut net = Network::<f64>::new(&config, 0).unwrap();
+    let x = array![[1e3], [-2e3], [3e3]];
+    let y = array![[1.0], [2.0], [3.0]];
+    let cfg = FitConfig {
+        epochs: 50,
+        learning_rate: 10.0,
+        batch_size: Some(1),
+        numpy_stream: Some(Mt19937::seeded(4)),
+        divergence: Divergence::Record,
+        ..FitConfig::default()
+    };
+    let history = train(&mut net, x.view(), Target::Dense(y.view()), &cfg).unwrap();
+    let k = history.diverged.expect("diverged");
+    assert_eq!(history.loss.len(), 50);
+    assert!(history.loss[..k - 1].iter().all(|l| l.is_finite()));
+    assert!(history.loss[k - 1..].iter().all(|l| l.is_nan()));
+    assert_eq!(history.progress.samples_seen, 150);
+    let finite = |l: &crate::Dense<f64>| l.w.iter().chain(&l.b).all(|v| v.is_finite());
+    assert!(net.layers().iter().all(finite));
+    // Every epoch drew its shuffle, the recorded ones too.
+    let mut expected = Mt19937::seeded(4);
+    let mut order = vec![0, 1, 2];
+    (0..50).for_each(|_| expected.shuffle(&mut order));
+    assert_eq!(history.numpy_stream, Some(expected));
+}
+
+#[test]
+fn numpy_stream_shuffles_like_random_state_shuffle_of_the_order() {
+    // Batches of one row, plain SGD: the rows each epoch visits are the stream's order,
+    // which is the previous epoch's order shuffled again (as scikit-learn's indices are).
+    let (mut a, x, y) = xor();
+    let mut b = a.clone();
+    let cfg = FitConfig {
+        epochs: 3,
+        learning_rate: 0.5,
+        batch_size: Some(1),
+        numpy_stream: Some(Mt19937::seeded(9)),
+        ..FitConfig::default()
+    };
+    train(&mut a, x.view(), Target::Dense(y.view()), &cfg).unwrap();
+    let (mut mt, mut order) = (Mt19937::seeded(9), vec![0, 1, 2, 3]);
+    for _ in 0..3 {
+        mt.shuffle(&mut order);
+        for &i in &order {
+            let (xi, yi) = (x.slice(s![i..i + 1, ..]), y.slice(s![i..i + 1, ..]));
+            b.forward(xi).unwrap();
+            b.backward(Target::Dense(yi)).unwrap();
+            b.update(0.5).unwrap();
+        }
+    }
+    assert_eq!(a.get_weights(), b.get_weights());
 }
 
 #[test]
@@ -342,26 +467,43 @@ fn early_stopping_restores_the_best_validation_weights() {
 
 /// A fit resumed from another's `History::progress` (and the network's kept optimizer)
 /// takes the steps and decisions of one fit that never stopped: losses, step sizes,
-/// samples seen and weights, for every schedule.
+/// samples seen and weights, for every schedule (with and without warm-up) and optimizer.
 #[test]
 fn resuming_is_not_stopping() {
     let mut resumed = Vec::new();
-    for schedule in [
-        Schedule::Constant,
-        Schedule::InvScaling { power_t: 0.5 },
-        Schedule::Adaptive,
+    let sgd = crate::OptimizerConfig::Sgd {
+        momentum: 0.9,
+        nesterov: false,
+        weight_decay: 0.0,
+    };
+    let adamw = crate::OptimizerConfig::adamw(0.1);
+    for (schedule, warmup, optimizer) in [
+        (Schedule::Constant, 0, sgd),
+        (Schedule::InvScaling { power_t: 0.5 }, 0, sgd),
+        (Schedule::Adaptive, 0, sgd),
+        (Schedule::Constant, 2, adamw),
+        (Schedule::Cosine { t_max: Some(6) }, 3, sgd),
+        (Schedule::Cosine { t_max: Some(4) }, 0, adamw),
+        (
+            Schedule::Step {
+                step_size: 2,
+                gamma: 0.5,
+            },
+            1,
+            sgd,
+        ),
+        (Schedule::OneCycle { t_max: Some(9) }, 0, adamw),
+        (Schedule::OneCycle { t_max: Some(3) }, 2, sgd),
     ] {
         let config = |epochs, resume| FitConfig {
             epochs,
             learning_rate: 0.3,
             batch_size: Some(2),
             shuffle: false,
-            optimizer: crate::OptimizerConfig::Sgd {
-                momentum: 0.9,
-                nesterov: false,
-            },
+            optimizer,
             alpha: 1e-3,
             schedule,
+            warmup,
             stopping: Stopping {
                 n_iter_no_change: Some(1),
                 tol: 1e-2,
@@ -439,4 +581,73 @@ fn scales_judge_and_step_in_the_callers_units() {
     assert_eq!(plain.get_weights().unwrap(), scaled.get_weights().unwrap());
     let best = h_plain.loss.iter().copied().fold(f64::INFINITY, f64::min);
     assert_eq!(h_scaled.progress.best_loss, 3.0 * best);
+}
+
+/// A callable schedule asks the monitor for each epoch's step size before the epoch, with
+/// the schedule's clock; a step size that is negative or not finite ends training with an
+/// error naming `learning_rate`, after the epochs before it; without a monitor that gives
+/// step sizes, the fit is refused before any update.
+#[test]
+fn a_callable_schedule_asks_the_monitor_before_each_epoch() {
+    struct Rates {
+        asked: Vec<u64>,
+        third: f64,
+    }
+    impl<T> Monitor<T> for Rates {
+        fn every_epoch(&self) -> bool {
+            false // `drive` runs a callable schedule's epochs one at a time regardless
+        }
+        fn learning_rate(&mut self, epoch: u64) -> Result<f64> {
+            self.asked.push(epoch);
+            Ok(if epoch == 2 { self.third } else { 0.1 })
+        }
+    }
+    let cfg = FitConfig {
+        epochs: 4,
+        schedule: Schedule::Callable,
+        ..FitConfig::default()
+    };
+    let (mut net, x, y) = xor();
+    let mut rates = Rates {
+        asked: vec![],
+        third: 0.3,
+    };
+    let y = Target::Dense(y.view());
+    let h = fit(&mut net, x.view(), y, None, None, &cfg, &mut rates).unwrap();
+    assert_eq!(rates.asked, [0, 1, 2, 3]);
+    assert_eq!(h.learning_rate, [0.1, 0.1, 0.3, 0.1]);
+    assert_eq!(h.progress.epochs, 4);
+    for bad in [f64::NAN, -1.0, f64::INFINITY] {
+        let mut net = xor().0;
+        let mut rates = Rates {
+            asked: vec![],
+            third: bad,
+        };
+        let err = fit(&mut net, x.view(), y, None, None, &cfg, &mut rates).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                Error::Value {
+                    arg: "learning_rate",
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        assert_eq!(rates.asked, [0, 1, 2]);
+    }
+    let mut net = xor().0;
+    let before = net.get_weights().unwrap();
+    let err = train(&mut net, x.view(), y, &cfg).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::Value {
+                arg: "schedule",
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert_eq!(net.get_weights().unwrap(), before);
 }

@@ -2,8 +2,10 @@
 
 use super::batches::{gather_rows, gather_target, slice_target, BatchTarget};
 use super::engine::{Batch, Engine};
+use super::schedule::{self, Clock};
 use super::stopping::{self, Metric, Progress, Schedule, Stop};
-use super::{EpochReport, FitConfig, History, Validation};
+use super::{Divergence, EpochReport, FitConfig, History, Mt19937, Validation};
+use crate::nn::dropout::MaskKey;
 use crate::nn::layer::{try_clone, try_collect, try_filled, try_zeros, try_zeros1};
 use crate::nn::loss::batch_weights;
 use crate::nn::network::{forward_pass, forward_workspace, overflow_error};
@@ -33,6 +35,8 @@ pub(super) struct Trainer<'a, 'd, T: Float> {
     /// The row-major passes' buffers, each layer's gradient among them (none for the
     /// feature-major engine, which keeps its own): see `Engine::new`, `Engine::gradients`.
     caches: Vec<LayerCache<T>>,
+    /// Dropout's rate per hidden layer; empty when every rate is 0.
+    dropout: Vec<f64>,
     shuffling: bool,
     /// Gathered batches (only when shuffling; otherwise batches are views of x and y).
     gathering_x: bool,
@@ -41,7 +45,10 @@ pub(super) struct Trainer<'a, 'd, T: Float> {
     /// Per-row gradient scales w_i · n_b / Σw of the current batch.
     scale: Array1<T>,
     order: Vec<usize>,
-    rng: crate::nn::init::CoreRng,
+    stream: Stream,
+    /// The epoch (1-based) that diverged, with `Divergence::Record`: it and every later
+    /// epoch are recorded as NaN (see `diverged_epoch`).
+    diverged: Option<usize>,
     /// The weights at the start of the epoch, restored if it diverges.
     snapshot: Vec<(Array2<T>, Array1<T>)>,
     /// The weights of the best validation score (early stopping only); the initial ones to
@@ -50,6 +57,11 @@ pub(super) struct Trainer<'a, 'd, T: Float> {
     val_ws: Vec<LayerCache<T>>,
     /// The rule's state, the samples seen and the step size.
     progress: Progress,
+    /// Batches per epoch, and the epochs of a schedule without `t_max` (`Clock`).
+    batches: u64,
+    horizon: u64,
+    /// The step size of this epoch of a `Schedule::Callable` fit (`set_rate`).
+    callable_rate: f64,
     pub history: History,
     /// The last epoch's.
     pub report: Option<EpochReport>,
@@ -67,8 +79,13 @@ impl<'a, 'd, T: Float> Trainer<'a, 'd, T> {
     ) -> Result<Self> {
         let n = data.x.nrows();
         let batch = config.batch_size.unwrap_or(n).min(n);
-        let (engine, caches) = Engine::new(net.layers(), batch)?;
-        let shuffling = config.shuffle && batch < n;
+        let (engine, caches) = Engine::new(net.layers(), net.dropout(), batch)?;
+        let dropout = match net.dropout().iter().any(|&p| p > 0.0) {
+            true => try_collect(net.dropout().iter().copied(), || "dropout rates".into())?,
+            false => Vec::new(),
+        };
+        // NumPy's stream is drawn each epoch, as scikit-learn does, even for a full batch.
+        let shuffling = config.shuffle && (batch < n || config.numpy_stream.is_some());
         let gathering_x = shuffling && !engine.copies_x();
         let xb = try_zeros::<T>(if gathering_x { batch } else { 0 }, data.x.ncols())?;
         let yb = match data.y {
@@ -105,6 +122,8 @@ impl<'a, 'd, T: Float> Trainer<'a, 'd, T> {
             Some(v) => forward_workspace(net.layers(), v.x.nrows())?,
             None => Vec::new(),
         };
+        let end = progress.epochs.saturating_add(config.epochs as u64);
+        let horizon = end.saturating_sub(config.warmup as u64).max(1);
         Ok(Trainer {
             net,
             data,
@@ -113,17 +132,25 @@ impl<'a, 'd, T: Float> Trainer<'a, 'd, T> {
             batch,
             engine,
             caches,
+            dropout,
             shuffling,
             gathering_x,
             xb,
             yb,
             scale,
             order,
-            rng: crate::nn::init::rng(config.seed),
+            stream: match config.numpy_stream {
+                Some(state) => Stream::NumPy(Box::new(state)),
+                None => Stream::Core(crate::nn::init::rng(config.seed)),
+            },
+            diverged: None,
             snapshot,
             best,
             val_ws,
             progress,
+            batches: n.div_ceil(batch) as u64,
+            horizon,
+            callable_rate: 0.0,
             // Grown an epoch at a time: `epochs` may be far more than are run.
             history: History {
                 loss: Vec::new(),
@@ -132,6 +159,8 @@ impl<'a, 'd, T: Float> Trainer<'a, 'd, T> {
                 learning_rate: Vec::new(),
                 best_val_score: None,
                 stopped: Stop::MaxEpochs,
+                diverged: None,
+                numpy_stream: None,
                 progress,
             },
             report: None,
@@ -180,15 +209,59 @@ impl<'a, 'd, T: Float> Trainer<'a, 'd, T> {
         self.finished()
     }
 
+    /// Whether the step sizes come from `set_rate`, epoch by epoch.
+    pub(super) fn callable(&self) -> bool {
+        self.config.schedule == Schedule::Callable
+    }
+
+    /// The schedule's clock: epochs run, those of the fit resumed included.
+    pub(super) fn clock(&self) -> u64 {
+        self.progress.epochs
+    }
+
+    /// The step size of the coming epoch of a `Schedule::Callable` fit.
+    pub(super) fn set_rate(&mut self, rate: f64) {
+        self.callable_rate = rate;
+    }
+
+    /// The step size of batch `batch` of the coming epoch, in the schedule's units.
+    fn rate(&self, batch: usize) -> f64 {
+        let current = match self.config.schedule {
+            Schedule::Callable => self.callable_rate,
+            _ => self.progress.learning_rate,
+        };
+        let clock = Clock {
+            epoch: self.progress.epochs,
+            batch: batch as u64,
+            batches: self.batches,
+            horizon: self.horizon,
+        };
+        let (config, warmup) = (self.config, self.config.warmup as u64);
+        schedule::rate(
+            config.schedule,
+            warmup,
+            config.learning_rate,
+            current,
+            clock,
+        )
+    }
+
     /// One epoch: its batches, the weights' check, the history, validation and stopping.
     fn epoch(&mut self, between_batches: &mut dyn FnMut() -> Result<()>) -> Result<()> {
         let epoch = self.history.loss.len();
+        let first_rate = self.rate(0);
+        if self.shuffling {
+            match &mut self.stream {
+                Stream::Core(rng) => self.order.shuffle(rng),
+                Stream::NumPy(mt) => mt.shuffle(&mut self.order),
+            }
+        }
+        if self.diverged.is_some() {
+            return self.diverged_epoch(first_rate);
+        }
         for ((w, b), l) in self.snapshot.iter_mut().zip(self.net.layers()) {
             w.assign(&l.w);
             b.assign(&l.b);
-        }
-        if self.shuffling {
-            self.order.shuffle(&mut self.rng);
         }
         let n = self.data.x.nrows();
         let (mut total, mut penalty) = (0.0, 0.0);
@@ -206,10 +279,26 @@ impl<'a, 'd, T: Float> Trainer<'a, 'd, T> {
                 Ok(())
             });
         self.order = order;
-        result?;
-        if self
-            .net
-            .layers()
+        match result.and_then(|()| self.check_weights(epoch)) {
+            // The weights of the start of the epoch are back (`step`, `check_weights`).
+            Err(Error::NonFinite(_)) if self.config.divergence == Divergence::Record => {
+                self.diverged = Some(epoch + 1);
+                return self.diverged_epoch(first_rate);
+            }
+            result => result?,
+        }
+        let epoch_loss = total / n as f64;
+        self.history.loss.push(epoch_loss);
+        self.history.learning_rate.push(first_rate);
+        self.progress.samples_seen += n as u64;
+        self.progress.epochs += 1;
+        self.end_epoch(epoch_loss, penalty / n as f64)
+    }
+
+    /// Restores the weights of the start of the epoch and fails if any became non-finite.
+    fn check_weights(&mut self, epoch: usize) -> Result<()> {
+        let layers = self.net.layers();
+        if layers
             .iter()
             .any(|l| l.w.iter().chain(&l.b).any(|v| !v.is_finite()))
         {
@@ -220,11 +309,23 @@ impl<'a, 'd, T: Float> Trainer<'a, 'd, T> {
                 epoch + 1
             )));
         }
-        let epoch_loss = total / n as f64;
-        self.history.loss.push(epoch_loss);
-        self.history.learning_rate.push(self.progress.learning_rate);
-        self.progress.samples_seen += n as u64;
-        self.end_epoch(epoch_loss, penalty / n as f64)
+        Ok(())
+    }
+
+    /// An epoch at or after the one that diverged (`Divergence::Record`): a NaN loss and
+    /// score, judged by the rule as scikit-learn judges them; nothing is computed.
+    fn diverged_epoch(&mut self, rate: f64) -> Result<()> {
+        self.history.loss.push(f64::NAN);
+        self.history.learning_rate.push(rate);
+        self.progress.samples_seen += self.data.x.nrows() as u64;
+        self.progress.epochs += 1;
+        let score = self.data.validation.map(|_| {
+            self.history.val_loss.push(f64::NAN);
+            self.history.val_score.push(f64::NAN);
+            f64::NAN
+        });
+        self.judge(f64::NAN, f64::NAN, score);
+        Ok(())
     }
 
     /// Validation, the stopping rule and the schedule after an epoch of mean loss
@@ -235,7 +336,14 @@ impl<'a, 'd, T: Float> Trainer<'a, 'd, T> {
         let score = match self.data.validation {
             Some(v) => {
                 if let Some(k) = forward_pass(self.net.layers(), &mut self.val_ws, v.x) {
-                    return Err(overflow_error("validation_data X", k));
+                    if self.config.divergence == Divergence::Raise {
+                        return Err(overflow_error("validation_data X", k));
+                    }
+                    // Predictions that overflow score NaN, as scikit-learn's would.
+                    self.history.val_loss.push(f64::NAN);
+                    self.history.val_score.push(f64::NAN);
+                    self.judge(epoch_loss, penalty, Some(f64::NAN));
+                    return Ok(());
                 }
                 let yhat = self.val_ws[self.val_ws.len() - 1].a.view();
                 let output = self.net.layers()[self.net.layers().len() - 1].activation;
@@ -308,6 +416,7 @@ impl<'a, 'd, T: Float> Trainer<'a, 'd, T> {
     fn step(&mut self, epoch: usize, i: usize, rows: &[usize]) -> Result<(f64, f64)> {
         let (x, y, sample_weight) = (self.data.x, self.data.y, self.data.sample_weight);
         let (config, loss) = (self.config, self.net.loss_fn());
+        let lr = self.rate(i) * config.scales.step;
         let n = x.nrows();
         let m = rows.len();
         let r = rows[0]..rows[0] + m; // the rows, when not shuffling
@@ -333,11 +442,22 @@ impl<'a, 'd, T: Float> Trainer<'a, 'd, T> {
         }
         let layers = self.net.layers_mut();
         let (engine, caches) = (&mut self.engine, &mut self.caches);
+        // With dropout, the masks of sample `samples_seen + i · batch + row`: a resumed fit
+        // draws new ones.
+        let dropout = (!self.dropout.is_empty()).then(|| {
+            let first = self
+                .progress
+                .samples_seen
+                .wrapping_add((i * self.batch) as u64);
+            let seed = config.seed;
+            (&self.dropout[..], MaskKey { seed, first })
+        });
         let batch = Batch {
             x: xv,
             y: yv,
             row_scale,
             m,
+            dropout,
         };
         let mut batch_loss = engine.forward(layers, caches, loss, &batch);
         let mut batch_penalty = 0.0;
@@ -362,7 +482,6 @@ impl<'a, 'd, T: Float> Trainer<'a, 'd, T> {
                 g.dw.scaled_add(a, &l.w);
             }
         }
-        let lr = self.progress.learning_rate * config.scales.step;
         let grads = engine.gradients(caches).map(|g| &*g);
         self.optimizer.step(layers, grads, lr);
         Ok((batch_loss * m as f64, batch_penalty * m as f64))
@@ -375,11 +494,22 @@ impl<'a, 'd, T: Float> Trainer<'a, 'd, T> {
             history.best_val_score = Some(self.progress.best_score);
         }
         history.progress = self.progress;
+        history.diverged = self.diverged;
+        history.numpy_stream = match self.stream {
+            Stream::NumPy(mt) => Some(*mt),
+            Stream::Core(_) => None,
+        };
         if self.config.stopping.early_stopping {
             restore(self.net, &self.best);
         }
         history
     }
+}
+
+/// Where the shuffling order comes from (see `FitConfig::numpy_stream`).
+enum Stream {
+    Core(crate::nn::init::CoreRng),
+    NumPy(Box<Mt19937>),
 }
 
 /// The error of a batch whose loss is not finite: the layer whose `z` overflowed, if one

@@ -7,14 +7,20 @@ ferroprop's losses are means over every element (binary cross-entropy, MSE witho
 ferroprop's mean, with ``g = 1`` (binary, multiclass), ``k`` (``k`` labels of a
 multilabel problem) and ``k / 2`` (regression with ``k`` outputs: scikit-learn's output
 delta is ``ŷ − y`` over the rows only). The adapter runs ferroprop with
-``learning_rate·g`` (SGD), ``alpha / g`` and, for Adam, ``epsilon / g``, which gives the
+``learning_rate·g`` (SGD), ``alpha / g``, for Adam and AdamW ``epsilon / g`` and for SGD
+``weight_decay / g`` (AdamW's decay does not scale with the gradient), which gives the
 same steps as scikit-learn's from the same weights, and reports ``loss_``/``loss_curve_``
 in scikit-learn's convention (ferroprop's loss times ``g``; times 1/2 for regression, plus,
 for several outputs, the part of the penalty scikit-learn's reported loss counts
-differently). Initialisation is scikit-learn's Glorot-uniform draw from ``random_state``;
-the shuffling seed of ferroprop is drawn from the same ``RandomState`` afterwards.
+differently). Every draw from ``random_state`` is scikit-learn's: the Glorot-uniform
+initialisation, early stopping's split, then one ``shuffle`` of the row order per epoch,
+which the core draws itself from the ``RandomState``'s MT19937 state (``numpy_stream``:
+NumPy's legacy stream and ``RandomState.shuffle``, in Rust) and hands back advanced, so
+that the ``RandomState`` ends where scikit-learn's would. A diverging fit (a non-finite
+loss) runs on as scikit-learn's does (``divergence="record"``): NaN losses and scores to
+``max_iter``, then the best weights with early stopping, or scikit-learn's error without.
 
-Every ``fit`` and ``partial_fit`` with SGD or Adam is one call of the core's ``fit``: the
+Every ``fit`` and ``partial_fit`` with SGD, Adam or AdamW is one call of the core's ``fit``: the
 schedules, the no-improvement rule, early stopping (scores weighted by the sample
 weights) and the restoring of the best weights run in Rust (``src/train/``), judging
 scikit-learn's loss and stepping by its step size (``scales``), and continuing from the
@@ -29,6 +35,7 @@ from __future__ import annotations
 
 import inspect
 import math
+import os
 import re
 import textwrap
 import warnings
@@ -48,7 +55,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, Options, StrOptions
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.optimize import _check_optimize_result
-from sklearn.utils.validation import _check_sample_weight, validate_data
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
 from ferroprop.network import (
     ActivationName,
@@ -60,6 +67,8 @@ from ferroprop.network import (
     Network,
     _EpochReport,
 )
+from ferroprop.sklearn import _files
+from ferroprop.sklearn._callbacks import CallbackSupportMixin, FitTasks
 
 if TYPE_CHECKING:
     from typing_extensions import Self
@@ -79,8 +88,16 @@ HiddenActivation = Union[
     Literal["elu"],
     Literal["softplus"],
 ]
-Solver = Union[Literal["lbfgs"], Literal["sgd"], Literal["adam"]]
-LearningRateSchedule = Union[Literal["constant"], Literal["invscaling"], Literal["adaptive"]]
+Solver = Union[Literal["lbfgs"], Literal["sgd"], Literal["adam"], Literal["adamw"]]
+LearningRateSchedule = Union[
+    Literal["constant"],
+    Literal["invscaling"],
+    Literal["adaptive"],
+    Literal["cosine"],
+    Literal["step"],
+    Literal["one_cycle"],
+    Callable[[int], float],
+]
 #: ``hidden_layer_sizes``: one size, or one per hidden layer.
 HiddenLayerSizes = Union[int, Sequence[int], npt.NDArray[np.integer[Any]]]
 #: ``X``: an array-like or a SciPy sparse matrix or array (densified).
@@ -91,7 +108,9 @@ _OutActivation = Union[Literal["identity"], Literal["logistic"], Literal["softma
 _Weights = list[tuple[FloatArray, FloatArray]]
 
 
-_STOCHASTIC_SOLVERS = ("sgd", "adam")
+_STOCHASTIC_SOLVERS = ("sgd", "adam", "adamw")
+# scikit-learn's schedules, which its Adam ignores (PyTorch's apply to every solver).
+_SKLEARN_SCHEDULES = ("constant", "invscaling", "adaptive")
 _HIDDEN: dict[str, ActivationName] = {
     "identity": "identity",
     "logistic": "sigmoid",
@@ -124,21 +143,33 @@ activation : {"identity", "logistic", "tanh", "relu", "sigmoid", "leaky_relu", \
     Activation of the hidden layers: scikit-learn's four (``"logistic"`` is the
     sigmoid, also accepted as ``"sigmoid"``) and ferroprop's others (see
     :class:`ferroprop.Network`), which scikit-learn's estimators do not have.
-solver : {"lbfgs", "sgd", "adam"}, default="adam"
-    ``"sgd"`` and ``"adam"`` train by minibatches in ferroprop's Rust loop;
-    ``"lbfgs"`` runs SciPy's L-BFGS-B on ferroprop's full-batch loss and gradient.
+solver : {"lbfgs", "sgd", "adam", "adamw"}, default="adam"
+    ``"sgd"``, ``"adam"`` and ``"adamw"`` train by minibatches in ferroprop's Rust
+    loop; ``"lbfgs"`` runs SciPy's L-BFGS-B on ferroprop's full-batch loss and
+    gradient. ``"adamw"`` is PyTorch's ``AdamW`` (with ``weight_decay``; its
+    ``epsilon`` enters as PyTorch's does, after the bias correction, where
+    ``"adam"``, scikit-learn's, adds it before).
 alpha : float, default=0.0001
     Strength of the L2 penalty, divided by the total sample weight (the number of
     samples without weights) when added to the loss; biases are not penalized.
 batch_size : int or "auto", default="auto"
     Minibatch size of ``"sgd"`` and ``"adam"``; ``"auto"`` is
     ``min(200, n_samples)``. A size above ``n_samples`` is clipped, with a warning.
-learning_rate : {"constant", "invscaling", "adaptive"}, default="constant"
-    Step-size schedule of ``solver="sgd"``: ``"constant"`` keeps
+learning_rate : {"constant", "invscaling", "adaptive", "cosine", "step", \
+"one_cycle"} or callable, default="constant"
+    Step-size schedule. scikit-learn's, for ``"sgd"`` and ``"adamw"`` (``"adam"``
+    ignores them, as scikit-learn's does): ``"constant"`` keeps
     ``learning_rate_init``; ``"invscaling"`` uses
     ``learning_rate_init / (t_ + 1) ** power_t`` after each epoch; ``"adaptive"``
     divides the step by 5 whenever more than ``n_iter_no_change`` epochs in a row
-    fail to improve by ``tol``, and stops once it is at most 1e-6.
+    fail to improve by ``tol``, and stops once it is at most 1e-6. PyTorch's, for
+    every stochastic solver, from ``learning_rate_init`` (see
+    :meth:`ferroprop.Network.fit` for the formulas): ``"cosine"`` (to 0 over
+    ``t_max`` epochs), ``"step"`` (times ``gamma`` every ``step_size`` epochs) and
+    ``"one_cycle"`` (by batch, over ``t_max`` epochs). A callable ``f`` gives the
+    step size ``f(epoch)`` of each epoch (0-based) itself. Each ``fit`` starts
+    PyTorch's schedules and the callable's epochs afresh (a warm start too);
+    ``partial_fit`` calls continue them, one epoch each.
 learning_rate_init : float, default=0.001
     Initial step size of ``"sgd"`` and ``"adam"``.
 power_t : float, default=0.5
@@ -146,12 +177,12 @@ power_t : float, default=0.5
 max_iter : int, default=200
     Maximum number of epochs (``"sgd"``, ``"adam"``) or of iterations (``"lbfgs"``).
 shuffle : bool, default=True
-    Shuffle the samples before each epoch (``"sgd"``, ``"adam"``), in ferroprop's
-    order, seeded from ``random_state``.
+    Shuffle the samples before each epoch (``"sgd"``, ``"adam"``), drawn from
+    ``random_state`` as scikit-learn draws them (the same order).
 random_state : int, RandomState instance or None, default=None
-    Source of the initial weights (scikit-learn's Glorot-uniform draw: the same
-    numbers as scikit-learn's), of the early-stopping split and of the shuffling
-    seeds.
+    Source of the initial weights, of the early-stopping split and of the shuffles,
+    each drawn as scikit-learn draws them: the same ``random_state`` gives scikit-learn's
+    model, and a ``RandomState`` instance is advanced exactly as scikit-learn advances it.
 tol : float, default=1e-4
     The improvement of the loss (or of the validation score) that counts; for
     ``"lbfgs"``, SciPy's ``gtol``.
@@ -182,6 +213,31 @@ n_iter_no_change : int or np.inf, default=10
     ``np.inf`` never stops early.
 max_fun : int, default=15000
     Maximum number of loss evaluations of ``"lbfgs"``.
+"""
+_TORCH_PARAMETERS = """\
+weight_decay : float, default=0.0
+    Weight decay of ``"sgd"`` (PyTorch's ``SGD(weight_decay=...)``: each weight's
+    gradient gains ``weight_decay * W`` before the momentum) and ``"adamw"``
+    (decoupled: each step first scales the weights by
+    ``1 - learning_rate * weight_decay``). Biases are not decayed. Must be 0 with
+    ``"adam"`` and ``"lbfgs"``.
+warmup : int, default=0
+    Epochs of linear warm-up in front of the schedule: epoch ``e < warmup`` steps by
+    ``(e + 1) / (warmup + 1)`` times the schedule's first step size.
+t_max : int or None, default=None
+    The length in epochs of ``"cosine"`` and ``"one_cycle"``; ``None`` is
+    ``max_iter - warmup``.
+step_size : int or None, default=None
+    The period in epochs of ``"step"`` (required with it).
+gamma : float, default=0.1
+    The factor of ``"step"``.
+dropout : float or sequence of float, default=0.0
+    Inverted dropout's rate in ``[0, 1)`` for every hidden layer, or one per hidden
+    layer (ferroprop's addition; see ``ferroprop.Network``): during ``"sgd"``,
+    ``"adam"`` and ``"adamw"`` training only, never in predictions. The masks follow
+    ``random_state``. 0 trains exactly the model without dropout; ``"lbfgs"`` refuses
+    any other rate.
+
 """
 _DTYPE_PARAMETER = """\
 dtype : {None, "float32", "float64"}, default=None
@@ -239,6 +295,7 @@ ValueError
 _SHARED_DOCS = {
     "{common_parameters}": _COMMON_PARAMETERS,
     "{dtype_parameter}": _DTYPE_PARAMETER,
+    "{torch_parameters}": _TORCH_PARAMETERS,
     "{common_attributes}": _COMMON_ATTRIBUTES,
     "{predict_parameters}": _PREDICT_PARAMETERS,
     "{predict_raises}": _PREDICT_RAISES,
@@ -311,9 +368,39 @@ def _unpack(theta: FloatArray, shapes: Sequence[tuple[int, ...]]) -> _Weights:
 def _network_like(net: Network, weights: _Weights) -> Network:
     """A new network with ``net``'s architecture and ``weights``."""
     dtype: DTypeName = "float32" if net.dtype == np.float32 else "float64"
-    copy = Network(net.layer_sizes, net.activations, net.loss_name, dtype, seed=0)
+    copy = Network(
+        net.layer_sizes, net.activations, net.loss_name, dtype, seed=0, dropout=net.dropout
+    )
     copy.set_weights(weights)
     return copy
+
+
+# scikit-learn's message (its tests match it).
+_NON_FINITE = (
+    "Solver produced non-finite parameter weights. The input data may contain large values "
+    "and need to be preprocessed."
+)
+
+
+def _shuffling(random_state: np.random.RandomState) -> tuple[int, Any]:
+    """The core's ``seed`` and ``numpy_stream`` for shuffling with ``random_state``: its
+    MT19937 state (the core shuffles as ``random_state.shuffle`` would, in scikit-learn's
+    order, and hands the advanced state back), or, for a ``RandomState`` over another bit
+    generator, a seed drawn from it for the core's own stream."""
+    state = random_state.get_state(legacy=False)
+    if state.get("bit_generator") != "MT19937":
+        return int(random_state.randint(2**31)), None
+    inner = state["state"]
+    return 0, (np.ascontiguousarray(inner["key"], dtype=np.uint32), int(inner["pos"]))
+
+
+def _set_stream(random_state: np.random.RandomState, stream: tuple[Any, int]) -> None:
+    """Advances ``random_state`` to the core's MT19937 state ``stream`` (its Gaussian cache
+    as it was)."""
+    state = random_state.get_state(legacy=False)
+    key, pos = stream
+    state["state"] = {"key": key, "pos": pos}
+    random_state.set_state(state)
 
 
 def _progress_bar(total: int) -> Any:
@@ -325,16 +412,19 @@ def _progress_bar(total: int) -> Any:
     return tqdm(total=total, unit="epoch", desc="fit")
 
 
-class _BaseMLP(BaseEstimator, ABC):
+class _BaseMLP(CallbackSupportMixin, BaseEstimator, ABC):
     """What MLPClassifier and MLPRegressor share (scikit-learn's BaseMultilayerPerceptron)."""
 
     _parameter_constraints: dict[str, list[Any]] = {
         "hidden_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left")],
         "activation": [StrOptions(set(_HIDDEN))],
-        "solver": [StrOptions({"lbfgs", "sgd", "adam"})],
+        "solver": [StrOptions({"lbfgs", "sgd", "adam", "adamw"})],
         "alpha": [Interval(Real, 0, None, closed="left")],
         "batch_size": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
-        "learning_rate": [StrOptions({"constant", "invscaling", "adaptive"})],
+        "learning_rate": [
+            StrOptions({"constant", "invscaling", "adaptive", "cosine", "step", "one_cycle"}),
+            callable,
+        ],
         "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
         "power_t": [Interval(Real, 0, None, closed="left")],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
@@ -353,6 +443,12 @@ class _BaseMLP(BaseEstimator, ABC):
         "n_iter_no_change": [Interval(Integral, 1, None, closed="left"), Options(Real, {np.inf})],
         "max_fun": [Interval(Integral, 1, None, closed="left")],
         "dtype": [None, StrOptions({"float32", "float64"}), type, np.dtype],
+        "weight_decay": [Interval(Real, 0, None, closed="left")],
+        "warmup": [Interval(Integral, 0, None, closed="left")],
+        "t_max": [None, Interval(Integral, 1, None, closed="left")],
+        "step_size": [None, Interval(Integral, 1, None, closed="left")],
+        "gamma": [Interval(Real, 0, None, closed="neither")],
+        "dropout": [Interval(Real, 0, 1, closed="left"), "array-like"],
     }
 
     # Fitted attributes (scikit-learn's), set by fit; documented in the subclasses.
@@ -368,7 +464,11 @@ class _BaseMLP(BaseEstimator, ABC):
     best_validation_score_: float | None
     _network: Network
     _best_network: Network | None
+    # coefs_ and intercepts_ assigned before any fit.
+    _assigned_coefs: list[Any]
+    _assigned_intercepts: list[Any]
     _learning_rate: float
+    _schedule_epochs: int
     _no_improvement_count: int
 
     if TYPE_CHECKING:
@@ -404,6 +504,12 @@ class _BaseMLP(BaseEstimator, ABC):
         n_iter_no_change: int | float,
         max_fun: int,
         dtype: FloatDTypeLike | None,
+        weight_decay: float = 0.0,
+        warmup: int = 0,
+        t_max: int | None = None,
+        step_size: int | None = None,
+        gamma: float = 0.1,
+        dropout: float | Sequence[float] = 0.0,
     ) -> None:
         self.activation = activation
         self.solver = solver
@@ -430,6 +536,12 @@ class _BaseMLP(BaseEstimator, ABC):
         self.n_iter_no_change = n_iter_no_change
         self.max_fun = max_fun
         self.dtype = dtype
+        self.weight_decay = weight_decay
+        self.warmup = warmup
+        self.t_max = t_max
+        self.step_size = step_size
+        self.gamma = gamma
+        self.dropout = dropout
 
     # -- what the subclasses define ---------------------------------------------------------
 
@@ -475,12 +587,20 @@ class _BaseMLP(BaseEstimator, ABC):
         """Weight matrices, shape ``(fan_in, fan_out)``, of each layer (read-only copies).
 
         Assigning a list of one matrix per layer sets the network's weights (shapes must
-        match; the optimizer's state is reset).
+        match; the optimizer's state is reset). Before the first fit, the list assigned is
+        kept as it is (``coefs_[k] = W`` changes it), and a warm-started ``fit`` or
+        ``partial_fit`` continues from it and ``intercepts_``, as scikit-learn's does.
         """
+        if not hasattr(self, "_network") and "_assigned_coefs" in vars(self):
+            assigned: list[FloatArray] = self._assigned_coefs
+            return assigned
         return [_readonly(W) for W, _ in self._network.get_weights()]
 
     @coefs_.setter
     def coefs_(self, value: Sequence[ArrayLike]) -> None:
+        if not hasattr(self, "_network"):
+            self._assigned_coefs = list(value)
+            return
         weights = self._network.get_weights()
         if len(value) != len(weights):
             raise ValueError(f"coefs_ needs {len(weights)} matrices, got {len(value)}")
@@ -491,12 +611,19 @@ class _BaseMLP(BaseEstimator, ABC):
         """Bias vectors, shape ``(fan_out,)``, of each layer (read-only copies).
 
         Assigning a list of one vector per layer sets the network's biases (shapes must
-        match; the optimizer's state is reset).
+        match; the optimizer's state is reset). Before the first fit, the list assigned is
+        kept as it is, as ``coefs_``'s.
         """
+        if not hasattr(self, "_network") and "_assigned_intercepts" in vars(self):
+            assigned: list[FloatArray] = self._assigned_intercepts
+            return assigned
         return [_readonly(b) for _, b in self._network.get_weights()]
 
     @intercepts_.setter
     def intercepts_(self, value: Sequence[ArrayLike]) -> None:
+        if not hasattr(self, "_network"):
+            self._assigned_intercepts = list(value)
+            return
         weights = self._network.get_weights()
         if len(value) != len(weights):
             raise ValueError(f"intercepts_ needs {len(weights)} vectors, got {len(value)}")
@@ -513,6 +640,18 @@ class _BaseMLP(BaseEstimator, ABC):
         if self.out_activation_ in ("logistic", "exp"):
             return float(k), float(k)
         return 1.0, 1.0
+
+    def _rates(self) -> float | list[float]:
+        """``dropout`` as ``Network`` takes it (its values are the core's to check); refused
+        with ``"lbfgs"``, whose full-batch objective has no dropout."""
+        rates: Any = self.dropout  # a number or an array-like, as validated
+        values = [float(rates)] if isinstance(rates, Real) else [float(p) for p in rates]
+        if self.solver == "lbfgs" and any(values):
+            raise ValueError(
+                f"dropout={rates!r} needs solver 'sgd' or 'adam': 'lbfgs' minimizes the "
+                "full-batch loss, which has no dropout"
+            )
+        return values[0] if isinstance(rates, Real) else values
 
     def _net_dtype(self, x_dtype: np.dtype[Any]) -> DTypeName:
         if self.dtype is None:
@@ -543,7 +682,7 @@ class _BaseMLP(BaseEstimator, ABC):
         hidden = [sizes] if isinstance(sizes, (int, np.integer)) else list(sizes)
         if np.any(np.array(hidden) <= 0):
             raise ValueError(f"hidden_layer_sizes must be > 0, got {hidden}.")
-        first_pass = not hasattr(self, "_network") or (not self.warm_start and not incremental)
+        first_pass = not self._has_weights() or (not self.warm_start and not incremental)
 
         X, Y, y_raw = self._validate_input(X, y, incremental, reset=first_pass)
         if sp.issparse(X):
@@ -552,7 +691,7 @@ class _BaseMLP(BaseEstimator, ABC):
         weights = self._class_sample_weight(weights, y_raw, incremental)
         if Y.ndim == 1:
             Y = Y.reshape(-1, 1)
-        if not first_pass and Y.shape[1] != self.n_outputs_:
+        if not first_pass and Y.shape[1] != getattr(self, "n_outputs_", Y.shape[1]):
             raise ValueError(
                 f"y has {Y.shape[1]} outputs but the fitted network has {self.n_outputs_}"
             )
@@ -561,23 +700,39 @@ class _BaseMLP(BaseEstimator, ABC):
         random_state = check_random_state(self.random_state)
         if first_pass:
             self._initialize(layer_units, X.dtype, random_state)
-        elif self._network.layer_sizes != layer_units:
+        elif not hasattr(self, "_network"):
+            self._initialize_from_assigned(layer_units, X.dtype)
+        if self._network.layer_sizes != layer_units:
             raise ValueError(
                 f"warm_start/partial_fit: the network has layers {self._network.layer_sizes}, "
                 f"the data and hidden_layer_sizes ask for {layer_units}"
             )
         X = np.ascontiguousarray(X, dtype=self._network.dtype)
 
-        if self.solver in _STOCHASTIC_SOLVERS:
-            self._fit_stochastic(X, Y, weights, incremental, random_state)
+        stochastic = self.solver in _STOCHASTIC_SOLVERS
+        if not stochastic and self.weight_decay > 0:
+            raise ValueError(
+                f"weight_decay must be 0 with solver='lbfgs', got {self.weight_decay!r} "
+                "(use alpha for an L2 penalty, or solver='adamw' or 'sgd')"
+            )
+        tasks = FitTasks(
+            self,
+            X,
+            y_raw,
+            weights,
+            # L-BFGS: scikit-learn's count, an empty last iteration included.
+            max_subtasks=(1 if incremental else self.max_iter) if stochastic else self.max_iter + 1,
+            subtask="epoch" if stochastic else "lbfgs-iter",
+            snapshot=lambda: {"_network": _network_like(self._network, self._weights())},
+        )
+        if stochastic:
+            self._fit_stochastic(X, Y, weights, incremental, random_state, tasks)
         else:
-            self._fit_lbfgs(X, Y, weights)
+            self._fit_lbfgs(X, Y, weights, tasks)
+        tasks.close()
 
         if not all(np.isfinite(W).all() and np.isfinite(b).all() for W, b in self._weights()):
-            raise ValueError(
-                "Solver produced non-finite parameter weights. The input data may"
-                " contain large values and need to be preprocessed."
-            )
+            raise ValueError(_NON_FINITE)
         return self
 
     def _class_sample_weight(
@@ -587,6 +742,43 @@ class _BaseMLP(BaseEstimator, ABC):
 
     def _weights(self) -> _Weights:
         return self._network.get_weights()
+
+    def _has_weights(self) -> bool:
+        """Whether there are weights to continue from: a fit's, or ``coefs_`` and
+        ``intercepts_`` assigned before any fit."""
+        assigned = "_assigned_coefs" in vars(self) and "_assigned_intercepts" in vars(self)
+        return hasattr(self, "_network") or assigned
+
+    def _initialize_from_assigned(self, layer_units: list[int], x_dtype: np.dtype[Any]) -> None:
+        """The network of the ``coefs_`` and ``intercepts_`` assigned before any fit (as
+        scikit-learn's attributes can be), which a warm start or ``partial_fit`` continues.
+        Fitted attributes assigned too (``t_``, ``out_activation_``, ...) are kept; the
+        others start as a new fit's."""
+        coefs = self.__dict__.pop("_assigned_coefs")
+        intercepts = self.__dict__.pop("_assigned_intercepts")
+        weights = [
+            (np.asarray(W, dtype=x_dtype), np.asarray(b, dtype=x_dtype).reshape(-1))
+            for W, b in zip(coefs, intercepts)
+        ]
+        if len(coefs) != len(intercepts) or any(W.ndim != 2 for W, _ in weights):
+            raise ValueError(
+                "coefs_ and intercepts_ must hold a matrix and a vector per layer, got "
+                f"{len(coefs)} coefs_ and {len(intercepts)} intercepts_"
+            )
+        sizes = [weights[0][0].shape[0]] + [W.shape[1] for W, _ in weights]
+        assigned = vars(self).copy()
+        self.n_iter_ = 0
+        self.t_ = 0
+        self.n_layers_ = len(sizes)
+        self.out_activation_ = self._output_activation()
+        self._initialize_state()
+        self.__dict__.update(assigned)
+        out, loss = _OUTPUT[self.out_activation_]
+        activations = [_HIDDEN[self.activation]] * (len(sizes) - 2) + [out]
+        net = Network(sizes, activations, loss, self._net_dtype(x_dtype), seed=0)
+        net.set_weights(weights)
+        self._network = net
+        self._best_network = None
 
     def _initialize(
         self, layer_units: list[int], x_dtype: np.dtype[Any], random_state: Any
@@ -605,10 +797,15 @@ class _BaseMLP(BaseEstimator, ABC):
             weights.append((W, b))
         out, loss = _OUTPUT[self.out_activation_]
         activations = [_HIDDEN[self.activation]] * (len(layer_units) - 2) + [out]
-        net = Network(layer_units, activations, loss, self._net_dtype(x_dtype), seed=0)
+        dtype = self._net_dtype(x_dtype)
+        net = Network(layer_units, activations, loss, dtype, seed=0, dropout=self._rates())
         net.set_weights(weights)
         self._network = net
         self._best_network = None
+        self._initialize_state()
+
+    def _initialize_state(self) -> None:
+        """A new fit's stopping rule: no epoch yet."""
         if self.solver in _STOCHASTIC_SOLVERS:
             self.loss_curve_ = []
             self._no_improvement_count = 0
@@ -628,6 +825,7 @@ class _BaseMLP(BaseEstimator, ABC):
         sample_weight: FloatArray | None,
         incremental: bool,
         random_state: np.random.RandomState,
+        tasks: FitTasks,
     ) -> None:
         """One call of the core's ``fit`` does the whole fit, or ``partial_fit``'s epoch:
         the stopping rule, the schedule and early stopping's best weights are the core's
@@ -635,11 +833,11 @@ class _BaseMLP(BaseEstimator, ABC):
         reports each epoch; this keeps scikit-learn's attributes from those reports."""
         net = self._network
         sgd = self.solver == "sgd"
-        if not incremental:
-            net.reset_optimizer()  # a new optimizer, as each scikit-learn fit has
+        if not incremental or not hasattr(self, "_learning_rate"):
+            if not incremental:
+                net.reset_optimizer()  # a new optimizer, as each scikit-learn fit has
             self._learning_rate = float(self.learning_rate_init)
-        elif not hasattr(self, "_learning_rate"):
-            self._learning_rate = float(self.learning_rate_init)
+            self._schedule_epochs = 0
         if self.early_stopping and incremental:
             raise ValueError("partial_fit does not support early_stopping=True")
 
@@ -651,18 +849,25 @@ class _BaseMLP(BaseEstimator, ABC):
         if sw_tr is not None:
             weights, alpha = net._weights(sw_tr, alpha)
         bar = _progress_bar(self.max_iter) if self.verbose and not incremental else None
+        # Dropout's masks follow random_state: a seed drawn before the shuffling stream.
+        dropout_seed = int(random_state.randint(2**31)) if any(net.dropout) else None
+        seed, stream = _shuffling(random_state) if self.shuffle else (0, None)
+        if dropout_seed is not None and (stream is not None or not self.shuffle):
+            seed = dropout_seed
         self.n_iter_ = 0
         history = None
+        self._callback_stop = False
+        tasks.begin()
         try:
             history = net._core.fit(
                 net._x(X_tr),
                 self._targets(Y_tr),
                 epochs=1 if incremental else self.max_iter,
-                learning_rate=float(self.learning_rate_init),
                 batch_size=batch_size,
                 shuffle=bool(self.shuffle),
-                seed=int(random_state.randint(2**31)) if self.shuffle else 0,
-                optimizer="sgd" if sgd else "adam",
+                seed=seed,
+                numpy_stream=stream,
+                optimizer=self.solver,
                 momentum=float(self.momentum) if sgd else 0.0,
                 nesterov=bool(self.nesterovs_momentum),
                 beta_1=float(self.beta_1),
@@ -670,8 +875,8 @@ class _BaseMLP(BaseEstimator, ABC):
                 epsilon=float(self.epsilon) / g,
                 alpha=alpha,
                 sample_weight=weights,
-                schedule=self.learning_rate if sgd else "constant",
                 power_t=float(self.power_t),
+                **self._schedule(g),
                 n_iter_no_change=None
                 if math.isinf(self.n_iter_no_change)
                 else int(self.n_iter_no_change),
@@ -681,7 +886,10 @@ class _BaseMLP(BaseEstimator, ABC):
                 # times) and SGD steps by scikit-learn's step size times g.
                 scales=(s, g, g if sgd else 1.0),
                 resume=self._progress(),
-                report=lambda report: self._end_epoch(report, bar),
+                report=lambda report: self._end_epoch(report, bar, tasks, incremental),
+                # A callback's hook that asks to stop (the report above comes first).
+                callback=(lambda epoch, loss: self._callback_stop) if tasks.active else None,
+                divergence="record",
                 **validation,
             )
         except KeyboardInterrupt:
@@ -691,8 +899,16 @@ class _BaseMLP(BaseEstimator, ABC):
                 bar.close()
         if history is not None:
             net.history_ = history
+            if history["numpy_stream"] is not None:
+                _set_stream(random_state, history["numpy_stream"])
             if not incremental and history["stopped"] == "max_epochs":
                 self._warn_max_iter()
+            if history["diverged"] is not None and not self.early_stopping:
+                raise ValueError(
+                    f"{_NON_FINITE} (The loss became non-finite in epoch "
+                    f"{history['diverged']}; the weights from the start of that epoch were "
+                    "kept: lower learning_rate_init or scale the data.)"
+                )
         if self.early_stopping:
             self._best_network = _network_like(net, net.get_weights())
 
@@ -737,6 +953,29 @@ class _BaseMLP(BaseEstimator, ABC):
             validation["best_weights"] = self._best_network.get_weights()
         return X_tr, Y_tr, sw_tr, validation
 
+    def _schedule(self, g: float) -> dict[str, Any]:
+        """The core's keywords of the schedule and weight decay. scikit-learn's Adam ignores
+        scikit-learn's schedules; SGD's steps and its decay are in scikit-learn's units (its
+        gradient ``g`` times ferroprop's), AdamW's decay is not scaled by the gradient."""
+        schedule = self.learning_rate
+        learning_rate: Any = float(self.learning_rate_init)
+        if callable(schedule):
+            schedule, learning_rate = "constant", self.learning_rate
+        elif self.solver == "adam" and schedule in _SKLEARN_SCHEDULES:
+            schedule = "constant"
+        warmup = int(self.warmup)
+        t_max = self.t_max if self.t_max is not None else max(self.max_iter - warmup, 1)
+        decay = float(self.weight_decay)
+        return {
+            "learning_rate": learning_rate,
+            "schedule": schedule,
+            "weight_decay": decay / g if self.solver == "sgd" else decay,
+            "warmup": warmup,
+            "t_max": int(t_max),
+            "step_size": None if self.step_size is None else int(self.step_size),
+            "gamma": float(self.gamma),
+        }
+
     def _batch_size(self, n: int) -> int:
         if self.batch_size == "auto":
             return min(200, n)
@@ -748,9 +987,9 @@ class _BaseMLP(BaseEstimator, ABC):
             )
         return int(np.clip(self.batch_size, 1, n))
 
-    def _progress(self) -> tuple[int, float, float, int, float]:
+    def _progress(self) -> tuple[int, float, float, int, float, int]:
         """Where the last fit left the stopping rule (the core's ``resume``): the count,
-        the best loss and score, the samples seen and the step size."""
+        the best loss and score, the samples seen, the step size and the schedule's epochs."""
         best_loss = self.best_loss_ if self.best_loss_ is not None else np.inf
         best_score = self.best_validation_score_
         return (
@@ -758,12 +997,16 @@ class _BaseMLP(BaseEstimator, ABC):
             float(best_loss),
             float(best_score) if best_score is not None else -np.inf,
             int(self.t_),
-            self._learning_rate if self.solver == "sgd" else float(self.learning_rate_init),
+            self._learning_rate,
+            int(self._schedule_epochs),
         )
 
-    def _end_epoch(self, report: _EpochReport, bar: Any) -> None:
+    def _end_epoch(
+        self, report: _EpochReport, bar: Any, tasks: FitTasks, incremental: bool
+    ) -> None:
         """scikit-learn's bookkeeping (and verbose output) after an epoch, from the core's
-        report: the counters, the best values and the step size are the core's."""
+        report: the counters, the best values and the step size are the core's. Then the
+        callbacks' hooks: the end of this epoch's task, the beginning of the next one's."""
         self.n_iter_ += 1
         self.loss_ = np.float64(report["judged_loss"])
         self.t_ = report["samples_seen"]
@@ -780,8 +1023,9 @@ class _BaseMLP(BaseEstimator, ABC):
         else:
             self.best_loss_ = np.float64(report["best_loss"])
         self._no_improvement_count = report["count"]
-        if self.solver == "sgd":
+        if not callable(self.learning_rate):  # a callable's fit reports no step size of its own
             self._learning_rate = report["learning_rate"]
+        self._schedule_epochs = report["epochs"]
         if self.verbose and (report["stop"] is not None or report["divided"]):
             what = "Validation score" if self.early_stopping else "Training loss"
             msg = (
@@ -798,6 +1042,11 @@ class _BaseMLP(BaseEstimator, ABC):
         if bar is not None:
             bar.update(1)
             bar.set_postfix(loss=f"{self.loss_:.6g}", refresh=False)
+        if tasks.active:
+            self._callback_stop = tasks.end()
+            going_on = report["stop"] is None and not incremental and self.n_iter_ < self.max_iter
+            if going_on and not self._callback_stop:
+                tasks.begin()
 
     def _warn_max_iter(self) -> None:
         warnings.warn(
@@ -808,7 +1057,11 @@ class _BaseMLP(BaseEstimator, ABC):
         )
 
     def _fit_lbfgs(
-        self, X: FloatArray, Y: npt.NDArray[Any], sample_weight: FloatArray | None
+        self,
+        X: FloatArray,
+        Y: npt.NDArray[Any],
+        sample_weight: FloatArray | None,
+        tasks: FitTasks,
     ) -> None:
         """L-BFGS-B over scikit-learn's objective; ferroprop computes it and its gradient.
 
@@ -829,12 +1082,25 @@ class _BaseMLP(BaseEstimator, ABC):
             loss = s * data_loss + g * penalty
             return loss, _pack([(g * dW, g * db) for dW, db in grads]).astype(np.float64)
 
+        def at(theta: FloatArray) -> Callable[[], dict[str, Any]]:
+            """The callbacks' estimator at ``theta`` (made only if a hook asks for it)."""
+            return lambda: {"_network": _network_like(net, _unpack(theta, shapes))}
+
+        def iteration_ends(theta: FloatArray) -> None:
+            # As scikit-learn's L-BFGS estimators: end this iteration, begin the next
+            # (a hook's request to stop is not honoured, as theirs is not yet).
+            tasks.end(at(theta.copy()))
+            tasks.begin(at(theta.copy()))
+
+        theta0 = _pack(net.get_weights()).astype(np.float64)
+        tasks.begin(at(theta0))
         result = scipy.optimize.minimize(
             loss_grad,
-            _pack(net.get_weights()).astype(np.float64),
+            theta0,
             method="L-BFGS-B",
             jac=True,
             options={"maxfun": self.max_fun, "maxiter": self.max_iter, "gtol": self.tol},
+            callback=iteration_ends if tasks.active else None,
         )
         self.n_iter_ = _check_optimize_result("lbfgs", result, self.max_iter)
         self.loss_ = result.fun
@@ -876,6 +1142,86 @@ class _BaseMLP(BaseEstimator, ABC):
             If the solver stops at ``max_iter`` (or ``max_fun``) before converging.
         """
         return self._fit(X, y, sample_weight=sample_weight, incremental=False)
+
+    # -- files ----------------------------------------------------------------------------
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Save the fitted estimator to a file, without pickle.
+
+        The file is the network's safetensors file (as :meth:`ferroprop.Network.save`
+        writes it with ``optimizer_state=True``: weights, momentum or Adam's moments and
+        step count) whose metadata also holds, as JSON, the estimator's ``get_params()``
+        and its fitted attributes (``classes_``, ``n_iter_``, ``t_``, ``loss_curve_``,
+        ``best_loss_``, ``validation_scores_``, ``n_features_in_``,
+        ``feature_names_in_``, ``out_activation_``, the label binarizer's state, the
+        stopping rule's state). ``load`` of the same class gives back an estimator that
+        predicts identically and whose ``partial_fit`` or warm-started ``fit`` continues
+        bit for bit. The file is written atomically; callbacks are not saved.
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            Where to write (conventionally ``*.safetensors``); replaced if it exists.
+
+        Raises
+        ------
+        sklearn.exceptions.NotFittedError
+            If the estimator is not fitted.
+        TypeError
+            If a parameter has a value the file cannot hold (a ``RandomState`` over
+            another bit generator than MT19937, an arbitrary object).
+        OSError
+            If writing fails.
+
+        See Also
+        --------
+        load : Read the file back.
+        ferroprop.Network.load : Read the network alone from the same file.
+
+        Examples
+        --------
+        >>> import os, tempfile
+        >>> from sklearn.datasets import make_classification
+        >>> from ferroprop.sklearn import MLPClassifier
+        >>> X, y = make_classification(n_samples=100, random_state=0)
+        >>> clf = MLPClassifier(hidden_layer_sizes=(8,), max_iter=20, random_state=0)
+        >>> clf = clf.fit(X, y)
+        >>> path = os.path.join(tempfile.mkdtemp(), "clf.safetensors")
+        >>> clf.save(path)
+        >>> same = MLPClassifier.load(path)
+        >>> bool((same.predict_proba(X) == clf.predict_proba(X)).all())
+        True
+        """
+        check_is_fitted(self, "_network")
+        _files.save(self, path)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> Self:
+        """Load an estimator saved by :meth:`save`.
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            A file written by ``save`` of the same class.
+
+        Returns
+        -------
+        object
+            The estimator, fitted, with its parameters, fitted attributes, weights and
+            optimizer's state as they were saved.
+
+        Raises
+        ------
+        ValueError
+            If the file is not a ferroprop file, holds a network without an estimator
+            (``Network.save``'s: use :meth:`ferroprop.Network.load`), or holds the other
+            estimator class (an ``MLPClassifier`` file read by ``MLPRegressor.load``).
+        OSError
+            If reading fails (``FileNotFoundError``, ``IsADirectoryError``, ...).
+        """
+        data = _files.read(path)
+        loaded: Self = _files.from_bytes(cls, data, f"file {os.fspath(path)!r}")
+        return loaded
 
     def _check_solver(self) -> bool:
         if self.solver not in _STOCHASTIC_SOLVERS:

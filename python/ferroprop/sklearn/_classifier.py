@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from numbers import Real
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -52,6 +53,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         ``"balanced"`` uses ``n_samples / (n_classes * np.bincount(y))``. ``"balanced"``
         is refused by ``partial_fit`` (a batch's class counts are not the data's).
     {dtype_parameter}
+    {torch_parameters}
     Attributes
     ----------
     classes_ : ndarray of shape (n_classes,)
@@ -130,6 +132,12 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         max_fun: int = 15000,
         class_weight: dict[Any, float] | Literal["balanced"] | None = None,
         dtype: FloatDTypeLike | None = None,
+        weight_decay: float = 0.0,
+        warmup: int = 0,
+        t_max: int | None = None,
+        step_size: int | None = None,
+        gamma: float = 0.1,
+        dropout: float | Sequence[float] = 0.0,
     ) -> None:
         super().__init__(loss="log_loss", **_base_arguments(locals()))
         self.class_weight = class_weight

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy.typing as npt
@@ -48,6 +49,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         targets must be non-negative.
     {common_parameters}
     {dtype_parameter}
+    {torch_parameters}
     Attributes
     ----------
     {common_attributes}
@@ -119,6 +121,12 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         n_iter_no_change: int | float = 10,
         max_fun: int = 15000,
         dtype: FloatDTypeLike | None = None,
+        weight_decay: float = 0.0,
+        warmup: int = 0,
+        t_max: int | None = None,
+        step_size: int | None = None,
+        gamma: float = 0.1,
+        dropout: float | Sequence[float] = 0.0,
     ) -> None:
         super().__init__(**_base_arguments(locals()))
 
