@@ -648,7 +648,7 @@ class _BaseMLP(CallbackSupportMixin, BaseEstimator, ABC):
         values = [float(rates)] if isinstance(rates, Real) else [float(p) for p in rates]
         if self.solver == "lbfgs" and any(values):
             raise ValueError(
-                f"dropout={rates!r} needs solver 'sgd' or 'adam': 'lbfgs' minimizes the "
+                f"dropout={rates!r} needs solver 'sgd', 'adam' or 'adamw': 'lbfgs' minimizes the "
                 "full-batch loss, which has no dropout"
             )
         return values[0] if isinstance(rates, Real) else values
