@@ -153,12 +153,14 @@ fn momentum<T: Float, D: Dimension>(
     }
 }
 
-fn adam<T: Float, D: Dimension>(
+/// A rule with two moment buffers (Adam's, AdamW's) over one parameter: over slices at the
+/// CPU's vector level (large parameters in pieces on all threads), else by `Zip`.
+fn two_moments<T: Float, D: Dimension, F: elementwise::Update2<T> + Send + Sync>(
     p: &mut Array<T, D>,
     g: &Array<T, D>,
     m: &mut Array<T, D>,
     s: &mut Array<T, D>,
-    h: AdamStep<T>,
+    rule: F,
 ) {
     match (
         p.as_slice_mut(),
@@ -167,37 +169,13 @@ fn adam<T: Float, D: Dimension>(
         s.as_slice_mut(),
     ) {
         (Some(p), Some(g), Some(m), Some(s)) => on_threads((p, g, m, s), &|(p, g, m, s)| {
-            elementwise::update2(p, g, m, s, move |p, g, m, s| adam_value(p, g, m, s, h))
+            elementwise::update2(p, g, m, s, rule)
         }),
         _ => Zip::from(p)
             .and(g)
             .and(m)
             .and(s)
-            .for_each(|p, &g, m, s| adam_value(p, g, m, s, h)),
-    }
-}
-
-fn adamw<T: Float, D: Dimension>(
-    p: &mut Array<T, D>,
-    g: &Array<T, D>,
-    m: &mut Array<T, D>,
-    s: &mut Array<T, D>,
-    h: AdamWStep<T>,
-) {
-    match (
-        p.as_slice_mut(),
-        g.as_slice(),
-        m.as_slice_mut(),
-        s.as_slice_mut(),
-    ) {
-        (Some(p), Some(g), Some(m), Some(s)) => on_threads((p, g, m, s), &|(p, g, m, s)| {
-            elementwise::update2(p, g, m, s, move |p, g, m, s| adamw_value(p, g, m, s, h))
-        }),
-        _ => Zip::from(p)
-            .and(g)
-            .and(m)
-            .and(s)
-            .for_each(|p, &g, m, s| adamw_value(p, g, m, s, h)),
+            .for_each(|p, &g, m, s| rule(p, g, m, s)),
     }
 }
 
@@ -501,8 +479,12 @@ impl<T: Float> Optimizer<T> {
                 };
                 let state = self.first.iter_mut().zip(&mut self.second);
                 for ((l, g), ((mw, mb), (sw, sb))) in layers.iter_mut().zip(grads).zip(state) {
-                    adamw(&mut l.w, &g.dw, mw, sw, h);
-                    adamw(&mut l.b, &g.db, mb, sb, h_b);
+                    two_moments(&mut l.w, &g.dw, mw, sw, move |p, g, m, s| {
+                        adamw_value(p, g, m, s, h)
+                    });
+                    two_moments(&mut l.b, &g.db, mb, sb, move |p, g, m, s| {
+                        adamw_value(p, g, m, s, h_b)
+                    });
                 }
             }
             OptimizerConfig::Adam {
@@ -520,8 +502,12 @@ impl<T: Float> Optimizer<T> {
                 };
                 let state = self.first.iter_mut().zip(&mut self.second);
                 for ((l, g), ((mw, mb), (sw, sb))) in layers.iter_mut().zip(grads).zip(state) {
-                    adam(&mut l.w, &g.dw, mw, sw, h);
-                    adam(&mut l.b, &g.db, mb, sb, h);
+                    two_moments(&mut l.w, &g.dw, mw, sw, move |p, g, m, s| {
+                        adam_value(p, g, m, s, h)
+                    });
+                    two_moments(&mut l.b, &g.db, mb, sb, move |p, g, m, s| {
+                        adam_value(p, g, m, s, h)
+                    });
                 }
             }
         }

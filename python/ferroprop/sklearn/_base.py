@@ -856,7 +856,6 @@ class _BaseMLP(CallbackSupportMixin, BaseEstimator, ABC):
             seed = dropout_seed
         self.n_iter_ = 0
         history = None
-        self._callback_stop = False
         tasks.begin()
         try:
             history = net._core.fit(
@@ -886,9 +885,8 @@ class _BaseMLP(CallbackSupportMixin, BaseEstimator, ABC):
                 # times) and SGD steps by scikit-learn's step size times g.
                 scales=(s, g, g if sgd else 1.0),
                 resume=self._progress(),
+                # True from a callback's hook stops the fit.
                 report=lambda report: self._end_epoch(report, bar, tasks, incremental),
-                # A callback's hook that asks to stop (the report above comes first).
-                callback=(lambda epoch, loss: self._callback_stop) if tasks.active else None,
                 divergence="record",
                 **validation,
             )
@@ -1003,10 +1001,11 @@ class _BaseMLP(CallbackSupportMixin, BaseEstimator, ABC):
 
     def _end_epoch(
         self, report: _EpochReport, bar: Any, tasks: FitTasks, incremental: bool
-    ) -> None:
+    ) -> bool:
         """scikit-learn's bookkeeping (and verbose output) after an epoch, from the core's
         report: the counters, the best values and the step size are the core's. Then the
-        callbacks' hooks: the end of this epoch's task, the beginning of the next one's."""
+        callbacks' hooks: the end of this epoch's task, the beginning of the next one's.
+        Returns whether a hook asks to stop (the core then stops the fit)."""
         self.n_iter_ += 1
         self.loss_ = np.float64(report["judged_loss"])
         self.t_ = report["samples_seen"]
@@ -1042,11 +1041,13 @@ class _BaseMLP(CallbackSupportMixin, BaseEstimator, ABC):
         if bar is not None:
             bar.update(1)
             bar.set_postfix(loss=f"{self.loss_:.6g}", refresh=False)
-        if tasks.active:
-            self._callback_stop = tasks.end()
-            going_on = report["stop"] is None and not incremental and self.n_iter_ < self.max_iter
-            if going_on and not self._callback_stop:
-                tasks.begin()
+        if not tasks.active:
+            return False
+        stop = tasks.end()
+        going_on = report["stop"] is None and not incremental and self.n_iter_ < self.max_iter
+        if going_on and not stop:
+            tasks.begin()
+        return stop
 
     def _warn_max_iter(self) -> None:
         warnings.warn(

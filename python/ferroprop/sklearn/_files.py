@@ -31,7 +31,7 @@ FORMAT_VERSION = "1"
 _MAX_HEADER_BYTES = 1 << 20
 # Attributes that are not the fitted model: the network (the file's tensors), and the
 # callbacks' and metadata routing's objects, which a file does not carry.
-_NOT_SAVED = ("_network", "_best_network", "_callback_stop", "_metadata_request")
+_NOT_SAVED = ("_network", "_best_network", "_metadata_request")
 _NOT_SAVED_PREFIXES = ("_skl_callbacks", "_callback_fit_ctx", "_parent_callback_ctx")
 
 
