@@ -80,6 +80,12 @@ labels = rng.integers(0, 3, 1000)
 net = Network([2, 16, 9, 3], ["tanh", "leaky_relu", "softmax"], "cross_entropy", seed=2)
 losses = net.fit(X, labels, epochs=5, learning_rate=0.01, batch_size=37, optimizer="adam", seed=0)
 h.update(np.asarray(losses).tobytes() + net.to_bytes() + net.predict(X).tobytes())
+# One row through a layer of 600 x 500 weights (split between threads), and three rows
+# through a small layer: the row-by-row products of linalg::affine, not gemm.
+net = Network([600, 500, 70, 3], ["tanh", "relu", "softmax"], "cross_entropy", seed=3)
+h.update(net.predict(rng.normal(size=(1, 600))).tobytes())
+net = Network([70, 100, 2], ["relu", "softmax"], "cross_entropy", seed=4)
+h.update(net.predict(rng.normal(size=(3, 70))).tobytes())
 print(h.hexdigest())
 """
 
@@ -87,10 +93,10 @@ print(h.hexdigest())
 def test_every_simd_level_gives_the_same_bits():
     # The small-network kernels, the activations and the loss run compiled for AVX-512,
     # AVX2 or baseline x86-64, whichever the CPU has; FERROPROP_SIMD narrows the choice.
-    def run(level):
-        env = {**os.environ, "FERROPROP_SIMD": level}
+    def run(level, threads=2):
+        env = {**os.environ, "FERROPROP_SIMD": level, "FERROPROP_NUM_THREADS": str(threads)}
         out = subprocess.run([sys.executable, "-c", SMALL], env=env, capture_output=True, text=True)
         assert out.returncode == 0, out.stderr
         return out.stdout.strip()
 
-    assert run("baseline") == run("avx2") == run("native")
+    assert run("baseline") == run("avx2") == run("native") == run("native", threads=1)

@@ -245,9 +245,9 @@ const FEW_ROWS_THREADED: usize = 1 << 18;
 ///
 /// For one row (predicting one sample, say), or a few through a small layer, packing W for
 /// gemm costs more than the product itself: each row of `z` is instead
-/// `b + Σ_k a_k W[k, :]`, summed in the order of `k`, 64 columns at a time in registers
-/// (`few_rows`). One row is faster this way through layers as large as 1024 × 1024; two
-/// rows through 256 × 256 weights already favour gemm, hence `FEW_ROWS_WEIGHTS`
+/// `b + Σ_k a_k W[k, :]`, summed in the order of `k`, W read row by row (`few_rows`).
+/// One row is faster this way through layers as large as 1024 × 1024; two rows through
+/// 256 × 256 weights already favour gemm, hence `FEW_ROWS_WEIGHTS`
 /// (`benches/compare.py` times a one-sample `predict`).
 pub fn affine<T: Float>(
     a: ArrayView2<T>,
@@ -268,8 +268,8 @@ pub fn affine<T: Float>(
         && m > 0
         && z.strides()[1] == 1;
     if let (true, Some(w_s), Some(b_s)) = (few, w.as_slice(), b.as_slice()) {
-        // Halves of whole register blocks; too few columns for two blocks stay on one thread.
-        let half = (m / 2).div_ceil(CHAINS * LANES) * CHAINS * LANES;
+        // Halves of whole vectors; too few columns for two stay on one thread.
+        let half = (m / 2).div_ceil(LANES) * LANES;
         let threads = k * m >= FEW_ROWS_THREADED
             && half < m
             && num_threads() > 1
@@ -294,14 +294,20 @@ pub fn affine<T: Float>(
     product(a, w, z, true);
 }
 
-/// Vectors of sums `few_rows` keeps in registers.
-const CHAINS: usize = 8;
+/// Rows of W `few_rows` adds to `z` in one pass over it.
+const ROWS: usize = 4;
 
 dispatch!(few_rows, few_rows_avx2, few_rows_avx512, few_rows_body, (a: ArrayView1<T>, w: &[T], m: usize, from: usize, b: &[T], z: &mut [T]));
 
 /// `z = b + Σ_k a_k W[k, from..from + z.len()]` for the `m` columns of a row-major `w`, the
-/// sum in the order of `k`, `CHAINS` vectors of columns at a time in registers (eight
-/// independent sums: with four, the additions wait on each other).
+/// sum in the order of `k`.
+///
+/// W is read row by row, in the order it lies in memory, `ROWS` rows per pass over `z`:
+/// each vector of `z` is loaded, gets `a_k · W[k, j..]` added for those rows in the
+/// order of `k`, and is stored back. `z` (a row of at most a few thousand values) stays
+/// in L1 while W streams from memory; walking W a block of columns at a time instead,
+/// down all its rows, reads it with a stride of a whole row, which the hardware does
+/// not prefetch well (2.4× slower on 784 → 1024 → 1024 in float64).
 #[inline(always)]
 fn few_rows_body<T: Float, L: crate::kernels::simd::Level>(
     a: ArrayView1<T>,
@@ -311,36 +317,45 @@ fn few_rows_body<T: Float, L: crate::kernels::simd::Level>(
     b: &[T],
     z: &mut [T],
 ) {
-    const BLOCK: usize = CHAINS * LANES;
-    let whole = z.len() / BLOCK * BLOCK;
-    let mut z_blocks = z.chunks_exact_mut(BLOCK);
-    let mut b_blocks = b.chunks_exact(BLOCK);
-    for (j, (z_block, b_block)) in z_blocks.by_ref().zip(b_blocks.by_ref()).enumerate() {
-        let mut acc: [L::V<T>; CHAINS] = std::array::from_fn(|i| {
-            L::V::<T>::load(b_block[i * LANES..][..LANES].try_into().unwrap())
-        });
-        let column = from + j * BLOCK;
-        for (&a_k, w_row) in a.iter().zip(w.chunks_exact(m)) {
-            let a_k = L::V::<T>::splat(a_k);
-            let w_block = &w_row[column..][..BLOCK];
-            for (i, acc) in acc.iter_mut().enumerate() {
-                let w_i = L::V::<T>::load(w_block[i * LANES..][..LANES].try_into().unwrap());
-                *acc = acc.add(a_k.mul(w_i));
+    z.copy_from_slice(b);
+    let n = z.len();
+    let w_rows = w.chunks_exact(m).map(|row| &row[from..][..n]);
+    let mut rows = a.iter().copied().zip(w_rows);
+    loop {
+        let group: [Option<(T, &[T])>; ROWS] = std::array::from_fn(|_| rows.next());
+        match group {
+            [Some(r0), Some(r1), Some(r2), Some(r3)] => add_rows::<T, L, ROWS>([r0, r1, r2, r3], z),
+            _ => {
+                for row in group.into_iter().flatten() {
+                    add_rows::<T, L, 1>([row], z);
+                }
+                return;
             }
-        }
-        for (i, acc) in acc.iter().enumerate() {
-            acc.store((&mut z_block[i * LANES..][..LANES]).try_into().unwrap());
         }
     }
-    // The last columns, fewer than a block.
-    let (z_rest, b_rest) = (z_blocks.into_remainder(), b_blocks.remainder());
-    if !z_rest.is_empty() {
-        let column = from + whole;
-        z_rest.copy_from_slice(b_rest);
-        for (&a_k, w_row) in a.iter().zip(w.chunks_exact(m)) {
-            for (z_j, &w_kj) in z_rest.iter_mut().zip(&w_row[column..]) {
-                *z_j += a_k * w_kj;
-            }
+}
+
+/// `z += a_0 W_0 + a_1 W_1 + …`, added to each value of `z` in that order.
+#[inline(always)]
+fn add_rows<T: Float, L: crate::kernels::simd::Level, const R: usize>(
+    rows: [(T, &[T]); R],
+    z: &mut [T],
+) {
+    let splats: [L::V<T>; R] = std::array::from_fn(|r| L::V::<T>::splat(rows[r].0));
+    let whole = z.len() / LANES * LANES;
+    let (z_whole, z_rest) = z.split_at_mut(whole);
+    for (j, z_j) in z_whole.chunks_exact_mut(LANES).enumerate() {
+        let z_j: &mut [T; LANES] = z_j.try_into().unwrap();
+        let mut acc = L::V::<T>::load(z_j);
+        for (splat, (_, w_row)) in splats.iter().zip(&rows) {
+            let w_j = L::V::<T>::load(w_row[j * LANES..][..LANES].try_into().unwrap());
+            acc = acc.add(splat.mul(w_j));
+        }
+        acc.store(z_j);
+    }
+    for (i, z_i) in z_rest.iter_mut().enumerate() {
+        for &(a_k, w_row) in &rows {
+            *z_i += a_k * w_row[whole + i];
         }
     }
 }
@@ -741,7 +756,7 @@ mod tests {
             (1, 1, 1),
             (1, 9, 33),
             (2, 130, 130),   // few rows, but too many weights for the row loop
-            (1, 130, 130),   // one row: two blocks of 64 columns, then 2
+            (1, 130, 130),   // one row: 130 = 4·32 + 2 rows of W, 16 vectors + 2 columns
             (3, 70, 100),    // a few rows through a small layer
             (1, 600, 500),   // one row through many weights: columns in halves of 256 and 244
             (1, 30000, 10),  // the same with too few columns to halve
