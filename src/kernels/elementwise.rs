@@ -165,6 +165,80 @@ impl<T: Float> Parts for (&mut [T], &[T], &mut [T], &mut [T]) {
     }
 }
 
+impl<T: Float> Parts for &[T] {
+    fn len(&self) -> usize {
+        <[T]>::len(self)
+    }
+    fn split_at(self, at: usize) -> (Self, Self) {
+        <[T]>::split_at(self, at)
+    }
+}
+
+/// `dst = src`, on all threads by contiguous pieces if they are large: the copies of a
+/// network's parameters that fit makes (the private copy it trains, the weights of the
+/// start of each epoch, those it publishes) are memory-bound, and one core does not
+/// saturate the memory.
+pub fn copy<T: Float>(dst: &mut [T], src: &[T]) {
+    on_threads((dst, src), &|(d, s): (&mut [T], &[T])| d.copy_from_slice(s));
+}
+
+impl<T: Float> Parts for (&mut [std::mem::MaybeUninit<T>], &[T]) {
+    fn len(&self) -> usize {
+        self.0.len()
+    }
+    fn split_at(self, at: usize) -> (Self, Self) {
+        let ((d_1, d_2), (s_1, s_2)) = (self.0.split_at_mut(at), self.1.split_at(at));
+        ((d_1, s_1), (d_2, s_2))
+    }
+}
+
+/// `dst = src` into memory not yet written (a new array's), as `copy`.
+pub fn copy_uninit<T: Float>(dst: &mut [std::mem::MaybeUninit<T>], src: &[T]) {
+    on_threads((dst, src), &|(d, s): (
+        &mut [std::mem::MaybeUninit<T>],
+        &[T],
+    )| {
+        for (d, &s) in d.iter_mut().zip(s) {
+            d.write(s);
+        }
+    });
+}
+
+/// Whether every value is finite, on all threads by contiguous pieces if there are many.
+pub fn all_finite<T: Float>(values: &[T]) -> bool {
+    let finite = std::sync::atomic::AtomicBool::new(true);
+    on_threads(values, &|piece: &[T]| {
+        if !finite_piece(piece) {
+            finite.store(false, std::sync::atomic::Ordering::Relaxed);
+        }
+    });
+    finite.into_inner()
+}
+
+dispatch!(finite_piece, finite_piece_avx2, finite_piece_avx512, finite_piece_body, (values: &[T]) -> bool);
+
+/// Whether every value is finite: `v · 0` is ±0 for a finite `v` and NaN for an infinite
+/// or NaN one, and a sum of those is 0 only if all are; lanes of sums vectorize where a
+/// per-value test with an early exit does not. Checked a block at a time, so that a
+/// non-finite value stops the scan early.
+#[inline(always)]
+fn finite_piece_body<T: Float, L: super::simd::Level>(values: &[T]) -> bool {
+    const BLOCK: usize = 1024;
+    let mut blocks = values.chunks_exact(BLOCK);
+    for block in blocks.by_ref() {
+        let mut sums = [T::zero(); 4 * LANES];
+        for chunk in block.chunks_exact(4 * LANES) {
+            for (s, &v) in sums.iter_mut().zip(chunk) {
+                *s += v * T::zero();
+            }
+        }
+        if sums.iter().any(|s| *s != T::zero()) {
+            return false;
+        }
+    }
+    blocks.remainder().iter().all(|v| v.is_finite())
+}
+
 /// `rule(parts)`, on all threads by contiguous pieces if the parameter is large.
 pub fn on_threads<P: Parts>(parts: P, rule: &(impl Fn(P) + Sync)) {
     match parts.len() >= PARALLEL_UPDATE {
@@ -186,4 +260,50 @@ pub fn in_pieces<P: Parts>(parts: P, pieces: usize, rule: &(impl Fn(P) + Sync)) 
         || in_pieces(first, pieces / 2, rule),
         || in_pieces(second, pieces - pieces / 2, rule),
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn all_finite_finds_any_non_finite_value() {
+        // Blocks of 1024 and a remainder; from 2^14 values the check runs in pieces.
+        for len in [0usize, 1, 31, 1024, 1500, 3000, 1 << 15] {
+            let finite: Vec<f64> = (0..len).map(|i| (i as f64 - 7.0) * 1e300).collect();
+            assert!(all_finite(&finite), "{len}");
+            let small: Vec<f32> = (0..len).map(|i| (i as f32 - 7.0) * 1e30).collect();
+            assert!(all_finite(&small), "{len}");
+            for at in [0, len / 3, len.saturating_sub(1)]
+                .into_iter()
+                .filter(|&i| i < len)
+            {
+                for bad in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY] {
+                    let mut v = finite.clone();
+                    v[at] = bad;
+                    assert!(!all_finite(&v), "{len} {at} {bad}");
+                    let mut w = small.clone();
+                    w[at] = bad as f32;
+                    assert!(!all_finite(&w), "{len} {at} {bad}");
+                }
+            }
+        }
+        // The largest finite values: v · 0 is 0, not an overflow.
+        assert!(all_finite(&[f64::MAX; 2048]) && all_finite(&[f32::MIN; 2048]));
+    }
+
+    #[test]
+    fn copies_are_exact() {
+        for len in [0, 5, 1 << 14, (1 << 15) + 3] {
+            let src: Vec<f64> = (0..len).map(|i| i as f64 * 0.5 - 3.0).collect();
+            let mut dst = vec![0.0; len];
+            copy(&mut dst, &src);
+            assert_eq!(dst, src);
+            let mut fresh = Vec::with_capacity(len);
+            copy_uninit(&mut fresh.spare_capacity_mut()[..len], &src);
+            // SAFETY: every value was written.
+            unsafe { fresh.set_len(len) };
+            assert_eq!(fresh, src);
+        }
+    }
 }

@@ -188,7 +188,11 @@ pub fn try_clone<T: Float, S: ndarray::Data<Elem = T>, D: Dimension>(
         )
     })?;
     match a.as_slice() {
-        Some(s) => v.extend_from_slice(s),
+        Some(s) => {
+            crate::kernels::elementwise::copy_uninit(&mut v.spare_capacity_mut()[..s.len()], s);
+            // SAFETY: the first `s.len()` values of the capacity were just written.
+            unsafe { v.set_len(s.len()) };
+        }
         None => v.extend(a.iter().copied()),
     }
     Ok(Array::from_shape_vec(a.raw_dim(), v).expect("the copy has the array's length"))
@@ -205,6 +209,15 @@ pub fn try_collect<T>(
         .map_err(|_| Error::memory(what(), len as u128 * std::mem::size_of::<T>() as u128))?;
     v.extend(iter);
     Ok(v)
+}
+
+/// `dst = src` for two arrays of one shape, on all threads if they are large (see
+/// `elementwise::copy`).
+pub fn copy_array<T: Float, D: Dimension>(dst: &mut Array<T, D>, src: &Array<T, D>) {
+    match (dst.as_slice_mut(), src.as_slice()) {
+        (Some(d), Some(s)) if d.len() == s.len() => crate::kernels::elementwise::copy(d, s),
+        _ => dst.assign(src),
+    }
 }
 
 /// A vector of `len` copies of `value`, allocated fallibly: a length that overflows or

@@ -17,7 +17,7 @@
 
 use crate::nn::dropout::{self, MaskKey};
 use crate::nn::init;
-use crate::nn::layer::{shape_text, try_clone, try_filled, try_zeros};
+use crate::nn::layer::{copy_array, shape_text, try_clone, try_filled, try_zeros};
 use crate::nn::loss::{batch_weights, scale_rows, WeightSum};
 use crate::{
     Activation, Dense, Error, Float, Gradient, LayerCache, Loss, Optimizer, Result, Target,
@@ -250,8 +250,8 @@ impl<T: Float> Network<T> {
     /// Copies the weights of `other`, a network of the same architecture.
     pub fn assign_weights(&mut self, other: &Network<T>) {
         for (l, o) in self.layers_mut().iter_mut().zip(&other.layers) {
-            l.w.assign(&o.w);
-            l.b.assign(&o.b);
+            copy_array(&mut l.w, &o.w);
+            copy_array(&mut l.b, &o.b);
         }
     }
 

@@ -316,8 +316,13 @@ impl<T: StoredFloat + Element> Monitor<T> for PyMonitor<'_> {
     }
 
     fn epoch_end(&mut self, report: &EpochReport, net: &Network<T>) -> crate::Result<EpochControl> {
-        if let Some(shared) = T::of(&mut self.shared.write()) {
-            shared.assign_weights(net);
+        // After the last epoch `fit` hands the trainee itself over (`*shared = trainee`):
+        // a copy first is needed only for hooks that look at the network.
+        let hooked = self.callback.is_some() || self.report.is_some();
+        if !report.last || hooked {
+            if let Some(shared) = T::of(&mut self.shared.write()) {
+                shared.assign_weights(net);
+            }
         }
         self.check_signals()?;
         if let Some(hook) = &self.report {

@@ -136,6 +136,8 @@ pub struct EpochReport {
     pub divided: bool,
     /// Where training stands after it.
     pub progress: Progress,
+    /// Whether training ends with it.
+    pub last: bool,
 }
 
 impl Default for FitConfig {
@@ -466,7 +468,13 @@ fn drive<T: Float>(
             finished = trainer.judge_pending(score);
         }
         let control = match trainer.report {
-            Some(report) => monitor.epoch_end(&report, trainer.net)?,
+            Some(report) => {
+                let report = EpochReport {
+                    last: finished,
+                    ..report
+                };
+                monitor.epoch_end(&report, trainer.net)?
+            }
             None => EpochControl::Continue, // no epoch yet: `epochs` failed first
         };
         if !finished && control == EpochControl::Stop {

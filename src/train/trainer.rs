@@ -6,7 +6,7 @@ use super::schedule::{self, Clock};
 use super::stopping::{self, Metric, Progress, Schedule, Stop};
 use super::{Divergence, EpochReport, FitConfig, History, Mt19937, Validation};
 use crate::nn::dropout::MaskKey;
-use crate::nn::layer::{try_clone, try_collect, try_filled, try_zeros, try_zeros1};
+use crate::nn::layer::{copy_array, try_clone, try_collect, try_filled, try_zeros, try_zeros1};
 use crate::nn::loss::batch_weights;
 use crate::nn::network::{forward_pass, forward_workspace, overflow_error};
 use crate::{Error, Float, LayerCache, Network, Optimizer, Result, Target};
@@ -259,9 +259,12 @@ impl<'a, 'd, T: Float> Trainer<'a, 'd, T> {
         if self.diverged.is_some() {
             return self.diverged_epoch(first_rate);
         }
-        for ((w, b), l) in self.snapshot.iter_mut().zip(self.net.layers()) {
-            w.assign(&l.w);
-            b.assign(&l.b);
+        // The weights of the start of the epoch; `new` took the first epoch's.
+        if !self.history.loss.is_empty() {
+            for ((w, b), l) in self.snapshot.iter_mut().zip(self.net.layers()) {
+                copy_array(w, &l.w);
+                copy_array(b, &l.b);
+            }
         }
         let n = self.data.x.nrows();
         let (mut total, mut penalty) = (0.0, 0.0);
@@ -298,10 +301,11 @@ impl<'a, 'd, T: Float> Trainer<'a, 'd, T> {
     /// Restores the weights of the start of the epoch and fails if any became non-finite.
     fn check_weights(&mut self, epoch: usize) -> Result<()> {
         let layers = self.net.layers();
-        if layers
-            .iter()
-            .any(|l| l.w.iter().chain(&l.b).any(|v| !v.is_finite()))
-        {
+        let finite = |a: &[T]| crate::kernels::elementwise::all_finite(a);
+        let contiguous = "a layer's parameters are contiguous";
+        if !layers.iter().all(|l| {
+            finite(l.w.as_slice().expect(contiguous)) && finite(l.b.as_slice().expect(contiguous))
+        }) {
             restore(self.net, &self.snapshot);
             return Err(Error::NonFinite(format!(
                 "the weights became non-finite during epoch {}; the weights from the start of \
@@ -407,6 +411,7 @@ impl<'a, 'd, T: Float> Trainer<'a, 'd, T> {
             progress: *progress,
             learning_rate: self.history.learning_rate[self.history.learning_rate.len() - 1],
             val_loss: self.history.val_loss.last().copied(),
+            last: false, // known to `drive`
         });
     }
 
@@ -536,7 +541,7 @@ fn diverged(loss: f64, overflowed: Option<usize>, epoch: usize, batch: usize) ->
 
 fn restore<T: Float>(net: &mut Network<T>, snapshot: &[(Array2<T>, Array1<T>)]) {
     for (l, (w, b)) in net.layers_mut().iter_mut().zip(snapshot) {
-        l.w.assign(w);
-        l.b.assign(b);
+        copy_array(&mut l.w, w);
+        copy_array(&mut l.b, b);
     }
 }
