@@ -430,6 +430,40 @@ def test_partial_fit():
         MLPRegressor(early_stopping=True).partial_fit(X, np.arange(len(X)))
 
 
+@pytest.mark.parametrize(
+    "classes, batch",
+    [
+        (np.array([0, 1]), np.array([1, 0, 1, 1])),  # binary: one column
+        (np.array([3, 7]), np.array([7, 7, 7], dtype=np.uint8)),  # another integer type
+        (np.array([-2, 0, 5]), np.array([5, -2, 0, 5])),  # multiclass
+        (np.arange(6), np.array([4, 4, 1])),  # classes the batch lacks
+        (np.array(["cat", "dog", "eel"]), np.array(["eel", "cat", "cat"])),
+    ],
+)
+def test_partial_fit_indicator_is_the_label_binarizers(classes, batch):
+    # partial_fit's batches skip LabelBinarizer.transform for labels all among classes_.
+    X = np.random.default_rng(0).normal(size=(len(batch), 3))
+    clf = MLPClassifier(hidden_layer_sizes=(4,), random_state=0)
+    clf.partial_fit(X, batch, classes=classes)
+    fast = clf._known_indicator(batch)
+    assert fast is not None
+    np.testing.assert_array_equal(fast, clf._label_binarizer.transform(batch).astype(bool))
+    # Labels it does not know, or of another kind, take the general path.
+    unknown = np.concatenate(
+        [batch[:-1], [np.max(classes) + 1 if classes.dtype.kind != "U" else "zebra"]]
+    )
+    assert clf._known_indicator(unknown) is None
+    with pytest.raises(ValueError, match="has classes not in `self.classes_`"):
+        clf.partial_fit(X, unknown)
+    assert (
+        clf._known_indicator(
+            batch.astype(float) if classes.dtype.kind != "U" else batch.astype(object)
+        )
+        is None
+    )
+    clf.partial_fit(X, batch)  # and it trains
+
+
 def test_early_stopping_attributes():
     X, y = problem("binary", n=200)
     clf = MLPClassifier(hidden_layer_sizes=(5,), early_stopping=True, random_state=0).fit(X, y)

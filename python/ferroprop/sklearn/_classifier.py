@@ -156,6 +156,9 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
             self._label_binarizer.fit(labels)
             self.classes_ = self._label_binarizer.classes_
         else:
+            indicator = None if self.warm_start else self._known_indicator(labels)
+            if indicator is not None:
+                return X_arr, indicator, labels
             classes = unique_labels(labels)
             if self.warm_start:
                 if set(classes) != set(self.classes_):
@@ -170,6 +173,35 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
                     f"`self.classes_` has {self.classes_}. 'y' has {classes}."
                 )
         return X_arr, self._label_binarizer.transform(labels).astype(bool), labels
+
+    def _known_indicator(self, labels: npt.NDArray[Any]) -> npt.NDArray[np.bool_] | None:
+        """What ``self._label_binarizer.transform(labels).astype(bool)`` gives, for 1-D
+        integer or string labels all among ``classes_`` (two or more), found by a binary
+        search in them; ``None`` for any other labels, which take the general path (its
+        type inference and its errors). ``partial_fit`` runs this on every batch: the
+        general path costs more than training a small network on it."""
+        classes = self.classes_
+        binarizer = self._label_binarizer
+        kinds = labels.dtype.kind + classes.dtype.kind
+        if (
+            labels.ndim != 1
+            or kinds not in ("ii", "iu", "ui", "uu", "UU")
+            or len(classes) < 2
+            or binarizer.y_type_ not in ("binary", "multiclass")
+            or binarizer.sparse_output
+            or (binarizer.neg_label, binarizer.pos_label) != (0, 1)
+        ):
+            return None
+        index = np.searchsorted(classes, labels)
+        np.minimum(index, len(classes) - 1, out=index)
+        if not np.array_equal(classes[index], labels):  # a class not in classes_
+            return None
+        if len(classes) == 2:  # one column, for the second class
+            column: npt.NDArray[np.bool_] = (index == 1).reshape(-1, 1)
+            return column
+        indicator = np.zeros((len(labels), len(classes)), dtype=bool)
+        indicator[np.arange(len(labels)), index] = True
+        return indicator
 
     def _class_sample_weight(
         self, sample_weight: FloatArray | None, y: Any, incremental: bool
