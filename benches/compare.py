@@ -6,6 +6,7 @@ the project's virtual environment::
     .venv/bin/python benches/compare.py            # full run: a few minutes
     .venv/bin/python benches/compare.py --quick    # smoke run: under a minute
     .venv/bin/python benches/compare.py --workloads tutorial,small --dtypes float32
+    .venv/bin/python benches/compare.py --sweep --plot docs/sweep.png   # the grid below
 
 Progress goes to stderr; the results (Markdown, ready to paste) go to stdout.
 
@@ -63,6 +64,14 @@ samples (biases, activations, the loss and the update are not counted).
 ferroprop's GFLOP/s is that over its time per epoch. The practical limit printed with it
 is NumPy's ``A @ B`` on 1024 × 1024 matrices of the dtype (median of repeats), with every
 thread and with one.
+
+Sweep (``--sweep``): instead of the four workloads, a grid of networks [32, w, w, 10]
+(relu, relu, softmax; cross-entropy; the teacher data, 4096 samples) for hidden widths w
+in 4, 16, 64, 256, 1024 and batches of 16, 128 and the full batch, in each dtype, measured
+as above (fewer rounds: ``--repeats`` defaults to 3). Each cell is the ratio of the best
+alternative's time per epoch (NumPy, scikit-learn or PyTorch at its better thread count)
+to ferroprop's: above 1, ferroprop is faster. ``--plot FILE`` draws the grid as a heatmap
+(needs matplotlib).
 
 Predict latency: one sample (a (1, n_inputs) array) in, the output array out, from
 Python; median over blocks of the mean time per call.
@@ -671,14 +680,22 @@ def threads_word(t: int | None) -> str:
 
 
 def cpu_model() -> str:
+    """The CPU's name, family and model, and its widest vector extensions: "AMD EPYC" alone
+    does not tell Zen 2 from Zen 4."""
+    info: dict[str, str] = {}
     try:
         with open("/proc/cpuinfo") as f:
             for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
+                key, _, value = line.partition(":")
+                info.setdefault(key.strip(), value.strip())
     except OSError:
-        pass
-    return platform.processor() or platform.machine()
+        return platform.processor() or platform.machine()
+    flags = set(info.get("flags", "").split())
+    vector = [f for f in ("avx2", "fma", "avx512f", "amx_tile") if f in flags]
+    return (
+        f"{info.get('model name', platform.machine())} (family {info.get('cpu family', '?')}, "
+        f"model {info.get('model', '?')}; {', '.join(vector) or 'no AVX2'})"
+    )
 
 
 def blas_description() -> str:
@@ -850,16 +867,123 @@ def print_report(
             )
 
     out("\n## Machine\n")
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:
-        cores = os.cpu_count()
-    out(f"- CPU: {cpu_model()}, {os.cpu_count()} logical cores ({cores} usable)")
+    out(f"- {cpu_note()}")
     out(f"- Python {platform.python_version()} on {platform.system()} {platform.release()}")
     out(f"- ferroprop {ferroprop.__version__}; NumPy {np.__version__} ({blas_description()})")
     out(f"- scikit-learn {sklearn.__version__}")
     for note in notes:
         out(f"- {note}")
+
+
+def cpu_note() -> str:
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:
+        cores = os.cpu_count() or 1
+    return f"CPU: {cpu_model()}, {os.cpu_count()} logical cores ({cores} usable)"
+
+
+# --- the sweep ----------------------------------------------------------------------------
+
+SWEEP_WIDTHS = (4, 16, 64, 256, 1024)
+SWEEP_BATCHES: tuple[int | None, ...] = (16, 128, None)
+SWEEP_SAMPLES = 4096
+
+
+def sweep_workload(width: int, batch: int | None, n: int) -> Workload:
+    return Workload(
+        f"w{width}-b{batch or 'full'}",
+        (32, width, width, 10),
+        ("relu", "relu", "softmax"),
+        "cross_entropy",
+        batch,
+        n,
+        "teacher",
+    )
+
+
+def batch_word(batch: int | None) -> str:
+    return "full batch" if batch is None else f"batch {batch}"
+
+
+def run_sweep(args: argparse.Namespace, systems: list[System], notes: list[str]) -> None:
+    n = 1024 if args.quick else SWEEP_SAMPLES
+    cells: dict[tuple[str, int, int | None], tuple[float, str, Result]] = {}
+    for dtype in args.dtypes:
+        for width in SWEEP_WIDTHS:
+            for batch in SWEEP_BATCHES:
+                task = make_task(sweep_workload(width, batch, n), n, dtype, args.learning_rate)
+                res = bench_training(task, systems, args.repeats, args.min_time, args.max_time)
+                t_fp = res.median("ferroprop")
+                alternatives = [(res.median(s.key), s.key) for s in systems[1:]]
+                t_best, best_key = min(alternatives)
+                cells[(dtype, width, batch)] = (t_best / t_fp, best_key, res)
+                cell = f"{dtype} w{width} {batch_word(batch)}"
+                log(f"[sweep {cell}] ×{t_best / t_fp:.2f} ({best_key})")
+    out = print
+    out(f"## Sweep: [32, w, w, 10] on {n} samples, the best alternative's time per epoch over")
+    out("ferroprop's (above 1: ferroprop is faster)\n")
+    for dtype in args.dtypes:
+        out(f"### {dtype}\n")
+        out("| width | " + " | ".join(batch_word(b) for b in SWEEP_BATCHES) + " |")
+        out("|--:|" + "--:|" * len(SWEEP_BATCHES))
+        for width in SWEEP_WIDTHS:
+            row = []
+            for batch in SWEEP_BATCHES:
+                ratio, key, res = cells[(dtype, width, batch)]
+                row.append(f"×{ratio:.2f} ({key}, {fmt_ms(res.median('ferroprop'))} ms)")
+            out(f"| {width} | " + " | ".join(row) + " |")
+        out("")
+    worst = min(cells.items(), key=lambda c: c[1][0])
+    (dtype, width, batch), (ratio, key, _) = worst
+    out(f"Worst cell: width {width}, {batch_word(batch)}, {dtype}: ×{ratio:.2f} against {key}.\n")
+    out("Notes:\n")
+    for note in notes:
+        out(f"- {note}")
+    if args.plot:
+        plot_sweep(cells, args.dtypes, args.plot, n)
+        log(f"heatmap written to {args.plot}")
+
+
+def plot_sweep(
+    cells: dict[tuple[str, int, int | None], tuple[float, str, Result]],
+    dtypes: Sequence[str],
+    path: str,
+    n: int,
+) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.colors import LogNorm
+
+    fig, axes = plt.subplots(1, len(dtypes), figsize=(4.6 * len(dtypes), 4.4), squeeze=False)
+    ratios = [c[0] for c in cells.values()]
+    span = max(2.0, max(ratios), 1 / min(ratios))
+    norm = LogNorm(vmin=1 / span, vmax=span)
+    image = None
+    for ax, dtype in zip(axes[0], dtypes):
+        grid = np.array([[cells[(dtype, w, b)][0] for b in SWEEP_BATCHES] for w in SWEEP_WIDTHS])
+        image = ax.imshow(grid, cmap="RdYlGn", norm=norm, aspect="auto")
+        for i, w in enumerate(SWEEP_WIDTHS):
+            for j, b in enumerate(SWEEP_BATCHES):
+                ratio, key, _ = cells[(dtype, w, b)]
+                ax.text(j, i, f"×{ratio:.2f}\n{key}", ha="center", va="center", fontsize=8)
+        ax.set_xticks(range(len(SWEEP_BATCHES)), [str(b or "full") for b in SWEEP_BATCHES])
+        ax.set_yticks(range(len(SWEEP_WIDTHS)), [str(w) for w in SWEEP_WIDTHS])
+        ax.set_xlabel("batch size")
+        ax.set_ylabel("hidden width (two layers)")
+        ax.set_title(dtype)
+    fig.suptitle(
+        f"ferroprop's speed-up over the fastest of NumPy, scikit-learn, PyTorch\n"
+        f"[32, w, w, 10], {n} samples, time per epoch; {cpu_model()}",
+        fontsize=9,
+        y=1.06,
+    )
+    bar = fig.colorbar(image, ax=axes[0].tolist(), shrink=0.8, label="speed-up (log scale)")
+    ticks = [t for t in (0.25, 0.5, 1, 2, 4, 8, 16, 32) if 1 / span <= t <= span]
+    bar.set_ticks(ticks, labels=[f"×{t:g}" for t in ticks])
+    fig.savefig(path, dpi=110, bbox_inches="tight")
 
 
 # --- main ----------------------------------------------------------------------------------
@@ -882,6 +1006,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--dtypes", default=",".join(DTYPES), help="comma-separated (default: float64,float32)"
     )
     parser.add_argument("--no-torch", action="store_true", help="leave PyTorch out")
+    parser.add_argument(
+        "--sweep",
+        action="store_true",
+        help="the grid of widths × batch sizes instead of the workloads (see the docstring)",
+    )
+    parser.add_argument("--plot", default=None, help="with --sweep: draw the heatmap into this PNG")
     parser.add_argument(
         "--learning-rate", type=float, default=LEARNING_RATE, help="SGD step (default 0.01)"
     )
@@ -907,8 +1037,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     for d in args.dtypes:
         if d not in DTYPES:
             parser.error(f"unknown dtype {d!r}; expected some of {', '.join(DTYPES)}")
+    if args.plot and not args.sweep:
+        parser.error("--plot draws the sweep: add --sweep")
     if args.repeats is None:
-        args.repeats = 1 if args.quick else 5
+        args.repeats = 1 if args.quick else (3 if args.sweep else 5)
     if args.repeats < 1:
         parser.error("--repeats must be at least 1")
     if args.min_time is None:
@@ -937,6 +1069,13 @@ def main(argv: Sequence[str] | None = None) -> None:
     gc.freeze()
 
     load_start = os.getloadavg()
+    if args.sweep:
+        notes.insert(0, cpu_note())
+        run_sweep(args, systems, notes)
+        load = ", ".join(f"{x:.1f}" for x in (*load_start, *os.getloadavg()))
+        print(f"- load average (1, 5, 15 min) at the start and at the end: {load}")
+        print(f"- this run: {time.perf_counter() - started:.0f} s, `{' '.join(sys.argv[1:])}`")
+        return
     peak_repeats = 3 if args.quick else 10
 
     def measure_peaks() -> dict[str, dict[str, float | None]]:

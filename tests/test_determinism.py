@@ -21,7 +21,9 @@ print(hashlib.sha256(net.to_bytes()).hexdigest())
 HALVES = ([96, 384, 256, 10], ["relu", "tanh", "softmax"])
 # Products of at least 2^24 multiply-adds split in two blocks of output columns
 # (src/kernels/linalg.rs): every product of the first two layers (256 x 320 x 768, 256 x 768 x 768).
-# The second layer's da is computed from a transposed copy of W, made on two threads.
+# The second layer's da is computed from a transposed copy of W, made on two threads; the
+# passes over 256 x 768 values (bias, activation and its derivative, db) run by halves of
+# the rows or columns on two threads.
 SPLIT = ([320, 768, 768, 10], ["relu", "relu", "softmax"])
 
 

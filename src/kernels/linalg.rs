@@ -46,6 +46,12 @@ thread_local! {
     static SERIAL: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
+/// Whether work may be split between threads here: there are several, and the caller is
+/// not inside `serial`.
+pub fn parallel() -> bool {
+    num_threads() > 1 && !SERIAL.with(|s| s.get())
+}
+
 /// Runs `f` with every product on the calling thread (for work already split across
 /// threads, see `train/engine.rs`).
 pub fn serial<R>(f: impl FnOnce() -> R) -> R {
@@ -290,8 +296,19 @@ pub fn affine<T: Float>(
         return;
     }
     // The bias is written first and the product accumulated onto it.
-    z.assign(&b);
+    match z.len() >= PARALLEL_PASS && rows >= 2 && parallel() {
+        true => {
+            let (z_1, z_2) = z.view_mut().split_at(Axis(0), rows / 2);
+            crate::pool::join(|| assign_rows(z_1, b), || assign_rows(z_2, b));
+        }
+        false => z.assign(&b),
+    }
     product(a, w, z, true);
+}
+
+/// Every row of `z` set to `b`.
+fn assign_rows<T: Float>(mut z: ArrayViewMut2<T>, b: ArrayView1<T>) {
+    z.assign(&b);
 }
 
 /// Rows of W `few_rows` adds to `z` in one pass over it.
@@ -635,10 +652,29 @@ fn with_scratch<T: Float, R>(len: usize, f: impl FnOnce(&mut [T]) -> R) -> Optio
     Some(result)
 }
 
-/// `db = Σ_rows dz` (overwrites `db`).
+/// Passes over at least this many values (the bias written into `z`, the column sums of
+/// `dz`) are split between two threads (see `nn/layer.rs`'s `PARALLEL_PASS`).
+const PARALLEL_PASS: usize = 1 << 16;
+
+/// `db = Σ_rows dz` (overwrites `db`). Large ones by halves of the columns on two threads:
+/// each column is still summed row by row, in order, so the bits are the same.
 pub fn column_sums<T: Float>(dz: ArrayView2<T>, db: &mut ndarray::Array1<T>) {
-    db.fill(T::zero());
+    column_sums_into(dz, db.view_mut());
+}
+
+fn column_sums_into<T: Float>(dz: ArrayView2<T>, mut db: ndarray::ArrayViewMut1<T>) {
     let m = dz.ncols();
+    if m >= 32 && dz.len() >= PARALLEL_PASS && parallel() {
+        let h = m / 2 / 16 * 16; // whole cache lines of either type
+        let (db_1, db_2) = db.split_at(Axis(0), h);
+        let (dz_1, dz_2) = dz.split_at(Axis(1), h);
+        crate::pool::join(
+            || column_sums_into(dz_1, db_1),
+            || column_sums_into(dz_2, db_2),
+        );
+        return;
+    }
+    db.fill(T::zero());
     match (dz.as_slice(), db.as_slice_mut()) {
         // Narrow layers (the tutorial's 4, 3, 1 units): accumulators of a fixed width stay
         // in registers; a runtime-width inner loop of a few columns does not vectorize.
@@ -654,7 +690,7 @@ pub fn column_sums<T: Float>(dz: ArrayView2<T>, db: &mut ndarray::Array1<T>) {
         }
         _ => {
             for row in dz.rows() {
-                *db += &row;
+                db.zip_mut_with(&row, |s, &v| *s += v);
             }
         }
     }

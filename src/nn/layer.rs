@@ -17,7 +17,7 @@
 use crate::kernels::linalg;
 use crate::nn::dropout;
 use crate::{Activation, Error, Float, Result};
-use ndarray::{s, Array, Array1, Array2, ArrayView2, ArrayViewMut2, Dimension};
+use ndarray::{s, Array, Array1, Array2, ArrayView2, ArrayViewMut2, Axis, Dimension};
 
 /// Parameters of a dense layer: `z = a_prev · W + b`, `a = activation(z)`.
 #[derive(Debug, Clone, PartialEq)]
@@ -257,9 +257,9 @@ impl<T: Float> Dense<T> {
         let mut z = z.slice_mut(s![..n, ..]);
         linalg::affine(a_prev, self.w.view(), self.b.view(), z.view_mut());
         if !masked {
-            return self.activation.forward(z.view(), a.slice_mut(s![..n, ..]));
+            return activate(self.activation, z.view(), a.slice_mut(s![..n, ..]));
         }
-        let finite = self.activation.forward(z.view(), fz.slice_mut(s![..n, ..]));
+        let finite = activate(self.activation, z.view(), fz.slice_mut(s![..n, ..]));
         dropout::forward(
             fz.slice(s![..n, ..]),
             mask.slice(s![..n, ..]),
@@ -282,12 +282,26 @@ impl<T: Float> Dense<T> {
             ..
         } = cache;
         let f = if masked { fz } else { a };
-        self.activation.backward(
+        let (z, f, da, mut dz) = (
             z.slice(s![..n, ..]),
             f.slice(s![..n, ..]),
             da.slice(s![..n, ..]),
             dz.slice_mut(s![..n, ..]),
         );
+        match split_rows(n, dz.len()) {
+            Some(h) => {
+                let (z_1, z_2) = z.split_at(Axis(0), h);
+                let (f_1, f_2) = f.split_at(Axis(0), h);
+                let (da_1, da_2) = da.split_at(Axis(0), h);
+                let (dz_1, dz_2) = dz.view_mut().split_at(Axis(0), h);
+                let act = self.activation;
+                crate::pool::join(
+                    || act.backward(z_1, f_1, da_1, dz_1),
+                    || act.backward(z_2, f_2, da_2, dz_2),
+                );
+            }
+            None => self.activation.backward(z, f, da, dz.view_mut()),
+        }
         if masked {
             dropout::backward(dz.slice_mut(s![..n, ..]), mask.slice(s![..n, ..]));
         }
@@ -310,6 +324,33 @@ impl<T: Float> Dense<T> {
             linalg::a_bt(dz, self.w.view(), da_prev);
         }
     }
+}
+
+/// Elementwise passes over at least this many values are split between two threads, by
+/// halves of the rows (each value's result is the same, so the bits are too): in a large
+/// batch they are serial gaps between the threaded products.
+const PARALLEL_PASS: usize = 1 << 16;
+
+/// Where to split the rows of a pass over `len` values in `rows` rows between two threads,
+/// if it is split.
+fn split_rows(rows: usize, len: usize) -> Option<usize> {
+    (rows >= 2 && len >= PARALLEL_PASS && linalg::parallel()).then_some(rows / 2)
+}
+
+/// `a = f(z)`, as `Activation::forward` (all NaN if some `z` is not), by halves of the rows
+/// on two threads if the batch is large.
+fn activate<T: Float>(f: Activation, z: ArrayView2<T>, mut a: ArrayViewMut2<T>) -> bool {
+    let Some(h) = split_rows(z.nrows(), z.len()) else {
+        return f.forward(z, a);
+    };
+    let (z_1, z_2) = z.split_at(Axis(0), h);
+    let (a_1, a_2) = a.view_mut().split_at(Axis(0), h);
+    let (finite_1, finite_2) = crate::pool::join(|| f.forward(z_1, a_1), || f.forward(z_2, a_2));
+    let finite = finite_1 && finite_2;
+    if !finite {
+        a.fill(T::nan());
+    }
+    finite
 }
 
 #[cfg(test)]
