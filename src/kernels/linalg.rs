@@ -243,16 +243,17 @@ fn fixed_a_bt<T: Float, const M: usize>(dz: &[T], k: usize, w: &[T], da: &mut [T
 /// weights, and single rows through any layer, skip the packed product in `affine`.
 pub const FEW_ROWS: usize = 4;
 pub const FEW_ROWS_WEIGHTS: usize = 1 << 14;
-/// A row through at least this many weights is split between two threads, by halves of
-/// the columns.
+/// A row through at least this many weights is summed in two halves of the rows of W, on
+/// two threads if there are (see `affine`).
 const FEW_ROWS_THREADED: usize = 1 << 18;
 
 /// `z = a · W + b`.
 ///
 /// For one row (predicting one sample, say), or a few through a small layer, packing W for
 /// gemm costs more than the product itself: each row of `z` is instead
-/// `b + Σ_k a_k W[k, :]`, summed in the order of `k`, W read row by row (`few_rows`).
-/// One row is faster this way through layers as large as 1024 × 1024; two rows through
+/// `b + Σ_k a_k W[k, :]`, summed in the order of `k`, W read row by row (`few_rows`);
+/// through at least `FEW_ROWS_THREADED` weights, `(b + Σ_{k<h}) + Σ_{k≥h}` for the two
+/// halves of the rows of W, each streamed by a thread of its own. One row is faster this way through layers as large as 1024 × 1024; two rows through
 /// 256 × 256 weights already favour gemm, hence `FEW_ROWS_WEIGHTS`
 /// (`benches/compare.py` times a one-sample `predict`).
 pub fn affine<T: Float>(
@@ -274,23 +275,37 @@ pub fn affine<T: Float>(
         && m > 0
         && z.strides()[1] == 1;
     if let (true, Some(w_s), Some(b_s)) = (few, w.as_slice(), b.as_slice()) {
-        // Halves of whole vectors; too few columns for two stay on one thread.
-        let half = (m / 2).div_ceil(LANES) * LANES;
-        let threads = k * m >= FEW_ROWS_THREADED
-            && half < m
-            && num_threads() > 1
-            && !SERIAL.with(|c| c.get());
+        // Large layers: the rows of W in two halves, each streamed by one thread from
+        // start to end (halves of the columns would have each thread read half of every
+        // row: shorter runs, which the prefetchers follow worse). The halves' sums are
+        // added at the end; whether to split depends on the sizes only, so the bits do
+        // not depend on the thread count.
+        let split = (k * m >= FEW_ROWS_THREADED && k >= 2 * ROWS).then(|| k / 2 / ROWS * ROWS);
+        let threads = num_threads() > 1 && !SERIAL.with(|c| c.get());
+        // The second half's sums, from zeros.
+        let (zeros, mut second) = match split {
+            Some(_) => (vec![T::zero(); m], vec![T::zero(); m]),
+            None => (Vec::new(), Vec::new()),
+        };
         for (mut z_row, a_row) in z.rows_mut().into_iter().zip(a.rows()) {
             let z_row = z_row.as_slice_mut().expect("unit column stride");
+            let Some(h) = split else {
+                few_rows(a_row, w_s, m, 0, b_s, z_row);
+                continue;
+            };
+            let (a_1, a_2) = a_row.split_at(Axis(0), h);
+            let (w_1, w_2) = w_s.split_at(h * m);
+            let mut first = || few_rows(a_1, w_1, m, 0, b_s, z_row);
+            let mut other = || few_rows(a_2, w_2, m, 0, &zeros, &mut second);
             match threads {
-                true => {
-                    let (z_1, z_2) = z_row.split_at_mut(half);
-                    crate::pool::join(
-                        || few_rows(a_row, w_s, m, 0, &b_s[..half], z_1),
-                        || few_rows(a_row, w_s, m, half, &b_s[half..], z_2),
-                    );
+                true => _ = crate::pool::join(first, other),
+                false => {
+                    first();
+                    other();
                 }
-                false => few_rows(a_row, w_s, m, 0, b_s, z_row),
+            }
+            for (z, s) in z_row.iter_mut().zip(&second) {
+                *z += *s;
             }
         }
         return;
@@ -794,8 +809,9 @@ mod tests {
             (2, 130, 130),   // few rows, but too many weights for the row loop
             (1, 130, 130),   // one row: 130 = 4·32 + 2 rows of W, 16 vectors + 2 columns
             (3, 70, 100),    // a few rows through a small layer
-            (1, 600, 500),   // one row through many weights: columns in halves of 256 and 244
-            (1, 30000, 10),  // the same with too few columns to halve
+            (1, 600, 500),   // one row through many weights: rows of W in halves of 300
+            (1, 30000, 10),  // the same with few columns
+            (1, 1031, 300),  // halves of 512 and 519 rows of W
             (256, 320, 512), // ≥ SPLIT_MACS: each product in two column blocks (320 = 192 + 128)
             (129, 333, 397), // the same; da from a transposed W, with partial tiles
             (40, 731, 723),  // the same, the transposed copy in two halves (≥ TRANSPOSE_SPLIT)

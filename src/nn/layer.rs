@@ -144,7 +144,7 @@ impl<T: Float> LayerCache<T> {
 /// A zero `(rows, cols)` array, allocated fallibly: sizes that overflow or do not fit in
 /// memory are an error, not an abort.
 pub fn try_zeros<T: Float>(rows: usize, cols: usize) -> Result<Array2<T>> {
-    let v = try_filled(rows as u128 * cols as u128, T::zero(), || {
+    let v = try_zeroed(rows as u128 * cols as u128, || {
         format!("an array of shape ({rows}, {cols})")
     })?;
     Array2::from_shape_vec((rows, cols), v)
@@ -153,9 +153,7 @@ pub fn try_zeros<T: Float>(rows: usize, cols: usize) -> Result<Array2<T>> {
 
 /// A zero vector of length `len`, allocated fallibly.
 pub fn try_zeros1<T: Float>(len: usize) -> Result<Array1<T>> {
-    let v = try_filled(len as u128, T::zero(), || {
-        format!("an array of shape ({len},)")
-    })?;
+    let v = try_zeroed(len as u128, || format!("an array of shape ({len},)"))?;
     Ok(Array1::from_vec(v))
 }
 
@@ -209,6 +207,29 @@ pub fn try_collect<T>(
         .map_err(|_| Error::memory(what(), len as u128 * std::mem::size_of::<T>() as u128))?;
     v.extend(iter);
     Ok(v)
+}
+
+/// `len` zeros, allocated fallibly, as `try_filled` — but zeroed by the allocator
+/// (`calloc`), which gets memory fresh from the system already zero: a fit's buffers of
+/// tens of MiB are then not written twice (zeros, then their values), and their pages are
+/// first touched where the (threaded) passes write them.
+fn try_zeroed<T: Float>(len: u128, what: impl Fn() -> String) -> Result<Vec<T>> {
+    let bytes = len.saturating_mul(std::mem::size_of::<T>() as u128);
+    let fail = || Error::memory(what(), bytes);
+    let len = usize::try_from(len).map_err(|_| fail())?;
+    let layout = std::alloc::Layout::array::<T>(len).map_err(|_| fail())?;
+    if layout.size() == 0 {
+        return Ok(Vec::new());
+    }
+    // SAFETY: the layout's size is not zero.
+    let ptr = unsafe { std::alloc::alloc_zeroed(layout) }.cast::<T>();
+    if ptr.is_null() {
+        return Err(fail());
+    }
+    // SAFETY: `ptr` was allocated by the global allocator with the layout of `[T; len]`
+    // (T's alignment, `len` values), and every value is initialized: all-zero bytes are
+    // 0.0 in f32 and f64, the only `Float`s.
+    Ok(unsafe { Vec::from_raw_parts(ptr, len, len) })
 }
 
 /// `dst = src` for two arrays of one shape, on all threads if they are large (see
