@@ -679,16 +679,6 @@ pub fn column_sums<T: Float>(dz: ArrayView2<T>, db: &mut ndarray::Array1<T>) {
 
 fn column_sums_into<T: Float>(dz: ArrayView2<T>, mut db: ndarray::ArrayViewMut1<T>) {
     let m = dz.ncols();
-    if m >= 32 && dz.len() >= PARALLEL_PASS && parallel() {
-        let h = m / 2 / 16 * 16; // whole cache lines of either type
-        let (db_1, db_2) = db.split_at(Axis(0), h);
-        let (dz_1, dz_2) = dz.split_at(Axis(1), h);
-        crate::pool::join(
-            || column_sums_into(dz_1, db_1),
-            || column_sums_into(dz_2, db_2),
-        );
-        return;
-    }
     db.fill(T::zero());
     match (dz.as_slice(), db.as_slice_mut()) {
         // Narrow layers (the tutorial's 4, 3, 1 units): accumulators of a fixed width stay
@@ -696,17 +686,29 @@ fn column_sums_into<T: Float>(dz: ArrayView2<T>, mut db: ndarray::ArrayViewMut1<
         (Some(dz_s), Some(db_s)) if (1..=FIXED_M).contains(&m) => {
             by_width!(m, fixed_sums, T, (dz_s, db_s))
         }
-        (Some(dz_s), Some(db_s)) if m > 0 => {
-            for row in dz_s.chunks_exact(m) {
-                for (s, &v) in db_s.iter_mut().zip(row) {
-                    *s += v;
-                }
-            }
+        (Some(dz_s), Some(db_s)) if m >= 32 && dz_s.len() >= PARALLEL_PASS && parallel() => {
+            let h = m / 2 / 16 * 16; // whole cache lines of either type
+            let (db_1, db_2) = db_s.split_at_mut(h);
+            crate::pool::join(
+                || range_sums(dz_s, m, 0, db_1),
+                || range_sums(dz_s, m, h, db_2),
+            );
         }
+        (Some(dz_s), Some(db_s)) if m > 0 => range_sums(dz_s, m, 0, db_s),
         _ => {
             for row in dz.rows() {
                 db.zip_mut_with(&row, |s, &v| *s += v);
             }
+        }
+    }
+}
+
+/// `db += Σ_rows dz[.., from..from + db.len()]` for a row-major `dz` of `m` columns, rows
+/// added in order.
+fn range_sums<T: Float>(dz: &[T], m: usize, from: usize, db: &mut [T]) {
+    for row in dz.chunks_exact(m) {
+        for (s, &v) in db.iter_mut().zip(&row[from..]) {
+            *s += v;
         }
     }
 }

@@ -40,6 +40,11 @@ pub struct Gradient<T> {
 }
 
 impl<T: Float> Gradient<T> {
+    /// The number of values it holds.
+    pub fn n_values(&self) -> usize {
+        self.dw.len() + self.db.len()
+    }
+
     /// A zero gradient for a layer of shape `(n_in, n_out)`, allocated fallibly.
     pub fn new(n_in: usize, n_out: usize) -> Result<Self> {
         Ok(Gradient {
@@ -76,6 +81,15 @@ pub struct LayerCache<T> {
 }
 
 impl<T: Float> LayerCache<T> {
+    /// The number of values it holds, in all its buffers.
+    pub fn n_values(&self) -> usize {
+        [&self.z, &self.a, &self.dz, &self.da, &self.mask, &self.fz]
+            .iter()
+            .map(|m| m.len())
+            .sum::<usize>()
+            + self.grad.n_values()
+    }
+
     /// Buffers for up to `rows` rows through a layer of shape `(n_in, n_out)`; an error,
     /// not an abort, if they cannot be allocated.
     pub fn new(rows: usize, n_in: usize, n_out: usize) -> Result<Self> {

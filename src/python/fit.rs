@@ -5,12 +5,13 @@ use super::convert::{array2, weight_pairs, weights1, PyTarget};
 use super::network::PyNetwork;
 use super::rate::CallableRate;
 use crate::io::StoredFloat;
+use crate::train::fit_reusing;
 use crate::train::stopping::{Metric, Progress, Scales, Schedule, Stopping};
 use crate::train::{check_gamma, check_power_t, check_schedule};
 use crate::train::{
     Divergence, EpochControl, EpochReport, Monitor, Mt19937, Validation, PUBLISH_EVERY,
 };
-use crate::{check, fit, Error, FitConfig, Network, OptimizerConfig};
+use crate::{check, Error, FitConfig, Network, OptimizerConfig};
 use numpy::Element;
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
@@ -491,12 +492,14 @@ pub(super) fn fit_py<'py, T: Element + StoredFloat>(
         error: None,
     };
     let mut rate_error = None;
+    let mut kept = this.take_buffers::<T>();
     let result = py.detach(|| {
+        let data = (xv, yv, wv, val);
         let result = match rate {
             Some(rate) => with_rate(&mut monitor, rate, &mut rate_error, |m| {
-                fit(&mut trainee, xv, yv, wv, val, &config, m)
+                fit_reusing(&mut trainee, data, &config, m, &mut kept)
             }),
-            None => fit(&mut trainee, xv, yv, wv, val, &config, &mut monitor),
+            None => fit_reusing(&mut trainee, data, &config, &mut monitor, &mut kept),
         };
         // Whatever happened, the trainee's weights are consistent: they become the network's.
         let mut shared = this.write();
@@ -504,6 +507,7 @@ pub(super) fn fit_py<'py, T: Element + StoredFloat>(
         this.fitting.store(false, Ordering::Release);
         result
     });
+    this.keep_buffers(kept);
     let history = match (result, monitor.error.or(rate_error)) {
         (Err(Error::Interrupted), Some(err)) => return Err(err),
         (result, _) => result?,

@@ -6,17 +6,18 @@ use super::fit::{self, fit_py};
 use crate::io::{self, StoredFloat};
 use crate::nn::dropout::Rates;
 use crate::nn::layer::try_clone;
-use crate::train::Mt19937;
+use crate::train::{FitBuffers, Mt19937};
 use crate::AnyNetwork;
-use crate::{check, Activation, Error, Loss, Network, NetworkConfig};
+use crate::{check, Activation, Error, Float, Loss, Network, NetworkConfig};
 use ndarray::{Array1, Array2, ArrayView1, ArrayView2};
 use numpy::{Element, IntoPyArray, PyReadonlyArray1};
 use pyo3::exceptions::{PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyTuple};
+use std::any::Any;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 /// Runs `$body` with `$net` bound to the network, whatever its dtype.
 macro_rules! on_network {
@@ -55,6 +56,9 @@ pub(super) struct PyNetwork {
     net: RwLock<AnyNetwork>,
     /// Set while a `fit` trains this network; cleared under the write lock of `net`.
     pub(super) fitting: AtomicBool,
+    /// The last fit's buffers (a `FitBuffers<f32>` or `<f64>`), for the next fit: taken
+    /// by `fit` alone (one at a time, `fitting`), never held while waiting on anything.
+    buffers: Mutex<Option<Box<dyn Any + Send>>>,
 }
 
 impl PyNetwork {
@@ -62,7 +66,26 @@ impl PyNetwork {
         PyNetwork {
             net: RwLock::new(net),
             fitting: AtomicBool::new(false),
+            buffers: Mutex::new(None),
         }
+    }
+
+    /// The buffers the last fit left, if they are of `T`.
+    pub(super) fn take_buffers<T: Float>(&self) -> Option<FitBuffers<T>> {
+        let kept = self
+            .buffers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()?;
+        kept.downcast::<FitBuffers<T>>().ok().map(|b| *b)
+    }
+
+    /// Keeps a fit's buffers for the next fit, if they are at most `KEEP_BUFFERS` bytes.
+    pub(super) fn keep_buffers<T: Float>(&self, buffers: Option<FitBuffers<T>>) {
+        let kept = buffers
+            .filter(|b| b.bytes() <= KEEP_BUFFERS)
+            .map(|b| Box::new(b) as Box<dyn Any + Send>);
+        *self.buffers.lock().unwrap_or_else(|e| e.into_inner()) = kept;
     }
 
     // A panic is a bug and never happens while the lock is held by ferroprop's own code;
@@ -88,6 +111,12 @@ impl PyNetwork {
         }
     }
 }
+
+/// A network keeps its last fit's buffers up to this size (64 MiB), so that the next fit
+/// by batches of the same size (`partial_fit`'s, a streaming loop's) does not allocate,
+/// zero and fault in its own; larger ones are freed, as the memory a fit holds between
+/// calls matters more there than their cost.
+const KEEP_BUFFERS: usize = 64 << 20;
 
 /// Clears `fitting` if `fit` ends before publishing its result (an error in its arguments).
 pub(super) struct Fitting<'a>(&'a AtomicBool);

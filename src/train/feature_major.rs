@@ -82,6 +82,19 @@ fn cols_mut<T: Float>(m: &mut Array2<T>, n: usize) -> ArrayViewMut2<'_, T> {
 }
 
 impl<T: Float> Workspace<T> {
+    /// The number of values it holds, in all its buffers.
+    pub fn n_values(&self) -> usize {
+        let all = |v: &[Array2<T>]| v.iter().map(|m| m.len()).sum::<usize>();
+        self.x.len()
+            + all(&self.z)
+            + all(&self.a)
+            + all(&self.dz)
+            + all(&self.da)
+            + all(&self.mask)
+            + all(&self.fz)
+            + self.dz_rows.len()
+    }
+
     pub fn new(layers: &[Dense<T>], batch: usize) -> Result<Self> {
         let per_layer = || -> Result<Vec<Array2<T>>> {
             layers.iter().map(|l| try_zeros(l.n_out(), batch)).collect()

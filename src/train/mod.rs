@@ -23,8 +23,11 @@ pub mod schedule;
 pub mod stopping;
 mod trainer;
 
-use crate::{check, Error, Float, Network, Optimizer, OptimizerConfig, Result, Target};
+use crate::{
+    check, Error, Float, Gradient, LayerCache, Network, Optimizer, OptimizerConfig, Result, Target,
+};
 pub use engine::uses_threads;
+use engine::Engine;
 pub use mt19937::Mt19937;
 use ndarray::{Array1, Array2, ArrayView1, ArrayView2};
 pub use stopping::{Metric, Progress, Scales, Schedule, Stop, Stopping};
@@ -336,6 +339,68 @@ pub fn fit<'d, T: Float>(
     config: &FitConfig,
     monitor: &mut dyn Monitor<T>,
 ) -> Result<History> {
+    let data = (x, y, sample_weight, validation);
+    fit_reusing(net, data, config, monitor, &mut None)
+}
+
+/// A fit's data: `x`, `y`, the sample weights and the validation data.
+pub type FitData<'d, T> = (
+    ArrayView2<'d, T>,
+    Target<'d, T>,
+    Option<ArrayView1<'d, T>>,
+    Option<Validation<'d, T>>,
+);
+
+/// The buffers a fit allocates for its batches (the engine's, the row-major passes' caches
+/// with their gradients, the weights of the start of an epoch). `fit_reusing` hands them
+/// back, and the next fit of the same network with the same batch size takes them over
+/// instead of allocating, zeroing and faulting in its own: the cost a `partial_fit` or a
+/// streaming loop pays on every call. Nothing in them carries over into the results: a
+/// fit writes every value before reading it.
+pub struct FitBuffers<T> {
+    batch: usize,
+    shapes: Vec<(usize, usize)>,
+    dropout: Vec<f64>,
+    engine: Engine<T>,
+    caches: Vec<LayerCache<T>>,
+    snapshot: Vec<(Array2<T>, ndarray::Array1<T>)>,
+}
+
+impl<T: Float> FitBuffers<T> {
+    /// Their size in bytes.
+    pub fn bytes(&self) -> usize {
+        let item = std::mem::size_of::<T>();
+        let engine = match &self.engine {
+            Engine::FeatureMajor(ws, grads) => {
+                ws.n_values() + grads.iter().map(Gradient::n_values).sum::<usize>()
+            }
+            Engine::Halves(caches) => caches.iter().map(LayerCache::n_values).sum(),
+            Engine::RowMajor => 0,
+        };
+        let caches: usize = self.caches.iter().map(LayerCache::n_values).sum();
+        let snapshot: usize = self.snapshot.iter().map(|(w, b)| w.len() + b.len()).sum();
+        (engine + caches + snapshot) * item
+    }
+
+    /// Whether a fit of `net` by batches of `batch` rows can use them.
+    fn fit(&self, net: &Network<T>, batch: usize) -> bool {
+        self.batch == batch && self.dropout == net.dropout() && self.shapes == shapes(net)
+    }
+}
+
+fn shapes<T: Float>(net: &Network<T>) -> Vec<(usize, usize)> {
+    net.layers().iter().map(|l| l.w.dim()).collect()
+}
+
+/// `fit`, taking over the buffers of an earlier fit of the same network if they fit
+/// (see `FitBuffers`), and leaving this fit's in `buffers` when it ends without an error.
+pub fn fit_reusing<'d, T: Float>(
+    net: &mut Network<T>,
+    (x, y, sample_weight, validation): FitData<'d, T>,
+    config: &FitConfig,
+    monitor: &mut dyn Monitor<T>,
+    buffers: &mut Option<FitBuffers<T>>,
+) -> Result<History> {
     config.validate()?;
     net.check_input(&x)?;
     net.loss_fn().check_target(&y, x.nrows(), net.n_outputs())?;
@@ -386,13 +451,30 @@ pub fn fit<'d, T: Float>(
         sample_weight,
         validation,
     };
-    // A threaded fit's buffers are made and freed on the pool, where its epochs use them:
-    // the allocator then keeps them for the next fit instead of returning them to the
-    // system and faulting them in again.
-    let made = on_pool(threaded, || Trainer::new(net, data, config, &mut optimizer));
+    // A threaded fit's new buffers are made on the pool, where its epochs use them (the
+    // allocator's arena of the thread that first uses them); reused ones need no
+    // allocation, and the pool is not woken for them.
+    let batch = config.batch_size.unwrap_or(x.nrows()).min(x.nrows());
+    let reuse = buffers.take().filter(|b| b.fit(net, batch));
+    let fresh = reuse.is_none();
+    let made = on_pool(threaded && fresh, || {
+        Trainer::new(net, data, config, &mut optimizer, reuse)
+    });
     let result = match made {
         Ok(mut trainer) => match drive(&mut trainer, threaded, monitor) {
-            Ok(()) => Ok(on_pool(threaded, || trainer.finish())),
+            Ok(()) => {
+                let (history, parts) = trainer.finish();
+                let (engine, caches, snapshot) = parts;
+                *buffers = Some(FitBuffers {
+                    batch,
+                    shapes: shapes(net),
+                    dropout: net.dropout().to_vec(),
+                    engine,
+                    caches,
+                    snapshot,
+                });
+                Ok(history)
+            }
             Err(e) => {
                 on_pool(threaded, || drop(trainer));
                 Err(e)

@@ -76,10 +76,25 @@ impl<'a, 'd, T: Float> Trainer<'a, 'd, T> {
         data: Data<'d, T>,
         config: &'a FitConfig,
         optimizer: &'a mut Optimizer<T>,
+        reuse: Option<super::FitBuffers<T>>,
     ) -> Result<Self> {
         let n = data.x.nrows();
         let batch = config.batch_size.unwrap_or(n).min(n);
-        let (engine, caches) = Engine::new(net.layers(), net.dropout(), batch)?;
+        // An earlier fit's buffers (`fit_reusing` checked that they fit), or new ones.
+        let (engine, caches, snapshot) = match reuse {
+            Some(b) => {
+                let mut snapshot = b.snapshot;
+                for ((w, b), l) in snapshot.iter_mut().zip(net.layers()) {
+                    copy_array(w, &l.w);
+                    copy_array(b, &l.b);
+                }
+                (b.engine, b.caches, snapshot)
+            }
+            None => {
+                let (engine, caches) = Engine::new(net.layers(), net.dropout(), batch)?;
+                (engine, caches, net.get_weights()?)
+            }
+        };
         let dropout = match net.dropout().iter().any(|&p| p > 0.0) {
             true => try_collect(net.dropout().iter().copied(), || "dropout rates".into())?,
             false => Vec::new(),
@@ -103,7 +118,6 @@ impl<'a, 'd, T: Float> Trainer<'a, 'd, T> {
             0
         })?;
         let order = try_collect(0..n, || format!("the order of {n} rows"))?;
-        let snapshot = net.get_weights()?;
         let best = match (
             config.stopping.early_stopping,
             data.validation.and_then(|v| v.best),
@@ -492,8 +506,10 @@ impl<'a, 'd, T: Float> Trainer<'a, 'd, T> {
         Ok((batch_loss * m as f64, batch_penalty * m as f64))
     }
 
-    /// The history, after restoring the best weights (early stopping).
-    pub(super) fn finish(self) -> History {
+    /// The history, after restoring the best weights (early stopping), and the buffers
+    /// for a later fit (see `FitBuffers`).
+    #[allow(clippy::type_complexity)]
+    pub(super) fn finish(self) -> (History, Buffers<T>) {
         let mut history = self.history;
         if self.data.validation.is_some() {
             history.best_val_score = Some(self.progress.best_score);
@@ -507,9 +523,13 @@ impl<'a, 'd, T: Float> Trainer<'a, 'd, T> {
         if self.config.stopping.early_stopping {
             restore(self.net, &self.best);
         }
-        history
+        (history, (self.engine, self.caches, self.snapshot))
     }
 }
+
+/// A trainer's buffers that a later fit can take over: the engine, the caches and the
+/// snapshot.
+pub(super) type Buffers<T> = (Engine<T>, Vec<LayerCache<T>>, Vec<(Array2<T>, Array1<T>)>);
 
 /// Where the shuffling order comes from (see `FitConfig::numpy_stream`).
 enum Stream {
