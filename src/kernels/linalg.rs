@@ -52,6 +52,17 @@ pub fn parallel() -> bool {
     num_threads() > 1 && !SERIAL.with(|s| s.get())
 }
 
+/// Whether a pass of `rows` rows through a layer of `k` inputs and `m` units splits work
+/// between threads (a threaded product, one row through a large layer, a long elementwise
+/// pass). A caller outside the pool then runs the whole pass on it (`pool::install`):
+/// handing each product's halves over from outside costs a wake-up of a thread each.
+pub fn splits_pass(rows: usize, k: usize, m: usize) -> bool {
+    parallel()
+        && (large(rows, k, m)
+            || (rows == 1 && k.saturating_mul(m) >= FEW_ROWS_THREADED)
+            || rows.saturating_mul(m) >= PARALLEL_PASS)
+}
+
 /// Runs `f` with every product on the calling thread (for work already split across
 /// threads, see `train/engine.rs`).
 pub fn serial<R>(f: impl FnOnce() -> R) -> R {

@@ -431,7 +431,9 @@ impl<T: Float> Network<T> {
     pub fn predict(&self, x: ArrayView2<T>) -> Result<Array2<T>> {
         self.check_input(&x)?;
         let mut ws = forward_workspace(&self.layers, x.nrows())?;
-        forward_checked(&self.layers, &mut ws, x)?;
+        on_pool_if_split(&self.layers, x.nrows(), || {
+            forward_checked(&self.layers, &mut ws, x)
+        })?;
         let last = ws.pop().expect("a network has at least one layer");
         check_output(last.a.view())?;
         Ok(last.a)
@@ -442,7 +444,9 @@ impl<T: Float> Network<T> {
         self.check_input(&x)?;
         self.loss.check_target(&y, x.nrows(), self.n_outputs())?;
         let mut ws = forward_workspace(&self.layers, x.nrows())?;
-        forward_checked(&self.layers, &mut ws, x)?;
+        on_pool_if_split(&self.layers, x.nrows(), || {
+            forward_checked(&self.layers, &mut ws, x)
+        })?;
         check_output(ws[ws.len() - 1].a.view())?;
         check_loss(self.loss.value(ws[ws.len() - 1].a.view(), y))
     }
@@ -803,6 +807,22 @@ pub fn workspace<T: Float>(layers: &[Dense<T>], rows: usize) -> Result<Vec<Layer
 
 /// The forward pass of `x` (its `n` rows) through every layer, into the first `n` rows of
 /// each cache. Returns the first layer whose `z` is not finite, if one is: that layer's `a`
+/// `f()`, on the pool if a pass of `rows` rows through some layer splits work between
+/// threads (see `linalg::splits_pass`): one hand-over instead of one per product.
+fn on_pool_if_split<T: Float, R: Send>(
+    layers: &[Dense<T>],
+    rows: usize,
+    f: impl FnOnce() -> R + Send,
+) -> R {
+    match layers
+        .iter()
+        .any(|l| crate::kernels::linalg::splits_pass(rows, l.n_in(), l.n_out()))
+    {
+        true => crate::pool::install(f),
+        false => f(),
+    }
+}
+
 /// is then NaN, and so is the output.
 pub fn forward_pass<T: Float>(
     layers: &[Dense<T>],

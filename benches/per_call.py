@@ -1,0 +1,126 @@
+"""What one call costs: a ``fit`` on one batch against that batch's share of a longer fit,
+and ``MLPClassifier.partial_fit`` on one batch against scikit-learn's.
+
+This is a benchmark, not a test: it asserts nothing. Run it from the repository root::
+
+    .venv/bin/python benches/per_call.py            # about a minute
+    .venv/bin/python benches/per_call.py --rounds 3
+
+``partial_fit``, streaming and out-of-core users pay the per-call cost on every batch: the
+arguments' checks, the private copy of the network that ``fit`` trains, the buffers of
+the passes (kept between fits of the same batch size, see ``FitBuffers`` in
+``src/train/mod.rs``), waking the threads. Methodology: the same network, plain SGD, rows
+in order. A round times ``--calls`` one-batch fits (each on the same batch) and one fit
+over 32 batches, whose time / 32 is the share; the median over rounds is reported, with
+their ratio. For ``partial_fit``, a round times 20 calls of each estimator in turn (the
+thread pools left to settle between them), on the next 20 batches of a stream; medians.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+import warnings
+
+import numpy as np
+
+FITS = [
+    # sizes, batch size, output activation, loss
+    ((784, 1024, 1024, 10), 256, "softmax", "cross_entropy"),
+    ((64, 256, 256, 10), 128, "softmax", "cross_entropy"),
+    ((32, 64, 1), 32, "sigmoid", "binary_cross_entropy"),
+]
+PARTIAL_FITS = [((64,), 32), ((256, 256), 128)]
+
+
+def settle(seconds: float = 0.3) -> None:
+    """Let the thread pools of the last call (OpenBLAS spins ~0.1 s) go idle."""
+    time.sleep(seconds)
+
+
+def one_batch_fits(rounds: int) -> None:
+    from ferroprop import Network
+
+    print("## One fit call on one batch, against its share of a fit over 32 batches\n")
+    print("| network | batch | one call (ms) | share (ms) | ratio |")
+    print("|---|--:|--:|--:|--:|")
+    rng = np.random.default_rng(0)
+    for sizes, batch, out, loss in FITS:
+        n = 32 * batch
+        X = rng.standard_normal((n, sizes[0]))
+        y = rng.integers(0, sizes[-1], n) if sizes[-1] > 1 else rng.integers(0, 2, (n, 1)) * 1.0
+        net = Network(list(sizes), ["relu"] * (len(sizes) - 2) + [out], loss, seed=0)
+        kw = dict(batch_size=batch, shuffle=False, optimizer="sgd", learning_rate=1e-3, seed=0)
+        Xb, yb = X[:batch].copy(), y[:batch].copy()
+        calls = 8 if sizes[0] > 500 else 64
+        net.fit(X, y, epochs=1, **kw)
+        ones, shares = [], []
+        for _ in range(rounds):
+            settle()
+            t0 = time.perf_counter()
+            for _ in range(calls):
+                net.fit(Xb, yb, epochs=1, **kw)
+            ones.append((time.perf_counter() - t0) / calls)
+            settle()
+            t0 = time.perf_counter()
+            net.fit(X, y, epochs=1, **kw)
+            shares.append((time.perf_counter() - t0) / 32)
+        one, share = statistics.median(ones), statistics.median(shares)
+        name = "-".join(map(str, sizes))
+        print(f"| {name} | {batch} | {one * 1e3:.3f} | {share * 1e3:.3f} | ×{one / share:.2f} |")
+    print()
+
+
+def partial_fits(rounds: int) -> None:
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.neural_network import MLPClassifier as SklearnMLP
+
+    from ferroprop.sklearn import MLPClassifier
+
+    print("## MLPClassifier.partial_fit on one batch (32 features, 10 classes)\n")
+    print("| hidden | batch | ferroprop (ms) | scikit-learn (ms) | scikit-learn / ferroprop |")
+    print("|---|--:|--:|--:|--:|")
+    rng = np.random.default_rng(0)
+    for hidden, batch in PARTIAL_FITS:
+        n = 20 * batch
+        X, y = rng.standard_normal((n, 32)), rng.integers(0, 10, n)
+        estimators = [
+            cls(hidden_layer_sizes=hidden, random_state=0) for cls in (MLPClassifier, SklearnMLP)
+        ]
+        for est in estimators:
+            est.partial_fit(X[:batch], y[:batch], classes=np.arange(10))
+        times: list[list[float]] = [[], []]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            for r in range(rounds):
+                for i in (r % 2, 1 - r % 2):
+                    settle()
+                    t0 = time.perf_counter()
+                    for k in range(20):
+                        estimators[i].partial_fit(
+                            X[k * batch : (k + 1) * batch], y[k * batch : (k + 1) * batch]
+                        )
+                    times[i].append((time.perf_counter() - t0) / 20)
+        ours, theirs = statistics.median(times[0]), statistics.median(times[1])
+        print(
+            f"| {hidden} | {batch} | {ours * 1e3:.3f} | {theirs * 1e3:.3f} | ×{theirs / ours:.2f} |"
+        )
+    print()
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rounds", type=int, default=7, help="rounds (default 7)")
+    args = parser.parse_args(argv)
+    sys.path.insert(0, "benches")
+    from compare import cpu_note
+
+    one_batch_fits(args.rounds)
+    partial_fits(args.rounds)
+    print(f"- {cpu_note()}")
+
+
+if __name__ == "__main__":
+    main()
