@@ -114,8 +114,10 @@ impl PyNetwork {
 
 /// A network keeps its last fit's buffers up to this size (64 MiB), so that the next fit
 /// by batches of the same size (`partial_fit`'s, a streaming loop's) does not allocate,
-/// zero and fault in its own; larger ones are freed, as the memory a fit holds between
-/// calls matters more there than their cost.
+/// zero and fault in its own; larger ones are freed. The trade: on 784-1024-1024-10 with
+/// batches of 256 (44 MiB of buffers in float64) one fit call on one batch costs 1.1× its
+/// share of a long fit with them kept, 1.4× without (`benches/per_call.py`), and a
+/// process holding many fitted networks holds their buffers too.
 const KEEP_BUFFERS: usize = 64 << 20;
 
 /// Clears `fitting` if `fit` ends before publishing its result (an error in its arguments).
