@@ -883,6 +883,11 @@ def cpu_note() -> str:
     return f"CPU: {cpu_model()}, {os.cpu_count()} logical cores ({cores} usable)"
 
 
+def load_note(load_start: tuple[float, ...]) -> str:
+    load = ", ".join(f"{x:.1f}" for x in (*load_start, *os.getloadavg()))
+    return f"load average (1, 5, 15 min) at the start and at the end: {load}"
+
+
 # --- the sweep ----------------------------------------------------------------------------
 
 SWEEP_WIDTHS = (4, 16, 64, 256, 1024)
@@ -1072,8 +1077,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     if args.sweep:
         notes.insert(0, cpu_note())
         run_sweep(args, systems, notes)
-        load = ", ".join(f"{x:.1f}" for x in (*load_start, *os.getloadavg()))
-        print(f"- load average (1, 5, 15 min) at the start and at the end: {load}")
+        print(f"- {load_note(load_start)}")
         print(f"- this run: {time.perf_counter() - started:.0f} s, `{' '.join(sys.argv[1:])}`")
         return
     peak_repeats = 3 if args.quick else 10
@@ -1122,10 +1126,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         }
         for d in args.dtypes
     }
-    load = ", ".join(f"{x:.1f}" for x in (*load_start, *os.getloadavg()))
     notes.append(
-        f"load average (1, 5, 15 min) at the start and at the end: {load} "
-        f"(anything near or above the core count means other work shared the machine)"
+        f"{load_note(load_start)} (anything near or above the core count means other work "
+        "shared the machine)"
     )
     elapsed = time.perf_counter() - started
     notes.append(f"this run: {elapsed:.0f} s, `{' '.join(sys.argv[1:]) or '(no flags)'}`")

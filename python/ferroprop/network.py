@@ -221,9 +221,8 @@ _WIDEST = 2**127  # the binding takes integers as i128, and the core checks thei
 
 def _int(name: str, value: object) -> int:
     """``value`` as an int for the core, which checks its range."""
-    if (
-        type(value) is int and -_WIDEST <= value < _WIDEST
-    ):  # the usual case, first: fit's per-call cost
+    # The usual case first: these checks are part of every fit call's cost.
+    if type(value) is int and -_WIDEST <= value < _WIDEST:
         return value
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
         raise TypeError(f"{name} must be an integer, got {type(value).__name__} {value!r}")
@@ -235,7 +234,7 @@ def _int(name: str, value: object) -> int:
 
 def _float(name: str, value: object) -> float:
     """``value`` as a float for the core, which checks its range (and that it is finite)."""
-    if type(value) is float:  # the usual case, first: fit's per-call cost
+    if type(value) is float:  # the usual case first, as in `_int`
         return value
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name} must be a real number, got {type(value).__name__} {value!r}")

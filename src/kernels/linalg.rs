@@ -52,6 +52,18 @@ pub fn parallel() -> bool {
     num_threads() > 1 && !SERIAL.with(|s| s.get())
 }
 
+/// Passes over at least this many values (the bias written into `z`, the activation and
+/// its derivative, the column sums of `dz`) are split between two threads: in a large batch
+/// they are serial gaps between the threaded products. Each value's result, and each
+/// column's order of summation, stay the same, so the bits do too.
+pub const PARALLEL_PASS: usize = 1 << 16;
+
+/// Where to split the `rows` rows of a pass over `len` values between two threads, if it
+/// is split (see `PARALLEL_PASS`).
+pub fn split_rows(rows: usize, len: usize) -> Option<usize> {
+    (rows >= 2 && len >= PARALLEL_PASS && parallel()).then_some(rows / 2)
+}
+
 /// Whether a pass of `rows` rows through a layer of `k` inputs and `m` units splits work
 /// between threads (a threaded product, one row through a large layer, a long elementwise
 /// pass). A caller outside the pool then runs the whole pass on it (`pool::install`):
@@ -264,8 +276,9 @@ const FEW_ROWS_THREADED: usize = 1 << 18;
 /// gemm costs more than the product itself: each row of `z` is instead
 /// `b + Σ_k a_k W[k, :]`, summed in the order of `k`, W read row by row (`few_rows`);
 /// through at least `FEW_ROWS_THREADED` weights, `(b + Σ_{k<h}) + Σ_{k≥h}` for the two
-/// halves of the rows of W, each streamed by a thread of its own. One row is faster this way through layers as large as 1024 × 1024; two rows through
-/// 256 × 256 weights already favour gemm, hence `FEW_ROWS_WEIGHTS`
+/// halves of the rows of W, each streamed by a thread of its own. One row is faster this
+/// way through layers as large as 1024 × 1024; two rows through 256 × 256 weights already
+/// favour gemm, hence `FEW_ROWS_WEIGHTS`
 /// (`benches/compare.py` times a one-sample `predict`).
 pub fn affine<T: Float>(
     a: ArrayView2<T>,
@@ -292,7 +305,7 @@ pub fn affine<T: Float>(
         // added at the end; whether to split depends on the sizes only, so the bits do
         // not depend on the thread count.
         let split = (k * m >= FEW_ROWS_THREADED && k >= 2 * ROWS).then(|| k / 2 / ROWS * ROWS);
-        let threads = num_threads() > 1 && !SERIAL.with(|c| c.get());
+        let threads = parallel();
         // The second half's sums, from zeros.
         let (zeros, mut second) = match split {
             Some(_) => (vec![T::zero(); m], vec![T::zero(); m]),
@@ -322,12 +335,12 @@ pub fn affine<T: Float>(
         return;
     }
     // The bias is written first and the product accumulated onto it.
-    match z.len() >= PARALLEL_PASS && rows >= 2 && parallel() {
-        true => {
-            let (z_1, z_2) = z.view_mut().split_at(Axis(0), rows / 2);
+    match split_rows(rows, z.len()) {
+        Some(h) => {
+            let (z_1, z_2) = z.view_mut().split_at(Axis(0), h);
             crate::pool::join(|| assign_rows(z_1, b), || assign_rows(z_2, b));
         }
-        false => z.assign(&b),
+        None => z.assign(&b),
     }
     product(a, w, z, true);
 }
@@ -677,10 +690,6 @@ fn with_scratch<T: Float, R>(len: usize, f: impl FnOnce(&mut [T]) -> R) -> Optio
     SCRATCH.with(|cell| cell.set(words));
     Some(result)
 }
-
-/// Passes over at least this many values (the bias written into `z`, the column sums of
-/// `dz`) are split between two threads (see `nn/layer.rs`'s `PARALLEL_PASS`).
-const PARALLEL_PASS: usize = 1 << 16;
 
 /// `db = Σ_rows dz` (overwrites `db`). Large ones by halves of the columns on two threads:
 /// each column is still summed row by row, in order, so the bits are the same.

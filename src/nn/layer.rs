@@ -323,7 +323,7 @@ impl<T: Float> Dense<T> {
             da.slice(s![..n, ..]),
             dz.slice_mut(s![..n, ..]),
         );
-        match split_rows(n, dz.len()) {
+        match linalg::split_rows(n, dz.len()) {
             Some(h) => {
                 let (z_1, z_2) = z.split_at(Axis(0), h);
                 let (f_1, f_2) = f.split_at(Axis(0), h);
@@ -361,21 +361,10 @@ impl<T: Float> Dense<T> {
     }
 }
 
-/// Elementwise passes over at least this many values are split between two threads, by
-/// halves of the rows (each value's result is the same, so the bits are too): in a large
-/// batch they are serial gaps between the threaded products.
-const PARALLEL_PASS: usize = 1 << 16;
-
-/// Where to split the rows of a pass over `len` values in `rows` rows between two threads,
-/// if it is split.
-fn split_rows(rows: usize, len: usize) -> Option<usize> {
-    (rows >= 2 && len >= PARALLEL_PASS && linalg::parallel()).then_some(rows / 2)
-}
-
 /// `a = f(z)`, as `Activation::forward` (all NaN if some `z` is not), by halves of the rows
 /// on two threads if the batch is large.
 fn activate<T: Float>(f: Activation, z: ArrayView2<T>, mut a: ArrayViewMut2<T>) -> bool {
-    let Some(h) = split_rows(z.nrows(), z.len()) else {
+    let Some(h) = linalg::split_rows(z.nrows(), z.len()) else {
         return f.forward(z, a);
     };
     let (z_1, z_2) = z.split_at(Axis(0), h);

@@ -805,8 +805,6 @@ pub fn workspace<T: Float>(layers: &[Dense<T>], rows: usize) -> Result<Vec<Layer
         .collect()
 }
 
-/// The forward pass of `x` (its `n` rows) through every layer, into the first `n` rows of
-/// each cache. Returns the first layer whose `z` is not finite, if one is: that layer's `a`
 /// `f()`, on the pool if a pass of `rows` rows through some layer splits work between
 /// threads (see `linalg::splits_pass`): one hand-over instead of one per product.
 fn on_pool_if_split<T: Float, R: Send>(
@@ -823,6 +821,8 @@ fn on_pool_if_split<T: Float, R: Send>(
     }
 }
 
+/// The forward pass of `x` (its `n` rows) through every layer, into the first `n` rows of
+/// each cache. Returns the first layer whose `z` is not finite, if one is: that layer's `a`
 /// is then NaN, and so is the output.
 pub fn forward_pass<T: Float>(
     layers: &[Dense<T>],

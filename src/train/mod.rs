@@ -363,7 +363,7 @@ pub struct FitBuffers<T> {
     dropout: Vec<f64>,
     engine: Engine<T>,
     caches: Vec<LayerCache<T>>,
-    snapshot: Vec<(Array2<T>, ndarray::Array1<T>)>,
+    snapshot: Vec<(Array2<T>, Array1<T>)>,
 }
 
 impl<T: Float> FitBuffers<T> {
@@ -383,7 +383,7 @@ impl<T: Float> FitBuffers<T> {
     }
 
     /// Whether a fit of `net` by batches of `batch` rows can use them.
-    fn fit(&self, net: &Network<T>, batch: usize) -> bool {
+    fn fits(&self, net: &Network<T>, batch: usize) -> bool {
         self.batch == batch && self.dropout == net.dropout() && self.shapes == shapes(net)
     }
 }
@@ -455,7 +455,7 @@ pub fn fit_reusing<'d, T: Float>(
     // allocator's arena of the thread that first uses them); reused ones need no
     // allocation, and the pool is not woken for them.
     let batch = config.batch_size.unwrap_or(x.nrows()).min(x.nrows());
-    let reuse = buffers.take().filter(|b| b.fit(net, batch));
+    let reuse = buffers.take().filter(|b| b.fits(net, batch));
     let fresh = reuse.is_none();
     let made = on_pool(threaded && fresh, || {
         Trainer::new(net, data, config, &mut optimizer, reuse)
@@ -463,16 +463,8 @@ pub fn fit_reusing<'d, T: Float>(
     let result = match made {
         Ok(mut trainer) => match drive(&mut trainer, threaded, monitor) {
             Ok(()) => {
-                let (history, parts) = trainer.finish();
-                let (engine, caches, snapshot) = parts;
-                *buffers = Some(FitBuffers {
-                    batch,
-                    shapes: shapes(net),
-                    dropout: net.dropout().to_vec(),
-                    engine,
-                    caches,
-                    snapshot,
-                });
+                let (history, kept) = trainer.finish();
+                *buffers = Some(kept);
                 Ok(history)
             }
             Err(e) => {

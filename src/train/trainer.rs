@@ -4,7 +4,7 @@ use super::batches::{gather_rows, gather_target, slice_target, BatchTarget};
 use super::engine::{Batch, Engine};
 use super::schedule::{self, Clock};
 use super::stopping::{self, Metric, Progress, Schedule, Stop};
-use super::{Divergence, EpochReport, FitConfig, History, Mt19937, Validation};
+use super::{shapes, Divergence, EpochReport, FitBuffers, FitConfig, History, Mt19937, Validation};
 use crate::nn::dropout::MaskKey;
 use crate::nn::layer::{copy_array, try_clone, try_collect, try_filled, try_zeros, try_zeros1};
 use crate::nn::loss::batch_weights;
@@ -76,7 +76,7 @@ impl<'a, 'd, T: Float> Trainer<'a, 'd, T> {
         data: Data<'d, T>,
         config: &'a FitConfig,
         optimizer: &'a mut Optimizer<T>,
-        reuse: Option<super::FitBuffers<T>>,
+        reuse: Option<FitBuffers<T>>,
     ) -> Result<Self> {
         let n = data.x.nrows();
         let batch = config.batch_size.unwrap_or(n).min(n);
@@ -84,10 +84,7 @@ impl<'a, 'd, T: Float> Trainer<'a, 'd, T> {
         let (engine, caches, snapshot) = match reuse {
             Some(b) => {
                 let mut snapshot = b.snapshot;
-                for ((w, b), l) in snapshot.iter_mut().zip(net.layers()) {
-                    copy_array(w, &l.w);
-                    copy_array(b, &l.b);
-                }
+                take_snapshot(&mut snapshot, net);
                 (b.engine, b.caches, snapshot)
             }
             None => {
@@ -275,10 +272,7 @@ impl<'a, 'd, T: Float> Trainer<'a, 'd, T> {
         }
         // The weights of the start of the epoch; `new` took the first epoch's.
         if !self.history.loss.is_empty() {
-            for ((w, b), l) in self.snapshot.iter_mut().zip(self.net.layers()) {
-                copy_array(w, &l.w);
-                copy_array(b, &l.b);
-            }
+            take_snapshot(&mut self.snapshot, self.net);
         }
         let n = self.data.x.nrows();
         let (mut total, mut penalty) = (0.0, 0.0);
@@ -507,9 +501,8 @@ impl<'a, 'd, T: Float> Trainer<'a, 'd, T> {
     }
 
     /// The history, after restoring the best weights (early stopping), and the buffers
-    /// for a later fit (see `FitBuffers`).
-    #[allow(clippy::type_complexity)]
-    pub(super) fn finish(self) -> (History, Buffers<T>) {
+    /// for a later fit.
+    pub(super) fn finish(self) -> (History, FitBuffers<T>) {
         let mut history = self.history;
         if self.data.validation.is_some() {
             history.best_val_score = Some(self.progress.best_score);
@@ -523,13 +516,17 @@ impl<'a, 'd, T: Float> Trainer<'a, 'd, T> {
         if self.config.stopping.early_stopping {
             restore(self.net, &self.best);
         }
-        (history, (self.engine, self.caches, self.snapshot))
+        let buffers = FitBuffers {
+            batch: self.batch,
+            shapes: shapes(self.net),
+            dropout: self.net.dropout().to_vec(),
+            engine: self.engine,
+            caches: self.caches,
+            snapshot: self.snapshot,
+        };
+        (history, buffers)
     }
 }
-
-/// A trainer's buffers that a later fit can take over: the engine, the caches and the
-/// snapshot.
-pub(super) type Buffers<T> = (Engine<T>, Vec<LayerCache<T>>, Vec<(Array2<T>, Array1<T>)>);
 
 /// Where the shuffling order comes from (see `FitConfig::numpy_stream`).
 enum Stream {
@@ -557,6 +554,14 @@ fn diverged(loss: f64, overflowed: Option<usize>, epoch: usize, batch: usize) ->
         epoch + 1,
         batch + 1
     ))
+}
+
+/// `snapshot = net`'s weights (the inverse of `restore`).
+fn take_snapshot<T: Float>(snapshot: &mut [(Array2<T>, Array1<T>)], net: &Network<T>) {
+    for ((w, b), l) in snapshot.iter_mut().zip(net.layers()) {
+        copy_array(w, &l.w);
+        copy_array(b, &l.b);
+    }
 }
 
 fn restore<T: Float>(net: &mut Network<T>, snapshot: &[(Array2<T>, Array1<T>)]) {
