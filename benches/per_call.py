@@ -1,5 +1,6 @@
 """What one call costs: a ``fit`` on one batch against that batch's share of a longer fit,
-and ``MLPClassifier.partial_fit`` on one batch against scikit-learn's.
+``MLPClassifier.partial_fit`` on one batch against scikit-learn's, and ``predict`` of a
+batch against NumPy's forward pass.
 
 This is a benchmark, not a test: it asserts nothing. Run it from the repository root::
 
@@ -14,6 +15,9 @@ in order. A round times ``--calls`` one-batch fits (each on the same batch) and 
 over 32 batches, whose time / 32 is the share; the median over rounds is reported, with
 their ratio. For ``partial_fit``, a round times 20 calls of each estimator in turn (the
 thread pools left to settle between them), on the next 20 batches of a stream; medians.
+For ``predict``, a round times back-to-back calls on one batch, then the same forward
+pass written with NumPy (``X @ W + b``, ``np.maximum``, a softmax) on the same weights, as
+a serving loop calls them; medians.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ import statistics
 import sys
 import time
 import warnings
+from functools import partial
 
 import numpy as np
 
@@ -33,6 +38,7 @@ FITS = [
     ((32, 64, 1), 32, "sigmoid", "binary_cross_entropy"),
 ]
 PARTIAL_FITS = [((64,), 32), ((256, 256), 128)]
+PREDICTS = [((64, 256, 256, 10), (16, 256, 1024, 4096)), ((784, 1024, 1024, 10), (16, 256, 1024))]
 
 
 def settle(seconds: float = 0.3) -> None:
@@ -110,6 +116,51 @@ def partial_fits(rounds: int) -> None:
     print()
 
 
+def numpy_forward(params: list[tuple[np.ndarray, np.ndarray]], X: np.ndarray) -> np.ndarray:
+    """The forward pass of a ReLU network with a softmax output, in NumPy."""
+    a = X
+    for W, b in params[:-1]:
+        a = np.maximum(a @ W + b, 0)
+    z = a @ params[-1][0] + params[-1][1]
+    e = np.exp(z - z.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def predicts(rounds: int) -> None:
+    from ferroprop import Network
+
+    print("## predict of a batch, back to back, against NumPy's forward pass\n")
+    print("| network | dtype | rows | ferroprop (ms) | NumPy (ms) | NumPy / ferroprop |")
+    print("|---|---|--:|--:|--:|--:|")
+    rng = np.random.default_rng(0)
+    for sizes, row_counts in PREDICTS:
+        for dtype in ("float64", "float32"):
+            net = Network(list(sizes), ["relu"] * (len(sizes) - 2) + ["softmax"], dtype=dtype)
+            forward = partial(numpy_forward, net.get_weights())
+            for rows in row_counts:
+                X = rng.standard_normal((rows, sizes[0])).astype(dtype)
+                macs = rows * sum(a * b for a, b in zip(sizes, sizes[1:]))
+                calls = max(3, int(2e7 / macs))
+                # the two compute the same thing
+                tol = 1e-4 if dtype == "float32" else 1e-10
+                np.testing.assert_allclose(net.predict(X), forward(X), rtol=tol, atol=tol)
+                times: list[list[float]] = [[], []]
+                for _ in range(rounds):
+                    for i, call in ((0, net.predict), (1, forward)):
+                        call(X)
+                        t0 = time.perf_counter()
+                        for _ in range(calls):
+                            call(X)
+                        times[i].append((time.perf_counter() - t0) / calls)
+                ours, theirs = statistics.median(times[0]), statistics.median(times[1])
+                name = "-".join(map(str, sizes))
+                print(
+                    f"| {name} | {dtype} | {rows} | {ours * 1e3:.3f} | {theirs * 1e3:.3f} "
+                    f"| ×{theirs / ours:.2f} |"
+                )
+    print()
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=7, help="rounds (default 7)")
@@ -119,6 +170,7 @@ def main(argv: list[str] | None = None) -> None:
 
     one_batch_fits(args.rounds)
     partial_fits(args.rounds)
+    predicts(args.rounds)
     print(f"- {cpu_note()}")
 
 

@@ -271,3 +271,27 @@ def test_estimators_with_a_huge_max_iter_stop_early(solver):
     clf = MLPClassifier(max_iter=2**62, n_iter_no_change=2, tol=1e9, solver=solver)
     clf.fit(X, Y.ravel())
     assert clf.n_iter_ == 4
+
+
+def test_concurrent_predicts_of_different_sizes_get_their_own_rows():
+    # A network keeps its last predict's buffers for the next; a predict that finds them
+    # taken by another uses its own. Whichever it gets, larger or smaller than it needs,
+    # every call returns exactly the serial result for its rows.
+    net = Network([20, 300, 300, 3], ["relu", "tanh", "softmax"], "cross_entropy")
+    rng = np.random.default_rng(0)
+    inputs = [rng.normal(size=(n, 20)) for n in (1, 7, 64, 900, 3000, 2)]
+    expected = [net.predict(X) for X in inputs]
+    failures = []
+
+    def work(offset):
+        for i in range(40):
+            k = (i + offset) % len(inputs)
+            if not np.array_equal(net.predict(inputs[k]), expected[k]):
+                failures.append(k)
+
+    threads = [threading.Thread(target=work, args=(o,)) for o in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert failures == []

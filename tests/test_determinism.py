@@ -4,7 +4,10 @@ import os
 import subprocess
 import sys
 
+import numpy as np
 import pytest
+
+import ferroprop
 
 SCRIPT = """
 import hashlib
@@ -102,3 +105,29 @@ def test_every_simd_level_gives_the_same_bits():
         return out.stdout.strip()
 
     assert run("baseline") == run("avx2") == run("native") == run("native", threads=1)
+
+
+# predict (and loss) pass the rows through the layers 2**19 values of the widest layer at a
+# time (512 rows of 1024 units); each row's output must not depend on the pass it falls
+# in, so predict equals forward's single pass bit for bit. The layers include k > 512
+# (gemm sums k in blocks), and the row counts land just past a pass.
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize(
+    ("sizes", "activations", "loss"),
+    [
+        ([600, 1024, 10], ["tanh", "softmax"], "cross_entropy"),
+        ([784, 1024, 1024, 10], ["relu", "relu", "softmax"], "cross_entropy"),
+        ([3, 4096, 2], ["relu", "identity"], "mean_squared_error"),
+        ([2, 4, 3, 1], ["relu", "relu", "sigmoid"], "binary_cross_entropy"),
+    ],
+)
+def test_predict_by_passes_equals_one_forward_pass(sizes, activations, loss, dtype):
+    net = ferroprop.Network(sizes, activations, loss, dtype, seed=0)
+    rng = np.random.default_rng(1)
+    tiny = max(sizes) < 16  # passes of 2**17 rows
+    for n in (1, 5, 127, 128, 129, 513, 1029, 2600) + ((2**18 + 7,) if tiny else ()):
+        X = rng.normal(size=(n, sizes[0])).astype(dtype)
+        yhat = net.predict(X)
+        assert np.array_equal(yhat, net.forward(X)), (sizes, n)
+        if n >= 10:  # a slice of at least 10 rows is a pass of its own
+            assert np.array_equal(net.predict(X[3:13]), yhat[3:13])

@@ -73,9 +73,10 @@ def test_buffers_of_a_pass(dtype):
         X, y = np.ones((50, 1)), np.ones((50, 1))
         limit(256)  # room for fit's copy of the weights, not for the pass
         shape = "an array of shape ({{}}, 4194304)"
-        expect_memory_error(lambda: net.predict(X), shape.format(50))
+        # predict and loss pass the rows through by at least 10 at a time
+        expect_memory_error(lambda: net.predict(X), shape.format(10))
         expect_memory_error(lambda: net.forward(X), shape.format(50))
-        expect_memory_error(lambda: net.loss(X, y), shape.format(50))
+        expect_memory_error(lambda: net.loss(X, y), shape.format(10))
         expect_memory_error(lambda: net.loss_and_gradient(X, y), shape.format(50))
         expect_memory_error(lambda: net.gradient_check(X, y), "out of memory: ")  # its copy, or z
         for batch_size in (50, 10):
@@ -85,6 +86,25 @@ def test_buffers_of_a_pass(dtype):
         for (W, b), (W0, b0) in zip(net.get_weights(), before):
             assert (W == W0).all() and (b == b0).all()
         assert np.isfinite(net.predict(X[:1])).all()
+        """
+    )
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_predict_holds_a_pass_not_the_whole_input(dtype):
+    # 16384 rows through 16384 units: z and a of every row would be 4 GiB in float64 (2 in
+    # float32); predict and loss pass 32 rows at a time, 8 MiB of buffers.
+    run(
+        f"""
+        net = Network([1, 2**14, 1], ["tanh", "identity"], "mean_squared_error", "{dtype}")
+        X = np.linspace(-1, 1, 2**14, dtype="{dtype}").reshape(-1, 1)
+        y = np.zeros((2**14, 1), "{dtype}")
+        limit(64)
+        yhat = net.predict(X)
+        assert yhat.shape == (2**14, 1) and np.isfinite(yhat).all()
+        assert np.isfinite(net.loss(X, y))
+        unlimit()
+        assert np.array_equal(yhat[100:300], net.predict(X[100:300]))
         """
     )
 

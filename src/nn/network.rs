@@ -22,7 +22,9 @@ use crate::nn::loss::{batch_weights, scale_rows, WeightSum};
 use crate::{
     Activation, Dense, Error, Float, Gradient, LayerCache, Loss, Optimizer, Result, Target,
 };
-use ndarray::{s, Array, Array1, Array2, ArrayView, ArrayView1, ArrayView2, Dimension};
+use ndarray::{
+    s, Array, Array1, Array2, ArrayView, ArrayView1, ArrayView2, ArrayViewMut2, Dimension,
+};
 
 /// The architecture of a network: what `Network::new` builds from.
 #[derive(Debug, Clone, PartialEq)]
@@ -429,26 +431,59 @@ impl<T: Float> Network<T> {
 
     /// `ŷ` for `x`, in fresh buffers: the step API's cache is left alone.
     pub fn predict(&self, x: ArrayView2<T>) -> Result<Array2<T>> {
+        self.predict_with(x, &mut Vec::new())
+    }
+
+    /// `predict`, passing the rows through the forward buffers `ws` of an earlier call if
+    /// they are large enough (replaced by new ones if not): a caller that predicts again
+    /// and again (`CoreNetwork.predict`) keeps them, so that each call does not allocate
+    /// and fault in its own.
+    pub fn predict_with(&self, x: ArrayView2<T>, ws: &mut Vec<LayerCache<T>>) -> Result<Array2<T>> {
         self.check_input(&x)?;
-        let mut ws = forward_workspace(&self.layers, x.nrows())?;
-        on_pool_if_split(&self.layers, x.nrows(), || {
-            forward_checked(&self.layers, &mut ws, x)
-        })?;
-        let last = ws.pop().expect("a network has at least one layer");
-        check_output(last.a.view())?;
-        Ok(last.a)
+        let mut out = try_zeros(x.nrows(), self.n_outputs())?;
+        self.forward_into(x, ws, out.view_mut())?;
+        Ok(out)
     }
 
     /// The mean loss of `x` against `y` (the step API's cache is left alone).
     pub fn loss(&self, x: ArrayView2<T>, y: Target<T>) -> Result<f64> {
         self.check_input(&x)?;
         self.loss.check_target(&y, x.nrows(), self.n_outputs())?;
-        let mut ws = forward_workspace(&self.layers, x.nrows())?;
-        on_pool_if_split(&self.layers, x.nrows(), || {
-            forward_checked(&self.layers, &mut ws, x)
+        let mut out = try_zeros(x.nrows(), self.n_outputs())?;
+        self.forward_into(x, &mut Vec::new(), out.view_mut())?;
+        check_loss(self.loss.value(out.view(), y))
+    }
+
+    /// The output of `x` into `out`, by passes of at most `predict_rows` rows through `ws`
+    /// (made anew if it is too small), an error if it is not finite.
+    fn forward_into(
+        &self,
+        x: ArrayView2<T>,
+        ws: &mut Vec<LayerCache<T>>,
+        mut out: ArrayViewMut2<T>,
+    ) -> Result<()> {
+        let n = x.nrows();
+        let widest = self.layers.iter().map(|l| l.n_out()).max().unwrap_or(1);
+        let rows = predict_rows(n, widest);
+        let fits = ws.len() == self.layers.len()
+            && ws
+                .iter()
+                .zip(&self.layers)
+                .all(|(c, l)| c.rows() >= rows && c.a.ncols() == l.n_out());
+        if !fits {
+            *ws = forward_workspace(&self.layers, rows)?;
+        }
+        on_pool_if_split(&self.layers, rows, || {
+            (0..n).step_by(rows.max(1)).try_for_each(|start| {
+                let end = (start + rows).min(n);
+                forward_checked(&self.layers, ws, x.slice(s![start..end, ..]))?;
+                let last = ws.last().expect("a network has at least one layer");
+                out.slice_mut(s![start..end, ..])
+                    .assign(&last.a(end - start));
+                Ok(())
+            })
         })?;
-        check_output(ws[ws.len() - 1].a.view())?;
-        check_loss(self.loss.value(ws[ws.len() - 1].a.view(), y))
+        check_output(out.view())
     }
 
     /// The objective of full-batch training and its gradient, in one pass: the
@@ -784,6 +819,25 @@ fn check_output<T: Float>(a: ArrayView2<T>) -> Result<()> {
 
 pub(crate) fn check_learning_rate<T: Float>(learning_rate: T) -> Result<()> {
     crate::check::positive("learning_rate", learning_rate.f64()).map(drop)
+}
+
+/// `predict` and `loss` pass their rows through the layers this many values of the widest
+/// layer at a time (4 MiB in float64): a pass's buffers stay in the caches from one layer
+/// to the next, a prediction of a million rows needs no more buffers than one of a few
+/// hundred, and a few hundred rows through a layer of 1024 units still make products
+/// large enough for both threads.
+const PREDICT_VALUES: usize = 1 << 19;
+
+/// The rows of each pass of a prediction of `n` rows through layers of at most `widest`
+/// units: at most `PREDICT_VALUES` values of the widest layer, the passes as even as can
+/// be. Each row's output is the same whichever pass it is in — products sum each value
+/// over `k` in an order set by `k` alone, elementwise passes and softmax work by value or
+/// by row — except through the kernel of at most `FEW_ROWS` rows, so a pass of a longer
+/// input never has that few (at least 10 rows, and even passes of at least half the
+/// most). `tests/test_determinism.py` compares them with `forward`'s single pass.
+fn predict_rows(n: usize, widest: usize) -> usize {
+    let most = (PREDICT_VALUES / widest.max(1)).max(2 * (crate::kernels::linalg::FEW_ROWS + 1));
+    n.div_ceil(n.div_ceil(most).max(1))
 }
 
 /// Forward-only caches (`z` and `a`), for `predict` and `loss`.

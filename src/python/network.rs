@@ -8,7 +8,7 @@ use crate::nn::dropout::Rates;
 use crate::nn::layer::try_clone;
 use crate::train::{FitBuffers, Mt19937};
 use crate::AnyNetwork;
-use crate::{check, Activation, Error, Float, Loss, Network, NetworkConfig};
+use crate::{check, Activation, Error, Float, LayerCache, Loss, Network, NetworkConfig, Result};
 use ndarray::{Array1, Array2, ArrayView1, ArrayView2};
 use numpy::{Element, IntoPyArray, PyReadonlyArray1};
 use pyo3::exceptions::{PyRuntimeError, PyTypeError, PyValueError};
@@ -17,7 +17,7 @@ use pyo3::types::{PyBytes, PyDict, PyList, PyTuple};
 use std::any::Any;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard, TryLockError};
 
 /// Runs `$body` with `$net` bound to the network, whatever its dtype.
 macro_rules! on_network {
@@ -59,6 +59,9 @@ pub(super) struct PyNetwork {
     /// The last fit's buffers (a `FitBuffers<f32>` or `<f64>`), for the next fit: taken
     /// by `fit` alone (one at a time, `fitting`), never held while waiting on anything.
     buffers: Mutex<Option<Box<dyn Any + Send>>>,
+    /// The last `predict`'s forward buffers (a `Vec<LayerCache<f32>>` or `<f64>`), for the
+    /// next: taken with `try_lock`, so a `predict` running beside another uses its own.
+    predict_buffers: Mutex<Option<Box<dyn Any + Send>>>,
 }
 
 impl PyNetwork {
@@ -67,7 +70,29 @@ impl PyNetwork {
             net: RwLock::new(net),
             fitting: AtomicBool::new(false),
             buffers: Mutex::new(None),
+            predict_buffers: Mutex::new(None),
         }
+    }
+
+    /// `predict` through the buffers the last call left, if no other call has them now;
+    /// keeps them for the next if they are at most `KEEP_BUFFERS` bytes.
+    fn predict_reusing<T: Float>(&self, net: &Network<T>, x: ArrayView2<T>) -> Result<Array2<T>> {
+        let mut slot = match self.predict_buffers.try_lock() {
+            Ok(slot) => Some(slot),
+            Err(TryLockError::Poisoned(e)) => Some(e.into_inner()),
+            Err(TryLockError::WouldBlock) => None, // another predict has them
+        };
+        let mut ws = slot
+            .as_mut()
+            .and_then(|s| s.take())
+            .and_then(|b| b.downcast::<Vec<LayerCache<T>>>().ok())
+            .map_or_else(Vec::new, |b| *b);
+        let result = net.predict_with(x, &mut ws);
+        let bytes = ws.iter().map(|c| c.n_values()).sum::<usize>() * std::mem::size_of::<T>();
+        if let Some(slot) = slot.as_mut().filter(|_| bytes <= KEEP_BUFFERS) {
+            **slot = Some(Box::new(ws));
+        }
+        result
     }
 
     /// The buffers the last fit left, if they are of `T`.
@@ -329,7 +354,9 @@ impl PyNetwork {
         ) -> PyResult<Bound<'py, PyAny>> {
             let x = array2::<T>("X", x)?;
             let xv = x.as_array();
-            let yhat = py.detach(|| T::of_ref(&this.read()).expect("dtype checked").predict(xv))?;
+            let yhat = py.detach(|| {
+                this.predict_reusing(T::of_ref(&this.read()).expect("dtype checked"), xv)
+            })?;
             Ok(yhat.into_pyarray(py).into_any())
         }
         by_dtype!(self, run(py, self, x))
