@@ -280,6 +280,49 @@ impl Activation {
             }
         }
     }
+
+    /// `backward` in place: `d` holds `da` and is overwritten with `dz = da ⊙ f'(z)`, each
+    /// value computed as `backward` computes it (the same bits). A training pass keeps
+    /// one buffer for both (`LayerCache::training`).
+    pub fn backward_in_place<T: Float>(
+        self,
+        z: ArrayView2<T>,
+        a: ArrayView2<T>,
+        mut d: ArrayViewMut2<T>,
+    ) {
+        match self {
+            Activation::Identity => {}
+            Activation::Relu => Zip::from(&mut d)
+                .and(&z)
+                .for_each(|d, &z| *d = if z > T::zero() { *d } else { T::zero() }),
+            Activation::LeakyRelu => {
+                let slope = T::c(LEAKY_RELU_SLOPE);
+                Zip::from(&mut d)
+                    .and(&z)
+                    .for_each(|d, &z| *d = if z > T::zero() { *d } else { slope * *d })
+            }
+            Activation::Sigmoid => Zip::from(&mut d)
+                .and(&a)
+                .for_each(|d, &a| *d = *d * a * (T::one() - a)),
+            Activation::Tanh => Zip::from(&mut d)
+                .and(&a)
+                .for_each(|d, &a| *d = *d * (T::one() - a * a)),
+            Activation::Gelu
+            | Activation::Silu
+            | Activation::Elu
+            | Activation::Softplus
+            | Activation::Exp => Zip::from(&mut d)
+                .and(&z)
+                .and(&a)
+                .for_each(|d, &z, &a| *d = *d * self.derivative(z, a)),
+            Activation::Softmax => Zip::from(d.rows_mut()).and(a.rows()).for_each(|mut d, a| {
+                let dot = d.dot(&a);
+                Zip::from(&mut d)
+                    .and(&a)
+                    .for_each(|d, &a| *d = a * (*d - dot));
+            }),
+        }
+    }
 }
 
 /// `a = f(z)` over slices and `Σ z · 0` (NaN if some `z` is not finite), by
@@ -313,6 +356,25 @@ fn gelu_cdf<T: Float>(z: T) -> T {
 mod tests {
     use super::*;
     use ndarray::{array, Array2};
+
+    #[test]
+    fn backward_in_place_gives_backwards_bits() {
+        let z = Array2::from_shape_fn((7, 5), |(i, j)| ((i * 5 + j) as f64 * 0.73).sin() * 3.0);
+        let da = Array2::from_shape_fn((7, 5), |(i, j)| ((i * 5 + j) as f64 * 1.37).cos());
+        for act in Activation::ALL {
+            let a = fwd(act, &z);
+            let mut dz = Array2::zeros(z.raw_dim());
+            act.backward(z.view(), a.view(), da.view(), dz.view_mut());
+            let mut d = da.clone();
+            act.backward_in_place(z.view(), a.view(), d.view_mut());
+            let bits = |m: &Array2<f64>| m.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&d), bits(&dz), "{act:?}");
+            assert!(
+                act == Activation::Identity || d != da,
+                "{act:?} changed nothing"
+            );
+        }
+    }
 
     fn fwd(act: Activation, z: &Array2<f64>) -> Array2<f64> {
         let mut a = Array2::zeros(z.raw_dim());

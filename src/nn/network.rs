@@ -510,7 +510,7 @@ impl<T: Float> Network<T> {
         })?;
         let (weight_sum, scale) = batch_weights(sample_weight, 0..n, &mut scale)
             .expect("check_sample_weight refuses weights that are all zero");
-        let mut ws = workspace(&self.layers, n)?;
+        let mut ws = training_workspace(&self.layers, n)?;
         forward_checked(&self.layers, &mut ws, x)?;
         check_output(ws[ws.len() - 1].a.view())?;
         let data_loss = check_loss(
@@ -856,6 +856,25 @@ pub fn workspace<T: Float>(layers: &[Dense<T>], rows: usize) -> Result<Vec<Layer
     layers
         .iter()
         .map(|l| LayerCache::new(rows, l.n_in(), l.n_out()))
+        .collect()
+}
+
+/// `workspace` for training passes, which need no `dz` of a hidden layer once its
+/// gradient is taken: each hidden layer's `dz` is computed in place over its `da`
+/// (`LayerCache::training`); the output layer's cache keeps both (the fused delta writes
+/// `dz` alone).
+pub fn training_workspace<T: Float>(
+    layers: &[Dense<T>],
+    rows: usize,
+) -> Result<Vec<LayerCache<T>>> {
+    let last = layers.len().saturating_sub(1);
+    layers
+        .iter()
+        .enumerate()
+        .map(|(k, l)| match k < last {
+            true => LayerCache::training(rows, l.n_in(), l.n_out()),
+            false => LayerCache::new(rows, l.n_in(), l.n_out()),
+        })
         .collect()
 }
 

@@ -20,7 +20,9 @@ use super::batches::slice_target;
 use super::feature_major::{self, Workspace};
 use super::FitConfig;
 use crate::nn::dropout::MaskKey;
-use crate::nn::network::{backward_pass, draw_masks, first_overflow, forward_pass, workspace};
+use crate::nn::network::{
+    backward_pass, draw_masks, first_overflow, forward_pass, training_workspace,
+};
 use crate::{Dense, Float, Gradient, LayerCache, Loss, Network, Result, Target};
 use ndarray::{s, ArrayView1, ArrayView2, ArrayViewMut2, Axis, Zip};
 
@@ -247,13 +249,14 @@ pub(super) fn splits<T: Float>(layers: &[Dense<T>], batch: usize) -> bool {
         && layers.iter().all(|l| macs(l) < SPLIT_MACS)
 }
 
-/// `workspace`, with a dropout mask in the cache of each layer with a nonzero rate.
+/// `training_workspace`, with a dropout mask in the cache of each layer with a nonzero
+/// rate.
 fn masked_workspace<T: Float>(
     layers: &[Dense<T>],
     dropout: &[f64],
     batch: usize,
 ) -> Result<Vec<LayerCache<T>>> {
-    let mut caches = workspace(layers, batch)?;
+    let mut caches = training_workspace(layers, batch)?;
     for (c, &p) in caches.iter_mut().zip(dropout) {
         if p > 0.0 {
             c.with_mask()?;
