@@ -306,7 +306,7 @@ impl Activation {
                 .for_each(|d, &a| *d = *d * a * (T::one() - a)),
             Activation::Tanh => Zip::from(&mut d)
                 .and(&a)
-                .for_each(|d, &a| *d = *d * (T::one() - a * a)),
+                .for_each(|d, &a| *d *= T::one() - a * a),
             Activation::Gelu
             | Activation::Silu
             | Activation::Elu
@@ -314,7 +314,7 @@ impl Activation {
             | Activation::Exp => Zip::from(&mut d)
                 .and(&z)
                 .and(&a)
-                .for_each(|d, &z, &a| *d = *d * self.derivative(z, a)),
+                .for_each(|d, &z, &a| *d *= self.derivative(z, a)),
             Activation::Softmax => Zip::from(d.rows_mut()).and(a.rows()).for_each(|mut d, a| {
                 let dot = d.dot(&a);
                 Zip::from(&mut d)
