@@ -15,10 +15,10 @@ in order. A round times ``--calls`` one-batch fits (each on the same batch) and 
 over 32 batches, whose time / 32 is the share; the median over rounds is reported, with
 their ratio. For ``partial_fit``, a round times 20 calls of each estimator in turn (the
 thread pools left to settle between them), on the next 20 batches of a stream; medians.
-For ``predict``, a round times back-to-back calls on one batch, then (the pools settled
-again: a call run while OpenBLAS's threads spin after NumPy's products takes up to twice
-as long) the same forward pass written with NumPy (``X @ W + b``, ``np.maximum``, a softmax) on the same weights, as
-a serving loop calls them; medians.
+For ``predict``, a round times back-to-back calls on one batch, as a serving loop makes
+them, then the same forward pass written with NumPy (``X @ W + b``, ``np.maximum``, a
+softmax) on the same weights; the pools settle before each block (a call run while
+OpenBLAS's threads spin after NumPy's products takes up to twice as long); medians.
 """
 
 from __future__ import annotations
