@@ -217,6 +217,13 @@ def test_partial_fit_with_an_int_random_state_follows_sklearn(solver):
         ours.partial_fit(X, y, classes=np.unique(y))
         theirs.partial_fit(X, y, classes=np.unique(y))
     assert largest_difference(ours, theirs) < 1e-12
+    # Warm starts too: a fit of a network that exists draws only its shuffling stream.
+    ours.set_params(warm_start=True, max_iter=3)
+    theirs.set_params(warm_start=True, max_iter=3)
+    for _ in range(2):
+        ours.fit(X, y)
+        theirs.fit(X, y)
+    assert largest_difference(ours, theirs) < 1e-12
 
 
 def test_a_random_state_over_another_bit_generator_seeds_the_cores_stream():

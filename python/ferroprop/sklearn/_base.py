@@ -33,6 +33,7 @@ and one ``loss_and_gradient`` call into Rust (sample weights and L2 penalty incl
 
 from __future__ import annotations
 
+import functools
 import inspect
 import math
 import os
@@ -42,7 +43,7 @@ import warnings
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from numbers import Integral, Real
-from typing import TYPE_CHECKING, Any, Literal, TypeVar, Union
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, Union, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -394,6 +395,19 @@ def _shuffling(random_state: np.random.RandomState) -> tuple[int, Any]:
     return 0, (np.ascontiguousarray(inner["key"], dtype=np.uint32), int(inner["pos"]))
 
 
+@functools.lru_cache(maxsize=8)
+def _seeded_key(seed: int) -> tuple[bytes, int]:
+    state = np.random.RandomState(seed).get_state(legacy=False)["state"]
+    return np.ascontiguousarray(state["key"], dtype=np.uint32).tobytes(), int(state["pos"])
+
+
+def _seeded_stream(seed: int) -> tuple[Any, int]:
+    """``_shuffling``'s stream of ``np.random.RandomState(seed)`` before any draw, from a
+    cache (a fresh array each call: the core does not keep it)."""
+    key, pos = _seeded_key(seed)
+    return np.frombuffer(key, dtype=np.uint32).copy(), pos
+
+
 def _set_stream(random_state: np.random.RandomState, stream: tuple[Any, int]) -> None:
     """Advances ``random_state`` to the core's MT19937 state ``stream`` (its Gaussian cache
     as it was)."""
@@ -697,11 +711,14 @@ class _BaseMLP(CallbackSupportMixin, BaseEstimator, ABC):
             )
         self.n_outputs_ = Y.shape[1]
         layer_units = [X.shape[1], *hidden, self.n_outputs_]
-        random_state = check_random_state(self.random_state)
+        random_state: np.random.RandomState | None = None
         if first_pass:
+            random_state = check_random_state(self.random_state)
             self._initialize(layer_units, X.dtype, random_state)
         elif not hasattr(self, "_network"):
             self._initialize_from_assigned(layer_units, X.dtype)
+        if random_state is None and not self._only_shuffles():
+            random_state = check_random_state(self.random_state)
         if self._network.layer_sizes != layer_units:
             raise ValueError(
                 f"warm_start/partial_fit: the network has layers {self._network.layer_sizes}, "
@@ -734,6 +751,20 @@ class _BaseMLP(CallbackSupportMixin, BaseEstimator, ABC):
         if not all(np.isfinite(W).all() and np.isfinite(b).all() for W, b in self._weights()):
             raise ValueError(_NON_FINITE)
         return self
+
+    def _only_shuffles(self) -> bool:
+        """Whether this fit of a network that exists draws nothing from an int
+        ``random_state`` but its shuffling stream: no early stopping's split, no dropout.
+        Such a seed is a new ``RandomState`` each call, as in scikit-learn, that nobody
+        keeps; its stream then comes from ``_seeded_stream``, and the ``RandomState`` is
+        never built (with its state read and written back, 0.3 ms of a ``partial_fit``)."""
+        return (
+            isinstance(self.random_state, (int, np.integer))
+            and self.solver in _STOCHASTIC_SOLVERS
+            and bool(self.shuffle)
+            and not self.early_stopping
+            and not any(self._network.dropout)
+        )
 
     def _class_sample_weight(
         self, sample_weight: FloatArray | None, y: Any, incremental: bool
@@ -824,7 +855,7 @@ class _BaseMLP(CallbackSupportMixin, BaseEstimator, ABC):
         Y: npt.NDArray[Any],
         sample_weight: FloatArray | None,
         incremental: bool,
-        random_state: np.random.RandomState,
+        random_state: np.random.RandomState | None,
         tasks: FitTasks,
     ) -> None:
         """One call of the core's ``fit`` does the whole fit, or ``partial_fit``'s epoch:
@@ -849,11 +880,15 @@ class _BaseMLP(CallbackSupportMixin, BaseEstimator, ABC):
         if sw_tr is not None:
             weights, alpha = net._weights(sw_tr, alpha)
         bar = _progress_bar(self.max_iter) if self.verbose and not incremental else None
-        # Dropout's masks follow random_state: a seed drawn before the shuffling stream.
-        dropout_seed = int(random_state.randint(2**31)) if any(net.dropout) else None
-        seed, stream = _shuffling(random_state) if self.shuffle else (0, None)
-        if dropout_seed is not None and (stream is not None or not self.shuffle):
-            seed = dropout_seed
+        stream: tuple[Any, int] | None
+        if random_state is None:  # an int seed that only shuffles (`_only_shuffles`)
+            seed, stream = 0, _seeded_stream(int(cast(int, self.random_state)))
+        else:
+            # Dropout's masks follow random_state: a seed drawn before the shuffling stream.
+            dropout_seed = int(random_state.randint(2**31)) if any(net.dropout) else None
+            seed, stream = _shuffling(random_state) if self.shuffle else (0, None)
+            if dropout_seed is not None and (stream is not None or not self.shuffle):
+                seed = dropout_seed
         self.n_iter_ = 0
         history = None
         tasks.begin()
@@ -897,7 +932,7 @@ class _BaseMLP(CallbackSupportMixin, BaseEstimator, ABC):
                 bar.close()
         if history is not None:
             net.history_ = history
-            if history["numpy_stream"] is not None:
+            if history["numpy_stream"] is not None and random_state is not None:
                 _set_stream(random_state, history["numpy_stream"])
             if not incremental and history["stopped"] == "max_epochs":
                 self._warn_max_iter()
@@ -915,12 +950,14 @@ class _BaseMLP(CallbackSupportMixin, BaseEstimator, ABC):
         X: FloatArray,
         Y: npt.NDArray[Any],
         sample_weight: FloatArray | None,
-        random_state: np.random.RandomState,
+        random_state: np.random.RandomState | None,
     ) -> tuple[FloatArray, npt.NDArray[Any], FloatArray | None, dict[str, Any]]:
         """The training part of ``X``, ``Y`` and the weights, and the core's keywords for
         the validation part (early stopping: scikit-learn's split and score)."""
         if not self.early_stopping:
             return X, Y, sample_weight, {}
+        if random_state is None:  # not reached: `_only_shuffles` excludes early stopping
+            random_state = check_random_state(self.random_state)
         net = self._network
         # scikit-learn stratifies only single-output (binary) classification.
         stratify = Y if (self._is_classifier() and self.n_outputs_ == 1) else None
