@@ -33,7 +33,6 @@ and one ``loss_and_gradient`` call into Rust (sample weights and L2 penalty incl
 
 from __future__ import annotations
 
-import functools
 import inspect
 import math
 import os
@@ -395,17 +394,21 @@ def _shuffling(random_state: np.random.RandomState) -> tuple[int, Any]:
     return 0, (np.ascontiguousarray(inner["key"], dtype=np.uint32), int(inner["pos"]))
 
 
-@functools.lru_cache(maxsize=8)
-def _seeded_key(seed: int) -> tuple[bytes, int]:
-    state = np.random.RandomState(seed).get_state(legacy=False)["state"]
-    return np.ascontiguousarray(state["key"], dtype=np.uint32).tobytes(), int(state["pos"])
+_SEEDED: dict[int, tuple[bytes, int]] = {}
 
 
 def _seeded_stream(seed: int) -> tuple[Any, int]:
     """``_shuffling``'s stream of ``np.random.RandomState(seed)`` before any draw, from a
-    cache (a fresh array each call: the core does not keep it)."""
-    key, pos = _seeded_key(seed)
-    return np.frombuffer(key, dtype=np.uint32).copy(), pos
+    cache of the last few seeds (a fresh array each call: the core does not keep it)."""
+    cached = _SEEDED.get(seed)
+    if cached is None:
+        state = np.random.RandomState(seed).get_state(legacy=False)["state"]
+        key = np.ascontiguousarray(state["key"], dtype=np.uint32).tobytes()
+        cached = (key, int(state["pos"]))
+        if len(_SEEDED) >= 8:
+            _SEEDED.clear()
+        _SEEDED[seed] = cached
+    return np.frombuffer(cached[0], dtype=np.uint32).copy(), cached[1]
 
 
 def _set_stream(random_state: np.random.RandomState, stream: tuple[Any, int]) -> None:
