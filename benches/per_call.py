@@ -28,7 +28,9 @@ import statistics
 import sys
 import time
 import warnings
+from collections.abc import Callable
 from functools import partial
+from typing import Any
 
 import numpy as np
 
@@ -45,6 +47,21 @@ PREDICTS = [((64, 256, 256, 10), (16, 256, 1024, 4096)), ((784, 1024, 1024, 10),
 def settle(seconds: float = 0.3) -> None:
     """Let the thread pools of the last call (OpenBLAS spins ~0.1 s) go idle."""
     time.sleep(seconds)
+
+
+def seconds_per_call(call: Callable[[int], object], calls: int) -> float:
+    """The time of ``call(0)``, ..., ``call(calls - 1)`` back to back, per call, once the
+    thread pools have settled."""
+    settle()
+    t0 = time.perf_counter()
+    for k in range(calls):
+        call(k)
+    return (time.perf_counter() - t0) / calls
+
+
+def partial_fit_batch(est: Any, X: np.ndarray, y: np.ndarray, batch: int, k: int) -> None:
+    """``est.partial_fit`` on batch ``k`` of ``X`` and ``y``."""
+    est.partial_fit(X[k * batch : (k + 1) * batch], y[k * batch : (k + 1) * batch])
 
 
 def one_batch_fits(rounds: int) -> None:
@@ -103,13 +120,8 @@ def partial_fits(rounds: int) -> None:
             warnings.simplefilter("ignore", ConvergenceWarning)
             for r in range(rounds):
                 for i in (r % 2, 1 - r % 2):
-                    settle()
-                    t0 = time.perf_counter()
-                    for k in range(20):
-                        estimators[i].partial_fit(
-                            X[k * batch : (k + 1) * batch], y[k * batch : (k + 1) * batch]
-                        )
-                    times[i].append((time.perf_counter() - t0) / 20)
+                    feed = partial(partial_fit_batch, estimators[i], X, y, batch)
+                    times[i].append(seconds_per_call(feed, 20))
         ours, theirs = statistics.median(times[0]), statistics.median(times[1])
         print(
             f"| {hidden} | {batch} | {ours * 1e3:.3f} | {theirs * 1e3:.3f} | ×{theirs / ours:.2f} |"
@@ -148,12 +160,8 @@ def predicts(rounds: int) -> None:
                 times: list[list[float]] = [[], []]
                 for _ in range(rounds):
                     for i, call in ((0, net.predict), (1, forward)):
-                        settle()
                         call(X)
-                        t0 = time.perf_counter()
-                        for _ in range(calls):
-                            call(X)
-                        times[i].append((time.perf_counter() - t0) / calls)
+                        times[i].append(seconds_per_call(lambda _k, f=call, X=X: f(X), calls))
                 ours, theirs = statistics.median(times[0]), statistics.median(times[1])
                 name = "-".join(map(str, sizes))
                 print(

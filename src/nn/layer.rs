@@ -373,42 +373,28 @@ impl<T: Float> Dense<T> {
         } = cache;
         let f = if masked { fz } else { a };
         let (z, f) = (z.slice(s![..n, ..]), f.slice(s![..n, ..]));
-        let act = self.activation;
+        // The step API keeps da apart: dz starts as a copy of it.
         let mut dz = match in_place {
-            true => {
-                let mut d = da.slice_mut(s![..n, ..]);
-                match linalg::split_rows(n, d.len()) {
-                    Some(h) => {
-                        let (z_1, z_2) = z.split_at(Axis(0), h);
-                        let (f_1, f_2) = f.split_at(Axis(0), h);
-                        let (d_1, d_2) = d.view_mut().split_at(Axis(0), h);
-                        crate::pool::join(
-                            || act.backward_in_place(z_1, f_1, d_1),
-                            || act.backward_in_place(z_2, f_2, d_2),
-                        );
-                    }
-                    None => act.backward_in_place(z, f, d.view_mut()),
-                }
-                d
-            }
+            true => da.slice_mut(s![..n, ..]),
             false => {
-                let (da, mut dz) = (da.slice(s![..n, ..]), dz.slice_mut(s![..n, ..]));
-                match linalg::split_rows(n, dz.len()) {
-                    Some(h) => {
-                        let (z_1, z_2) = z.split_at(Axis(0), h);
-                        let (f_1, f_2) = f.split_at(Axis(0), h);
-                        let (da_1, da_2) = da.split_at(Axis(0), h);
-                        let (dz_1, dz_2) = dz.view_mut().split_at(Axis(0), h);
-                        crate::pool::join(
-                            || act.backward(z_1, f_1, da_1, dz_1),
-                            || act.backward(z_2, f_2, da_2, dz_2),
-                        );
-                    }
-                    None => act.backward(z, f, da, dz.view_mut()),
-                }
+                let mut dz = dz.slice_mut(s![..n, ..]);
+                dz.assign(&da.slice(s![..n, ..]));
                 dz
             }
         };
+        let act = self.activation;
+        match linalg::split_rows(n, dz.len()) {
+            Some(h) => {
+                let (z_1, z_2) = z.split_at(Axis(0), h);
+                let (f_1, f_2) = f.split_at(Axis(0), h);
+                let (d_1, d_2) = dz.view_mut().split_at(Axis(0), h);
+                crate::pool::join(
+                    || act.backward_in_place(z_1, f_1, d_1),
+                    || act.backward_in_place(z_2, f_2, d_2),
+                );
+            }
+            None => act.backward_in_place(z, f, dz.view_mut()),
+        }
         if masked {
             dropout::backward(dz.view_mut(), mask.slice(s![..n, ..]));
         }
@@ -423,10 +409,9 @@ impl<T: Float> Dense<T> {
         da_prev: Option<ArrayViewMut2<T>>,
     ) {
         let n = a_prev.nrows();
-        let (dz, grad) = match cache.delta_in_da() {
-            true => (cache.da.slice(s![..n, ..]), &mut cache.grad),
-            false => (cache.dz.slice(s![..n, ..]), &mut cache.grad),
-        };
+        let in_place = cache.delta_in_da();
+        let LayerCache { dz, da, grad, .. } = cache;
+        let dz = if in_place { da } else { dz }.slice(s![..n, ..]);
         linalg::at_b(a_prev, dz, grad.dw.view_mut());
         linalg::column_sums(dz, &mut grad.db);
         if let Some(da_prev) = da_prev {
