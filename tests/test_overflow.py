@@ -6,6 +6,7 @@ most 16 units train in their own kernels)."""
 
 import numpy as np
 import pytest
+from sklearn.exceptions import ConvergenceWarning
 
 from ferroprop import Network
 from ferroprop.sklearn import MLPClassifier, MLPRegressor
@@ -115,6 +116,52 @@ def test_fit_ends_on_an_overflow_after_updates(width):
     with pytest.raises(ValueError, match="epoch 1 \\(batch 2\\).*learning_rate"):
         net.fit(X, np.zeros((3, 1)), epochs=3, batch_size=2, shuffle=False)
     assert all(np.isfinite(W).all() for W, _ in net.get_weights())
+
+
+# The weights an epoch started from come back when it diverges after updates: from the
+# fit's own copy, or, for the first epoch of each run of epochs (every epoch with a
+# callback), from the network, which holds them while fit trains its private copy. The
+# sizes take the feature-major engine, the row-major one and threaded products.
+@pytest.mark.parametrize("sizes", [[2, 8, 1], [2, 64, 1], [256, 1024, 1]])
+def test_a_diverging_epoch_gives_back_the_weights_it_started_from(sizes):
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(16, sizes[0])), rng.normal(size=(16, 1))
+    net = Network(sizes, ["relu", "identity"], "mean_squared_error", seed=0)
+    before = net.get_weights()
+    kw = dict(batch_size=8, shuffle=False)
+    with pytest.raises(ValueError, match=r"epoch 1 \(batch 2\).*were restored"):
+        net.fit(X, y, epochs=2, learning_rate=1e200, **kw)
+    for (W, b), (W0, b0) in zip(net.get_weights(), before):
+        np.testing.assert_array_equal(W, W0)
+        np.testing.assert_array_equal(b, b0)
+    shown = []
+    with pytest.raises(ValueError, match=r"epoch 3 \(batch 2\).*were restored"):
+        net.fit(
+            X,
+            y,
+            epochs=4,
+            learning_rate=lambda epoch: 1e200 if epoch == 2 else 1e-3,
+            callback=lambda epoch, loss: shown.append(net.get_weights()),
+            **kw,
+        )
+    assert len(shown) == 2
+    for (W, b), (W0, b0) in zip(net.get_weights(), shown[-1]):
+        np.testing.assert_array_equal(W, W0)
+        np.testing.assert_array_equal(b, b0)
+    assert not np.array_equal(shown[-1][0][0], before[0][0])
+    # The estimators record the diverged epochs as NaN, keep those weights and raise
+    # scikit-learn's error.
+    est = MLPRegressor(hidden_layer_sizes=(sizes[1],), batch_size=8, max_iter=1, solver="sgd")
+    est.set_params(shuffle=False, momentum=0.0, random_state=0, warm_start=True)
+    with pytest.warns(ConvergenceWarning):
+        est.fit(X, y[:, 0])
+    kept = [W.copy() for W in est.coefs_ + est.intercepts_]
+    est.set_params(learning_rate_init=1e200, max_iter=3)
+    with pytest.raises(ValueError, match="epoch 1; the weights from the start"):
+        est.fit(X, y[:, 0])
+    assert np.isnan(est.loss_curve_[-3:]).all()
+    for W, W0 in zip(est.coefs_ + est.intercepts_, kept):
+        np.testing.assert_array_equal(W, W0)
 
 
 def test_fit_refuses_validation_data_that_overflows():

@@ -316,6 +316,19 @@ impl<T: StoredFloat + Element> Monitor<T> for PyMonitor<'_> {
         self.callback.is_some() || self.report.is_some()
     }
 
+    /// The shared network holds the weights of the start of each run: the trainee's copy
+    /// when the fit began, then what `epoch_end` published after each run that was not the
+    /// last (nothing else changes it while the fit runs: `fitting`).
+    fn keeps_run_start(&self) -> bool {
+        true
+    }
+
+    fn restore_run_start(&mut self, net: &mut Network<T>) {
+        if let Some(shared) = T::of_ref(&self.shared.read()) {
+            net.assign_weights(shared);
+        }
+    }
+
     fn epoch_end(&mut self, report: &EpochReport, net: &Network<T>) -> crate::Result<EpochControl> {
         // After the last epoch `fit` hands the trainee itself over (`*shared = trainee`):
         // a copy first is needed only for hooks that look at the network.

@@ -37,6 +37,14 @@ impl<T, M: Monitor<T>> Monitor<T> for CallableRate<'_, M> {
         self.inner.score(yhat)
     }
 
+    fn keeps_run_start(&self) -> bool {
+        self.inner.keeps_run_start()
+    }
+
+    fn restore_run_start(&mut self, net: &mut Network<T>) {
+        self.inner.restore_run_start(net)
+    }
+
     fn learning_rate(&mut self, epoch: u64) -> crate::Result<f64> {
         let rate = Python::attach(|py| call_rate(py, &self.rate, epoch));
         rate.map_err(|e| {

@@ -304,6 +304,18 @@ pub trait Monitor<T> {
             "Callable needs a monitor that gives each epoch's step size",
         ))
     }
+    /// Whether the monitor keeps the weights the network has at the start of each run of
+    /// epochs (those it had when the fit began, then those `epoch_end` last showed it) and
+    /// can put them back (`restore_run_start`). The trainer then keeps no copy of them for
+    /// the first epoch of a run: a fit whose runs are one epoch each holds one copy of the
+    /// weights fewer.
+    fn keeps_run_start(&self) -> bool {
+        false
+    }
+    /// Puts the weights of the start of the run that just ended back into `net`: its first
+    /// epoch diverged (only asked if `keeps_run_start`). Called on the calling thread,
+    /// before `epoch_end` and before the fit returns an error.
+    fn restore_run_start(&mut self, _net: &mut Network<T>) {}
 }
 
 /// How long the loop runs on the pool before the monitor sees it again (when the monitor
@@ -352,7 +364,7 @@ pub type FitData<'d, T> = (
 );
 
 /// The buffers a fit allocates for its batches (the engine's, the row-major passes' caches
-/// with their gradients, the weights of the start of an epoch). `fit_reusing` hands them
+/// with their gradients, the weights of the start of an epoch if it needed them). `fit_reusing` hands them
 /// back, and the next fit of the same network with the same batch size takes them over
 /// instead of allocating, zeroing and faulting in its own: the cost a `partial_fit` or a
 /// streaming loop pays on every call. Nothing in them carries over into the results: a
@@ -516,6 +528,7 @@ fn drive<T: Float>(
             let rate = check_rate(monitor.learning_rate(epoch)?, epoch)?;
             trainer.set_rate(rate);
         }
+        trainer.begin_run(monitor.keeps_run_start());
         let started = std::time::Instant::now();
         let enough = || every_epoch || started.elapsed() >= PUBLISH_EVERY;
         let ran = match threaded {
@@ -533,6 +546,9 @@ fn drive<T: Float>(
             }
             false => trainer.epochs(&mut || monitor.between_batches(), &enough),
         };
+        if trainer.take_restore() {
+            monitor.restore_run_start(trainer.net);
+        }
         let mut finished = ran?;
         if let Some(yhat) = trainer.pending_output() {
             let score = match yhat.iter().all(|v| v.is_finite()) {

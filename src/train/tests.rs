@@ -652,3 +652,105 @@ fn a_callable_schedule_asks_the_monitor_before_each_epoch() {
     );
     assert_eq!(net.get_weights().unwrap(), before);
 }
+
+/// A monitor that, like `PyMonitor`, keeps the weights each run of epochs starts from:
+/// its `shown` copy is the network's at the start, then what every `epoch_end` shows it.
+struct Keeper {
+    shown: Network<f64>,
+    restored: usize,
+}
+
+impl Monitor<f64> for Keeper {
+    fn epoch_end(&mut self, _report: &EpochReport, net: &Network<f64>) -> Result<EpochControl> {
+        self.shown.assign_weights(net);
+        Ok(EpochControl::Continue)
+    }
+    fn keeps_run_start(&self) -> bool {
+        true
+    }
+    fn restore_run_start(&mut self, net: &mut Network<f64>) {
+        self.restored += 1;
+        net.assign_weights(&self.shown);
+    }
+}
+
+fn keeper(net: &Network<f64>) -> Keeper {
+    Keeper {
+        shown: net.clone_params().unwrap(),
+        restored: 0,
+    }
+}
+
+/// With a monitor that keeps the weights each run starts from (every run is one epoch:
+/// `Keeper` sees every epoch), a fit holds no copy of an epoch's start weights, and the
+/// monitor puts them back when an epoch diverges; without one, the fit keeps the copy.
+#[test]
+fn a_monitor_that_keeps_the_run_start_spares_the_copy_and_restores_it() {
+    let (mut net, x, y) = xor();
+    let cfg = FitConfig {
+        epochs: 3,
+        learning_rate: 0.5,
+        batch_size: Some(2),
+        ..FitConfig::default()
+    };
+    let params: usize = net.layers().iter().map(|l| l.w.len() + l.b.len()).sum();
+    let data = || (x.view(), Target::Dense(y.view()), None, None);
+    let mut kept = None;
+    fit_reusing(
+        &mut net.clone_params().unwrap(),
+        data(),
+        &cfg,
+        &mut NoMonitor,
+        &mut kept,
+    )
+    .unwrap();
+    let with_copy = kept.take().expect("buffers").bytes();
+    let mut monitor = keeper(&net);
+    fit_reusing(&mut net, data(), &cfg, &mut monitor, &mut kept).unwrap();
+    let without = kept.take().expect("buffers").bytes();
+    assert_eq!(with_copy - without, params * std::mem::size_of::<f64>());
+    assert_eq!(monitor.restored, 0);
+
+    // Raised: the error leaves the weights the diverging epoch started from.
+    let (mut net, x, y) = diverging();
+    let cfg = FitConfig {
+        epochs: 1000,
+        learning_rate: 10.0,
+        batch_size: Some(1),
+        ..FitConfig::default()
+    };
+    let mut monitor = keeper(&net);
+    let y = Target::Dense(y.view());
+    let err = fit(&mut net, x.view(), y, None, None, &cfg, &mut monitor).unwrap_err();
+    assert!(err.to_string().contains("restored"), "{err}");
+    assert_eq!(monitor.restored, 1);
+    assert_eq!(
+        net.get_weights().unwrap(),
+        monitor.shown.get_weights().unwrap()
+    );
+    assert!(net
+        .layers()
+        .iter()
+        .all(|l| l.w.iter().all(|v| v.is_finite())));
+
+    // Recorded: the epochs after it are NaN, and the weights are the same.
+    let (mut net, x, y) = diverging();
+    let cfg = FitConfig {
+        divergence: Divergence::Record,
+        epochs: 50,
+        ..cfg
+    };
+    let mut monitor = keeper(&net);
+    let y = Target::Dense(y.view());
+    let history = fit(&mut net, x.view(), y, None, None, &cfg, &mut monitor).unwrap();
+    assert!(history.diverged.is_some());
+    assert_eq!(monitor.restored, 1);
+    assert_eq!(
+        net.get_weights().unwrap(),
+        monitor.shown.get_weights().unwrap()
+    );
+    assert!(net
+        .layers()
+        .iter()
+        .all(|l| l.w.iter().all(|v| v.is_finite())));
+}

@@ -49,8 +49,18 @@ pub(super) struct Trainer<'a, 'd, T: Float> {
     /// The epoch (1-based) that diverged, with `Divergence::Record`: it and every later
     /// epoch are recorded as NaN (see `diverged_epoch`).
     diverged: Option<usize>,
-    /// The weights at the start of the epoch, restored if it diverges.
+    /// The weights at the start of the epoch, restored if it diverges (when
+    /// `start_saved`); allocated when first needed (see `save_start`).
     snapshot: Vec<(Array2<T>, Array1<T>)>,
+    /// Whether `snapshot` holds the weights of the start of the current epoch; if not, the
+    /// monitor keeps them (the first epoch of a run, see `begin_run`).
+    start_saved: bool,
+    /// Set by `begin_run` when the monitor keeps the weights of the start of the coming run;
+    /// cleared when its first epoch starts.
+    run_start_kept: bool,
+    /// An epoch whose start the monitor keeps diverged: its weights are to be put back by
+    /// the monitor (`take_restore`).
+    restore_pending: bool,
     /// The weights of the best validation score (early stopping only); the initial ones to
     /// start, as scikit-learn does.
     best: Vec<(Array2<T>, Array1<T>)>,
@@ -82,14 +92,10 @@ impl<'a, 'd, T: Float> Trainer<'a, 'd, T> {
         let batch = config.batch_size.unwrap_or(n).min(n);
         // An earlier fit's buffers (`fit_reusing` checked that they fit), or new ones.
         let (engine, caches, snapshot) = match reuse {
-            Some(b) => {
-                let mut snapshot = b.snapshot;
-                take_snapshot(&mut snapshot, net);
-                (b.engine, b.caches, snapshot)
-            }
+            Some(b) => (b.engine, b.caches, b.snapshot),
             None => {
                 let (engine, caches) = Engine::new(net.layers(), net.dropout(), batch)?;
-                (engine, caches, net.get_weights()?)
+                (engine, caches, Vec::new())
             }
         };
         let dropout = match net.dropout().iter().any(|&p| p > 0.0) {
@@ -156,6 +162,9 @@ impl<'a, 'd, T: Float> Trainer<'a, 'd, T> {
             },
             diverged: None,
             snapshot,
+            start_saved: false,
+            run_start_kept: false,
+            restore_pending: false,
             best,
             val_ws,
             progress,
@@ -220,6 +229,44 @@ impl<'a, 'd, T: Float> Trainer<'a, 'd, T> {
         self.finished()
     }
 
+    /// Starts a run of epochs; `kept`: the monitor keeps the weights the network has now
+    /// and puts them back if the run's first epoch diverges (`Monitor::keeps_run_start`),
+    /// so that epoch needs no copy of them.
+    pub(super) fn begin_run(&mut self, kept: bool) {
+        self.run_start_kept = kept;
+    }
+
+    /// Whether an epoch whose start the monitor keeps diverged since the last call: the
+    /// monitor is to put those weights back (`Monitor::restore_run_start`).
+    pub(super) fn take_restore(&mut self) -> bool {
+        std::mem::take(&mut self.restore_pending)
+    }
+
+    /// Keeps the weights of the start of this epoch in `snapshot` (allocated the first
+    /// time), unless the monitor keeps them: the first epoch of a run (`begin_run`). A fit
+    /// whose runs are one epoch each, such as one of a large network or of one epoch,
+    /// never allocates the copy.
+    fn save_start(&mut self) -> Result<()> {
+        self.start_saved = !std::mem::take(&mut self.run_start_kept);
+        if !self.start_saved {
+            return Ok(());
+        }
+        match self.snapshot.len() == self.net.layers().len() {
+            true => take_snapshot(&mut self.snapshot, self.net),
+            false => self.snapshot = self.net.get_weights()?,
+        }
+        Ok(())
+    }
+
+    /// Puts the weights of the start of the epoch back, or, if the monitor keeps them,
+    /// asks it to (`take_restore`).
+    fn restore_start(&mut self) {
+        match self.start_saved {
+            true => restore(self.net, &self.snapshot),
+            false => self.restore_pending = true,
+        }
+    }
+
     /// Whether the step sizes come from `set_rate`, epoch by epoch.
     pub(super) fn callable(&self) -> bool {
         self.config.schedule == Schedule::Callable
@@ -270,10 +317,7 @@ impl<'a, 'd, T: Float> Trainer<'a, 'd, T> {
         if self.diverged.is_some() {
             return self.diverged_epoch(first_rate);
         }
-        // The weights of the start of the epoch; `new` took the first epoch's.
-        if !self.history.loss.is_empty() {
-            take_snapshot(&mut self.snapshot, self.net);
-        }
+        self.save_start()?;
         let n = self.data.x.nrows();
         let (mut total, mut penalty) = (0.0, 0.0);
         let order = std::mem::take(&mut self.order);
@@ -314,7 +358,7 @@ impl<'a, 'd, T: Float> Trainer<'a, 'd, T> {
         if !layers.iter().all(|l| {
             finite(l.w.as_slice().expect(contiguous)) && finite(l.b.as_slice().expect(contiguous))
         }) {
-            restore(self.net, &self.snapshot);
+            self.restore_start();
             return Err(Error::NonFinite(format!(
                 "the weights became non-finite during epoch {}; the weights from the start of \
                  that epoch were restored: lower the learning_rate",
@@ -485,7 +529,7 @@ impl<'a, 'd, T: Float> Trainer<'a, 'd, T> {
         }
         if !batch_loss.is_finite() {
             let overflowed = engine.overflowed(caches);
-            restore(self.net, &self.snapshot);
+            self.restore_start();
             return Err(diverged(batch_loss, overflowed, epoch, i));
         }
         engine.backward(layers, caches, loss, &batch);
