@@ -364,10 +364,10 @@ pub type FitData<'d, T> = (
 );
 
 /// The buffers a fit allocates for its batches (the engine's, the row-major passes' caches
-/// with their gradients, the weights of the start of an epoch if it needed them). `fit_reusing` hands them
-/// back, and the next fit of the same network with the same batch size takes them over
-/// instead of allocating, zeroing and faulting in its own: the cost a `partial_fit` or a
-/// streaming loop pays on every call. Nothing in them carries over into the results: a
+/// with their gradients, the weights of the start of an epoch if it needed them).
+/// `fit_reusing` hands them back, and the next fit of the same network with the same batch
+/// size takes them over instead of allocating, zeroing and faulting in its own: the cost a
+/// `partial_fit` or a streaming loop pays on every call. Nothing in them carries over into the results: a
 /// fit writes every value before reading it.
 pub struct FitBuffers<T> {
     batch: usize,
