@@ -681,6 +681,17 @@ fn keeper(net: &Network<f64>) -> Keeper {
     }
 }
 
+/// The monitor put its weights back once, and the network has them (finite ones).
+fn restored_once_as_shown(net: &Network<f64>, monitor: &Keeper) {
+    assert_eq!(monitor.restored, 1);
+    assert_eq!(
+        net.get_weights().unwrap(),
+        monitor.shown.get_weights().unwrap()
+    );
+    let finite = |l: &crate::Dense<f64>| l.w.iter().chain(&l.b).all(|v| v.is_finite());
+    assert!(net.layers().iter().all(finite));
+}
+
 /// With a monitor that keeps the weights each run starts from (every run is one epoch:
 /// `Keeper` sees every epoch), a fit holds no copy of an epoch's start weights, and the
 /// monitor puts them back when an epoch diverges; without one, the fit keeps the copy.
@@ -723,15 +734,7 @@ fn a_monitor_that_keeps_the_run_start_spares_the_copy_and_restores_it() {
     let y = Target::Dense(y.view());
     let err = fit(&mut net, x.view(), y, None, None, &cfg, &mut monitor).unwrap_err();
     assert!(err.to_string().contains("restored"), "{err}");
-    assert_eq!(monitor.restored, 1);
-    assert_eq!(
-        net.get_weights().unwrap(),
-        monitor.shown.get_weights().unwrap()
-    );
-    assert!(net
-        .layers()
-        .iter()
-        .all(|l| l.w.iter().all(|v| v.is_finite())));
+    restored_once_as_shown(&net, &monitor);
 
     // Recorded: the epochs after it are NaN, and the weights are the same.
     let (mut net, x, y) = diverging();
@@ -744,13 +747,5 @@ fn a_monitor_that_keeps_the_run_start_spares_the_copy_and_restores_it() {
     let y = Target::Dense(y.view());
     let history = fit(&mut net, x.view(), y, None, None, &cfg, &mut monitor).unwrap();
     assert!(history.diverged.is_some());
-    assert_eq!(monitor.restored, 1);
-    assert_eq!(
-        net.get_weights().unwrap(),
-        monitor.shown.get_weights().unwrap()
-    );
-    assert!(net
-        .layers()
-        .iter()
-        .all(|l| l.w.iter().all(|v| v.is_finite())));
+    restored_once_as_shown(&net, &monitor);
 }
