@@ -94,13 +94,8 @@ impl<T: Float> LayerCache<T> {
     /// not an abort, if they cannot be allocated.
     pub fn new(rows: usize, n_in: usize, n_out: usize) -> Result<Self> {
         Ok(LayerCache {
-            z: try_zeros(rows, n_out)?,
-            a: try_zeros(rows, n_out)?,
             dz: try_zeros(rows, n_out)?,
-            da: try_zeros(rows, n_out)?,
-            grad: Gradient::new(n_in, n_out)?,
-            mask: Array2::zeros((0, 0)),
-            fz: Array2::zeros((0, 0)),
+            ..Self::training(rows, n_in, n_out)?
         })
     }
 

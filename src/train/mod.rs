@@ -367,8 +367,8 @@ pub type FitData<'d, T> = (
 /// with their gradients, the weights of the start of an epoch if it needed them).
 /// `fit_reusing` hands them back, and the next fit of the same network with the same batch
 /// size takes them over instead of allocating, zeroing and faulting in its own: the cost a
-/// `partial_fit` or a streaming loop pays on every call. Nothing in them carries over into the results: a
-/// fit writes every value before reading it.
+/// `partial_fit` or a streaming loop pays on every call. Nothing in them carries over into
+/// the results: a fit writes every value before reading it.
 pub struct FitBuffers<T> {
     batch: usize,
     shapes: Vec<(usize, usize)>,

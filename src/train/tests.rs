@@ -199,6 +199,16 @@ fn adam_learns_xor_and_same_seed_is_bit_identical() {
     assert!(h1.loss[299] < 0.05, "{}", h1.loss[299]);
 }
 
+/// Step size 10 on single rows: `diverging`'s fit diverges with it.
+fn diverging_config() -> FitConfig {
+    FitConfig {
+        epochs: 1000,
+        learning_rate: 10.0,
+        batch_size: Some(1),
+        ..FitConfig::default()
+    }
+}
+
 /// An identity network whose fit at step size 10 on rows of size 1e3 diverges.
 fn diverging() -> (Network<f64>, Array2<f64>, Array2<f64>) {
     let config = NetworkConfig::new(
@@ -217,12 +227,7 @@ fn diverging() -> (Network<f64>, Array2<f64>, Array2<f64>) {
 #[test]
 fn divergence_stops_with_the_epoch_start_weights() {
     let (mut net, x, y) = diverging();
-    let cfg = FitConfig {
-        epochs: 1000,
-        learning_rate: 10.0,
-        batch_size: Some(1),
-        ..FitConfig::default()
-    };
+    let cfg = diverging_config();
     let err = train(&mut net, x.view(), Target::Dense(y.view()), &cfg).unwrap_err();
     assert!(matches!(err, Error::NonFinite(_)), "{err}");
     assert!(err.to_string().contains("restored"), "{err}");
@@ -235,11 +240,9 @@ fn recorded_divergence_runs_on_with_nan_epochs_and_the_epoch_start_weights() {
     let (mut net, x, y) = diverging();
     let cfg = FitConfig {
         epochs: 50,
-        learning_rate: 10.0,
-        batch_size: Some(1),
         numpy_stream: Some(Mt19937::seeded(4)),
         divergence: Divergence::Record,
-        ..FitConfig::default()
+        ..diverging_config()
     };
     let history = train(&mut net, x.view(), Target::Dense(y.view()), &cfg).unwrap();
     let k = history.diverged.expect("diverged");
@@ -724,12 +727,7 @@ fn a_monitor_that_keeps_the_run_start_spares_the_copy_and_restores_it() {
 
     // Raised: the error leaves the weights the diverging epoch started from.
     let (mut net, x, y) = diverging();
-    let cfg = FitConfig {
-        epochs: 1000,
-        learning_rate: 10.0,
-        batch_size: Some(1),
-        ..FitConfig::default()
-    };
+    let cfg = diverging_config();
     let mut monitor = keeper(&net);
     let y = Target::Dense(y.view());
     let err = fit(&mut net, x.view(), y, None, None, &cfg, &mut monitor).unwrap_err();

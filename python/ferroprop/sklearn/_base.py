@@ -959,8 +959,7 @@ class _BaseMLP(CallbackSupportMixin, BaseEstimator, ABC):
         the validation part (early stopping: scikit-learn's split and score)."""
         if not self.early_stopping:
             return X, Y, sample_weight, {}
-        if random_state is None:  # not reached: `_only_shuffles` excludes early stopping
-            random_state = check_random_state(self.random_state)
+        assert random_state is not None, "`_only_shuffles` excludes early stopping"
         net = self._network
         # scikit-learn stratifies only single-output (binary) classification.
         stratify = Y if (self._is_classifier() and self.n_outputs_ == 1) else None
