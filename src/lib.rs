@@ -43,6 +43,13 @@ pub mod train;
 #[cfg(feature = "python")]
 mod python;
 
+/// The Python extension's allocator (and the tests'): the system's, with gemm's packing
+/// buffers kept between products (`kernels/packing.rs`). A Rust program using the crate
+/// keeps its own allocator.
+#[cfg(any(test, feature = "python"))]
+#[global_allocator]
+static ALLOCATOR: kernels::packing::Packing = kernels::packing::Packing;
+
 pub use error::{Error, Result};
 pub use kernels::Simd;
 pub use nn::activation::Activation;

@@ -87,3 +87,24 @@ def test_a_diverging_fit_restores_its_own_start_with_reused_buffers():
         X, y, epochs=2, learning_rate=0.01, **kw
     )
     assert net.to_bytes() == copy.to_bytes()
+
+
+def test_the_products_pack_into_blocks_kept_between_them():
+    """gemm's packing buffers come from a few blocks the extension keeps and reuses
+    (src/kernels/packing.rs), not from a fresh allocation per product."""
+    from ferroprop import _core
+
+    sizes, _, batch = CASES["row_major"]
+    X, y = data(sizes, 4 * batch, 0)
+    net = Network(sizes, ["relu", "relu", "softmax"], "cross_entropy", seed=0)
+    net.fit(X, y, epochs=1, batch_size=batch, shuffle=False)
+    before = _core._packing_blocks()
+    assert before["blocks"] >= 1 and before["bytes"] >= 64 << 10
+    net.fit(X, y, epochs=3, batch_size=batch, shuffle=False)
+    after = _core._packing_blocks()
+    # 12 steps of at least three packed products each (the forward product and dW of the
+    # two large layers, da of the second): served from the blocks, with at most a few
+    # new ones while two threads settle which block each takes.
+    assert after["served"] - before["served"] >= 12 * 3
+    assert after["allocated"] - before["allocated"] <= 4
+    assert after["blocks"] <= 8

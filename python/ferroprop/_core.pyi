@@ -36,12 +36,13 @@ from ferroprop.network import FitHistory as _History
 from ferroprop.network import LossName as _Loss
 from ferroprop.network import _EpochReport
 
-__all__ = ["CoreNetwork", "__version__", "get_num_threads", "set_num_threads"]
+__all__ = ["CoreNetwork", "__version__", "_packing_blocks", "get_num_threads", "set_num_threads"]
 
 __version__: str
 
 def get_num_threads() -> int: ...
 def set_num_threads(threads: int | None) -> None: ...
+def _packing_blocks() -> dict[str, int]: ...
 
 _Floats = npt.NDArray[np.float32] | npt.NDArray[np.float64]
 _Targets = npt.NDArray[np.float32] | npt.NDArray[np.float64] | npt.NDArray[np.int64]

@@ -18,12 +18,15 @@
 //! do not depend on the thread count (`FERROPROP_NUM_THREADS`; tests/test_determinism.py).
 //!
 //! `da = dz · Wᵀ` reads W across its rows. For the largest products it is computed from a
-//! tiled transposed copy of W, for mid-sized ones into a column-major buffer (see `a_bt`);
-//! both buffers are one thread-local scratch, allocated once.
+//! tiled transposed copy of W, for mid-sized ones into a column-major buffer (see `a_bt`).
+//! Both go into the layer's dW, whose memory is free until dW is computed after da (the
+//! transposed copy by blocks of columns, as it is a little larger), or, for a caller with
+//! no such memory, into a thread-local scratch allocated once. gemm's own packing buffers
+//! come from the blocks of `packing.rs`.
 
 use crate::kernels::simd::{Lanes, LANES};
 use crate::Float;
-use ndarray::{ArrayView1, ArrayView2, ArrayViewMut2, Axis, ShapeBuilder};
+use ndarray::{s, ArrayView1, ArrayView2, ArrayViewMut2, Axis, ShapeBuilder};
 
 /// Products of at least this many multiply-adds use several threads.
 const THREADED_MACS: usize = 1 << 20;
@@ -166,27 +169,30 @@ fn gemm_call<T: Float>(
     // checked above; `c` is borrowed mutably, so it aliases neither input; T is f32 or f64
     // (the only `Float`s), both of which gemm supports.
     let mut call = move || unsafe {
-        gemm::gemm(
-            m,
-            n,
-            k,
-            c.as_mut_ptr(),
-            c_cs,
-            c_rs,
-            accumulate,
-            a.as_ptr(),
-            a_cs,
-            a_rs,
-            b.as_ptr(),
-            b_cs,
-            b_rs,
-            T::one(),
-            T::one(),
-            false,
-            false,
-            false,
-            parallelism,
-        )
+        // Its packing buffer from the kept blocks (see `packing.rs`).
+        super::packing::packing(|| {
+            gemm::gemm(
+                m,
+                n,
+                k,
+                c.as_mut_ptr(),
+                c_cs,
+                c_rs,
+                accumulate,
+                a.as_ptr(),
+                a_cs,
+                a_rs,
+                b.as_ptr(),
+                b_cs,
+                b_rs,
+                T::one(),
+                T::one(),
+                false,
+                false,
+                false,
+                parallelism,
+            )
+        })
     };
     // gemm's threads are those of the pool it is called on: ferroprop's.
     match threads {
@@ -427,8 +433,15 @@ pub fn at_b<T: Float>(a: ArrayView2<T>, dz: ArrayView2<T>, mut dw: ArrayViewMut2
     product(a.t(), dz, dw, false);
 }
 
-/// `da = dz · Wᵀ` (overwrites `da`).
-pub fn a_bt<T: Float>(dz: ArrayView2<T>, w: ArrayView2<T>, mut da: ArrayViewMut2<T>) {
+/// `da = dz · Wᵀ` (overwrites `da`). `spare` is memory the caller has no use for until
+/// the product is done (the layer's `dW`, computed after it); large products put their
+/// transposed copy of W there instead of in a buffer of their own.
+pub fn a_bt<T: Float>(
+    dz: ArrayView2<T>,
+    w: ArrayView2<T>,
+    mut da: ArrayViewMut2<T>,
+    spare: &mut [T],
+) {
     let (k, m) = w.dim();
     if let (true, Some(dz_s), Some(w_s)) = (fixed_width(k, m), dz.as_slice(), w.as_slice()) {
         if let Some(da_s) = da.as_slice_mut() {
@@ -444,16 +457,26 @@ pub fn a_bt<T: Float>(dz: ArrayView2<T>, w: ArrayView2<T>, mut da: ArrayViewMut2
         // W (`transpose_into`, into rows padded by a cache line) costs less than that
         // gather, and the product from it packs contiguous rows, like the forward product
         // (`cargo bench`'s 784-1024-1024-10 epoch measures it). On 64-256-256-10 it does
-        // no better than the column-major path below.
-        let w_t = Strided::new(m, k, k + pad::<T>());
-        let done = with_scratch(w_t.len(), |scratch: &mut [T]| {
-            transpose_into(w_s, Strided::new(k, m, m), scratch, w_t);
-            let w_t = ArrayView2::from_shape((m, k).strides((w_t.stride, 1)), scratch)
-                .expect("the scratch holds the strided copy");
-            product(dz, w_t, da.view_mut(), false);
-        });
-        if done.is_some() {
-            return;
+        // no better than the column-major path below. The padded copy is a little larger
+        // than `spare`: it is made, and used, for blocks of `width` columns of da in turn.
+        let mut by_blocks = |scratch: &mut [T], width: usize| {
+            for start in (0..k).step_by(width) {
+                let cols = width.min(k - start);
+                let w_t = Strided::new(m, cols, cols + pad::<T>());
+                transpose_into(&w_s[start * m..], Strided::new(cols, m, m), scratch, w_t);
+                let copy = &scratch[..w_t.len()];
+                let w_t = ArrayView2::from_shape((m, cols).strides((w_t.stride, 1)), copy)
+                    .expect("the scratch holds the strided copy");
+                product(dz, w_t, da.slice_mut(s![.., start..start + cols]), false);
+            }
+        };
+        match transposed_width::<T>(k, m, spare.len()) {
+            Some(width) => return by_blocks(spare, width),
+            None => {
+                if with_scratch(m * (k + pad::<T>()), |scratch| by_blocks(scratch, k)).is_some() {
+                    return;
+                }
+            }
         }
     }
     if let (true, true, Some(da_s)) = (large(n, m, k), n < k, da.as_slice_mut()) {
@@ -462,19 +485,36 @@ pub fn a_bt<T: Float>(dz: ArrayView2<T>, w: ArrayView2<T>, mut da: ArrayViewMut2
         // and the copy back costs less than the difference (`cargo bench`'s 64-256-256-10
         // epoch measures it).
         let columns = Strided::new(k, n, n + pad::<T>());
-        let done = with_scratch(columns.len(), |scratch: &mut [T]| {
+        let mut by_columns = |scratch: &mut [T]| {
             // `daᵀ`, row-major with padded rows: `da` column-major.
             let mut da_t = ArrayViewMut2::from_shape((n, k).strides((1, columns.stride)), scratch)
                 .expect("the scratch holds the strided product");
             product(dz, w.t(), da_t.view_mut(), false);
             transpose_into(scratch, columns, da_s, Strided::new(n, k, k));
-        });
-        if done.is_some() {
+        };
+        if spare.len() >= columns.len() {
+            return by_columns(&mut spare[..columns.len()]);
+        }
+        if with_scratch(columns.len(), by_columns).is_some() {
             return;
         }
     }
     // Also where the scratch could not be allocated: the same product, read in place.
     product(dz, w.t(), da, false);
+}
+
+/// The width of the blocks of columns in which the padded transposed copy of a `k × m`
+/// matrix fits in `spare` values: `k` if it fits whole, otherwise blocks as even as can be
+/// in multiples of `SPLIT_ALIGN` columns (so that each block's product still splits evenly
+/// between two threads); None if not even one such block fits.
+fn transposed_width<T>(k: usize, m: usize, spare: usize) -> Option<usize> {
+    let cols = (spare / m.max(1)).checked_sub(pad::<T>())?;
+    if k <= cols {
+        return Some(k);
+    }
+    let widest = cols / SPLIT_ALIGN * SPLIT_ALIGN;
+    let blocks = k.div_ceil((widest > 0).then_some(widest)?);
+    Some(k.div_ceil(blocks).div_ceil(SPLIT_ALIGN) * SPLIT_ALIGN)
 }
 
 /// Values of padding after each row of a transposed copy: one cache line. Rows a power of
@@ -856,7 +896,17 @@ mod tests {
             );
             affine(a.view(), w.view(), b.view(), z.view_mut());
             at_b(a.view(), dz.view(), dw.view_mut());
-            a_bt(dz.view(), w.view(), da.view_mut());
+            // No spare memory (a scratch buffer of its own), the spare memory of a dW,
+            // and more than enough of it (one block).
+            for spare in [0, k * m, (k + 8) * (m + 8)] {
+                a_bt(
+                    dz.view(),
+                    w.view(),
+                    da.view_mut(),
+                    &mut vec![T::c(7.0); spare],
+                );
+                assert_eq!(da, want_da, "{n}x{k}x{m}, {spare} spare values");
+            }
             column_sums(dz.view(), &mut db);
             assert_eq!(
                 (&z, &dw, &da, &db),

@@ -70,5 +70,6 @@ pub fn simd() -> Simd {
 pub mod elementwise;
 pub mod feature_major;
 pub mod linalg;
+pub mod packing;
 pub(crate) mod simd;
 pub mod vmath;

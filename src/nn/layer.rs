@@ -407,11 +407,13 @@ impl<T: Float> Dense<T> {
         let in_place = cache.delta_in_da();
         let LayerCache { dz, da, grad, .. } = cache;
         let dz = if in_place { da } else { dz }.slice(s![..n, ..]);
+        // da first: until dW is computed, its memory is free for the product's scratch.
+        if let Some(da_prev) = da_prev {
+            let spare = grad.dw.as_slice_mut().expect("dW is contiguous");
+            linalg::a_bt(dz, self.w.view(), da_prev, spare);
+        }
         linalg::at_b(a_prev, dz, grad.dw.view_mut());
         linalg::column_sums(dz, &mut grad.db);
-        if let Some(da_prev) = da_prev {
-            linalg::a_bt(dz, self.w.view(), da_prev);
-        }
     }
 }
 
