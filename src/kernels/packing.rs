@@ -148,13 +148,17 @@ impl Blocks {
         };
         // Rounded up to a power of two so that products of nearby sizes share a block;
         // the pages past what a product writes are never touched, so never resident.
-        let bytes = need.next_power_of_two();
-        // SAFETY: the layout's size is not zero.
-        let ptr = unsafe { System.alloc(block_layout(bytes)) };
-        if ptr.is_null() {
+        // Where address space is short (a limit on it), the exact size may still fit.
+        let sizes = [need.next_power_of_two(), need.next_multiple_of(BLOCK_ALIGN)];
+        let block = sizes.into_iter().find_map(|bytes| {
+            // SAFETY: the layout's size is not zero.
+            let ptr = unsafe { System.alloc(block_layout(bytes)) };
+            (!ptr.is_null()).then_some((ptr, bytes))
+        });
+        let Some((ptr, bytes)) = block else {
             slot.state.store(EMPTY, Ordering::Release);
             return None;
-        }
+        };
         self.served.fetch_add(1, Ordering::Relaxed);
         self.misses.fetch_add(1, Ordering::Relaxed);
         slot.ptr.store(ptr, Ordering::Relaxed);
