@@ -13,7 +13,7 @@
 //! dead one (its threads do not exist, so it must not be dropped).
 
 use rayon::ThreadPool;
-use std::sync::atomic::{AtomicPtr, AtomicU32, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicUsize, Ordering};
 use std::sync::OnceLock;
 
 /// The threads parallel work uses now: `set_num_threads`' limit if one was set (a
@@ -140,6 +140,10 @@ pub fn join<A: Send, B: Send>(
 
 /// Runs `work` on a pool thread while this thread calls `wait` every `every` until it
 /// is done; the pool task itself never waits on this thread.
+///
+/// Meanwhile the pool's other threads within `num_threads` stay awake (`keep_awake`): a
+/// fit's products split in halves many times a second, and a sleeping thread took longer
+/// to wake than a half of a mid-sized product takes.
 pub fn run_while<R: Send>(
     work: impl FnOnce() -> R + Send,
     every: std::time::Duration,
@@ -150,8 +154,22 @@ pub fn run_while<R: Send>(
         return work();
     }
     let (done, finished) = std::sync::mpsc::channel();
+    let awake = Awake {
+        done: AtomicBool::new(false),
+        worker: AtomicUsize::new(usize::MAX),
+        threads: num_threads(),
+    };
     pool.in_place_scope(|scope| {
-        scope.spawn(move |_| {
+        if awake.threads > 1 {
+            scope.spawn_broadcast(|_, ctx| awake.keep_awake(ctx.index()));
+        }
+        scope.spawn(|_| {
+            awake.worker.store(
+                pool.current_thread_index().unwrap_or(usize::MAX),
+                Ordering::Release,
+            );
+            // Set even if `work` panics, so that the threads kept awake return.
+            let _done = SetOnDrop(&awake.done);
             let _ = done.send(work());
         });
         loop {
@@ -164,6 +182,48 @@ pub fn run_while<R: Send>(
         }
     })
     .expect("the pool task sent its result or panicked")
+}
+
+/// What `run_while`'s other threads watch.
+struct Awake {
+    /// Set when the work is over.
+    done: AtomicBool,
+    /// The index of the pool thread running the work, once it runs.
+    worker: AtomicUsize,
+    /// `num_threads` when the work started: threads of higher index stay asleep.
+    threads: usize,
+}
+
+impl Awake {
+    /// Until the work is done, runs the pool's pending tasks (the halves the work's
+    /// thread splits off), spinning between them rather than sleeping.
+    ///
+    /// The work's own thread may pick this task up while it waits inside the work (in a
+    /// join): it returns at once there, since the work could not go on until it did. No
+    /// other thread can be inside the work when it picks this up: a thread finds its
+    /// broadcast tasks before it steals, and this one was sent before the work began.
+    fn keep_awake(&self, index: usize) {
+        if index >= self.threads {
+            return;
+        }
+        while !self.done.load(Ordering::Acquire) {
+            if self.worker.load(Ordering::Acquire) == index {
+                return;
+            }
+            match rayon::yield_now() {
+                Some(rayon::Yield::Executed) => {}
+                _ => std::hint::spin_loop(),
+            }
+        }
+    }
+}
+
+struct SetOnDrop<'a>(&'a AtomicBool);
+
+impl Drop for SetOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Release);
+    }
 }
 
 /// `num_threads` for threadpoolctl's controller (`ferroprop._threadpoolctl`), which calls
@@ -198,6 +258,39 @@ mod tests {
         let mut calls = 0;
         let r = run_while(|| 7, std::time::Duration::from_millis(1), || calls += 1);
         assert_eq!(r, 7);
+    }
+
+    #[test]
+    fn threads_kept_awake_never_block_the_work() {
+        // Fits on several threads at once, each splitting its work many times, with the
+        // pool's threads kept awake for each: every one of them ends.
+        let (ended, ends) = std::sync::mpsc::channel();
+        for caller in 0..4u64 {
+            let ended = ended.clone();
+            std::thread::spawn(move || {
+                let mut total = 0;
+                for round in 0..50u64 {
+                    total += run_while(
+                        || {
+                            (0..20u64)
+                                .map(|i| {
+                                    let (a, b) = join(|| join(|| i, || round).0, || caller);
+                                    a + b
+                                })
+                                .sum::<u64>()
+                        },
+                        std::time::Duration::from_micros(50),
+                        || {},
+                    );
+                }
+                ended.send((caller, total)).unwrap();
+            });
+        }
+        for _ in 0..4 {
+            let end = ends.recv_timeout(std::time::Duration::from_secs(60));
+            let (caller, total) = end.expect("a run_while never ended");
+            assert_eq!(total, 50 * (190 + 20 * caller));
+        }
     }
 
     #[test]
