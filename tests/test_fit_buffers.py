@@ -108,3 +108,37 @@ def test_the_products_pack_into_blocks_kept_between_them():
     assert after["served"] - before["served"] >= 12 * 3
     assert after["allocated"] - before["allocated"] <= 4
     assert after["blocks"] <= 8
+
+
+def test_a_fit_trains_its_copy_in_the_arrays_the_last_fit_replaced():
+    """A fit copies the weights it trains into the network the last fit replaced
+    (``Network::clone_params_into``), whatever optimizer state that one held: the results
+    are those of a network that never fitted before, through optimizer changes, a
+    ``reset_optimizer`` and new weights assigned between fits."""
+    sizes, activations, batch = CASES["halves"]
+    X, y = data(sizes, 2 * batch, 4)
+    net = Network(sizes, activations, "cross_entropy", seed=5)
+    steps = [
+        {"optimizer": "adam"},  # no spare yet
+        {"optimizer": "adam"},  # the spare is the new network: no optimizer state
+        {"optimizer": "adam"},  # the spare holds Adam's moments: copied into
+        {"optimizer": "sgd", "momentum": 0.9},  # one moment instead of two
+        {"optimizer": "sgd", "momentum": 0.9},
+        {"optimizer": "sgd"},  # none
+        {"optimizer": "adamw", "weight_decay": 0.01},
+        "reset",
+        {"optimizer": "adamw", "weight_decay": 0.01},
+        "assign",
+        {"optimizer": "sgd", "momentum": 0.5},
+    ]
+    for step in steps:
+        if step == "reset":
+            net.reset_optimizer()
+            continue
+        if step == "assign":
+            net.set_weights([(W * 0.5, b + 0.1) for W, b in net.get_weights()])
+            continue
+        copy = Network.from_bytes(net.to_bytes())
+        kw = dict(epochs=1, learning_rate=0.01, batch_size=batch, seed=1, **step)
+        assert net.fit(X, y, **kw) == copy.fit(X, y, **kw)
+        assert net.to_bytes() == copy.to_bytes()

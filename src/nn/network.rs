@@ -243,6 +243,45 @@ impl<T: Float> Network<T> {
         })
     }
 
+    /// `clone_params`, written into the arrays of `spare` (a network no longer needed, of
+    /// the same shapes) instead of new ones: no allocation, and pages already faulted in.
+    /// A `spare` of other shapes is dropped and the copy allocated.
+    pub fn clone_params_into(&self, mut spare: Self) -> Result<Self> {
+        let shapes = |net: &Self| net.layers.iter().map(|l| l.w.dim()).collect::<Vec<_>>();
+        if shapes(&spare) != shapes(self) {
+            drop(spare);
+            return self.clone_params();
+        }
+        for (copy, layer) in spare.layers.iter_mut().zip(&self.layers) {
+            copy_array(&mut copy.w, &layer.w);
+            copy_array(&mut copy.b, &layer.b);
+            copy.activation = layer.activation;
+        }
+        spare.optimizer = match (&self.optimizer, spare.optimizer.take()) {
+            (None, _) => None,
+            (Some(src), Some(mut copy)) => match copy.copy_from(src) {
+                true => Some(copy),
+                false => Some(src.try_clone()?),
+            },
+            (Some(src), None) => Some(src.try_clone()?),
+        };
+        Ok(Network {
+            loss: self.loss,
+            dropout: self.dropout.clone(),
+            cache: Vec::new(),
+            x: Array2::zeros((0, 0)),
+            state: StepState::Fresh,
+            ..spare
+        })
+    }
+
+    /// The bytes of its parameters and optimizer state.
+    pub fn param_bytes(&self) -> usize {
+        let params: usize = self.layers.iter().map(|l| l.w.len() + l.b.len()).sum();
+        let state = self.optimizer.as_ref().map_or(0, Optimizer::n_values);
+        (params + state) * std::mem::size_of::<T>()
+    }
+
     /// Forgets the optimizer's state (momentum, Adam's moments and step count): the next
     /// `fit` starts its optimizer afresh.
     pub fn reset_optimizer(&mut self) {

@@ -25,7 +25,7 @@
 //! parameters in pieces on all threads.
 
 use crate::kernels::elementwise::{self, on_threads};
-use crate::nn::layer::{try_clone, try_zeros, try_zeros1};
+use crate::nn::layer::{copy_array, try_clone, try_zeros, try_zeros1};
 use crate::{Dense, Error, Float, Gradient, Result};
 use ndarray::{Array, Array1, Array2, Dimension, Zip};
 
@@ -335,6 +335,41 @@ impl<T: Float> Optimizer<T> {
             second: copy(&self.second)?,
             t: self.t,
         })
+    }
+
+    /// Copies `src`'s state into this one's arrays, if they have the same shapes (false,
+    /// and nothing copied, otherwise).
+    pub fn copy_from(&mut self, src: &Self) -> bool {
+        let same = |a: &State<T>, b: &State<T>| {
+            a.len() == b.len()
+                && a.iter()
+                    .zip(b)
+                    .all(|(x, y)| x.0.dim() == y.0.dim() && x.1.dim() == y.1.dim())
+        };
+        if !(same(&self.first, &src.first) && same(&self.second, &src.second)) {
+            return false;
+        }
+        let pairs = self
+            .first
+            .iter_mut()
+            .zip(&src.first)
+            .chain(self.second.iter_mut().zip(&src.second));
+        for ((w, b), (src_w, src_b)) in pairs {
+            copy_array(w, src_w);
+            copy_array(b, src_b);
+        }
+        self.config = src.config;
+        self.t = src.t;
+        true
+    }
+
+    /// The values its state holds.
+    pub fn n_values(&self) -> usize {
+        self.first
+            .iter()
+            .chain(&self.second)
+            .map(|(w, b)| w.len() + b.len())
+            .sum()
     }
 
     pub fn config(&self) -> OptimizerConfig {

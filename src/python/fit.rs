@@ -484,7 +484,12 @@ pub(super) fn fit_py<'py, T: Element + StoredFloat>(
         sample_weight: val_w.as_ref().map(|w| w.as_array()),
         best: best.as_deref(),
     });
-    let mut trainee = match py.detach(|| T::of_ref(&this.read()).map(|n| n.clone_params())) {
+    let spare = this.take_spare::<T>();
+    let copy = |net: &Network<T>| match spare {
+        Some(spare) => net.clone_params_into(spare),
+        None => net.clone_params(),
+    };
+    let mut trainee = match py.detach(|| T::of_ref(&this.read()).map(copy)) {
         Some(net) => net?,
         None => {
             return Err(PyRuntimeError::new_err(
@@ -516,8 +521,10 @@ pub(super) fn fit_py<'py, T: Element + StoredFloat>(
         };
         // Whatever happened, the trainee's weights are consistent: they become the network's.
         let mut shared = this.write();
-        *shared = T::wrap(trainee);
+        let replaced = std::mem::replace(&mut *shared, T::wrap(trainee));
         this.fitting.store(false, Ordering::Release);
+        drop(shared);
+        this.keep_spare(replaced);
         result
     });
     this.keep_buffers(kept);

@@ -62,6 +62,10 @@ pub(super) struct PyNetwork {
     /// The last `predict`'s forward buffers (a `Vec<LayerCache<f32>>` or `<f64>`), for the
     /// next: taken with `try_lock`, so a `predict` running beside another uses its own.
     predict_buffers: Mutex<Option<Box<dyn Any + Send>>>,
+    /// The network the last fit replaced, if at most `KEEP_SPARE` bytes: the next fit
+    /// copies the weights it trains into its arrays (`Network::clone_params_into`) rather
+    /// than into new ones. Taken and given back by `fit` alone, like `buffers`.
+    spare: Mutex<Option<AnyNetwork>>,
 }
 
 impl PyNetwork {
@@ -71,6 +75,7 @@ impl PyNetwork {
             fitting: AtomicBool::new(false),
             buffers: Mutex::new(None),
             predict_buffers: Mutex::new(None),
+            spare: Mutex::new(None),
         }
     }
 
@@ -113,6 +118,24 @@ impl PyNetwork {
         *self.buffers.lock().unwrap_or_else(|e| e.into_inner()) = kept;
     }
 
+    /// The network the last fit replaced, if it is of `T`.
+    pub(super) fn take_spare<T: crate::nn::NetworkFloat>(&self) -> Option<Network<T>> {
+        let spare = self
+            .spare
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()?;
+        T::into_inner(spare)
+    }
+
+    /// Keeps the network a fit replaced for the next fit, if it is at most `KEEP_SPARE`
+    /// bytes; drops it (outside the lock) otherwise.
+    pub(super) fn keep_spare(&self, spare: AnyNetwork) {
+        if spare.param_bytes() <= KEEP_SPARE {
+            *self.spare.lock().unwrap_or_else(|e| e.into_inner()) = Some(spare);
+        }
+    }
+
     // A panic is a bug and never happens while the lock is held by ferroprop's own code;
     // if one did, the weights are still whole arrays, so the lock is taken regardless.
     pub(super) fn read(&self) -> RwLockReadGuard<'_, AnyNetwork> {
@@ -144,6 +167,12 @@ impl PyNetwork {
 /// share of a long fit with them kept, 1.4× without (`benches/per_call.py`), and a
 /// process holding many fitted networks holds their buffers too.
 const KEEP_BUFFERS: usize = 64 << 20;
+
+/// A network keeps the weights (and optimizer state) its last fit replaced up to this
+/// size (16 MiB), as the next fit's copy to train: a fit then copies into arrays already
+/// faulted in, which a `partial_fit` pays on every call, at the price of a second copy
+/// of the weights held between fits.
+const KEEP_SPARE: usize = 16 << 20;
 
 /// Clears `fitting` if `fit` ends before publishing its result (an error in its arguments).
 pub(super) struct Fitting<'a>(&'a AtomicBool);
