@@ -599,3 +599,58 @@ def test_weights_assigned_before_any_fit_are_continued(task):
     wrong.coefs_, wrong.intercepts_ = coefs, intercepts
     with pytest.raises(ValueError, match="hidden_layer_sizes ask for"):
         wrong.fit(X, y)
+
+
+def _partial_fit_outcome(est, X, y):
+    """What a ``partial_fit`` call does: ``("error", type, message)`` or ``("ok", warnings)``."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            est.partial_fit(X, y)
+        except Exception as err:  # noqa: BLE001 - the outcome is what is compared
+            return ("error", type(err), str(err))
+    return ("ok", sorted({(w.category.__name__, str(w.message)) for w in caught}))
+
+
+@pytest.mark.parametrize("cls", [MLPClassifier, MLPRegressor])
+def test_partial_fit_checks_plain_arrays_as_scikit_learn_does(cls, monkeypatch):
+    """A ``partial_fit`` of plain arrays skips scikit-learn's ``validate_data`` only where
+    it would hand them back unchanged (``_plain_X_y``): each case gives the same error,
+    or the same warnings, with and without that shortcut."""
+    from ferroprop.sklearn import _base
+
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(40, 3)), rng.integers(0, 3, 40)
+    nan, inf = X.copy(), X.copy()
+    nan[3, 1], inf[5, 0] = np.nan, np.inf
+    cases = {
+        "plain": (X, y),
+        "float32": (X.astype(np.float32), y),
+        "a column y": (X, y.reshape(-1, 1)),
+        "NaN in X": (nan, y),
+        "inf in X": (inf, y),
+        "huge but finite X": (np.full((40, 3), 1e308), y),
+        "other width": (X[:, :2], y),
+        "rows differ": (X, y[:-1]),
+        "one-dimensional X": (X[:, 0], y),
+        "integer X": (np.ones((40, 3), dtype=np.int64), y),
+        "no rows": (X[:0], y[:0]),
+        "y with no columns": (X, np.empty((40, 0))),
+        "NaN in y": (X, np.where(np.arange(40) == 7, np.nan, y)),
+        "a list": (X.tolist(), y),
+    }
+    for name, (Xc, yc) in cases.items():
+        outcomes = []
+        for shortcut in (True, False):
+            if not shortcut:
+                monkeypatch.setattr(_base, "_plain_X_y", lambda *args: False)
+            est = cls(hidden_layer_sizes=(4,), random_state=0, max_iter=5)
+            est.partial_fit(X, y, **({"classes": np.arange(3)} if cls is MLPClassifier else {}))
+            outcomes.append(_partial_fit_outcome(est, Xc, yc))
+            monkeypatch.undo()
+        assert outcomes[0] == outcomes[1], name
+    # The shortcut is taken for plain arrays, and only then.
+    est = cls(hidden_layer_sizes=(4,), random_state=0).fit(X, y)
+    assert _base._plain_X_y(est, X, y)
+    assert not _base._plain_X_y(est, nan, y)
+    assert not _base._plain_X_y(est, X.tolist(), y)

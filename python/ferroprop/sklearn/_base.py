@@ -582,6 +582,8 @@ class _BaseMLP(CallbackSupportMixin, BaseEstimator, ABC):
         warning at its caller, so each estimator keeps its own place (as in scikit-learn),
         which Python's default filter shows once per place.
         """
+        if not reset and _plain_X_y(self, X, y):
+            return X, y
         X_arr, y_arr = validate_data(
             self,
             X,
@@ -1306,3 +1308,25 @@ def _base_arguments(arguments: dict[str, Any]) -> dict[str, Any]:
     ``locals()``: each estimator spells out its own signature (scikit-learn's ``get_params``
     reads it) and passes it on with ``super().__init__(**_base_arguments(locals()))``."""
     return {name: arguments[name] for name in _BASE_PARAMETERS if name in arguments}
+
+
+def _plain_X_y(est: Any, X: Any, y: Any) -> bool:
+    """Whether ``validate_data`` (without ``reset``) would hand ``X`` and ``y`` back as they
+    are, with nothing to say: a plain float ndarray of the fitted width and a plain 1-D or
+    2-D numeric ndarray of as many rows, all finite, no feature names to compare. Each
+    ``partial_fit`` call checks its batch, and scikit-learn's checks (dataframe probes
+    first) cost a third of a small batch's step; anything else takes them."""
+    if type(X) is not np.ndarray or type(y) is not np.ndarray:
+        return False
+    if X.dtype not in (np.float64, np.float32) or X.ndim != 2 or y.ndim not in (1, 2):
+        return False
+    rows, width = X.shape
+    if rows < 1 or y.shape[0] != rows or width != getattr(est, "n_features_in_", -1):
+        return False
+    if y.ndim == 2 and y.shape[1] < 1:
+        return False
+    if hasattr(est, "feature_names_in_") or y.dtype.kind not in "biuf":
+        return False
+    # A finite sum means finite values (an overflowing sum only sends it the long way).
+    with np.errstate(over="ignore", invalid="ignore"):
+        return bool(np.isfinite(np.sum(X)) and (y.dtype.kind != "f" or np.isfinite(np.sum(y))))
