@@ -583,7 +583,7 @@ class _BaseMLP(CallbackSupportMixin, BaseEstimator, ABC):
         which Python's default filter shows once per place.
         """
         if not reset and _plain_X_y(self, X, y):
-            return X, y
+            return X, cast("npt.NDArray[Any]", y)
         X_arr, y_arr = validate_data(
             self,
             X,
