@@ -747,13 +747,18 @@ class _BaseMLP(CallbackSupportMixin, BaseEstimator, ABC):
             subtask="epoch" if stochastic else "lbfgs-iter",
             snapshot=lambda: {"_network": _network_like(self._network, self._weights())},
         )
+        # A stochastic fit that ran to its end checked the weights after every epoch in
+        # the core (a non-finite epoch is undone and reported); an interrupted one did not.
+        checked = False
         if stochastic:
-            self._fit_stochastic(X, Y, weights, incremental, random_state, tasks)
+            checked = self._fit_stochastic(X, Y, weights, incremental, random_state, tasks)
         else:
             self._fit_lbfgs(X, Y, weights, tasks)
         tasks.close()
 
-        if not all(np.isfinite(W).all() and np.isfinite(b).all() for W, b in self._weights()):
+        if not checked and not all(
+            np.isfinite(W).all() and np.isfinite(b).all() for W, b in self._weights()
+        ):
             raise ValueError(_NON_FINITE)
         return self
 
@@ -862,11 +867,12 @@ class _BaseMLP(CallbackSupportMixin, BaseEstimator, ABC):
         incremental: bool,
         random_state: np.random.RandomState | None,
         tasks: FitTasks,
-    ) -> None:
+    ) -> bool:
         """One call of the core's ``fit`` does the whole fit, or ``partial_fit``'s epoch:
         the stopping rule, the schedule and early stopping's best weights are the core's
         (``src/train/``), which continues where the last fit left off (``resume``) and
-        reports each epoch; this keeps scikit-learn's attributes from those reports."""
+        reports each epoch; this keeps scikit-learn's attributes from those reports.
+        Returns whether the core's fit ran to its end (not interrupted by Ctrl-C)."""
         net = self._network
         sgd = self.solver == "sgd"
         if not incremental or not hasattr(self, "_learning_rate"):
@@ -949,6 +955,7 @@ class _BaseMLP(CallbackSupportMixin, BaseEstimator, ABC):
                 )
         if self.early_stopping:
             self._best_network = _network_like(net, net.get_weights())
+        return history is not None
 
     def _validation_split(
         self,
